@@ -1,0 +1,3 @@
+from tui_scraper.cli import main
+
+raise SystemExit(main())

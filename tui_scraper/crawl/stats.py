@@ -1,0 +1,111 @@
+"""The live aggregator the crawler feeds and observers sample (TEXTUAL-GUIDE §5b).
+
+The crawler calls the `record_*` methods (cheap, synchronous, no I/O); the UI and the headless
+progress line call `snapshot()` a few times a second. Nothing here sends a message per page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..session.progress import Progress
+from ..session.status import Status
+
+RECENT_PAGES = 200
+RECENT_ERRORS = 200
+RATE_WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class RecentPage:
+    url: str
+    status: str  # page status: done / failed / skipped / retry
+    http_status: int | None
+    title: str | None
+    size: int | None
+    elapsed_ms: float | None
+    at: float
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    session_id: str
+    target_url: str
+    state: Status
+    progress: Progress
+    max_pages: int | None
+    recent: list[RecentPage]
+    errors: list[str]
+    # pages finished in each of the last RATE_WINDOW_S whole seconds, oldest first.
+    rate_history: list[int]
+    seq: int = 0  # grows with every change; lets a sampler skip redraws when nothing moved
+
+    @property
+    def fraction(self) -> float | None:
+        p = self.progress
+        finished = p.done + p.failed + p.skipped
+        if self.max_pages:
+            return min(1.0, finished / self.max_pages)
+        total = finished + p.queued + p.fetching
+        return finished / total if total else None
+
+
+@dataclass
+class CrawlStats:
+    session_id: str
+    target_url: str
+    max_pages: int | None = None
+    state: Status = Status.PENDING
+    progress: Progress = field(default_factory=Progress)
+    clock: Callable[[], float] = time.monotonic
+    _recent: deque[RecentPage] = field(default_factory=lambda: deque(maxlen=RECENT_PAGES))
+    _errors: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_ERRORS))
+    _buckets: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW_S))
+    _seq: int = 0
+
+    def record_page(self, page: RecentPage) -> None:
+        self._recent.append(page)
+        self._count_rate()
+        self.progress.last_url = page.url
+        self._seq += 1
+
+    def record_error(self, text: str) -> None:
+        self._errors.append(text)
+        self._seq += 1
+
+    def set_state(self, state: Status) -> None:
+        self.state = state
+        self._seq += 1
+
+    def update_progress(self, progress: Progress) -> None:
+        self.progress = progress
+        self._seq += 1
+
+    def _count_rate(self) -> None:
+        second = int(self.clock())
+        if self._buckets and self._buckets[-1][0] == second:
+            self._buckets[-1] = (second, self._buckets[-1][1] + 1)
+        else:
+            self._buckets.append((second, 1))
+
+    def rate_history(self) -> list[int]:
+        now = int(self.clock())
+        counts = dict(self._buckets)
+        return [counts.get(s, 0) for s in range(now - RATE_WINDOW_S + 1, now + 1)]
+
+    def snapshot(self) -> StatsSnapshot:
+        p = self.progress
+        return StatsSnapshot(
+            session_id=self.session_id,
+            target_url=self.target_url,
+            state=self.state,
+            progress=Progress.from_dict(p.to_dict()),
+            max_pages=self.max_pages,
+            recent=list(self._recent),
+            errors=list(self._errors),
+            rate_history=self.rate_history(),
+            seq=self._seq,
+        )

@@ -1,0 +1,155 @@
+"""What a crawl session is asked to do, and the validation of every option.
+
+Plain data: no I/O, no third-party imports. CSS selectors are checked by
+`tui_scraper.crawl.extract.validate_rules`, which needs the parser.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+SCOPES = ("host", "domain", "any")
+DEFAULT_USER_AGENT = "tui-scraper/0.1 (+https://github.com/tui-scraper)"
+_RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_MIME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]*/(\*|[a-z0-9][a-z0-9.+-]*)$")
+
+
+@dataclass(frozen=True)
+class ExtractRule:
+    """`NAME=CSS` (text of every match) or `NAME=CSS@attr` (that attribute of every match)."""
+
+    name: str
+    css: str
+    attr: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> ExtractRule:
+        name, sep, rest = spec.partition("=")
+        name = name.strip()
+        if not sep or not rest.strip():
+            raise_config("extract", f"{spec!r} is not NAME=CSS or NAME=CSS@attr")
+        if not _RULE_NAME.match(name):
+            raise_config("extract", f"rule name {name!r} must be letters, digits, _ or -")
+        css, at, attr = rest.rpartition("@")
+        # "a[href^='mailto:x@y']" has an @ inside brackets: only split on a trailing @word.
+        if at and re.fullmatch(r"[A-Za-z_:][-A-Za-z0-9_:.]*", attr) and css.strip():
+            return cls(name=name, css=css.strip(), attr=attr)
+        return cls(name=name, css=rest.strip(), attr=None)
+
+    def spec(self) -> str:
+        return f"{self.name}={self.css}" + (f"@{self.attr}" if self.attr else "")
+
+
+def raise_config(field_name: str, message: str) -> None:
+    from .errors import ConfigError
+
+    raise ConfigError(field_name, message)
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    target_url: str
+    max_pages: int | None = None
+    max_depth: int | None = None
+    concurrency: int = 16
+    per_host_concurrency: int = 4
+    rate_per_host: float | None = None
+    scope: str = "host"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    respect_robots: bool = True
+    extract: tuple[ExtractRule, ...] = ()
+    download: tuple[str, ...] = ()
+    retries: int = 3
+    request_timeout: float = 30.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    allow_private: bool = False
+    user_agent: str = DEFAULT_USER_AGENT
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def with_changes(self, **changes: Any) -> CrawlConfig:
+        return replace(self, **changes)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["extract"] = [rule.spec() for rule in self.extract]
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> CrawlConfig:
+        data = json.loads(text)
+        known = {f for f in cls.__dataclass_fields__}
+        data = {k: v for k, v in data.items() if k in known}
+        data["extract"] = tuple(ExtractRule.parse(s) for s in data.get("extract", ()))
+        for key in ("include", "exclude", "download"):
+            data[key] = tuple(data.get(key, ()))
+        return cls(**data)
+
+    def validate(self) -> CrawlConfig:
+        """Raise ConfigError naming the first bad option; return self when all are fine."""
+        validate_url(self.target_url)
+        _positive("max-pages", self.max_pages, allow_none=True)
+        _non_negative("max-depth", self.max_depth)
+        _positive("concurrency", self.concurrency)
+        _positive("per-host", self.per_host_concurrency)
+        if self.concurrency > 512:
+            raise_config("concurrency", "must be at most 512")
+        if self.rate_per_host is not None and not self.rate_per_host > 0:
+            raise_config("rate", "must be a positive number of requests per second")
+        if self.scope not in SCOPES:
+            raise_config("scope", f"must be one of {', '.join(SCOPES)}")
+        for name, patterns in (("include", self.include), ("exclude", self.exclude)):
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise_config(name, f"bad regular expression {pattern!r}: {exc}")
+        names = [rule.name for rule in self.extract]
+        if len(set(names)) != len(names):
+            raise_config("extract", "rule names must be unique")
+        for pattern in self.download:
+            if not _MIME_PATTERN.match(pattern):
+                raise_config("download", f"{pattern!r} is not a type like image/* or application/pdf")
+        _non_negative("retries", self.retries)
+        if not 0 < self.request_timeout <= 3600:
+            raise_config("timeout", "must be between 0 and 3600 seconds")
+        _positive("max-body", self.max_body_bytes)
+        return self
+
+
+def validate_url(url: str) -> str:
+    if not url or not url.strip():
+        raise_config("url", "a start URL is required")
+    if any(ch.isspace() for ch in url.strip()):
+        raise_config("url", f"{url!r} contains whitespace")
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise_config("url", f"{url!r} is not a valid URL: {exc}")
+        raise  # unreachable; keeps type checkers calm
+    if parts.scheme.lower() not in ("http", "https"):
+        raise_config("url", f"{url!r}: only http and https URLs can be crawled")
+    if not parts.hostname:
+        raise_config("url", f"{url!r} has no host")
+    if port == 0:
+        raise_config("url", f"{url!r} has port 0")
+    return url.strip()
+
+
+def _positive(name: str, value: int | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise_config(name, "must be a whole number of at least 1")
+
+
+def _non_negative(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise_config(name, "must be a whole number of at least 0")

@@ -1,0 +1,35 @@
+"""The progress snapshot: what a checkpoint stores and what the UI and headless line show."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Progress:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    queued: int = 0
+    fetching: int = 0
+    bytes: int = 0
+    pages_per_s: float = 0.0
+    elapsed_s: float = 0.0
+    last_url: str = ""
+    # host -> human text such as "host down, next try in 8 s"; empty when all hosts answer.
+    host_states: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total_seen(self) -> int:
+        return self.done + self.failed + self.skipped + self.queued + self.fetching
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Progress:
+        if not data:
+            return cls()
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})

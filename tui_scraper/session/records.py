@@ -1,0 +1,134 @@
+"""Rows as the rest of the program sees them: plain, immutable data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import CrawlConfig
+from .progress import Progress
+from .status import PageStatus, Status
+
+
+@dataclass(frozen=True)
+class LeaseOwner:
+    host: str
+    pid: int
+    process_start: float  # seconds since the epoch; tells a reused pid from the original
+    run_id: str
+
+    def text(self) -> str:
+        return f"{self.host}:{self.pid}:{self.process_start:.0f}:{self.run_id}"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    target_url: str
+    status: Status
+    config: CrawlConfig
+    progress: Progress
+    summary: dict[str, Any] | None
+    error: str | None
+    created_at: float
+    start_time: float | None
+    end_time: float | None
+    last_updated: float
+    lease_owner: str | None
+    heartbeat_at: float | None
+    dismissed_at: float | None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    session_id: str
+    at: float
+    kind: str  # "transition", "resume", "outage", "recovery", "error", ...
+    from_status: Status | None
+    to_status: Status | None
+    reason: str
+    who: str  # "cli:<pid>", "ui:<pid>", "signal", "reaper", ...
+
+
+@dataclass(frozen=True)
+class ClaimedPage:
+    """A frontier row handed to a worker: it is `fetching` until a checkpoint settles it."""
+
+    id: int
+    url: str
+    depth: int
+    attempts: int
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class DiscoveredLink:
+    url: str  # canonical
+    depth: int
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    url: str
+    storage_path: str  # relative to the data dir
+    mime_type: str
+    size: int
+    sha256: str
+    referer_page_id: int | None
+
+
+@dataclass
+class PageResult:
+    """The outcome of one claimed page, written by `Store.checkpoint`.
+
+    status QUEUED means "retry later": attempts and next_attempt_at say when.
+    """
+
+    page_id: int
+    url: str
+    status: PageStatus
+    attempts: int
+    next_attempt_at: float | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    content_hash: str | None = None
+    storage_path: str | None = None
+    title: str | None = None
+    extracted: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    fetched_at: float | None = None
+    elapsed_ms: float | None = None
+    size: int | None = None
+    final_url: str | None = None
+    links: list[DiscoveredLink] = field(default_factory=list)
+    download: DownloadRecord | None = None
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    id: int
+    session_id: str
+    url: str
+    depth: int
+    status: PageStatus
+    attempts: int
+    next_attempt_at: float | None
+    http_status: int | None
+    content_type: str | None
+    encoding: str | None
+    content_hash: str | None
+    storage_path: str | None
+    title: str | None
+    extracted: dict[str, Any] | None
+    error: dict[str, Any] | None
+    fetched_at: float | None
+    elapsed_ms: float | None
+    size: int | None
+    parent_id: int | None
