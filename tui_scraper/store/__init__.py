@@ -1,0 +1,1 @@
+"""The only code that writes SQL or touches the data directory."""
