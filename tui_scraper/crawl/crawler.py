@@ -1,0 +1,456 @@
+"""The crawl loop: claim from the frontier, fetch, process off the loop, checkpoint in batches.
+
+Invariants (DESIGN.md "Invariants that make resume exact") and where they hold here:
+1. a page's result and its links commit together: one `PageResult` carries both into one
+   `Store.checkpoint` transaction;
+2. checkpoints are batched by count and time (`BATCH_SIZE`, `BATCH_SECONDS`);
+3. blobs are written (tmp, fsync, rename) by the page processor before the result exists;
+5. a stop puts claimed-but-unfinished rows back with `requeue_fetching`;
+6. counters start from `page_counts`, so limits and figures stay exact across stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from ..session.config import CrawlConfig
+from ..session.progress import Progress
+from ..session.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageResult
+from ..session.status import PageStatus, Status
+from .addresses import seed_allows_private
+from .classify import (
+    error_info,
+    is_html,
+    matches_download,
+    permanent,
+    requeue_untouched,
+    retry_or_fail,
+)
+from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
+from .parse import PageJob, ParsePool, ParseTimeout
+from .politeness import HostGate, HostHealth
+from .robots import RobotsCache
+from .stats import CrawlStats, RecentPage
+from .urls import Scope
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+BATCH_SIZE = 300
+BATCH_SECONDS = 0.5
+IDLE_HEARTBEAT_S = 5.0
+PAUSE_GRACE_S = 5.0
+INTERRUPT_GRACE_S = 1.0
+StopKind = Literal["pause", "cancel", "interrupt"]
+
+# Faults for the crash tests (RELIABILITY-GUIDE T02): SIGKILL ourselves at a named point.
+_CRASH_AT = None
+
+
+def _maybe_crash(point: str) -> None:
+    import os
+
+    global _CRASH_AT
+    if _CRASH_AT is None:
+        _CRASH_AT = os.environ.get("TUI_SCRAPER_CRASH_AT", "")
+    if _CRASH_AT and _CRASH_AT == point:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class CrawlOutcome:
+    status: Status
+    reason: str
+    error: str | None = None
+
+
+@dataclass
+class _Counters:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    queued: int = 0
+    fetching: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Crawler:
+    store: Store
+    session_id: str
+    config: CrawlConfig
+    stats: CrawlStats
+    data_dir: Path
+    previous_elapsed_s: float = 0.0
+    parse_workers: int = 1
+    transport_factory: Callable[[], object] | None = None
+    clock: Callable[[], float] = time.time
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._stop_kind: StopKind | None = None
+        self._stop_reason = ""
+        self._stop_event = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._results: list[PageResult] = []
+        self._inflight = 0
+        self._counts = _Counters()
+        self._started_mono = time.monotonic()
+        self._last_flush = 0.0
+        self._scope = Scope.from_config(self.config)
+        self._allow_private = self.config.allow_private or seed_allows_private(
+            self.config.target_url
+        )
+
+    # control ------------------------------------------------------------------------------
+    def request_stop(self, kind: StopKind, reason: str) -> None:
+        if self._stop_kind is None:
+            self._stop_kind = kind
+            self._stop_reason = reason
+            self._stop_event.set()
+
+    # main ---------------------------------------------------------------------------------
+    async def run(self) -> CrawlOutcome:
+        """Crawl until the frontier is empty or a stop is asked; the caller does the transition."""
+        await self.store.requeue_fetching(self.session_id)
+        counts = await self.store.page_counts(self.session_id)
+        self._counts = _Counters(
+            done=counts.get(PageStatus.DONE, 0),
+            failed=counts.get(PageStatus.FAILED, 0),
+            skipped=counts.get(PageStatus.SKIPPED, 0),
+            queued=counts.get(PageStatus.QUEUED, 0),
+        )
+        self._publish_progress()
+        cfg = self.config
+        transport = self.transport_factory() if self.transport_factory else None
+        self._fetcher = Fetcher(
+            concurrency=cfg.concurrency,
+            user_agent=cfg.user_agent,
+            request_timeout=cfg.request_timeout,
+            max_body_bytes=cfg.max_body_bytes,
+            allow_private=self._allow_private,
+            transport=transport,  # type: ignore[arg-type]
+        )
+        self._robots = RobotsCache(self._fetcher, cfg.user_agent)
+        self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
+        self._health = HostHealth()
+        self._delays_set: set[str] = set()
+        self._pool = ParsePool(workers=self.parse_workers)
+        self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
+        workers = [asyncio.create_task(self._worker()) for _ in range(cfg.concurrency)]
+        checkpointer = asyncio.create_task(self._checkpointer())
+        dispatcher = asyncio.create_task(self._dispatch())
+        stop_wait = asyncio.create_task(self._stop_event.wait())
+        outcome: CrawlOutcome
+        try:
+            await asyncio.wait({dispatcher, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if dispatcher.done() and not stop_wait.done():
+                exc = dispatcher.exception()
+                if exc is not None:
+                    outcome = CrawlOutcome(Status.FAILED, "error", _describe(exc))
+                else:
+                    outcome = CrawlOutcome(Status.COMPLETED, "frontier exhausted")
+            else:
+                dispatcher.cancel()
+                outcome = self._outcome_for_stop()
+                await self._drain_in_flight(
+                    PAUSE_GRACE_S if self._stop_kind == "pause" else INTERRUPT_GRACE_S
+                )
+        except BaseException:
+            dispatcher.cancel()
+            raise
+        finally:
+            stop_wait.cancel()
+            for task in workers:
+                task.cancel()
+            checkpointer.cancel()
+            await asyncio.gather(*workers, checkpointer, dispatcher, return_exceptions=True)
+            await self._fetcher.aclose()
+            await self._pool.aclose()
+        try:
+            await self._flush(force=True)
+            await self.store.requeue_fetching(self.session_id)
+        except Exception as exc:  # disk full, I/O error: the reason goes into the session
+            return CrawlOutcome(Status.FAILED, "error", _describe(exc))
+        if outcome.status is Status.COMPLETED:
+            # Retries that came due during the final flush keep the crawl alive, not "done".
+            pending = await self.store.page_counts(self.session_id)
+            if pending.get(PageStatus.QUEUED, 0):
+                return await self.run()
+        return outcome
+
+    def _outcome_for_stop(self) -> CrawlOutcome:
+        if self._stop_kind == "pause":
+            return CrawlOutcome(Status.PAUSED, self._stop_reason or "paused by the user")
+        if self._stop_kind == "cancel":
+            return CrawlOutcome(Status.FAILED, "cancelled", "cancelled")
+        return CrawlOutcome(Status.INTERRUPTED, self._stop_reason or "interrupted")
+
+    async def _drain_in_flight(self, grace: float) -> None:
+        """Stop dispatching; let running requests finish for a bounded time; the rest go back."""
+        while not self._queue.empty():
+            self._queue.get_nowait()  # claimed rows stay `fetching`; requeue_fetching resets them
+        deadline = time.monotonic() + grace
+        while self._inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    # dispatch -----------------------------------------------------------------------------
+    async def _dispatch(self) -> None:
+        cfg = self.config
+        low_water = max(1, cfg.concurrency // 2)
+        claim_size = max(cfg.concurrency * 2, 32)
+        while True:
+            if self._queue.qsize() >= low_water:
+                await asyncio.sleep(0.005)
+                continue
+            batch = await self.store.claim_batch(self.session_id, claim_size, self.clock())
+            if batch:
+                self._counts.queued = max(0, self._counts.queued - len(batch))
+                self._counts.fetching += len(batch)
+                for page in batch:
+                    self._queue.put_nowait(page)
+                continue
+            if self._inflight or not self._queue.empty():
+                await asyncio.sleep(0.02)
+                continue
+            if self._results:
+                await self._flush(force=True)
+                continue
+            due = await self.store.next_due_time(self.session_id)
+            if due is None:
+                return
+            await asyncio.sleep(min(max(due - self.clock(), 0.05), 1.0))
+
+    # workers ------------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            page = await self._queue.get()
+            self._inflight += 1
+            try:
+                result = await self._process(page)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must fail one page loudly, not stall the crawl
+                result = permanent(
+                    page, PageStatus.FAILED, kind="internal", message=_describe(exc),
+                    now=self.clock(),
+                )
+            finally:
+                self._inflight -= 1
+            self._record(result)
+
+    async def _process(self, page: ClaimedPage) -> PageResult:
+        cfg = self.config
+        host = urlsplit(page.url).netloc
+        now = self.clock()
+        if self._health.is_down(host, now):
+            return requeue_untouched(page, at=self._health.next_probe_at(host) or now + 1.0)
+        if cfg.respect_robots:
+            try:
+                allowed = await self._robots.allowed(page.url)
+            except FetchError as exc:
+                allowed = False
+                self.stats.record_error(f"robots.txt for {host}: {exc}")
+            if not allowed:
+                return permanent(
+                    page, PageStatus.SKIPPED, kind="robots", message="disallowed by robots.txt",
+                    now=now,
+                )
+            if host not in self._delays_set:
+                self._delays_set.add(host)
+                delay = self._robots.crawl_delay(page.url)
+                if delay:
+                    self._gate.set_delay(host, delay)
+        started = time.monotonic()
+        try:
+            async with self._gate.slot(host):
+                response = await self._fetcher.fetch(
+                    page.url,
+                    url_check=lambda url: self._scope.check(url, page.depth),
+                    want_body=self._wants_body,
+                )
+        except FetchError as exc:
+            return self._fetch_failed(page, host, exc)
+        self._health.record_success(host)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        return await self._handle_response(page, response, elapsed_ms)
+
+    def _wants_body(self, content_type: str) -> bool:
+        return is_html(content_type) or matches_download(content_type, self.config.download)
+
+    def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
+        now = self.clock()
+        if exc.kind in ("connect", "timeout"):
+            self._health.record_failure(host, now)
+            if self._health.is_down(host, now):
+                # The outage is the host's, not the page's: no attempt is charged.
+                self.stats.record_error(f"{host}: {self._health.describe(host, now)}")
+                return requeue_untouched(page, at=self._health.next_probe_at(host) or now + 1.0)
+        if exc.transient:
+            return retry_or_fail(
+                page, kind=exc.kind, message=str(exc), now=now, max_retries=self.config.retries,
+                retry_after=exc.retry_after, rng=self.rng,
+            )
+        status = (
+            PageStatus.SKIPPED
+            if exc.kind in ("redirect_refused", "scheme_refused", "address_refused")
+            else PageStatus.FAILED
+        )
+        return permanent(page, status, kind=exc.kind, message=str(exc), now=now)
+
+    async def _handle_response(
+        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float
+    ) -> PageResult:
+        now = self.clock()
+        code = response.status_code
+        ctype = response.content_type
+        if is_transient_status(code):
+            retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+            return retry_or_fail(
+                page, kind="http", message=f"HTTP {code}", now=now,
+                max_retries=self.config.retries, retry_after=retry_after, http_status=code,
+                rng=self.rng,
+            )
+        if code >= 400:
+            return permanent(
+                page, PageStatus.FAILED, kind="http", message=f"HTTP {code}", now=now,
+                http_status=code, content_type=ctype,
+            )
+        base = PageResult(
+            page_id=page.id, url=page.url, status=PageStatus.DONE, attempts=page.attempts + 1,
+            http_status=code, content_type=ctype, fetched_at=now, elapsed_ms=elapsed_ms,
+            final_url=response.final_url if response.final_url != page.url else None,
+        )
+        if response.body is None or response.body_skipped:
+            base.status = PageStatus.SKIPPED
+            base.error = error_info("content_type", f"not stored: {ctype or 'unknown type'}")
+            return base
+        body = response.body
+        base.size = len(body)
+        if is_html(ctype):
+            job = PageJob(
+                url=response.final_url,
+                depth=page.depth,
+                body=body,
+                charset=response.charset,
+                is_html=True,
+                rules=self.config.extract,
+                scope=self._scope,
+                blob_root=str(self.data_dir),
+            )
+            try:
+                processed = await self._pool.process(job)
+            except ParseTimeout as exc:
+                return permanent(
+                    page, PageStatus.FAILED, kind="parse_timeout", message=str(exc) or
+                    "parse took too long", now=now, http_status=code, content_type=ctype,
+                )
+            _maybe_crash("after_blob_write")
+            base.encoding = processed.encoding
+            base.title = processed.title
+            base.extracted = processed.fields
+            base.content_hash = processed.content_hash
+            base.storage_path = processed.storage_path
+            links = [DiscoveredLink(url, depth, page.id) for url, depth in processed.links]
+            if base.final_url:
+                # The redirect target is marked as seen, so a link to it elsewhere is not
+                # fetched a second time under the other name.
+                links.append(DiscoveredLink(response.final_url, page.depth, page.id))
+            base.links = links
+            return base
+        from ..store.blobs import write_blob
+
+        sha, rel = await asyncio.to_thread(write_blob, self.data_dir, body, compress=False)
+        base.content_hash = sha
+        base.storage_path = rel
+        base.download = DownloadRecord(
+            url=page.url, storage_path=rel, mime_type=ctype or "application/octet-stream",
+            size=len(body), sha256=sha, referer_page_id=page.parent_id,
+        )
+        return base
+
+    # results and checkpoints ----------------------------------------------------------------
+    def _record(self, result: PageResult) -> None:
+        counts = self._counts
+        counts.fetching = max(0, counts.fetching - 1)
+        status = result.status
+        if status is PageStatus.DONE:
+            counts.done += 1
+            counts.bytes += result.size or 0
+        elif status is PageStatus.FAILED:
+            counts.failed += 1
+        elif status is PageStatus.SKIPPED:
+            counts.skipped += 1
+        else:
+            counts.queued += 1
+        self._results.append(result)
+        shown = "retry" if status is PageStatus.QUEUED else status.value
+        self.stats.record_page(
+            RecentPage(
+                url=result.url, status=shown, http_status=result.http_status,
+                title=result.title, size=result.size, elapsed_ms=result.elapsed_ms,
+                at=result.fetched_at or self.clock(),
+            )
+        )
+        if result.error and status is not PageStatus.DONE:
+            self.stats.record_error(f"{result.url}: {result.error.get('message', '')}")
+        if len(self._results) >= BATCH_SIZE:
+            self._flush_now.set()
+
+    async def _checkpointer(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), BATCH_SECONDS)
+            self._flush_now.clear()
+            await self._flush()
+
+    async def _flush(self, *, force: bool = False) -> None:
+        async with self._flush_lock:
+            idle = time.monotonic() - self._last_flush
+            if not self._results and not force and idle < IDLE_HEARTBEAT_S:
+                return
+            batch, self._results = self._results, []
+            _maybe_crash("before_checkpoint")
+            progress = self._publish_progress()
+            new = await self.store.checkpoint(
+                self.session_id, batch, progress, heartbeat=self.clock(),
+                max_pages=self.config.max_pages,
+            )
+            _maybe_crash("after_checkpoint")
+            self._last_flush = time.monotonic()
+            self._counts.queued += new
+            self._publish_progress()
+
+    def _publish_progress(self) -> Progress:
+        c = self._counts
+        elapsed = self.previous_elapsed_s + (time.monotonic() - self._started_mono)
+        recent = self.stats.rate_history()[-10:]
+        hosts: dict[str, str] = {}
+        health = getattr(self, "_health", None)
+        if health is not None:
+            hosts = health.down_hosts(self.clock())
+        progress = Progress(
+            done=c.done, failed=c.failed, skipped=c.skipped, queued=c.queued,
+            fetching=c.fetching, bytes=c.bytes,
+            pages_per_s=round(sum(recent) / max(1, len(recent)), 1),
+            elapsed_s=round(elapsed, 1), last_url=self.stats.progress.last_url,
+            host_states=hosts,
+        )
+        self.stats.update_progress(progress)
+        return progress
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text.splitlines()[0][:300] if text else exc.__class__.__name__

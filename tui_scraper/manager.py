@@ -1,0 +1,202 @@
+"""SessionManager: the one door through which the CLI and the UI reach sessions and crawls."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .crawl.crawler import CrawlOutcome, Crawler
+from .crawl.extract import validate_rules
+from .crawl.stats import CrawlStats
+from .crawl.summary import summarise
+from .session.config import CrawlConfig
+from .session.errors import InvalidTransition, ScraperError
+from .session.records import EventRecord, LeaseOwner, PageRecord, SessionRecord
+from .session.status import RESUMABLE, PageStatus, Status
+from .store import Store
+
+PROCESS_START = time.time()
+
+
+@dataclass
+class CrawlHandle:
+    """A crawl running in this process. Its `stats` is what observers sample."""
+
+    session_id: str
+    stats: CrawlStats
+    _crawler: Crawler
+    _task: asyncio.Task[Status]
+
+    def pause(self) -> None:
+        self._crawler.request_stop("pause", "paused by the user")
+
+    def cancel(self) -> None:
+        self._crawler.request_stop("cancel", "cancelled")
+
+    def interrupt(self, reason: str) -> None:
+        self._crawler.request_stop("interrupt", reason)
+
+    async def wait(self) -> Status:
+        return await asyncio.shield(self._task)
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+
+class SessionManager:
+    def __init__(self, store: Store, *, who: str) -> None:
+        self._store = store
+        self._who = f"{who}:{os.getpid()}"
+        self._handles: dict[str, CrawlHandle] = {}
+        self.parse_workers = 1
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, who: str = "ui") -> SessionManager:
+        store = await Store.open(data_dir)
+        manager = cls(store, who=who)
+        try:
+            await store.reap_orphans(who=f"{who}:{os.getpid()}")
+            store.blobs.gc_tmp()
+        except BaseException:
+            await store.close()
+            raise
+        return manager
+
+    @property
+    def data_dir(self) -> Path:
+        return self._store.data_dir
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    async def close(self) -> None:
+        try:
+            await self.interrupt_all("the program was closed", who=self._who)
+        finally:
+            await self._store.close()
+
+    # sessions ----------------------------------------------------------------------------
+    async def create(self, config: CrawlConfig) -> SessionRecord:
+        config.validate()
+        validate_rules(config.extract)
+        return await self._store.create_session(config, who=self._who)
+
+    async def list_sessions(self) -> list[SessionRecord]:
+        return await self._store.list_sessions()
+
+    async def get(self, session_ref: str) -> SessionRecord:
+        return await self._store.get_session(await self._store.resolve_id(session_ref))
+
+    async def events(self, session_ref: str) -> list[EventRecord]:
+        return await self._store.events(await self._store.resolve_id(session_ref))
+
+    async def recoverable(self) -> list[SessionRecord]:
+        return await self._store.find_recoverable()
+
+    async def dismiss(self, session_ref: str) -> SessionRecord:
+        session_id = await self._store.resolve_id(session_ref)
+        return await self._store.dismiss(session_id, who=self._who)
+
+    async def pages(
+        self, session_ref: str, *, status: PageStatus | None = None, limit: int = 500
+    ) -> list[PageRecord]:
+        session_id = await self._store.resolve_id(session_ref)
+        out: list[PageRecord] = []
+        async for page in self._store.iter_pages(session_id, status=status):
+            out.append(page)
+            if len(out) >= limit:
+                break
+        return out
+
+    async def export(self, session_ref: str, fmt: str, path: Path | None) -> int:
+        from .export import export_pages
+
+        session_id = await self._store.resolve_id(session_ref)
+        return await export_pages(self._store, session_id, fmt, path)
+
+    # crawls ------------------------------------------------------------------------------
+    def running(self) -> dict[str, CrawlHandle]:
+        return {sid: h for sid, h in self._handles.items() if not h.done}
+
+    def handle(self, session_id: str) -> CrawlHandle | None:
+        handle = self._handles.get(session_id)
+        return handle if handle is not None and not handle.done else None
+
+    async def start(self, session_ref: str) -> CrawlHandle:
+        session_id = await self._store.resolve_id(session_ref)
+        existing = self.handle(session_id)
+        if existing is not None:
+            return existing
+        session = await self._store.get_session(session_id)
+        if session.status not in RESUMABLE:
+            raise InvalidTransition(session_id, session.status, Status.RUNNING)
+        owner = LeaseOwner(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            process_start=PROCESS_START,
+            run_id=uuid.uuid4().hex[:12],
+        )
+        reason = "started" if session.status is Status.PENDING else "resumed"
+        session = await self._store.acquire_run(session_id, owner, who=self._who, reason=reason)
+        stats = CrawlStats(
+            session_id=session_id,
+            target_url=session.target_url,
+            max_pages=session.config.max_pages,
+            state=Status.RUNNING,
+        )
+        stats.update_progress(session.progress)
+        crawler = Crawler(
+            store=self._store,
+            session_id=session_id,
+            config=session.config,
+            stats=stats,
+            data_dir=self._store.data_dir,
+            previous_elapsed_s=session.progress.elapsed_s,
+            parse_workers=self.parse_workers,
+        )
+        task = asyncio.create_task(self._run(crawler, stats), name=f"crawl-{session_id[:8]}")
+        handle = CrawlHandle(session_id, stats, crawler, task)
+        self._handles[session_id] = handle
+        return handle
+
+    async def _run(self, crawler: Crawler, stats: CrawlStats) -> Status:
+        session_id = crawler.session_id
+        started = time.monotonic()
+        try:
+            try:
+                outcome = await crawler.run()
+            except asyncio.CancelledError:
+                outcome = CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
+            except Exception as exc:
+                outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
+            if outcome.status is Status.COMPLETED:
+                duration = crawler.previous_elapsed_s + (time.monotonic() - started)
+                summary = await summarise(self._store.iter_pages(session_id), duration_s=duration)
+                await self._store.set_summary(session_id, summary)
+            reason = outcome.error if outcome.error and outcome.reason == "error" else outcome.reason
+            await self._store.transition(
+                session_id, outcome.status, reason=reason, who=self._who,
+                expected=Status.RUNNING, error=outcome.error,
+            )
+            stats.set_state(outcome.status)
+            return outcome.status
+        finally:
+            await self._store.release_run(session_id)
+
+    async def interrupt_all(self, reason: str, *, who: str) -> None:
+        handles = list(self.running().values())
+        for handle in handles:
+            handle.interrupt(reason)
+        for handle in handles:
+            try:
+                await handle.wait()
+            except (ScraperError, Exception):
+                # The session is left `running` with a dead lease: the next start reaps it.
+                pass
