@@ -1,0 +1,112 @@
+"""Kill the crawler at random moments and at named points; resume; nothing lost or duplicated."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import cli, popen_cli
+from .invariants import assert_store_invariants, page_states, session_status
+from .site import SiteServer, generated_site
+
+CONCURRENCY = 8
+BATCH_SIZE = 300  # tui_scraper.crawl.crawler.BATCH_SIZE
+
+
+def _expected(server: SiteServer, pages: int) -> set[str]:
+    return {server.base + ("/" if i == 0 else f"/p/{i}.html") for i in range(pages)}
+
+
+@pytest.mark.slow
+def test_sigkill_random_points_resume_exact(tmp_path: Path) -> None:
+    seed = int(os.environ.get("CRASH_SEED", random.randrange(1_000_000)))
+    print(f"crash test seed: {seed} (rerun with CRASH_SEED={seed})")
+    rng = random.Random(seed)
+    n_pages = 1200
+    server = SiteServer(generated_site(n_pages, filler=60)).start()
+    data = tmp_path / "d"
+    kills = 0
+    try:
+        args = ["--headless", "--concurrency", str(CONCURRENCY), "--per-host", str(CONCURRENCY)]
+        proc = popen_cli(data, "crawl", server.base + "/", *args)
+        session_id = None
+        for _round in range(6):
+            time.sleep(rng.uniform(0.8, 2.5))
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            kills += 1
+            assert_store_invariants(data)
+            if session_id is None:
+                session_id = session_status(data)[0][0]
+            proc = popen_cli(data, "resume", session_id[:8], *args[:1])
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        states = page_states(data)
+        expected = _expected(server, n_pages)
+        assert {u for u, s in states.items() if s == "done"} == expected
+        assert all(s == "done" for s in states.values()), "nothing left queued/fetching/failed"
+        assert session_status(data)[0][1] == "completed"
+        assert_store_invariants(data)
+        hits = server.hits()
+        hits.pop("/robots.txt", None)
+        duplicates = sum(n - 1 for n in hits.values())
+        print(f"kills={kills} pages={len(expected)} duplicate fetches={duplicates}")
+        assert all(n <= 1 + kills for n in hits.values())
+        assert duplicates <= kills * (CONCURRENCY + BATCH_SIZE)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("point", ["after_blob_write", "before_checkpoint", "after_checkpoint"])
+def test_crash_at_named_points(tmp_path: Path, point: str) -> None:
+    server = SiteServer(generated_site(80)).start()
+    data = tmp_path / "d"
+    try:
+        crashed = cli(data, "crawl", server.base + "/", "--headless",
+                      env={"TUI_SCRAPER_CRASH_AT": point})
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+        assert_store_invariants(data)
+        session_id = session_status(data)[0][0]
+        resumed = cli(data, "resume", session_id, "--headless")
+        assert resumed.returncode == 0, resumed.stderr
+        states = page_states(data)
+        assert {u for u, s in states.items() if s == "done"} == _expected(server, 80)
+        assert_store_invariants(data)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signals_checkpoint_and_exit_130(tmp_path: Path, signum: int) -> None:
+    server = SiteServer(generated_site(3000, filler=10)).start()
+    data = tmp_path / "d"
+    try:
+        proc = popen_cli(data, "crawl", server.base + "/", "--headless", "--concurrency", "2",
+                         "--per-host", "2")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if data.joinpath("scraper.db").exists() and any(
+                s == "done" for s in page_states(data).values()
+            ):
+                break
+            time.sleep(0.2)
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        assert session_status(data)[0][1] == "interrupted"
+        assert_store_invariants(data)
+        # pages the server served before the signal are stored: nothing is left `fetching`
+        assert "fetching" not in set(page_states(data).values())
+        show = cli(data, "show", session_status(data)[0][0], "--json")
+        assert show.returncode == 0
+        assert signal.Signals(signum).name in show.stdout
+    finally:
+        server.stop()
