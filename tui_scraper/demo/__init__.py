@@ -1,1 +1,49 @@
-"""demo."""
+"""The built-in demo site: a few hundred deterministic pages served on 127.0.0.1.
+
+`tui-scraper demo` serves it and crawls it, so the first run needs no network.
+Use `DemoServer` in async code, `start_in_thread()` from synchronous code, and
+`expected_pages(base_url)` to know what a correct crawl stores (its docstring lists
+every outcome). No Textual here: the headless CLI imports this package.
+"""
+
+from __future__ import annotations
+
+from .server import DemoServer, LoggedRequest, start_in_thread
+from .site import (
+    BROKEN_PATHS,
+    DISALLOWED_PREFIX,
+    EXTERNAL_URL,
+    FLAKY_PATH,
+    HOSTILE_PATH,
+    HOSTILE_TITLE,
+    PDF_PATH,
+    PNG_PATH,
+    SLOW_PATH,
+    SLOW_SECONDS,
+    DemoSite,
+    build_site,
+    canonical,
+    disallowed_pages,
+    expected_pages,
+)
+
+__all__ = [
+    "BROKEN_PATHS",
+    "DISALLOWED_PREFIX",
+    "EXTERNAL_URL",
+    "FLAKY_PATH",
+    "HOSTILE_PATH",
+    "HOSTILE_TITLE",
+    "PDF_PATH",
+    "PNG_PATH",
+    "SLOW_PATH",
+    "SLOW_SECONDS",
+    "DemoServer",
+    "DemoSite",
+    "LoggedRequest",
+    "build_site",
+    "canonical",
+    "disallowed_pages",
+    "expected_pages",
+    "start_in_thread",
+]
