@@ -1,1 +1,16 @@
 """The only code that writes SQL or touches the data directory."""
+
+from .blobs import BlobError, BlobStore, read_blob, write_blob
+from .frontier import PageNotFound
+from .sessions import NotDismissable
+from .store import Store
+
+__all__ = [
+    "BlobError",
+    "BlobStore",
+    "NotDismissable",
+    "PageNotFound",
+    "Store",
+    "read_blob",
+    "write_blob",
+]

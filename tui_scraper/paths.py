@@ -1,0 +1,55 @@
+"""Where tui-scraper keeps its data: `--data-dir`, then TUI_SCRAPER_DATA_DIR, then platformdirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "tui-scraper"
+ENV_VAR = "TUI_SCRAPER_DATA_DIR"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def resolve_data_dir(cli_value: str | None) -> Path:
+    """The data directory the user asked for; nothing is created here."""
+    if cli_value:
+        return Path(cli_value).expanduser()
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) as 0700; an existing directory keeps its mode.
+
+    The user may have chosen a shared directory on purpose, so we never chmod one we did not create.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.exists():
+        from .session.errors import DatabaseError
+
+        raise DatabaseError(f"{path} is not a directory")
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        make_private_dir(directory)
+    return path
+
+
+def make_private_dir(path: Path) -> Path:
+    """mkdir 0700 if missing; chmod explicitly because the umask may be looser or stricter."""
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        return path
+    os.chmod(path, DIR_MODE)
+    return path

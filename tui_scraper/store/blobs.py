@@ -1,0 +1,192 @@
+"""Content-addressed blob files: data_dir/blobs/<first 2 hex>/<sha256 hex>.
+
+Synchronous on purpose: called from worker threads and from the parse worker process, which must
+not open the database. The name is always the hash of the original bytes, never anything a URL or
+a server chose, so no stored name can escape the data dir (RELIABILITY-GUIDE 5.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import time
+import zlib
+from pathlib import Path
+
+from ..session.errors import ScraperError
+
+BLOBS_DIRNAME = "blobs"
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+_TMP_PREFIX = ".tmp-"
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_REL_RE = re.compile(r"^blobs/([0-9a-f]{2})/([0-9a-f]{64})$")
+# A tmp file whose writer pid is gone is garbage at once; this bounds a pid that was reused.
+_TMP_MAX_AGE_S = 24 * 3600
+
+
+class BlobError(ScraperError):
+    """A blob path is malformed, missing, or its contents do not match its name."""
+
+
+def write_blob(root: Path, data: bytes, *, compress: bool = True) -> tuple[str, str]:
+    """Store `data` under the data dir `root`; return (sha256 hex of `data`, "blobs/ab/<sha>").
+
+    Order (ALICE, OSDI'14): tmp (O_EXCL, 0600) → fsync → os.replace → fsync(dir). Only after this
+    returns may a row naming the blob commit. Idempotent: an existing blob is left as it is.
+    """
+    data_dir = Path(root)
+    sha = hashlib.sha256(data).hexdigest()
+    relative = f"{BLOBS_DIRNAME}/{sha[:2]}/{sha}"
+    target = _inside(data_dir, relative)
+    if target.exists():
+        return sha, relative
+    blobs_root = data_dir / BLOBS_DIRNAME
+    _make_dir(blobs_root, data_dir)
+    shard = target.parent
+    _make_dir(shard, blobs_root)
+    payload = data
+    if compress:
+        packed = zlib.compress(data, 6)
+        # Already-compressed media does not shrink: keep it raw; read() tells the two apart by hash.
+        if len(packed) < len(data):
+            payload = packed
+    tmp = shard / f"{_TMP_PREFIX}{sha[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _FILE_MODE)
+    try:
+        try:
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(shard)
+    return sha, relative
+
+
+def read_blob(data_dir: Path, relative_path: str) -> bytes:
+    """The original bytes of a stored blob (decompressed when it was stored compressed)."""
+    path = _inside(Path(data_dir), relative_path)
+    sha = path.name
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BlobError(f"blob {relative_path} is missing") from None
+    if hashlib.sha256(raw).hexdigest() == sha:
+        return raw
+    try:
+        data = zlib.decompress(raw)
+    except zlib.error:
+        raise BlobError(f"blob {relative_path} is corrupt") from None
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise BlobError(f"blob {relative_path} does not match its hash")
+    return data
+
+
+class BlobStore:
+    """The blob directory of one data dir; every method is synchronous and thread-safe."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)  # data_dir / "blobs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root.parent
+
+    def write(self, data: bytes, *, compress: bool = True) -> tuple[str, str]:
+        return write_blob(self.data_dir, data, compress=compress)
+
+    def read(self, relative_path: str) -> bytes:
+        return read_blob(self.data_dir, relative_path)
+
+    def verify(self, relative_path: str, sha256: str) -> bool:
+        """True when the blob exists and holds bytes whose hash is `sha256` (and its name)."""
+        match = _REL_RE.match(relative_path)
+        if match is None or match.group(2) != sha256:
+            return False
+        try:
+            self.read(relative_path)
+        except (BlobError, OSError):
+            return False
+        return True
+
+    def gc_tmp(self) -> int:
+        """Remove tmp files left by writers that died (their pid is gone, or a day has passed)."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        now = time.time()
+        for shard in self.root.iterdir():
+            if not shard.is_dir() or shard.is_symlink():
+                continue
+            for entry in shard.iterdir():
+                if not entry.name.startswith(_TMP_PREFIX):
+                    continue
+                if _writer_alive(entry.name) and now - _mtime(entry) < _TMP_MAX_AGE_S:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                    removed += 1
+        return removed
+
+
+def _inside(data_dir: Path, relative_path: str) -> Path:
+    """Resolve a blob path and prove it stays inside the data dir."""
+    if _REL_RE.match(relative_path) is None:
+        raise BlobError(f"{relative_path!r} is not a blob path")
+    base = data_dir.resolve()
+    path = (base / relative_path).resolve()
+    if not path.is_relative_to(base / BLOBS_DIRNAME):
+        raise BlobError(f"{relative_path!r} resolves outside {base}")
+    return path
+
+
+def _make_dir(path: Path, parent: Path) -> None:
+    try:
+        os.mkdir(path, _DIR_MODE)
+    except FileExistsError:
+        return
+    os.chmod(path, _DIR_MODE)
+    # The new directory entry must be durable before a file inside it can be.
+    _fsync_dir(parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _writer_alive(name: str) -> bool:
+    parts = name[len(_TMP_PREFIX) :].split("-")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

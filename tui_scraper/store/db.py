@@ -1,0 +1,225 @@
+"""One SQLite connection, one thread, whole transactions as single calls.
+
+Why not aiosqlite: every `await db.execute()` is a thread hop, and a task cancelled between
+`BEGIN` and `COMMIT` leaves the transaction open on the shared connection (RELIABILITY-GUIDE
+finding 7). Here each store operation is ONE synchronous function run on the connection's
+thread: `BEGIN IMMEDIATE … COMMIT` (or ROLLBACK) happen inside that function, so a cancelled
+caller either never started it (the queued call is dropped) or it runs to its end. No await ever
+sits inside a transaction, and a half-committed batch cannot exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from ..session.errors import DatabaseError
+from .fileguard import check_database_file, refuse
+from .migrations import migrate
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DB_FILENAME = "scraper.db"
+_FILE_MODE = 0o600
+_BUSY_TIMEOUT_MS = 5000
+_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+_wal_warning_shown = False
+
+
+class Database:
+    """A connection living on its own single worker thread."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, executor: Any, *, readonly: bool):
+        self.path = path
+        self.readonly = readonly
+        self._conn = conn
+        self._executor: concurrent.futures.ThreadPoolExecutor = executor
+        self._closed = False
+
+    # opening -------------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, path: Path, *, readonly: bool) -> Database:
+        """Check the file's header first (never touching it), then connect on the db thread."""
+        check_database_file(path)
+        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tui-scraper-db")
+        loop = asyncio.get_running_loop()
+        opener = _open_readonly if readonly else _open_writable
+        try:
+            # shield: a cancelled open must still hand back (and so close) its connection.
+            conn = await asyncio.shield(loop.run_in_executor(executor, opener, path))
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(path, conn, executor, readonly=readonly)
+
+    # running -------------------------------------------------------------------------------
+    async def run(
+        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """Run `fn(conn, …)` on the db thread (reads: autocommit, each statement consistent)."""
+        if self._closed:
+            raise DatabaseError(f"{self.path} is closed")
+        loop = asyncio.get_running_loop()
+        call = functools.partial(_translate, self.path, fn, self._conn, *args, **kw)
+        return await loop.run_in_executor(self._executor, call)
+
+    async def read(
+        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """Run `fn` inside one short read transaction (a consistent snapshot across statements)."""
+        return await self.run(_in_txn, "BEGIN", fn, *args, **kw)
+
+    async def write(
+        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """Run `fn` inside BEGIN IMMEDIATE … COMMIT; any exception rolls back everything."""
+        if self.readonly:
+            raise DatabaseError(f"{self.path} is open read-only")
+        return await self.run(_in_txn, "BEGIN IMMEDIATE", fn, *args, **kw)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        closer = functools.partial(_close, self._conn, checkpoint=not self.readonly)
+        try:
+            await asyncio.shield(loop.run_in_executor(self._executor, closer))
+        finally:
+            # The worker is idle now (FIFO: the close ran last); it exits on its own.
+            self._executor.shutdown(wait=False)
+
+
+def _in_txn(
+    conn: sqlite3.Connection,
+    begin: str,
+    fn: Callable[Concatenate[sqlite3.Connection, P], T],
+    /,
+    *args: P.args,
+    **kw: P.kwargs,
+) -> T:
+    conn.execute(begin)
+    try:
+        result = fn(conn, *args, **kw)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _translate(
+    path: Path,
+    fn: Callable[Concatenate[sqlite3.Connection, P], T],
+    conn: sqlite3.Connection,
+    /,
+    *args: P.args,
+    **kw: P.kwargs,
+) -> T:
+    """sqlite3 errors become one-line DatabaseErrors naming the file."""
+    try:
+        return fn(conn, *args, **kw)
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path}: {exc}") from exc
+
+
+# on the db thread ------------------------------------------------------------------------
+def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
+    # isolation_level=None: no implicit BEGIN; we issue BEGIN IMMEDIATE ourselves.
+    return sqlite3.connect(
+        target,
+        uri=uri,
+        timeout=_BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,  # only the db thread uses it; close may come from a finaliser
+    )
+
+
+def _open_writable(path: Path) -> sqlite3.Connection:
+    _precreate(path)
+    existed = {suffix: Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm", "-journal")}
+    conn = _connect(str(path), uri=False)
+    try:
+        _set_pragmas(conn, path)
+        migrate(conn)
+    except BaseException as exc:
+        conn.close()
+        _remove_new_sidecars(path, existed)
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise refuse(path, str(exc)) from exc
+        raise
+    return conn
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    if not path.exists() or path.stat().st_size == 0:
+        # No database yet: an empty in-memory store with the schema answers every query.
+        conn = _connect(":memory:", uri=False)
+        migrate(conn)
+        return conn
+    conn = _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise refuse(path, str(exc)) from exc
+    return conn
+
+
+def _precreate(path: Path) -> None:
+    """Create the db file 0600 ourselves: SQLite gives -wal/-shm the main file's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _set_pragmas(conn: sqlite3.Connection, path: Path) -> None:
+    global _wal_warning_shown
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        # Network file systems and some media cannot do WAL (shared memory): use the rollback
+        # journal, which is slower for concurrent readers but just as safe.
+        conn.execute("PRAGMA journal_mode = DELETE")
+        if not _wal_warning_shown:
+            _wal_warning_shown = True
+            print(
+                f"warning: {path} cannot use WAL journaling here; using a rollback journal",
+                file=sys.stderr,
+            )
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT}")
+
+
+def _remove_new_sidecars(path: Path, existed: dict[str, bool]) -> None:
+    for suffix, was_there in existed.items():
+        if not was_there:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{path}{suffix}")
+
+
+def _close(conn: sqlite3.Connection, *, checkpoint: bool) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if checkpoint:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
