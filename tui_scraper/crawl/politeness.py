@@ -1,0 +1,189 @@
+"""Per-host politeness (concurrency, spacing) and host outage tracking.
+
+`HostGate` bounds how hard we hit one host: at most `per_host` requests in flight and, with a rate
+or a robots Crawl-delay, requests started at least 1/rate (or delay) seconds apart.
+
+`HostHealth` is the crawler's counterpart of a reconnecting client: after a run of connect errors
+or timeouts a host is *down*; instead of burning every queued page's retries against it, the
+crawler sends one probe at a time, spaced by exponential backoff with full jitter, and resumes
+when a probe gets any HTTP answer. It is pure state with an injected clock: no I/O, no sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["HostGate", "HostHealth"]
+
+
+@dataclass(slots=True)
+class _Lane:
+    sem: asyncio.Semaphore
+    next_start: float = 0.0  # earliest monotonic time the next request may start
+    delay: float = 0.0  # Crawl-delay from robots.txt
+
+
+class HostGate:
+    def __init__(
+        self,
+        per_host: int,
+        rate_per_host: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if per_host < 1:
+            raise ValueError("per_host must be ≥ 1")
+        if rate_per_host is not None and rate_per_host <= 0:
+            raise ValueError("rate_per_host must be > 0")
+        self.per_host = per_host
+        self._interval = 1.0 / rate_per_host if rate_per_host else 0.0
+        self._clock = clock
+        self._lanes: dict[str, _Lane] = {}
+
+    def _lane(self, host: str) -> _Lane:
+        lane = self._lanes.get(host)
+        if lane is None:
+            lane = self._lanes[host] = _Lane(asyncio.Semaphore(self.per_host))
+        return lane
+
+    def set_delay(self, host: str, seconds: float | None) -> None:
+        """Honour a robots.txt Crawl-delay: requests to host start at least `seconds` apart."""
+        self._lane(host).delay = max(0.0, seconds or 0.0)
+
+    def in_flight(self, host: str) -> int:
+        lane = self._lanes.get(host)
+        return 0 if lane is None else self.per_host - lane.sem._value
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        lane = self._lane(host)
+        async with lane.sem:
+            spacing = max(self._interval, lane.delay)
+            if spacing > 0.0:
+                now = self._clock()
+                start = max(now, lane.next_start)
+                # Reserve the start time before sleeping, so concurrent holders queue up behind
+                # each other instead of all waking at the same instant.
+                lane.next_start = start + spacing
+                if start > now:
+                    await asyncio.sleep(start - now)
+            yield
+
+
+# ----------------------------------------------------------------------------------------------
+
+DOWN_AFTER: Final = 5  # consecutive connect errors/timeouts
+PROBE_BASE: Final = 1.0
+PROBE_CAP: Final = 60.0
+
+
+@dataclass(slots=True)
+class _Health:
+    failures: int = 0  # consecutive, while up
+    down_since: float | None = None
+    probes_failed: int = 0
+    next_probe_at: float = 0.0
+    probing: bool = False  # a probe request is in flight
+
+
+class HostHealth:
+    """Per-host up/down state. Feed it only connect errors and timeouts as failures, and any
+    HTTP response (even a 5xx: the host is answering) as a success.
+
+    Usage by a dispatcher:
+        if not health.may_dispatch(host, now): skip this host for now (show describe())
+        … fetch …; health.record_success(host) or health.record_failure(host, now)
+    """
+
+    def __init__(
+        self,
+        *,
+        threshold: int = DOWN_AFTER,
+        base: float = PROBE_BASE,
+        cap: float = PROBE_CAP,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.threshold = threshold
+        self.base = base
+        self.cap = cap
+        self._rng = rng or random.Random()
+        self._hosts: dict[str, _Health] = {}
+
+    def _backoff(self, n: int) -> float:
+        return self._rng.uniform(0.0, min(self.cap, self.base * 2.0 ** min(n, 62)))
+
+    def record_failure(self, host: str, now: float) -> bool:
+        """Count one connect error/timeout. Returns True when this failure took the host down."""
+        h = self._hosts.get(host)
+        if h is None:
+            h = self._hosts[host] = _Health()
+        if h.down_since is None:
+            h.failures += 1
+            if h.failures < self.threshold:
+                return False
+            h.down_since = now
+            h.probes_failed = 0
+            h.probing = False
+            h.next_probe_at = now + self._backoff(0)
+            return True
+        if h.probing:
+            # The probe failed: wait longer before the next one.
+            h.probing = False
+            h.probes_failed += 1
+            h.next_probe_at = now + self._backoff(h.probes_failed)
+        # Otherwise a request sent before the outage was noticed; it says nothing new.
+        return False
+
+    def record_success(self, host: str) -> bool:
+        """The host answered. Returns True when this ends an outage."""
+        h = self._hosts.pop(host, None)
+        return h is not None and h.down_since is not None
+
+    def is_down(self, host: str, now: float) -> bool:
+        """True while nothing may be sent to host: it is down and no probe is due yet (or one is
+        already in flight)."""
+        h = self._hosts.get(host)
+        if h is None or h.down_since is None:
+            return False
+        return h.probing or now < h.next_probe_at
+
+    def may_dispatch(self, host: str, now: float) -> bool:
+        """Like `not is_down`, but claims the probe: once a down host's probe is due, exactly one
+        caller gets True until that probe's outcome is recorded."""
+        h = self._hosts.get(host)
+        if h is None or h.down_since is None:
+            return True
+        if h.probing or now < h.next_probe_at:
+            return False
+        h.probing = True
+        return True
+
+    def probe_abandoned(self, host: str) -> None:
+        """The claimed probe was not sent after all (e.g. nothing left to fetch on the host)."""
+        h = self._hosts.get(host)
+        if h is not None:
+            h.probing = False
+
+    def next_probe_at(self, host: str) -> float | None:
+        h = self._hosts.get(host)
+        if h is None or h.down_since is None:
+            return None
+        return h.next_probe_at
+
+    def down_hosts(self) -> list[str]:
+        return [host for host, h in self._hosts.items() if h.down_since is not None]
+
+    def describe(self, host: str, now: float) -> str:
+        h = self._hosts.get(host)
+        if h is None or h.down_since is None:
+            return "up"
+        if h.probing:
+            return "host down, probing"
+        wait = max(0.0, h.next_probe_at - now)
+        return f"host down, next try in {wait:.0f} s"
