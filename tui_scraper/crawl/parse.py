@@ -1,0 +1,534 @@
+"""The page processor: decode, parse, extract, find links, store the blob — off the event loop.
+
+Why a worker *process*: lexbor's parse time is super-linear on crafted shapes (40 KB of the
+lexbor#340 pattern: 8 s; 100k nested divs: ~49 s; RELIABILITY-GUIDE §3). A thread keeps the loop
+responsive but cannot be stopped, so each page gets a deadline and a stuck worker is killed and
+replaced. The process also puts the second core to work on hashing, compression and parsing.
+
+Workers are started with the forkserver method (spawn where it does not exist), never fork: the
+parent holds SQLite connections, and a forked copy of those corrupts databases
+(https://www.sqlite.org/howtocorrupt.html). The forkserver preloads this module, so a replacement
+worker after a kill is a cheap fork of a clean interpreter that already imported selectolax.
+
+IPC: each worker has its own pipe. When several pages are waiting, an idle worker receives them as
+one batch (one pickle, one wakeup) and answers page by page, so the parent can time each page
+separately. On a timeout the page being parsed fails with ParseTimeout, the worker is killed, and
+the rest of its batch goes back to the front of the queue for the next worker: they never see the
+kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import multiprocessing
+import pickle
+import signal
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from tui_scraper.session import ExtractRule
+
+from .decode import decode_html
+from .extract import default_fields, extract
+from .urls import Scope, canonicalize
+
+__all__ = [
+    "DEFAULT_MAX_PARSE_BYTES",
+    "PageJob",
+    "ParseCrashed",
+    "ParseError",
+    "ParsePool",
+    "ParseTimeout",
+    "ProcessedPage",
+    "process_page",
+]
+
+DEFAULT_MAX_PARSE_BYTES = 5 * 1024 * 1024
+NOT_HTTP = "not http(s)"
+
+# Batching: enough pages per message to amortise the pipe round trip, few enough that a page is
+# not held back long behind others in the same batch.
+_MAX_BATCH = 8
+_MAX_BATCH_BYTES = 4 * 1024 * 1024
+_THREAD_SEND_BYTES = 1024 * 1024  # bigger messages are written from a thread, not the loop
+# A worker is replaced after this many pages so that allocator fragmentation from a few huge pages
+# does not stay with it forever.
+_MAX_PAGES_PER_WORKER = 20_000
+
+
+class ParseError(Exception):
+    """Processing a page failed in a way that is about the page, not about us."""
+
+
+class ParseTimeout(ParseError):
+    """The page took longer than the pool's deadline; its worker was killed."""
+
+
+class ParseCrashed(ParseError):
+    """The worker process died while processing the page (e.g. killed by the OOM killer)."""
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """Everything the worker needs for one page. Picklable."""
+
+    url: str  # canonical final URL (after redirects): the base for relative links
+    depth: int
+    body: bytes
+    charset: str | None  # from the HTTP Content-Type, if any
+    is_html: bool
+    rules: tuple[ExtractRule, ...]
+    scope: Scope
+    blob_root: str | None = None  # the data dir; when set the body is stored as a blob
+    max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES
+
+
+@dataclass
+class ProcessedPage:
+    encoding: str | None
+    title: str | None
+    fields: dict[str, Any]
+    links: list[tuple[str, int]]  # canonical, in scope, distinct, at depth + 1
+    refused_links: int
+    content_hash: str
+    storage_path: str | None
+    size: int
+    refused_by_reason: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False  # only the first max_parse_bytes were parsed
+
+
+def _store(job: PageJob) -> tuple[str, str | None]:
+    if job.blob_root is None:
+        return hashlib.sha256(job.body).hexdigest(), None
+    # Imported here: the store imports nothing of ours, and non-storing callers need not load it.
+    from tui_scraper.store.blobs import write_blob
+
+    digest, relative = write_blob(Path(job.blob_root), job.body)
+    return digest, relative
+
+
+def process_page(job: PageJob) -> ProcessedPage:
+    """Decode, parse and extract one page. Pure apart from the blob write; runs in the worker."""
+    body = job.body
+    content_hash, storage_path = _store(job)
+    if not job.is_html:
+        return ProcessedPage(
+            encoding=None,
+            title=None,
+            fields={},
+            links=[],
+            refused_links=0,
+            content_hash=content_hash,
+            storage_path=storage_path,
+            size=len(body),
+        )
+    truncated = len(body) > job.max_parse_bytes
+    text, encoding = decode_html(body[: job.max_parse_bytes] if truncated else body, job.charset)
+    tree = LexborHTMLParser(text)
+
+    base = job.url
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        href = base_node.attributes.get("href")
+        resolved = canonicalize(href, job.url) if href else None
+        if resolved is not None:
+            base = resolved
+
+    links: list[tuple[str, int]] = []
+    refused: dict[str, int] = {}
+    seen_raw: set[str] = set()
+    seen: set[str] = {job.url}
+    child_depth = job.depth + 1
+    check = job.scope.check
+    distinct = 0
+    # tags() is a plain element walk in C, several times cheaper than css("a[href], area[href]").
+    for node in [*tree.tags("a"), *tree.tags("area")]:
+        href = node.attributes.get("href")
+        if not href or href in seen_raw:
+            continue
+        seen_raw.add(href)
+        url = canonicalize(href, base)
+        if url is None:
+            refused[NOT_HTTP] = refused.get(NOT_HTTP, 0) + 1
+            continue
+        if url in seen:
+            continue
+        seen.add(url)
+        distinct += 1
+        reason = check(url, child_depth)
+        if reason is None:
+            links.append((url, child_depth))
+        else:
+            refused[reason] = refused.get(reason, 0) + 1
+
+    rule_values = extract(tree, job.rules) if job.rules else {}
+    fields = default_fields(tree, outlinks=distinct)
+    canonical = fields.get("canonical")
+    if canonical:
+        fields["canonical"] = canonicalize(canonical, base) or canonical
+    fields.update(rule_values)
+    return ProcessedPage(
+        encoding=encoding,
+        title=fields.get("title"),
+        fields=fields,
+        links=links,
+        refused_links=sum(refused.values()),
+        content_hash=content_hash,
+        storage_path=storage_path,
+        size=len(body),
+        refused_by_reason=refused,
+        truncated=truncated,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The worker process
+
+
+def _worker_main(conn: Connection) -> None:
+    """Loop of a worker: receive a batch, answer each page as soon as it is done."""
+    # Ctrl-C goes to the whole foreground process group; the parent decides what happens to us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent went away
+        if batch is None:
+            return
+        for job_id, job in batch:
+            try:
+                reply: tuple[str, int, Any] = ("ok", job_id, process_page(job))
+            except Exception as exc:
+                reply = ("err", job_id, _picklable(exc))
+            conn.send(reply)
+
+
+def _picklable(exc: Exception) -> Exception:
+    # The real exception type matters to the crawler (an OSError from a full disk is not a bad
+    # page), so send it as it is when it survives pickling.
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return ParseError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _context() -> BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _start_process(ctx: BaseContext) -> tuple[BaseProcess, Connection]:
+    parent_end, child_end = ctx.Pipe(duplex=True)
+    proc = ctx.Process(  # type: ignore[attr-defined]
+        target=_worker_main, args=(child_end,), name="tui-scraper-parse", daemon=True
+    )
+    proc.start()
+    child_end.close()
+    return proc, parent_end
+
+
+def _reap(proc: BaseProcess, grace: float) -> None:
+    proc.join(grace)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
+
+
+# --------------------------------------------------------------------------------------------------
+# The pool (event-loop side)
+
+
+@dataclass(eq=False)
+class _Task:
+    id: int
+    job: PageJob
+    future: asyncio.Future[ProcessedPage]
+    size: int
+    requeued: int = 0
+
+
+@dataclass(eq=False)
+class _Worker:
+    proc: BaseProcess
+    conn: Connection
+    batch: deque[_Task] = field(default_factory=deque)
+    timer: asyncio.TimerHandle | None = None
+    pages: int = 0
+    dead: bool = False
+
+
+class ParsePool:
+    """Process pages in `workers` processes with a per-page `deadline` (seconds).
+
+    `workers=0` runs process_page in a thread (`asyncio.to_thread`) — for tests and debugging: the
+    deadline still raises ParseTimeout, but the thread cannot be stopped and runs on.
+
+    Errors: ParseTimeout (deadline), ParseCrashed (worker died under the page), or the exception
+    process_page raised (e.g. OSError from the blob write) re-raised with its own type.
+    """
+
+    def __init__(self, workers: int = 1, deadline: float = 10.0) -> None:
+        if workers < 0:
+            raise ValueError("workers must be >= 0")
+        if deadline <= 0:
+            raise ValueError("deadline must be positive")
+        self.workers = workers
+        self.deadline = deadline
+        self._queue: deque[_Task] = deque()
+        self._live: list[_Worker] = []
+        self._spawning = 0
+        self._spawn_tasks: set[asyncio.Task[None]] = set()
+        self._next_id = 0
+        self._closed = False
+        self._ctx: BaseContext | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Counters for the summary and for tests.
+        self.timeouts = 0
+        self.crashes = 0
+        self.requeued = 0
+        self.spawned = 0
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (tests check that a timeout replaces the worker)."""
+        return [w.proc.pid for w in self._live if w.proc.pid is not None]
+
+    async def start(self) -> None:
+        """Start the workers now instead of on the first page (optional)."""
+        self._loop = asyncio.get_running_loop()
+        self._ensure_workers()
+        while self._spawning:
+            await asyncio.sleep(0.01)
+
+    async def process(self, job: PageJob) -> ProcessedPage:
+        if self._closed:
+            raise ParseError("parse pool is closed")
+        if self.workers == 0:
+            try:
+                return await asyncio.wait_for(asyncio.to_thread(process_page, job), self.deadline)
+            except TimeoutError:
+                self.timeouts += 1
+                raise ParseTimeout(
+                    f"parsing took longer than {self.deadline:g} s ({job.url})"
+                ) from None
+        loop = self._loop = asyncio.get_running_loop()
+        self._next_id += 1
+        task = _Task(self._next_id, job, loop.create_future(), len(job.body))
+        self._queue.append(task)
+        self._ensure_workers()
+        self._dispatch()
+        # If the caller is cancelled the future is cancelled too: a queued task is then skipped by
+        # _dispatch, an in-flight one finishes and its result is dropped.
+        return await task.future
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        error = ParseError("parse pool is closed")
+        while self._queue:
+            _fail(self._queue.popleft(), error)
+        for spawn in list(self._spawn_tasks):
+            with contextlib.suppress(BaseException):
+                await spawn
+        workers, self._live = self._live, []
+        for worker in workers:
+            self._detach(worker)
+            while worker.batch:
+                _fail(worker.batch.popleft(), error)
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(None)
+        if workers:
+            await asyncio.gather(*(asyncio.to_thread(_reap, w.proc, 2.0) for w in workers))
+        for worker in workers:
+            worker.conn.close()
+
+    # -- workers ---------------------------------------------------------------------------------
+
+    def _ensure_workers(self) -> None:
+        while not self._closed and len(self._live) + self._spawning < self.workers:
+            self._spawning += 1
+            spawn = asyncio.get_running_loop().create_task(self._spawn_one())
+            self._spawn_tasks.add(spawn)
+            spawn.add_done_callback(self._spawn_tasks.discard)
+
+    async def _spawn_one(self) -> None:
+        try:
+            if self._ctx is None:
+                self._ctx = _context()
+            # Starting a process blocks (the first start also launches the forkserver): thread.
+            proc, conn = await asyncio.to_thread(_start_process, self._ctx)
+        except BaseException as exc:
+            self._spawning -= 1
+            if not self._live and not self._spawning:
+                # Nothing will ever serve the queue: fail it rather than hang the callers.
+                failure = ParseError(f"cannot start a parse worker: {exc}")
+                while self._queue:
+                    _fail(self._queue.popleft(), failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._spawning -= 1
+        self.spawned += 1
+        worker = _Worker(proc, conn)
+        if self._closed:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(None)
+            await asyncio.to_thread(_reap, proc, 2.0)
+            conn.close()
+            return
+        self._live.append(worker)
+        asyncio.get_running_loop().add_reader(conn.fileno(), self._on_readable, worker)
+        self._dispatch()
+
+    def _detach(self, worker: _Worker) -> None:
+        if worker.timer is not None:
+            worker.timer.cancel()
+            worker.timer = None
+        if not worker.dead:
+            worker.dead = True
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                with contextlib.suppress(ValueError, OSError):
+                    loop.remove_reader(worker.conn.fileno())
+
+    def _retire(self, worker: _Worker, failure: BaseException | None) -> None:
+        """Kill `worker`; fail its current page with `failure`; put the rest of its batch back."""
+        self._detach(worker)
+        if worker in self._live:
+            self._live.remove(worker)
+        if worker.batch:
+            head = worker.batch.popleft()
+            if failure is not None:
+                _fail(head, failure)
+            else:
+                worker.batch.appendleft(head)
+        while worker.batch:
+            task = worker.batch.pop()  # from the back: the front of the queue keeps batch order
+            if not task.future.done():
+                task.requeued += 1
+                self.requeued += 1
+                self._queue.appendleft(task)
+        with contextlib.suppress(OSError):
+            worker.proc.kill()
+        worker.conn.close()
+        # Reap it off the loop so no zombie is left behind.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.run_in_executor(None, _reap, worker.proc, 0.0)
+        if not self._closed and self._loop is not None:
+            self._ensure_workers()
+            self._dispatch()
+
+    # -- dispatch and results --------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        if self._closed:
+            return
+        idle = [w for w in self._live if not w.batch and not w.dead]
+        for index, worker in enumerate(idle):
+            if not self._queue:
+                return
+            # Share what is queued among the idle workers, at most _MAX_BATCH each.
+            share = -(-len(self._queue) // (len(idle) - index))
+            batch: list[_Task] = []
+            size = 0
+            while self._queue and len(batch) < min(share, _MAX_BATCH):
+                task = self._queue[0]
+                if batch and size + task.size > _MAX_BATCH_BYTES:
+                    break
+                self._queue.popleft()
+                if task.future.done():  # its caller gave up while it waited
+                    continue
+                batch.append(task)
+                size += task.size
+            if batch:
+                self._send(worker, batch, size)
+
+    def _send(self, worker: _Worker, batch: list[_Task], size: int) -> None:
+        assert self._loop is not None
+        worker.batch.extend(batch)
+        worker.pages += len(batch)
+        self._arm(worker)
+        payload = [(task.id, task.job) for task in batch]
+        if size >= _THREAD_SEND_BYTES:
+            # A big message fills the pipe faster than the worker drains it: write it from a thread.
+            sending = self._loop.run_in_executor(None, worker.conn.send, payload)
+            sending.add_done_callback(lambda f: self._sent(worker, f))
+            return
+        try:
+            worker.conn.send(payload)
+        except (OSError, ValueError):
+            self.crashes += 1
+            self._retire(worker, None)
+
+    def _sent(self, worker: _Worker, sending: asyncio.Future[None]) -> None:
+        if sending.cancelled() or sending.exception() is None or worker.dead:
+            return
+        self.crashes += 1
+        self._retire(worker, None)
+
+    def _arm(self, worker: _Worker) -> None:
+        assert self._loop is not None
+        if worker.timer is not None:
+            worker.timer.cancel()
+        worker.timer = self._loop.call_later(self.deadline, self._on_deadline, worker)
+
+    def _on_deadline(self, worker: _Worker) -> None:
+        worker.timer = None
+        if worker.dead or not worker.batch:
+            return
+        self.timeouts += 1
+        url = worker.batch[0].job.url
+        self._retire(worker, ParseTimeout(f"parsing took longer than {self.deadline:g} s ({url})"))
+
+    def _on_readable(self, worker: _Worker) -> None:
+        try:
+            while not worker.dead and worker.conn.poll():
+                kind, job_id, payload = worker.conn.recv()
+                task = worker.batch.popleft()
+                if task.id != job_id:  # cannot happen with one ordered pipe; fail loudly if it does
+                    raise RuntimeError(f"parse worker answered job {job_id}, expected {task.id}")
+                if not task.future.done():
+                    if kind == "ok":
+                        task.future.set_result(payload)
+                    else:
+                        task.future.set_exception(payload)
+                if worker.batch:
+                    self._arm(worker)
+                else:
+                    if worker.timer is not None:
+                        worker.timer.cancel()
+                        worker.timer = None
+                    if worker.pages >= _MAX_PAGES_PER_WORKER:
+                        self._retire(worker, None)
+                        return
+                    self._dispatch()
+        except (EOFError, OSError):
+            if worker.dead:
+                return
+            self.crashes += 1
+            code = worker.proc.exitcode
+            url = worker.batch[0].job.url if worker.batch else "?"
+            self._retire(
+                worker, ParseCrashed(f"parse worker died (exit code {code}) while parsing {url}")
+            )
+
+
+def _fail(task: _Task, error: BaseException) -> None:
+    if not task.future.done():
+        task.future.set_exception(error)
