@@ -1,1 +1,1 @@
-"""ui/widgets."""
+"""Reusable widgets (each owns its DEFAULT_CSS)."""

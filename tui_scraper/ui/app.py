@@ -1,0 +1,351 @@
+"""ScraperApp: opens the SessionManager, routes to the first screen, owns crawls and shutdown.
+
+Crawls are owned by the manager and watched by the App, never by a screen: a screen's workers
+die with it (TEXTUAL-GUIDE §5d.9), and leaving the live progress screen must not stop a crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.notifications import SeverityLevel
+from textual.signal import Signal
+
+from tui_scraper.session import ConfigError, CrawlConfig, ScraperError, Status
+
+from .commands import ScraperCommands
+from .screens.confirm import ConfirmScreen
+from .screens.detail import SessionDetailScreen
+from .screens.export import ExportScreen
+from .screens.new_session import NewSessionScreen
+from .screens.progress import ProgressScreen
+from .screens.recovery import RecoveryScreen
+from .screens.sessions import SessionsScreen
+from .text import display_safe
+
+if TYPE_CHECKING:
+    from tui_scraper.manager import CrawlHandle, SessionManager
+
+SIGNAL_EXIT_CODE = 130  # DESIGN.md: "130 interrupted by a signal"
+
+
+class ScraperApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-scraper"
+    COMMANDS = App.COMMANDS | {ScraperCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("ctrl+z", "suspend_process", "Suspend", show=False, id="app.suspend"),
+    ]
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        manager: SessionManager | Any | None = None,
+        demo: bool = False,
+        sample_hz: float | None = 4.0,
+        clock: Callable[[], float] = time.time,
+        cursor_blink: bool = True,
+        export_dir: Path | None = None,
+        new_config: CrawlConfig | None = None,
+        resume: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self._manager: Any = manager
+        self._owns_manager = manager is None
+        self.demo = demo
+        self.new_config = new_config
+        self.resume = resume
+        # None = no timers: tests call `screen.sample()` themselves (determinism, §5d.15).
+        self.sample_hz = sample_hz
+        self.clock = clock
+        self.cursor_blink = cursor_blink
+        self.export_dir = export_dir or Path.cwd()
+        self.sessions_changed: Signal[str] = Signal(self, "sessions-changed")
+        self._watched: set[str] = set()
+        self._stopping = False
+        self._signals: list[signal.Signals] = []
+        self._demo_server: Any = None
+        self.demo_url: str | None = None
+        self.startup_error: str | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def manager(self) -> SessionManager:
+        if self._manager is None:
+            raise RuntimeError("the session manager is not open yet")
+        return self._manager  # type: ignore[no-any-return]
+
+    def now(self) -> float:
+        return self.clock()
+
+    async def on_mount(self) -> None:
+        self._install_signal_handlers()
+        if self._manager is None:
+            from tui_scraper.manager import SessionManager
+
+            try:
+                self._manager = await SessionManager.open(self.data_dir or _default_data_dir())
+            except ScraperError as exc:
+                self.startup_error = str(exc)
+                self.exit(return_code=2, message=Text(display_safe(str(exc))))
+                return
+        await self.push_screen(SessionsScreen())
+        # Interrupted work comes first: shown within a second of start (issue 4).
+        if self.demo:
+            await self._start_demo()
+        elif self.new_config is not None:
+            await self._create_from_cli(self.new_config)
+        elif self.resume is not None:
+            await self.resume_and_show(self.resume)
+        else:
+            recoverable = await self.manager.recoverable()
+            if recoverable:
+                await self.push_screen(RecoveryScreen(recoverable))
+
+    async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        if self._manager is not None:
+            # close() interrupts what still runs (final checkpoint) and closes the database;
+            # an unclosed aiosqlite connection would keep the process alive (§5d.17).
+            await self._manager.close()
+        if self._demo_server is not None:
+            await _maybe_await(self._demo_server.stop())
+
+    def _install_signal_handlers(self) -> None:
+        # Textual installs no SIGHUP/SIGTERM handler: without ours a dropped SSH link kills the
+        # process with no final checkpoint and the session left `running` (RELIABILITY §4.4).
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                continue
+            self._signals.append(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self.run_worker(
+            self._interrupt_and_exit(f"{sig.name} received", who="signal", code=SIGNAL_EXIT_CODE),
+            group="shutdown",
+            exit_on_error=False,
+        )
+
+    async def _interrupt_and_exit(self, reason: str, *, who: str, code: int = 0) -> None:
+        try:
+            if self._manager is not None:
+                await self._manager.interrupt_all(reason, who=who)
+        finally:
+            self.exit(result=code, return_code=code)
+
+    async def action_quit(self) -> None:
+        if self._stopping:
+            return
+        running = self._manager.running() if self._manager is not None else {}
+        if not running:
+            self.exit(result=0, return_code=0)
+            return
+        count = len(running)
+        question = Content(
+            f"{count} crawl{'s are' if count != 1 else ' is'} running. Quit anyway? "
+            "They stop with a final checkpoint as interrupted and can be resumed later."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes and not self._stopping:
+                self._stopping = True
+                self.run_worker(
+                    self._interrupt_and_exit("quit while running", who="ui"),
+                    group="shutdown",
+                    exit_on_error=False,
+                )
+
+        self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
+
+    def say(self, message: str, *, severity: SeverityLevel = "information") -> None:
+        """A toast that may quote a website or a path: sanitised and never parsed as markup."""
+        self.notify(display_safe(message), severity=severity, markup=False)
+
+    # --- crawls ---------------------------------------------------------------------------
+
+    async def start_session(self, session_ref: str) -> str | None:
+        """Start or resume a session (id or unique prefix); returns its full id, None on error.
+
+        The crawl runs as a task of the manager and is watched by the App, never by a screen.
+        """
+        try:
+            handle = await self.manager.start(session_ref)
+        except ScraperError as exc:
+            self.say(str(exc), severity="error")
+            return None
+        self.watch_handle(handle)
+        self.sessions_changed.publish(handle.session_id)
+        return handle.session_id
+
+    def watch_handle(self, handle: CrawlHandle) -> None:
+        if handle.session_id in self._watched:
+            return
+        self._watched.add(handle.session_id)
+        self.run_worker(
+            self._watch(handle),
+            group=f"watch-{handle.session_id}",
+            exit_on_error=False,
+            description=f"watch crawl {handle.session_id[:8]}",
+        )
+
+    async def _watch(self, handle: CrawlHandle) -> None:
+        try:
+            status = await handle.wait()
+        except Exception as exc:  # the crawl task itself failed: tell the user, keep the app
+            self.say(f"Crawl error: {exc}", severity="error")
+            status = None
+        finally:
+            self._watched.discard(handle.session_id)
+        self.sessions_changed.publish(handle.session_id)
+        if status is not None and not self._stopping:
+            severity = "error" if status == Status.FAILED else "information"
+            self.say(f"Session {handle.session_id[:8]} {status.value}", severity=severity)
+
+    async def create_and_start(self, config: CrawlConfig) -> str:
+        """Create a session (raises ConfigError) and start it at once, showing live progress."""
+        record = await self.manager.create(config)
+        self.sessions_changed.publish(record.id)
+        await self.resume_and_show(record.id)
+        return record.id
+
+    def submit_new_session(self, config: CrawlConfig, form: NewSessionScreen) -> None:
+        """Create from the form in an App worker: the form is popped before progress shows,
+        and a screen's own worker would be cancelled by that pop."""
+
+        async def submit() -> None:
+            try:
+                record = await self.manager.create(config)
+            except ConfigError as exc:
+                form.show_config_error(exc)
+                return
+            except ScraperError as exc:
+                form.submitting = False
+                self.say(str(exc), severity="error")
+                return
+            self.sessions_changed.publish(record.id)
+            if self.screen is form:
+                await self.pop_screen()
+            await self.resume_and_show(record.id)
+
+        self.run_worker(submit(), group="create", exit_on_error=False)
+
+    # --- navigation -----------------------------------------------------------------------
+
+    def show_progress(self, session_id: str) -> None:
+        self.push_screen(ProgressScreen(session_id, sample_hz=self.sample_hz))
+
+    def show_detail(self, session_id: str) -> None:
+        self.push_screen(SessionDetailScreen(session_id))
+
+    def show_new_session(self) -> None:
+        self.push_screen(NewSessionScreen())
+
+    async def resume_and_show(self, session_ref: str) -> None:
+        session_id = await self.start_session(session_ref)
+        if session_id is not None:
+            self.show_progress(session_id)
+
+    def show_recovery(self) -> None:
+        async def load() -> None:
+            records = await self.manager.recoverable()
+            if not records:
+                self.say("Nothing to recover")
+                return
+            await self.push_screen(RecoveryScreen(records))
+
+        self.run_worker(load(), group="recovery", exclusive=True, exit_on_error=False)
+
+    def ask_export(self, session_id: str, target_url: str) -> None:
+        def chosen(choice: tuple[str, Path] | None) -> None:
+            if choice is not None:
+                fmt, path = choice
+                self.run_worker(self._export(session_id, fmt, path), exit_on_error=False)
+
+        self.push_screen(ExportScreen(session_id, target_url, self.export_dir), chosen)
+
+    async def _export(self, session_id: str, fmt: str, path: Path) -> None:
+        try:
+            rows = await self.manager.export(session_id, fmt, path)
+        except (ScraperError, OSError) as exc:
+            self.say(f"Export failed: {exc}", severity="error")
+            return
+        self.say(f"Exported {rows} rows to {path}")
+
+    async def dismiss_session(self, session_id: str) -> bool:
+        try:
+            await self.manager.dismiss(session_id)
+        except ScraperError as exc:
+            self.say(str(exc), severity="error")
+            return False
+        self.sessions_changed.publish(session_id)
+        return True
+
+    # --- demo -----------------------------------------------------------------------------
+
+    async def _start_demo(self) -> None:
+        from tui_scraper.demo import DemoServer
+
+        self._demo_server = DemoServer()
+        self.demo_url = str(await _maybe_await(self._demo_server.start()))
+        await self._create_from_cli(CrawlConfig(target_url=self.demo_url))
+
+    async def _create_from_cli(self, config: CrawlConfig) -> None:
+        try:
+            await self.create_and_start(config)
+        except ScraperError as exc:
+            self.say(str(exc), severity="error")
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _default_data_dir() -> Path:
+    env = os.environ.get("TUI_SCRAPER_DATA_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return platformdirs.user_data_path("tui-scraper", appauthor=False)
+
+
+def run_app(
+    data_dir: Path,
+    *,
+    demo: bool = False,
+    new_config: CrawlConfig | None = None,
+    resume: str | None = None,
+) -> int:
+    """Entry point the CLI calls; returns the process exit code.
+
+    `demo` serves the demo site and crawls it; `new_config` creates and starts that session
+    (`tui-scraper crawl URL` without --headless); `resume` resumes a session by id prefix.
+    """
+    app = ScraperApp(data_dir, demo=demo, new_config=new_config, resume=resume)
+    app.run()
+    if app.startup_error:
+        return 2
+    return int(app.return_code or 0)

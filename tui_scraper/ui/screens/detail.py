@@ -1,0 +1,327 @@
+"""One session in full: summary figures, status codes, timeline, pages and their data/errors."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static, TabbedContent, TabPane
+
+from tui_scraper.session import EventRecord, PageRecord, PageStatus, SessionRecord
+
+from ..text import (
+    human_bytes,
+    human_duration,
+    human_ms,
+    human_time,
+    safe_content,
+    safe_text,
+)
+from ..widgets.status import http_text, status_text
+from ..widgets.tables import FlexTable
+
+if TYPE_CHECKING:
+    from ..app import ScraperApp
+
+PAGE_FILTERS: tuple[PageStatus | None, ...] = (
+    None,
+    PageStatus.DONE,
+    PageStatus.FAILED,
+    PageStatus.SKIPPED,
+    PageStatus.QUEUED,
+)
+PAGE_LIMIT = 500
+
+
+def summary_lines(record: SessionRecord, *, now: float | None = None) -> list[tuple[str, str]]:
+    """(label, value) figures of a session: the stored summary when complete, else progress."""
+    p = record.progress
+    s = record.summary or {}
+    duration = s.get("duration_s")
+    if duration is None and record.start_time:
+        duration = (record.end_time or record.last_updated) - record.start_time
+    latency = s.get("latency_ms") or {}
+    lines = [
+        ("Status", record.status.value),
+        ("Created", human_time(record.created_at, now=now)),
+        ("Started", human_time(record.start_time, now=now)),
+        ("Ended", human_time(record.end_time, now=now)),
+        ("Duration", human_duration(duration)),
+        ("Pages", f"done {p.done}  failed {p.failed}  skipped {p.skipped}  queued {p.queued}"),
+        ("Bytes", human_bytes(s.get("bytes", p.bytes))),
+        ("Pages/s", str(s.get("pages_per_s") or f"{p.pages_per_s:.1f}")),
+    ]
+    if latency:
+        lines.append(
+            ("Latency", f"p50 {human_ms(latency.get('p50'))}  p95 {human_ms(latency.get('p95'))}")
+        )
+    if record.error:
+        lines.append(("Error", record.error))
+    return lines
+
+
+def breakdown(record: SessionRecord, pages: list[PageRecord]) -> list[tuple[str, int]]:
+    """HTTP status code → pages; from the stored summary, else counted from the loaded pages."""
+    codes = (record.summary or {}).get("status_codes")
+    if isinstance(codes, dict) and codes:
+        return sorted(((str(k), int(v)) for k, v in codes.items()), key=lambda kv: kv[0])
+    counted: dict[str, int] = {}
+    for page in pages:
+        if page.http_status is not None:
+            counted[str(page.http_status)] = counted.get(str(page.http_status), 0) + 1
+    return sorted(counted.items())
+
+
+def page_details(page: PageRecord | None) -> Content:
+    """Extracted data and error details of one page, all untrusted, rendered literally."""
+    if page is None:
+        return Content("Select a page to see its extracted data and errors.")
+    parts: list[Content | tuple[str, str] | str] = [
+        ("URL ", "bold"),
+        safe_content(page.url, limit=2000),
+        "\n",
+        ("Title ", "bold"),
+        safe_content(page.title or "–"),
+        "\n",
+        ("Type ", "bold"),
+        safe_content(page.content_type or "–"),
+        f"   attempts {page.attempts}   depth {page.depth}\n",
+    ]
+    if page.extracted:
+        parts.append(("Extracted\n", "bold"))
+        for name, value in page.extracted.items():
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            parts += [
+                "  ",
+                safe_content(name, limit=64),
+                ": ",
+                safe_content(shown, limit=2000),
+                "\n",
+            ]
+    if page.error:
+        parts.append(("Error\n", "bold $error"))
+        for key, value in page.error.items():
+            parts += [
+                "  ",
+                safe_content(key, limit=64),
+                ": ",
+                safe_content(value, limit=2000),
+                "\n",
+            ]
+    return Content.assemble(*parts)
+
+
+class SessionDetailScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export", "Export", id="detail.export"),
+        Binding("f", "cycle_filter", "Filter pages", id="detail.filter"),
+        Binding("1", "tab('summary')", "Summary", id="detail.summary"),
+        Binding("2", "tab('pages')", "Pages", id="detail.pages"),
+        Binding("3", "tab('timeline')", "Timeline", id="detail.timeline"),
+        Binding("escape", "back", "Back", id="detail.back"),
+    ]
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.record: SessionRecord | None = None
+        self.events: list[EventRecord] = []
+        self.pages: list[PageRecord] = []
+        self.page_filter: PageStatus | None = None
+
+    @property
+    def scraper(self) -> ScraperApp:
+        return cast("ScraperApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label(Content(""), id="detail-title")
+        with TabbedContent(initial="summary", id="detail-tabs"):
+            with TabPane("Summary", id="summary"), Horizontal(id="summary-body"):
+                yield Static(Content("Loading…"), id="summary-figures")
+                yield DataTable(id="summary-codes", cursor_type="none", zebra_stripes=True)
+            with TabPane("Pages", id="pages"):
+                yield Label(Content(""), id="pages-filter")
+                yield FlexTable(
+                    flex_column="title", id="pages-table", cursor_type="row", zebra_stripes=True
+                )
+                with VerticalScroll(id="page-detail-box"):
+                    yield Static(page_details(None), id="page-detail")
+            with TabPane("Timeline", id="timeline"):
+                yield FlexTable(
+                    flex_column="reason", id="events-table", cursor_type="row", zebra_stripes=True
+                )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Session {self.session_id[:8]}"
+        codes = self.query_one("#summary-codes", DataTable)
+        codes.add_column(Content("HTTP"), key="code", width=5)
+        codes.add_column(Content("Pages"), key="count", width=7)
+        pages = self.query_one("#pages-table", DataTable)
+        pages.add_column(Content("Code"), key="code", width=4)
+        pages.add_column(Content("State"), key="state", width=8)
+        pages.add_column(Content("URL"), key="url", width=30)
+        pages.add_column(Content("Title"), key="title", width=10)
+        pages.add_column(Content("Size"), key="size", width=8)
+        events = self.query_one("#events-table", DataTable)
+        events.add_column(Content("When"), key="at", width=8)
+        events.add_column(Content("What"), key="kind", width=10)
+        events.add_column(Content("Change"), key="change", width=22)
+        events.add_column(Content("Reason"), key="reason", width=10)
+        events.add_column(Content("Who"), key="who", width=10)
+        self.scraper.sessions_changed.subscribe(self, self._changed)
+        self.reload()
+
+    def _changed(self, session_id: str) -> None:
+        if session_id == self.session_id:
+            self.reload()
+
+    def reload(self) -> None:
+        self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        manager = self.scraper.manager
+        record = await manager.get(self.session_id)
+        events = await manager.events(self.session_id)
+        pages = await manager.pages(self.session_id, status=self.page_filter, limit=PAGE_LIMIT)
+        self.show(record, events, pages)
+
+    async def _load_pages(self) -> None:
+        pages = await self.scraper.manager.pages(
+            self.session_id, status=self.page_filter, limit=PAGE_LIMIT
+        )
+        self.show_pages(pages)
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def show(
+        self, record: SessionRecord, events: list[EventRecord], pages: list[PageRecord]
+    ) -> None:
+        self.record = record
+        self.events = events
+        now = self.scraper.now()
+        self.query_one("#detail-title", Label).update(
+            Content.assemble(
+                (f"{record.short_id}  ", "bold"),
+                (record.status.value, "bold"),
+                "  ",
+                safe_content(record.target_url),
+            )
+        )
+        figures = summary_lines(record, now=now)
+        self.query_one("#summary-figures", Static).update(
+            Content.assemble(
+                *[
+                    piece
+                    for k, v in figures
+                    for piece in ((f"{k:<9}", "bold"), safe_content(v), "\n")
+                ]
+            )
+        )
+        codes = self.query_one("#summary-codes", DataTable)
+        codes.clear()
+        for code, count in breakdown(record, pages):
+            codes.add_row(
+                http_text(int(code)) if code.isdigit() else Text(code),
+                Text(str(count), justify="right"),
+            )
+        table = self.query_one("#events-table", DataTable)
+        table.clear()
+        for event in events:
+            change = ""
+            if event.from_status or event.to_status:
+                before = event.from_status.value if event.from_status else "–"
+                after = event.to_status.value if event.to_status else "–"
+                change = f"{before} → {after}"
+            table.add_row(
+                Text(human_time(event.at, now=now)),
+                safe_text(event.kind),
+                Text(change),
+                safe_text(event.reason),
+                safe_text(event.who),
+            )
+        self.show_pages(pages)
+        self.refresh_bindings()
+
+    def show_pages(self, pages: list[PageRecord]) -> None:
+        self.pages = pages
+        table = self.query_one("#pages-table", DataTable)
+        with self.app.batch_update():
+            table.clear()
+            for page in pages:
+                table.add_row(
+                    http_text(page.http_status),
+                    status_text(page.status),
+                    safe_text(page.url),
+                    safe_text(page.title or ""),
+                    Text(human_bytes(page.size), justify="right"),
+                    key=str(page.id),
+                )
+            name = self.page_filter.value if self.page_filter else "all"
+            more = f" (first {PAGE_LIMIT})" if len(pages) >= PAGE_LIMIT else ""
+            self.query_one("#pages-filter", Label).update(
+                Content(f"Showing {name} pages: {len(pages)}{more}.  f changes the filter.")
+            )
+            self._show_selected_page()
+
+    def selected_page(self) -> PageRecord | None:
+        table = self.query_one("#pages-table", DataTable)
+        if table.row_count == 0:
+            return None
+        index = table.cursor_row
+        return self.pages[index] if 0 <= index < len(self.pages) else None
+
+    def _show_selected_page(self) -> None:
+        self.query_one("#page-detail", Static).update(page_details(self.selected_page()))
+
+    @on(DataTable.RowHighlighted, "#pages-table")
+    def _page_highlighted(self) -> None:
+        self._show_selected_page()
+
+    # --- actions --------------------------------------------------------------------------
+
+    def action_cycle_filter(self) -> None:
+        index = PAGE_FILTERS.index(self.page_filter)
+        self.page_filter = PAGE_FILTERS[(index + 1) % len(PAGE_FILTERS)]
+        self.query_one(TabbedContent).active = "pages"
+        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
+
+    def set_filter(self, status: PageStatus | None) -> None:
+        self.page_filter = status
+        self.query_one(TabbedContent).active = "pages"
+        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        focus = {"pages": "#pages-table", "timeline": "#events-table"}.get(tab)
+        if focus:
+            self.query_one(focus).focus()
+
+    def action_export(self) -> None:
+        target = self.record.target_url if self.record else ""
+        self.scraper.ask_export(self.session_id, target)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def palette_commands(self) -> list[tuple[str, Any, str]]:
+        commands: list[tuple[str, Any, str]] = [("Export this session", self.action_export, "e")]
+        for status in PAGE_FILTERS:
+            name = status.value if status else "all"
+            commands.append((f"Show {name} pages", _filterer(self, status), "f cycles"))
+        return commands
+
+
+def _filterer(screen: SessionDetailScreen, status: PageStatus | None) -> Any:
+    def run() -> None:
+        screen.set_filter(status)
+
+    return run

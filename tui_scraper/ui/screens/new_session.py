@@ -1,0 +1,306 @@
+"""The new-session form: every crawl option, validated as you type and again on submit.
+
+Validation reuses `CrawlConfig.validate()` (the same rules as the CLI), so the form can never
+accept what the engine would refuse; invalid input never reaches `manager.create`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, TextArea
+
+from tui_scraper.session import ConfigError, CrawlConfig, ExtractRule
+from tui_scraper.session.config import SCOPES, validate_url
+
+from ..text import display_safe
+
+if TYPE_CHECKING:
+    from ..app import ScraperApp
+
+# form field id -> (label, ConfigError.field names that belong to it)
+FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "url": ("Start URL", ("url",)),
+    "max_pages": ("Max pages", ("max-pages",)),
+    "max_depth": ("Max depth", ("max-depth",)),
+    "concurrency": ("Concurrency", ("concurrency",)),
+    "per_host": ("Per host", ("per-host",)),
+    "rate": ("Rate per host/s", ("rate",)),
+    "scope": ("Scope", ("scope",)),
+    "include": ("Include regex", ("include",)),
+    "exclude": ("Exclude regex", ("exclude",)),
+    "robots": ("robots.txt", ("robots",)),
+    "extract": ("Extract rules", ("extract",)),
+    "download": ("Download types", ("download",)),
+}
+_FIELD_OF_ERROR = {name: fid for fid, (_, names) in FIELDS.items() for name in names}
+PLACEHOLDER_URL = "http://example.invalid/"  # lets one field be validated on its own
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _int(field: str, text: str, *, optional: bool) -> int | None:
+    text = text.strip()
+    if not text and optional:
+        return None
+    if not re.fullmatch(r"[+]?\d+", text):
+        raise ConfigError(field, "must be a whole number" + (" (or empty)" if optional else ""))
+    return int(text)
+
+
+def _float(field: str, text: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(field, "must be a number of requests per second (or empty)") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(field, "must be a finite number")
+    return value
+
+
+def parse_field(field_id: str, raw: str | bool) -> dict[str, object]:
+    """One form field → CrawlConfig keyword arguments; raises ConfigError for bad text."""
+    text = raw if isinstance(raw, str) else ""
+    if field_id == "url":
+        return {"target_url": text.strip()}
+    if field_id == "max_pages":
+        return {"max_pages": _int("max-pages", text, optional=True)}
+    if field_id == "max_depth":
+        return {"max_depth": _int("max-depth", text, optional=True)}
+    if field_id == "concurrency":
+        return {"concurrency": _int("concurrency", text, optional=False)}
+    if field_id == "per_host":
+        return {"per_host_concurrency": _int("per-host", text, optional=False)}
+    if field_id == "rate":
+        return {"rate_per_host": _float("rate", text)}
+    if field_id == "scope":
+        return {"scope": text}
+    if field_id == "include":
+        return {"include": _lines(text)}
+    if field_id == "exclude":
+        return {"exclude": _lines(text)}
+    if field_id == "robots":
+        return {"respect_robots": bool(raw)}
+    if field_id == "extract":
+        return {"extract": tuple(ExtractRule.parse(line) for line in _lines(text))}
+    if field_id == "download":
+        return {"download": tuple(t for t in re.split(r"[\s,]+", text) if t)}
+    raise KeyError(field_id)
+
+
+def check_field(field_id: str, raw: str | bool) -> str | None:
+    """The message for one field on its own, or None when it is fine."""
+    try:
+        kwargs = parse_field(field_id, raw)
+        if field_id == "url":
+            if kwargs["target_url"]:
+                validate_url(str(kwargs["target_url"]))
+            return None
+        config = CrawlConfig(target_url=PLACEHOLDER_URL, **kwargs)  # type: ignore[arg-type]
+        # per-host must not exceed concurrency only matters together; validate() is per field.
+        config.validate()
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
+def build_config(values: dict[str, str | bool]) -> CrawlConfig:
+    """Every field → a validated CrawlConfig; raises ConfigError naming the first bad field."""
+    kwargs: dict[str, object] = {}
+    for field_id in FIELDS:
+        kwargs.update(parse_field(field_id, values.get(field_id, "")))
+    return CrawlConfig(**kwargs).validate()  # type: ignore[arg-type]
+
+
+class NewSessionScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "start", "Start", priority=True, id="new.start"),
+        Binding("escape", "cancel", "Cancel", id="new.cancel"),
+    ]
+
+    def __init__(self, initial_url: str = "") -> None:
+        super().__init__()
+        self.initial_url = initial_url
+        self.submitting = False
+
+    @property
+    def scraper(self) -> ScraperApp:
+        return cast("ScraperApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="form"):
+            yield Label(Content(""), id="form-error")
+            yield from self._row(
+                "url", Input(self.initial_url, placeholder="https://example.org/", compact=True)
+            )
+            yield from self._row(
+                "max_pages", Input("", placeholder="no limit", type="integer", compact=True)
+            )
+            yield from self._row(
+                "max_depth", Input("", placeholder="no limit", type="integer", compact=True)
+            )
+            yield from self._row("concurrency", Input("16", type="integer", compact=True))
+            yield from self._row("per_host", Input("4", type="integer", compact=True))
+            yield from self._row("rate", Input("", placeholder="no limit, e.g. 2.5", compact=True))
+            yield from self._row(
+                "scope",
+                Select(
+                    [(Content(s), s) for s in SCOPES], value="host", allow_blank=False, compact=True
+                ),
+            )
+            yield from self._row(
+                "include", TextArea("", soft_wrap=False, tab_behavior="focus", compact=True)
+            )
+            yield from self._row(
+                "exclude", TextArea("", soft_wrap=False, tab_behavior="focus", compact=True)
+            )
+            yield from self._row(
+                "robots", Checkbox(Content("respect robots.txt"), value=True, compact=True)
+            )
+            yield from self._row(
+                "extract", TextArea("", soft_wrap=False, tab_behavior="focus", compact=True)
+            )
+            yield from self._row(
+                "download",
+                Input("", placeholder="none, e.g. application/pdf image/*", compact=True),
+            )
+            with Horizontal(id="form-buttons"):
+                yield Button(Content("Start crawl"), id="start", variant="primary", compact=True)
+                yield Button(Content("Cancel"), id="cancel", compact=True)
+        yield Footer()
+
+    def _row(self, field_id: str, widget: Widget) -> ComposeResult:
+        label, _ = FIELDS[field_id]
+        widget.id = f"f-{field_id}"
+        with Horizontal(classes="field", id=f"row-{field_id}"):
+            yield Label(Content(label), classes="field-label")
+            with Vertical(classes="field-input"):
+                yield widget
+                if field_id in _HINTS:
+                    yield Label(Content(_HINTS[field_id]), classes="field-hint")
+                yield Label(Content(""), id=f"err-{field_id}", classes="field-error")
+
+    def on_mount(self) -> None:
+        self.sub_title = "New session"
+        for box in self.query(Input):
+            box.cursor_blink = self.scraper.cursor_blink
+        for area in self.query(TextArea):
+            area.cursor_blink = self.scraper.cursor_blink
+        self.query_one("#f-url", Input).focus()
+
+    # --- values and messages --------------------------------------------------------------
+
+    def values(self) -> dict[str, str | bool]:
+        out: dict[str, str | bool] = {}
+        for field_id in FIELDS:
+            widget = self.query_one(f"#f-{field_id}")
+            if isinstance(widget, Input):
+                out[field_id] = widget.value
+            elif isinstance(widget, TextArea):
+                out[field_id] = widget.text
+            elif isinstance(widget, Checkbox):
+                out[field_id] = widget.value
+            elif isinstance(widget, Select):
+                out[field_id] = str(widget.value)
+        return out
+
+    def set_error(self, field_id: str, message: str | None) -> None:
+        label = self.query_one(f"#err-{field_id}", Label)
+        # Messages may quote what was typed (a regex, a URL): plain Content, sanitised.
+        label.update(Content(display_safe(message or "")))
+        label.set_class(bool(message), "-shown")
+        self.query_one(f"#row-{field_id}").set_class(bool(message), "-invalid")
+
+    def errors(self) -> dict[str, str]:
+        return {
+            fid: str(self.query_one(f"#err-{fid}", Label).content)
+            for fid in FIELDS
+            if self.query_one(f"#err-{fid}", Label).has_class("-shown")
+        }
+
+    def show_config_error(self, exc: ConfigError) -> None:
+        """Put a ConfigError (from the form or from manager.create) next to its field."""
+        self.submitting = False
+        field_id = _FIELD_OF_ERROR.get(exc.field)
+        if field_id is None:
+            self.query_one("#form-error", Label).update(Content(display_safe(str(exc))))
+            self.query_one("#form-error", Label).add_class("-shown")
+            return
+        self.set_error(field_id, exc.message)
+        self.query_one(f"#f-{field_id}").focus()
+
+    def _field_of(self, widget: Widget | None) -> str | None:
+        if widget is None or not widget.id or not widget.id.startswith("f-"):
+            return None
+        return widget.id[2:]
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(Checkbox.Changed)
+    @on(Select.Changed)
+    def _live_check(self, event: Input.Changed | TextArea.Changed) -> None:
+        field_id = self._field_of(getattr(event, "control", None))
+        if field_id is None:
+            return
+        self.set_error(field_id, check_field(field_id, self.values()[field_id]))
+
+    @on(Input.Submitted)
+    def _enter(self, event: Input.Submitted) -> None:
+        # enter in a one-line field moves on, like tab; ctrl+s or the button submits.
+        event.stop()
+        self.focus_next()
+
+    # --- actions --------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "start":
+            self.action_start()
+        else:
+            self.action_cancel()
+
+    def action_start(self) -> None:
+        if self.submitting:
+            return
+        values = self.values()
+        messages = {fid: check_field(fid, values[fid]) for fid in FIELDS}
+        if not str(values["url"]).strip():
+            messages["url"] = "a start URL is required"
+        for fid, message in messages.items():
+            self.set_error(fid, message)
+        first_bad = next((fid for fid, m in messages.items() if m), None)
+        if first_bad is not None:
+            self.query_one(f"#f-{first_bad}").focus()
+            return
+        try:
+            config = build_config(values)
+        except ConfigError as exc:  # a rule that spans fields
+            self.show_config_error(exc)
+            return
+        self.query_one("#form-error", Label).remove_class("-shown")
+        self.submitting = True
+        self.scraper.submit_new_session(config, self)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+_HINTS = {
+    "include": "one regex per line; empty = all in scope",
+    "exclude": "one regex per line",
+    "extract": "one per line: NAME=CSS or NAME=CSS@attr",
+}

@@ -1,0 +1,241 @@
+"""Live progress of one session, sampled a few times a second from the crawl's aggregator.
+
+The screen only *reads* `handle.stats.snapshot()`; the crawl belongs to the manager, so leaving
+this screen (escape) does not stop it, and coming back shows it as it is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, Log, ProgressBar, Sparkline
+
+from tui_scraper.crawl.stats import StatsSnapshot
+from tui_scraper.session import RESUMABLE, SessionRecord, Status
+
+from ..text import display_safe, human_bytes, human_duration, safe_content
+from ..widgets.recent_pages import RecentPagesTable
+from ..widgets.status import STATUS_STYLE
+from ..widgets.tail import new_tail
+from .confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from ..app import ScraperApp
+
+MAX_LOG_LINES = 500
+
+
+def snapshot_of_record(record: SessionRecord) -> StatsSnapshot:
+    """What a stopped session looks like to this screen: its stored progress, nothing live."""
+    return StatsSnapshot(
+        session_id=record.id,
+        target_url=record.target_url,
+        state=record.status,
+        progress=record.progress,
+        max_pages=record.config.max_pages,
+        recent=[],
+        errors=[],
+        rate_history=[],
+    )
+
+
+class ProgressScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pause", "Pause/resume", id="progress.pause"),
+        Binding("c", "cancel_crawl", "Cancel crawl", id="progress.cancel"),
+        Binding("i", "details", "Details", id="progress.details"),
+        Binding("escape", "back", "Back", id="progress.back"),
+    ]
+
+    def __init__(self, session_id: str, *, sample_hz: float | None = 4.0) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.sample_hz = sample_hz
+        self.state: Status = Status.PENDING
+        self.snapshot: StatsSnapshot | None = None
+        self._seq: int | None = None
+        self._errors: list[str] = []
+        self._live = False
+        self._record_loaded = False
+
+    @property
+    def scraper(self) -> ScraperApp:
+        return cast("ScraperApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="progress-body"):
+            yield Label(Content(""), id="progress-status")
+            yield Label(Content(""), id="progress-counters")
+            with Horizontal(id="progress-rate"):
+                yield Label(Content(""), id="progress-speed")
+                yield Sparkline([], id="progress-sparkline")
+            yield ProgressBar(total=100, show_eta=False, id="progress-bar")
+            yield Label(Content(""), id="progress-hosts")
+            yield RecentPagesTable(id="progress-recent")
+            yield Log(max_lines=MAX_LOG_LINES, id="progress-errors", auto_scroll=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Session {self.session_id[:8]}"
+        self.query_one("#progress-errors", Log).border_title = "Errors"
+        self.scraper.sessions_changed.subscribe(self, self._changed)
+        if self.sample_hz:
+            self.set_interval(1 / self.sample_hz, self.sample)
+        self.sample()
+        self.query_one(RecentPagesTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.sample()
+
+    def _changed(self, session_id: str) -> None:
+        if session_id == self.session_id:
+            self._record_loaded = False
+            self.sample()
+
+    # --- sampling -------------------------------------------------------------------------
+
+    def sample(self) -> None:
+        """Read the aggregator once and redraw if anything moved (called by the timer)."""
+        handle = self.scraper.manager.handle(self.session_id)
+        if handle is not None:
+            snap = handle.stats.snapshot()
+            self._live = not handle.done
+            if snap.seq != self._seq or snap.state != self.state:
+                self.show(snap)
+            if handle.done and not self._record_loaded:
+                self._load_record()
+            return
+        self._live = False
+        if not self._record_loaded:
+            self._load_record()
+
+    def _load_record(self) -> None:
+        self._record_loaded = True
+        self.run_worker(self._read_record(), group="record", exclusive=True, exit_on_error=False)
+
+    async def _read_record(self) -> None:
+        record = await self.scraper.manager.get(self.session_id)
+        if self.scraper.manager.handle(self.session_id) is not None and self._live:
+            return  # resumed meanwhile: the live stats win
+        snap = snapshot_of_record(record)
+        if self.snapshot is not None:
+            # Keep what the live run showed (recent pages, errors, rate) under the final state.
+            snap = StatsSnapshot(
+                session_id=snap.session_id,
+                target_url=snap.target_url,
+                state=record.status,
+                progress=record.progress,
+                max_pages=snap.max_pages,
+                recent=self.snapshot.recent,
+                errors=self.snapshot.errors,
+                rate_history=self.snapshot.rate_history,
+                seq=self.snapshot.seq,
+            )
+        self.show(snap)
+
+    def show(self, snap: StatsSnapshot) -> None:
+        """Render one snapshot. Pure with respect to time: everything shown comes from `snap`."""
+        self.snapshot = snap
+        self._seq = snap.seq
+        self.state = snap.state
+        p = snap.progress
+        with self.app.batch_update():
+            style = STATUS_STYLE.get(snap.state, "")
+            self.query_one("#progress-status", Label).update(
+                Content.assemble(
+                    (f"{snap.state.value.upper()}", style), "  ", safe_content(snap.target_url)
+                )
+            )
+            self.query_one("#progress-counters", Label).update(
+                Content(
+                    f"done {p.done}   failed {p.failed}   skipped {p.skipped}   "
+                    f"queued {p.queued}   fetching {p.fetching}"
+                )
+            )
+            self.query_one("#progress-speed", Label).update(
+                Content(
+                    f"{p.pages_per_s:.1f} pages/s\n"
+                    f"{human_bytes(p.bytes)} {human_duration(p.elapsed_s)}"
+                )
+            )
+            # A new list each time: Sparkline.data compares by equality (§5d.12).
+            self.query_one(Sparkline).data = list(snap.rate_history)
+            fraction = snap.fraction
+            self.query_one(ProgressBar).update(
+                total=100, progress=round((fraction or 0.0) * 100, 1)
+            )
+            hosts = "   ".join(f"{h}: {s}" for h, s in sorted(p.host_states.items()))
+            self.query_one("#progress-hosts", Label).update(safe_content(hosts))
+            self.query_one("#progress-hosts", Label).display = bool(hosts)
+            self.query_one(RecentPagesTable).show(snap.recent)
+            fresh = new_tail(self._errors, snap.errors)
+            self._errors = list(snap.errors)
+            if fresh:
+                # Log is plain text (no markup), but control characters still need stripping.
+                self.query_one(Log).write_lines([display_safe(e) for e in fresh])
+        self.refresh_bindings()
+
+    # --- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pause":
+            return self.state == Status.RUNNING or self.state in RESUMABLE or None
+        if action == "cancel_crawl":
+            # The manager cancels only a live crawl (CrawlHandle.cancel); a stopped session
+            # simply stays stopped, or is dismissed from the recovery screen.
+            return self._live or None
+        return True
+
+    async def action_pause(self) -> None:
+        handle = self.scraper.manager.handle(self.session_id)
+        if handle is not None and not handle.done:
+            handle.pause()  # returns at once; the crawl checkpoints, then becomes paused
+            self.scraper.say(f"Pausing {self.session_id[:8]}…")
+        elif self.state in RESUMABLE and await self.scraper.start_session(self.session_id):
+            self._record_loaded = False
+            self.sample()
+
+    def action_cancel_crawl(self) -> None:
+        if not self.check_action("cancel_crawl", ()):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                Content(
+                    "Cancel this crawl? The session becomes failed (cancelled) and cannot be "
+                    "resumed. Pages fetched so far are kept."
+                ),
+                yes="Cancel crawl",
+                no="Keep crawling",
+            ),
+            answered,
+        )
+
+    def _cancel(self) -> None:
+        handle = self.scraper.manager.handle(self.session_id)
+        if handle is not None and not handle.done:
+            handle.cancel()
+            self.scraper.say(f"Cancelling {self.session_id[:8]}…")
+
+    def action_details(self) -> None:
+        self.scraper.show_detail(self.session_id)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def palette_commands(self) -> list[tuple[str, object, str]]:
+        return [
+            ("Pause or resume this crawl", self.action_pause, "p"),
+            ("Cancel this crawl", self.action_cancel_crawl, "c"),
+            ("Show session details", self.action_details, "i"),
+        ]

@@ -1,0 +1,302 @@
+"""Home: every session with live status; the place every other screen returns to."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label
+
+from tui_scraper.session import RESUMABLE, SessionRecord, Status
+
+from ..text import display_safe, human_time, labelled, safe_text
+from ..widgets.status import status_text
+from ..widgets.tables import FlexTable
+
+if TYPE_CHECKING:
+    from ..app import ScraperApp
+
+COLUMNS = (
+    ("id", "ID", 8),
+    ("status", "Status", 11),
+    ("target", "Target", 10),
+    ("done", "Done", 5),
+    ("failed", "Fail", 4),
+    ("queued", "Queue", 5),
+    ("started", "Start", 5),
+    ("updated", "Update", 6),
+)
+DISMISSABLE = frozenset({Status.INTERRUPTED, Status.PAUSED})
+
+
+class SessionsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="sessions.new"),
+        Binding("enter", "open", "Open", id="sessions.open"),
+        Binding("r", "resume", "Resume", id="sessions.resume"),
+        Binding("d", "dismiss_session", "Dismiss", id="sessions.dismiss"),
+        Binding("e", "export", "Export", id="sessions.export"),
+        Binding("slash", "filter", "Filter", key_display="/", id="sessions.filter"),
+        Binding("q", "app.quit", "Quit", id="sessions.quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, SessionRecord] = {}
+        self.filter_text = ""
+
+    @property
+    def scraper(self) -> ScraperApp:
+        return cast("ScraperApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="sessions-body"):
+            yield Input(placeholder="filter by target, id or status", id="filter")
+            yield FlexTable(
+                flex_column="target", id="sessions-table", cursor_type="row", zebra_stripes=True
+            )
+            yield Label(Content(""), id="sessions-empty")
+            yield Label(Content(""), id="sessions-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Sessions"
+        table = self.query_one(DataTable)
+        for key, label, width in COLUMNS:
+            table.add_column(Content(label), key=key, width=width)
+        self.query_one("#filter", Input).cursor_blink = self.scraper.cursor_blink
+        self.scraper.sessions_changed.subscribe(self, self._changed)
+        if self.scraper.sample_hz:
+            self.set_interval(1 / self.scraper.sample_hz, self.sample)
+        table.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def _changed(self, _session_id: str) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        # A callable, not a coroutine: an exclusive worker cancelled before it starts would
+        # otherwise leave a never-awaited coroutine behind.
+        self.run_worker(self._reload, group="reload", exclusive=True, exit_on_error=False)
+
+    async def _reload(self) -> None:
+        records = await self.scraper.manager.list_sessions()
+        self.show_records(records)
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def show_records(self, records: list[SessionRecord]) -> None:
+        """Replace the table's rows, keeping the cursor on the same session."""
+        self.records = {r.id: r for r in records}
+        table = self.query_one(DataTable)
+        selected = self.selected_id()
+        needle = self.filter_text.casefold()
+        shown = [r for r in records if not needle or needle in _haystack(r)]
+        with self.app.batch_update():
+            table.clear()
+            for record in shown:
+                table.add_row(*self._cells(record), key=record.id)
+            if selected in {r.id for r in shown}:
+                table.move_cursor(row=table.get_row_index(selected))
+        empty = self.query_one("#sessions-empty", Label)
+        if not records:
+            empty.update(Content("No sessions yet. Press n to start a crawl."))
+        elif not shown:
+            empty.update(Content("No session matches the filter."))
+        else:
+            empty.update(Content(""))
+        empty.display = not shown
+        self._update_detail()
+        self.sample()
+        self.refresh_bindings()
+
+    def _cells(self, record: SessionRecord) -> list[Text]:
+        p = record.progress
+        now = self.scraper.now()
+        return [
+            Text(record.short_id),
+            status_text(record.status),
+            safe_text(record.target_url),
+            Text(str(p.done), justify="right"),
+            Text(str(p.failed), justify="right", style="red" if p.failed else ""),
+            Text(str(p.queued + p.fetching), justify="right"),
+            Text(human_time(record.start_time or record.created_at, now=now, short=True)),
+            Text(human_time(record.last_updated, now=now, short=True)),
+        ]
+
+    def sample(self) -> None:
+        """Refresh the rows of running crawls from their in-memory stats (no database read)."""
+        if self.scraper._manager is None:
+            return
+        table = self.query_one(DataTable)
+        running = self.scraper.manager.running()
+        for session_id, handle in running.items():
+            if session_id not in table.rows:
+                continue
+            snap = handle.stats.snapshot()
+            p = snap.progress
+            table.update_cell(session_id, "status", status_text(snap.state))
+            table.update_cell(session_id, "done", Text(str(p.done), justify="right"))
+            table.update_cell(
+                session_id,
+                "failed",
+                Text(str(p.failed), justify="right", style="red" if p.failed else ""),
+            )
+            table.update_cell(
+                session_id, "queued", Text(str(p.queued + p.fetching), justify="right")
+            )
+
+    # --- selection ------------------------------------------------------------------------
+
+    def selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return key.value
+
+    def selected(self) -> SessionRecord | None:
+        session_id = self.selected_id()
+        return self.records.get(session_id) if session_id else None
+
+    def _live_status(self, record: SessionRecord) -> Status:
+        handle = self.scraper.manager.running().get(record.id)
+        return Status.RUNNING if handle is not None and not handle.done else record.status
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Disabled (greyed in the footer) rather than hidden, so the keys stay discoverable.
+        if action in ("open", "export"):
+            return self.selected() is not None or None
+        if action == "resume":
+            record = self.selected()
+            if record is None:
+                return None
+            return self._live_status(record) in RESUMABLE or None
+        if action == "dismiss_session":
+            record = self.selected()
+            if record is None:
+                return None
+            ok = record.status in DISMISSABLE and record.dismissed_at is None
+            return (ok and self._live_status(record) != Status.RUNNING) or None
+        return True
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._update_detail()
+        self.refresh_bindings()
+
+    def _update_detail(self) -> None:
+        """The highlighted session in full: the table cuts long targets on narrow terminals."""
+        record = self.selected()
+        detail = self.query_one("#sessions-detail", Label)
+        if record is None:
+            detail.update(Content(""))
+            return
+        now = self.scraper.now()
+        detail.update(
+            labelled(
+                (f"{record.short_id} ", "bold"),
+                record.target_url,
+                (
+                    f"\nstarted {human_time(record.start_time, now=now)}"
+                    f"  updated {human_time(record.last_updated, now=now)}",
+                    "",
+                ),
+                f"  {record.error}" if record.error else "",  # may quote a website: untrusted
+            )
+        )
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    # --- actions --------------------------------------------------------------------------
+
+    def action_new(self) -> None:
+        self.scraper.show_new_session()
+
+    def action_open(self) -> None:
+        record = self.selected()
+        if record is None:
+            return
+        if self._live_status(record) == Status.RUNNING:
+            self.scraper.show_progress(record.id)
+        else:
+            self.scraper.show_detail(record.id)
+
+    async def action_resume(self) -> None:
+        record = self.selected()
+        if record is not None and self.check_action("resume", ()):
+            await self.scraper.resume_and_show(record.id)
+
+    async def action_dismiss_session(self) -> None:
+        record = self.selected()
+        allowed = record is not None and self.check_action("dismiss_session", ())
+        if record is not None and allowed and await self.scraper.dismiss_session(record.id):
+            self.scraper.say(f"Dismissed {record.short_id}; it stays in the history")
+
+    def action_export(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.scraper.ask_export(record.id, record.target_url)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        # `records` always holds every session; the filter only decides which rows show.
+        self.show_records(list(self.records.values()))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("-shown"):
+            box.value = ""
+            box.remove_class("-shown")
+            self.query_one(DataTable).focus()
+
+    # --- palette --------------------------------------------------------------------------
+
+    def palette_commands(self) -> list[tuple[str, Any, str]]:
+        commands: list[tuple[str, Any, str]] = [
+            ("Filter sessions", self.action_filter, "Type to filter the list"),
+        ]
+        for record in list(self.records.values())[:50]:
+            label = f"Open session {record.short_id} {display_safe(record.target_url, 80)}"
+            commands.append((label, _opener(self, record.id), f"Status: {record.status.value}"))
+        return commands
+
+
+def _opener(screen: SessionsScreen, session_id: str) -> Any:
+    def open_it() -> None:
+        table = screen.query_one(DataTable)
+        if session_id in table.rows:
+            table.move_cursor(row=table.get_row_index(session_id))
+        screen.action_open()
+
+    return open_it
+
+
+def _haystack(record: SessionRecord) -> str:
+    return f"{record.id} {record.status.value} {record.target_url}".casefold()

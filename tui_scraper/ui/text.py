@@ -1,0 +1,113 @@
+"""Untrusted text → safe renderables (RELIABILITY-GUIDE §4, TEXTUAL-GUIDE §5d.13).
+
+Everything a website controls (titles, URLs, error strings, extracted values) reaches a widget
+only through these helpers: the string is first made *display safe* (control characters,
+escape sequences and bidi overrides cannot reach the terminal) and then wrapped in a
+`rich.text.Text` or a textual `Content`, which are never parsed as markup. So `[/]` cannot
+crash a widget, `[@click=app.quit]` cannot become a clickable action, and an `ESC ]52` cannot
+write the user's clipboard.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from datetime import datetime
+
+from rich.text import Text
+from textual.content import Content
+
+REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
+DEFAULT_LIMIT = 500
+
+
+def display_safe(s: object, limit: int = DEFAULT_LIMIT) -> str:
+    """Return `s` with nothing a terminal would interpret (RELIABILITY-GUIDE §4.3).
+
+    Spaces of every kind become a plain space, tabs and newlines too (one line per cell);
+    every other non-printable code point (C0/C1 controls incl. ESC, bidi overrides, zero
+    widths, private use, unassigned) becomes U+FFFD so the user can see that something was
+    there. Long text is cut at `limit` characters with an ellipsis.
+    """
+    text = "" if s is None else str(s)
+    if len(text) <= limit and text.isascii() and text.isprintable():
+        return text  # the common case, checked in C: keeps 4 Hz redraws of big tables cheap
+    out: list[str] = []
+    for ch in text[:limit]:
+        if ch in "\t\n\r" or unicodedata.category(ch) == "Zs":
+            out.append(" ")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(REPLACEMENT)
+    if len(text) > limit:
+        out.append("…")
+    return "".join(out)
+
+
+def safe_text(s: object, style: str = "", *, limit: int = DEFAULT_LIMIT) -> Text:
+    """A Rich `Text` (for DataTable cells, Log lines, Static) that is never parsed as markup."""
+    return Text(display_safe(s, limit), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def safe_content(s: object, *, limit: int = DEFAULT_LIMIT) -> Content:
+    """A textual `Content` (for Label/Static/notify/palette) that is never parsed as markup."""
+    return Content(display_safe(s, limit))
+
+
+def labelled(*parts: tuple[str, str] | str) -> Content:
+    """Assemble trusted labels with untrusted values: `labelled(("Target ", "bold"), url)`.
+
+    Plain `str` parts are treated as untrusted and sanitised; `(text, style)` tuples are our own
+    fixed labels. Never build markup with f-strings around untrusted text.
+    """
+    pieces: list[Content | tuple[str, str]] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            pieces.append(part)
+        else:
+            pieces.append(safe_content(part))
+    return Content.assemble(*pieces)
+
+
+# --- formatting of figures (plain, trusted output) -------------------------------------------
+
+
+def human_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "–"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"  # pragma: no cover - loop always returns
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def human_time(epoch: float | None, *, now: float | None = None, short: bool = False) -> str:
+    """Local wall-clock time of an epoch; the date instead when it is not today.
+
+    `now` is injectable so snapshots do not depend on the day they are taken.
+    """
+    if not epoch:
+        return "–"
+    moment = datetime.fromtimestamp(epoch)
+    today = datetime.fromtimestamp(time.time() if now is None else now).date()
+    if moment.date() == today:
+        return moment.strftime("%H:%M" if short else "%H:%M:%S")
+    return moment.strftime("%m-%d" if short else "%Y-%m-%d %H:%M")
+
+
+def human_ms(ms: float | None) -> str:
+    if ms is None:
+        return "–"
+    return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
