@@ -39,7 +39,8 @@ def create(conn: sqlite3.Connection, config: CrawlConfig, who: str) -> SessionRe
         "INSERT INTO pages (session_id, url, depth, status) VALUES (?, ?, 0, 'queued')",
         (session_id, config.target_url),
     )
-    insert_event(conn, session_id, "created", None, Status.PENDING, "created", who, now)
+    # from/to stay NULL: the log's transitions replay from the implicit initial `pending`.
+    insert_event(conn, session_id, "created", None, None, "created", who, now)
     return get(conn, session_id)
 
 
