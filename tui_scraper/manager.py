@@ -14,8 +14,9 @@ from .crawl.crawler import CrawlOutcome, Crawler
 from .crawl.extract import validate_rules
 from .crawl.stats import CrawlStats
 from .crawl.summary import summarise
+from .crawl.urls import canonicalize
 from .session.config import CrawlConfig
-from .session.errors import InvalidTransition, ScraperError
+from .session.errors import ConfigError, InvalidTransition, ScraperError
 from .session.records import EventRecord, LeaseOwner, PageRecord, SessionRecord
 from .session.status import RESUMABLE, PageStatus, Status
 from .store import Store
@@ -86,6 +87,11 @@ class SessionManager:
     async def create(self, config: CrawlConfig) -> SessionRecord:
         config.validate()
         validate_rules(config.extract)
+        canonical = canonicalize(config.target_url)
+        if canonical is None:
+            raise ConfigError("url", f"{config.target_url!r} cannot be crawled")
+        # The seed is stored canonical, so links back to it are recognised as the same page.
+        config = config.with_changes(target_url=canonical)
         return await self._store.create_session(config, who=self._who)
 
     async def list_sessions(self) -> list[SessionRecord]:

@@ -24,7 +24,7 @@ def assert_store_invariants(data_dir: Path) -> None:
         ).fetchall()
         assert dupes == []
         for path, digest in db.execute(
-            "SELECT storage_path, content_hash FROM pages WHERE status = 'done' AND storage_path IS NOT NULL"
+            "SELECT raw_html_storage_path, content_hash FROM pages WHERE status = 'done' AND raw_html_storage_path IS NOT NULL"
         ):
             blob = data_dir / path
             assert blob.is_file(), f"missing blob {path}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -34,17 +35,19 @@ def test_sigkill_random_points_resume_exact(tmp_path: Path) -> None:
     try:
         args = ["--headless", "--concurrency", str(CONCURRENCY), "--per-host", str(CONCURRENCY)]
         proc = popen_cli(data, "crawl", server.base + "/", *args)
-        session_id = None
+        # Kill only once the session exists: before that there is nothing to resume.
+        deadline = time.monotonic() + 60
+        while not _has_done_page(data) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        session_id = session_status(data)[0][0]
         for _round in range(6):
-            time.sleep(rng.uniform(0.8, 2.5))
+            time.sleep(rng.uniform(0.3, 2.0))
             if proc.poll() is not None:
                 break
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             kills += 1
             assert_store_invariants(data)
-            if session_id is None:
-                session_id = session_status(data)[0][0]
             proc = popen_cli(data, "resume", session_id[:8], *args[:1])
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -83,6 +86,13 @@ def test_crash_at_named_points(tmp_path: Path, point: str) -> None:
         server.stop()
 
 
+def _has_done_page(data: Path) -> bool:
+    try:
+        return any(s == "done" for s in page_states(data).values())
+    except sqlite3.Error:  # not created or not migrated yet
+        return False
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signals_checkpoint_and_exit_130(tmp_path: Path, signum: int) -> None:
     server = SiteServer(generated_site(3000, filler=10)).start()
@@ -92,9 +102,7 @@ def test_signals_checkpoint_and_exit_130(tmp_path: Path, signum: int) -> None:
                          "--per-host", "2")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if data.joinpath("scraper.db").exists() and any(
-                s == "done" for s in page_states(data).values()
-            ):
+            if _has_done_page(data):
                 break
             time.sleep(0.2)
         proc.send_signal(signum)

@@ -255,14 +255,17 @@ class Crawler:
         host = urlsplit(page.url).netloc
         now = self.clock()
         if self._health.is_down(host, now):
-            return requeue_untouched(page, at=self._health.next_probe_at(host) or now + 1.0)
+            return self._wait_for_host(page, host, now)
         if cfg.respect_robots:
-            try:
-                allowed = await self._robots.allowed(page.url)
-            except FetchError as exc:
-                allowed = False
-                self.stats.record_error(f"robots.txt for {host}: {exc}")
-            if not allowed:
+            verdict = await self._robots.verdict(page.url)
+            if not verdict.allowed and verdict.temporary:
+                # robots.txt could not be read (5xx, unreachable): RFC 9309 says crawl nothing
+                # there for now, so the page waits and is retried like a transient failure.
+                return retry_or_fail(
+                    page, kind="robots_unavailable", message=verdict.reason or "robots.txt",
+                    now=now, max_retries=cfg.retries, rng=self.rng,
+                )
+            if not verdict.allowed:
                 return permanent(
                     page, PageStatus.SKIPPED, kind="robots", message="disallowed by robots.txt",
                     now=now,
@@ -272,6 +275,8 @@ class Crawler:
                 delay = self._robots.crawl_delay(page.url)
                 if delay:
                     self._gate.set_delay(host, delay)
+        if not self._health.may_dispatch(host, self.clock()):
+            return self._wait_for_host(page, host, self.clock())
         started = time.monotonic()
         try:
             async with self._gate.slot(host):
@@ -281,22 +286,37 @@ class Crawler:
                     want_body=self._wants_body,
                 )
         except FetchError as exc:
-            return self._fetch_failed(page, host, exc)
-        self._health.record_success(host)
+            return await self._fetch_failed(page, host, exc)
+        if self._health.record_success(host):
+            await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
         elapsed_ms = (time.monotonic() - started) * 1000
         return await self._handle_response(page, response, elapsed_ms)
+
+    def _wait_for_host(self, page: ClaimedPage, host: str, now: float) -> PageResult:
+        """The outage is the host's, not the page's: back to the queue, no attempt charged."""
+        due = self._health.next_probe_at(host)
+        return requeue_untouched(page, at=max(due or 0.0, now + 0.5))
+
+    async def _note_host(self, host: str, kind: str, text: str) -> None:
+        self.stats.record_error(text)
+        self._publish_progress()
+        try:
+            await self.store.add_event(self.session_id, kind, text, who="crawler")
+        except Exception as exc:  # the timeline is best effort; the crawl's data is not
+            self.stats.record_error(f"could not record {kind}: {_describe(exc)}")
 
     def _wants_body(self, content_type: str) -> bool:
         return is_html(content_type) or matches_download(content_type, self.config.download)
 
-    def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
+    async def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
         now = self.clock()
         if exc.kind in ("connect", "timeout"):
-            self._health.record_failure(host, now)
+            if self._health.record_failure(host, now):
+                await self._note_host(
+                    host, "outage", f"{host}: {self._health.describe(host, now)} ({exc})"
+                )
             if self._health.is_down(host, now):
-                # The outage is the host's, not the page's: no attempt is charged.
-                self.stats.record_error(f"{host}: {self._health.describe(host, now)}")
-                return requeue_untouched(page, at=self._health.next_probe_at(host) or now + 1.0)
+                return self._wait_for_host(page, host, now)
         if exc.transient:
             return retry_or_fail(
                 page, kind=exc.kind, message=str(exc), now=now, max_retries=self.config.retries,
@@ -437,9 +457,10 @@ class Crawler:
         elapsed = self.previous_elapsed_s + (time.monotonic() - self._started_mono)
         recent = self.stats.rate_history()[-10:]
         hosts: dict[str, str] = {}
-        health = getattr(self, "_health", None)
+        health: HostHealth | None = getattr(self, "_health", None)
         if health is not None:
-            hosts = health.down_hosts(self.clock())
+            now = self.clock()
+            hosts = {host: health.describe(host, now) for host in health.down_hosts()}
         progress = Progress(
             done=c.done, failed=c.failed, skipped=c.skipped, queued=c.queued,
             fetching=c.fetching, bytes=c.bytes,
