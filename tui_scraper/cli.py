@@ -146,7 +146,11 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         allow_private=args.allow_private,
         **({"user_agent": args.user_agent} if args.user_agent else {}),
     )
-    return config.validate()
+    config.validate()
+    from .crawl.extract import validate_rules
+
+    validate_rules(config.extract)
+    return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+        if args.command == "crawl":
+            # Every option is checked before the data dir is touched: bad input creates nothing.
+            args.config = config_from_args(args)
         if args.command is None:
             return _run_ui(data_dir)
         if args.command in ("crawl", "resume", "demo") and not args.headless:
@@ -179,7 +186,7 @@ def _run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
     if args.command == "demo":
         return run_app(data_dir, demo=True)
     if args.command == "crawl":
-        return run_app(data_dir, new_config=config_from_args(args))
+        return run_app(data_dir, new_config=args.config)
     return run_app(data_dir, resume=args.session)
 
 
@@ -189,7 +196,7 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     manager = await SessionManager.open(data_dir, who="cli")
     try:
         if args.command == "crawl":
-            session = await manager.create(config_from_args(args))
+            session = await manager.create(args.config)
             return await _run_headless(manager, session.id)
         if args.command == "resume":
             return await _run_headless(manager, args.session)

@@ -69,6 +69,8 @@ def test_bad_input_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr
+        if args[0] == "crawl":
+            assert not data.exists(), f"{args} created the data dir"
     listed = cli(data, "sessions", "--json")
     assert listed.returncode == 0
     assert listed.stdout.strip() == "[]"
