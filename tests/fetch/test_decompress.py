@@ -36,10 +36,8 @@ def _feed(enc: str, blob: bytes, cap: int, chunk: int) -> bytes:
 @pytest.mark.parametrize("chunk", [1, 7, 16384, 1 << 20])
 def test_round_trip_in_any_chunking(enc: str, chunk: int) -> None:
     blob = ENCODERS[enc](DATA)
-    if chunk == 1 and len(blob) > 20000:
-        blob_chunk = 997  # identity at 1-byte chunks is just slow, not interesting
-    else:
-        blob_chunk = chunk
+    # Identity at 1-byte chunks is only slow, not interesting.
+    blob_chunk = 997 if chunk == 1 and len(blob) > 20000 else chunk
     assert _feed(enc, blob, len(DATA), blob_chunk) == DATA  # exactly at the cap is fine
 
 

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 __all__ = ["HostGate", "HostHealth"]
@@ -25,6 +25,7 @@ __all__ = ["HostGate", "HostHealth"]
 @dataclass(slots=True)
 class _Lane:
     sem: asyncio.Semaphore
+    pace: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0  # earliest monotonic time the next request may start
     delay: float = 0.0  # Crawl-delay from robots.txt
 
@@ -66,13 +67,13 @@ class HostGate:
         async with lane.sem:
             spacing = max(self._interval, lane.delay)
             if spacing > 0.0:
-                now = self._clock()
-                start = max(now, lane.next_start)
-                # Reserve the start time before sleeping, so concurrent holders queue up behind
-                # each other instead of all waking at the same instant.
-                lane.next_start = start + spacing
-                if start > now:
-                    await asyncio.sleep(start - now)
+                # One holder at a time waits out the gap, and the next gap is measured from the
+                # moment this request really starts: a late wake-up never shortens the spacing.
+                async with lane.pace:
+                    wait = lane.next_start - self._clock()
+                    if wait > 0.0:
+                        await asyncio.sleep(wait)
+                    lane.next_start = self._clock() + spacing
             yield
 
 
