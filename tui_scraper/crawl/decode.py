@@ -33,6 +33,12 @@ _ALIASES = {
     "euc_kr": "cp949",
     "big5": "big5hkscs",
     "utf-16": "utf-16-le",
+    # What the detector may name: close relatives of a standard encoding.
+    "euc_jis_2004": "euc_jp",
+    "euc_jisx0213": "euc_jp",
+    "shift_jis_2004": "cp932",
+    "shift_jisx0213": "cp932",
+    "johab": "cp949",
 }
 _ALLOWED = frozenset(
     {
@@ -167,10 +173,14 @@ def _guess(body: bytes) -> str | None:
     # Imported on first use: charset_normalizer is heavy to import and rarely needed.
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body[:DETECT_BYTES]).best()
-    if best is None:
-        return None
-    return normalise_label(best.encoding)
+    # Candidates come best first; take the first that is an encoding the HTML Standard knows.
+    # preemptive_behaviour=False: charset_normalizer would otherwise trust a <meta> it finds
+    # anywhere in the first KBs, which the prescan (1024 bytes) has already ruled out on purpose.
+    for match in from_bytes(body[:DETECT_BYTES], preemptive_behaviour=False):
+        name = normalise_label(match.encoding)
+        if name is not None:
+            return name
+    return None
 
 
 def decode_html(body: bytes, content_type_charset: str | None) -> tuple[str, str]:

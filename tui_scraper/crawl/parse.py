@@ -23,8 +23,10 @@ import asyncio
 import contextlib
 import hashlib
 import multiprocessing
+import os
 import pickle
 import signal
+import struct
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -59,7 +61,6 @@ NOT_HTTP = "not http(s)"
 # not held back long behind others in the same batch.
 _MAX_BATCH = 8
 _MAX_BATCH_BYTES = 4 * 1024 * 1024
-_THREAD_SEND_BYTES = 1024 * 1024  # bigger messages are written from a thread, not the loop
 # A worker is replaced after this many pages so that allocator fragmentation from a few huge pages
 # does not stay with it forever.
 _MAX_PAGES_PER_WORKER = 20_000
@@ -73,8 +74,13 @@ class ParseTimeout(ParseError):
     """The page took longer than the pool's deadline; its worker was killed."""
 
 
-class ParseCrashed(ParseError):
-    """The worker process died while processing the page (e.g. killed by the OOM killer)."""
+class ParseCrashed(ParseTimeout):
+    """The worker process died while processing the page (e.g. killed by the OOM killer).
+
+    A subclass of ParseTimeout on purpose: for the crawler both mean "this page cannot be processed
+    within the worker's bounds, the worker was replaced", and a caller that handles ParseTimeout
+    must not be taken down by a crashed worker.
+    """
 
 
 @dataclass(frozen=True)
@@ -172,13 +178,14 @@ def process_page(job: PageJob) -> ProcessedPage:
 
     rule_values = extract(tree, job.rules) if job.rules else {}
     fields = default_fields(tree, outlinks=distinct)
+    title = fields["title"]  # taken before a user rule named "title" replaces the field
     canonical = fields.get("canonical")
     if canonical:
         fields["canonical"] = canonicalize(canonical, base) or canonical
     fields.update(rule_values)
     return ProcessedPage(
         encoding=encoding,
-        title=fields.get("title"),
+        title=title,
         fields=fields,
         links=links,
         refused_links=sum(refused.values()),
@@ -194,13 +201,16 @@ def process_page(job: PageJob) -> ProcessedPage:
 # The worker process
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(jobs: Connection, results: Connection) -> None:
     """Loop of a worker: receive a batch, answer each page as soon as it is done."""
     # Ctrl-C goes to the whole foreground process group; the parent decides what happens to us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Say when we can take work: the parent's per-page deadline must not include our start-up
+    # (importing modules can take seconds on a loaded machine).
+    results.send(("ready", 0, None))
     while True:
         try:
-            batch = conn.recv()
+            batch = jobs.recv()
         except (EOFError, OSError):
             return  # the parent went away
         if batch is None:
@@ -210,7 +220,7 @@ def _worker_main(conn: Connection) -> None:
                 reply: tuple[str, int, Any] = ("ok", job_id, process_page(job))
             except Exception as exc:
                 reply = ("err", job_id, _picklable(exc))
-            conn.send(reply)
+            results.send(reply)
 
 
 def _picklable(exc: Exception) -> Exception:
@@ -231,14 +241,23 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _start_process(ctx: BaseContext) -> tuple[BaseProcess, Connection]:
-    parent_end, child_end = ctx.Pipe(duplex=True)
+def _start_process(ctx: BaseContext) -> tuple[BaseProcess, Connection, Connection]:
+    """Start a worker; return it with the parent's ends: (jobs writer, results reader).
+
+    Two one-way pipes rather than one duplex one: the parent's job end is made non-blocking so a
+    big page never blocks the event loop while the worker is still starting up, and the result
+    end stays blocking so Connection.recv can read whole messages.
+    """
+    jobs_r, jobs_w = ctx.Pipe(duplex=False)
+    results_r, results_w = ctx.Pipe(duplex=False)
     proc = ctx.Process(  # type: ignore[attr-defined]
-        target=_worker_main, args=(child_end,), name="tui-scraper-parse", daemon=True
+        target=_worker_main, args=(jobs_r, results_w), name="tui-scraper-parse", daemon=True
     )
     proc.start()
-    child_end.close()
-    return proc, parent_end
+    jobs_r.close()
+    results_w.close()
+    os.set_blocking(jobs_w.fileno(), False)
+    return proc, jobs_w, results_r
 
 
 def _reap(proc: BaseProcess, grace: float) -> None:
@@ -246,6 +265,13 @@ def _reap(proc: BaseProcess, grace: float) -> None:
     if proc.is_alive():
         proc.kill()
         proc.join(5)
+
+
+def _frame(payload: object) -> bytes:
+    # The framing Connection.send_bytes uses (a 4-byte big-endian length), so the worker reads
+    # our hand-written, non-blocking writes with a plain Connection.recv().
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    return struct.pack("!i", len(data)) + data
 
 
 # --------------------------------------------------------------------------------------------------
@@ -264,10 +290,14 @@ class _Task:
 @dataclass(eq=False)
 class _Worker:
     proc: BaseProcess
-    conn: Connection
+    jobs: Connection  # parent -> worker, non-blocking, written with os.write
+    results: Connection  # worker -> parent
     batch: deque[_Task] = field(default_factory=deque)
+    outgoing: memoryview | None = None  # the unwritten rest of the current batch message
+    writing: bool = False  # an add_writer callback is registered
     timer: asyncio.TimerHandle | None = None
     pages: int = 0
+    ready: bool = False  # the worker said it has started
     dead: bool = False
 
 
@@ -277,8 +307,9 @@ class ParsePool:
     `workers=0` runs process_page in a thread (`asyncio.to_thread`) — for tests and debugging: the
     deadline still raises ParseTimeout, but the thread cannot be stopped and runs on.
 
-    Errors: ParseTimeout (deadline), ParseCrashed (worker died under the page), or the exception
-    process_page raised (e.g. OSError from the blob write) re-raised with its own type.
+    Errors: ParseTimeout (deadline), ParseCrashed (worker died under the page; a ParseTimeout
+    subclass), or the exception process_page raised (e.g. OSError from the blob write) re-raised
+    with its own type. ParseError when the pool is closed.
     """
 
     def __init__(self, workers: int = 1, deadline: float = 10.0) -> None:
@@ -308,10 +339,10 @@ class ParsePool:
         return [w.proc.pid for w in self._live if w.proc.pid is not None]
 
     async def start(self) -> None:
-        """Start the workers now instead of on the first page (optional)."""
+        """Start the workers now instead of on the first page (optional; waits until they run)."""
         self._loop = asyncio.get_running_loop()
         self._ensure_workers()
-        while self._spawning:
+        while self._spawning or not all(w.ready for w in self._live):
             await asyncio.sleep(0.01)
 
     async def process(self, job: PageJob) -> ProcessedPage:
@@ -350,12 +381,14 @@ class ParsePool:
             self._detach(worker)
             while worker.batch:
                 _fail(worker.batch.popleft(), error)
-            with contextlib.suppress(OSError, ValueError):
-                worker.conn.send(None)
+            # A polite "stop"; a worker busy with a page is killed by _reap after the grace time.
+            with contextlib.suppress(OSError):
+                os.write(worker.jobs.fileno(), _frame(None))
         if workers:
-            await asyncio.gather(*(asyncio.to_thread(_reap, w.proc, 2.0) for w in workers))
+            await asyncio.gather(*(asyncio.to_thread(_reap, w.proc, 1.0) for w in workers))
         for worker in workers:
-            worker.conn.close()
+            worker.jobs.close()
+            worker.results.close()
 
     # -- workers ---------------------------------------------------------------------------------
 
@@ -371,7 +404,7 @@ class ParsePool:
             if self._ctx is None:
                 self._ctx = _context()
             # Starting a process blocks (the first start also launches the forkserver): thread.
-            proc, conn = await asyncio.to_thread(_start_process, self._ctx)
+            proc, jobs, results = await asyncio.to_thread(_start_process, self._ctx)
         except BaseException as exc:
             self._spawning -= 1
             if not self._live and not self._spawning:
@@ -384,15 +417,15 @@ class ParsePool:
             return
         self._spawning -= 1
         self.spawned += 1
-        worker = _Worker(proc, conn)
+        worker = _Worker(proc, jobs, results)
         if self._closed:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send(None)
-            await asyncio.to_thread(_reap, proc, 2.0)
-            conn.close()
+            worker.dead = True
+            await asyncio.to_thread(_reap, proc, 0.0)
+            jobs.close()
+            results.close()
             return
         self._live.append(worker)
-        asyncio.get_running_loop().add_reader(conn.fileno(), self._on_readable, worker)
+        asyncio.get_running_loop().add_reader(results.fileno(), self._on_readable, worker)
         self._dispatch()
 
     def _detach(self, worker: _Worker) -> None:
@@ -404,19 +437,21 @@ class ParsePool:
             loop = self._loop
             if loop is not None and not loop.is_closed():
                 with contextlib.suppress(ValueError, OSError):
-                    loop.remove_reader(worker.conn.fileno())
+                    loop.remove_reader(worker.results.fileno())
+                if worker.writing:
+                    with contextlib.suppress(ValueError, OSError):
+                        loop.remove_writer(worker.jobs.fileno())
+            worker.writing = False
+            worker.outgoing = None
 
     def _retire(self, worker: _Worker, failure: BaseException | None) -> None:
-        """Kill `worker`; fail its current page with `failure`; put the rest of its batch back."""
+        """Kill `worker`; fail its current page with `failure` (None: the page did not start and
+        is retried too); put the rest of its batch back at the front of the queue."""
         self._detach(worker)
         if worker in self._live:
             self._live.remove(worker)
-        if worker.batch:
-            head = worker.batch.popleft()
-            if failure is not None:
-                _fail(head, failure)
-            else:
-                worker.batch.appendleft(head)
+        if worker.batch and failure is not None:
+            _fail(worker.batch.popleft(), failure)
         while worker.batch:
             task = worker.batch.pop()  # from the back: the front of the queue keeps batch order
             if not task.future.done():
@@ -425,7 +460,8 @@ class ParsePool:
                 self._queue.appendleft(task)
         with contextlib.suppress(OSError):
             worker.proc.kill()
-        worker.conn.close()
+        worker.jobs.close()
+        worker.results.close()
         # Reap it off the loop so no zombie is left behind.
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -439,7 +475,7 @@ class ParsePool:
     def _dispatch(self) -> None:
         if self._closed:
             return
-        idle = [w for w in self._live if not w.batch and not w.dead]
+        idle = [w for w in self._live if w.ready and not w.batch and not w.dead]
         for index, worker in enumerate(idle):
             if not self._queue:
                 return
@@ -457,30 +493,38 @@ class ParsePool:
                 batch.append(task)
                 size += task.size
             if batch:
-                self._send(worker, batch, size)
+                self._send(worker, batch)
 
-    def _send(self, worker: _Worker, batch: list[_Task], size: int) -> None:
-        assert self._loop is not None
+    def _send(self, worker: _Worker, batch: list[_Task]) -> None:
         worker.batch.extend(batch)
         worker.pages += len(batch)
         self._arm(worker)
-        payload = [(task.id, task.job) for task in batch]
-        if size >= _THREAD_SEND_BYTES:
-            # A big message fills the pipe faster than the worker drains it: write it from a thread.
-            sending = self._loop.run_in_executor(None, worker.conn.send, payload)
-            sending.add_done_callback(lambda f: self._sent(worker, f))
-            return
-        try:
-            worker.conn.send(payload)
-        except (OSError, ValueError):
-            self.crashes += 1
-            self._retire(worker, None)
+        worker.outgoing = memoryview(_frame([(task.id, task.job) for task in batch]))
+        self._flush(worker)
 
-    def _sent(self, worker: _Worker, sending: asyncio.Future[None]) -> None:
-        if sending.cancelled() or sending.exception() is None or worker.dead:
+    def _flush(self, worker: _Worker) -> None:
+        """Write as much of the pending message as the pipe takes; the loop calls back for more."""
+        loop = self._loop
+        assert loop is not None
+        try:
+            while worker.outgoing is not None and len(worker.outgoing):
+                written = os.write(worker.jobs.fileno(), worker.outgoing)
+                worker.outgoing = worker.outgoing[written:]
+        except BlockingIOError:
+            if not worker.writing:
+                worker.writing = True
+                loop.add_writer(worker.jobs.fileno(), self._flush, worker)
             return
-        self.crashes += 1
-        self._retire(worker, None)
+        except OSError:
+            if not worker.dead:
+                # The worker died before it read its batch; nothing in it was started.
+                self.crashes += 1
+                self._retire(worker, None)
+            return
+        worker.outgoing = None
+        if worker.writing:
+            worker.writing = False
+            loop.remove_writer(worker.jobs.fileno())
 
     def _arm(self, worker: _Worker) -> None:
         assert self._loop is not None
@@ -498,8 +542,12 @@ class ParsePool:
 
     def _on_readable(self, worker: _Worker) -> None:
         try:
-            while not worker.dead and worker.conn.poll():
-                kind, job_id, payload = worker.conn.recv()
+            while not worker.dead and worker.results.poll():
+                kind, job_id, payload = worker.results.recv()
+                if kind == "ready":
+                    worker.ready = True
+                    self._dispatch()
+                    continue
                 task = worker.batch.popleft()
                 if task.id != job_id:  # cannot happen with one ordered pipe; fail loudly if it does
                     raise RuntimeError(f"parse worker answered job {job_id}, expected {task.id}")

@@ -2,8 +2,8 @@
 
 `canonicalize` runs for every link of every page (~15,000 calls/s at the target crawl rate), so it
 is written with `str` methods on hand-split components instead of `urllib.parse` (whose `urljoin`
-alone costs several µs) and regexes are limited to single character-class scans that decide whether a
-component needs the slow path at all. Most links on real pages already are canonical-looking
+alone costs several µs) and regexes are limited to single character-class scans that decide whether
+a component needs the slow path at all. Most links on real pages already are canonical-looking
 (lower-case host, no escapes, no dot segments): those leave after a few `find`/`in` checks.
 
 The canonical form (all of these are exercised by tests/parse/test_urls.py):
