@@ -85,7 +85,9 @@ def seeded(manager: FakeManager) -> FakeManager:
         title=None,
         error={"kind": "http", "message": "404 Not Found"},
     )
-    manager.add_page(done.id, "http://demo.test/private/x", status=PageStatus.SKIPPED, http_status=None)
+    manager.add_page(
+        done.id, "http://demo.test/private/x", status=PageStatus.SKIPPED, http_status=None
+    )
     manager.add(
         "http://demo.test/interrupted",
         Status.INTERRUPTED,

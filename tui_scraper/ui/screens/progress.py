@@ -25,6 +25,8 @@ from ..widgets.tail import new_tail
 from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:
+    from tui_scraper.manager import CrawlHandle
+
     from ..app import ScraperApp
 
 MAX_LOG_LINES = 500
@@ -62,6 +64,7 @@ class ProgressScreen(Screen[None]):
         self._errors: list[str] = []
         self._live = False
         self._record_loaded = False
+        self._handle: CrawlHandle | None = None
 
     @property
     def scraper(self) -> ScraperApp:
@@ -104,11 +107,19 @@ class ProgressScreen(Screen[None]):
         """Read the aggregator once and redraw if anything moved (called by the timer)."""
         handle = self.scraper.manager.handle(self.session_id)
         if handle is not None:
+            self._handle = handle
+        elif self._handle is not None:
+            # The manager forgets a finished crawl; its stats still hold the last pages and
+            # errors, which may have arrived after our previous sample.
+            handle, self._handle = self._handle, None
+        if handle is not None:
             snap = handle.stats.snapshot()
-            self._live = not handle.done
+            was_live, self._live = self._live, not handle.done
             if snap.seq != self._seq or snap.state != self.state:
                 self.show(snap)
-            if handle.done and not self._record_loaded:
+            elif was_live != self._live:
+                self.refresh_bindings()
+            if handle.done:
                 self._load_record()
             return
         self._live = False
@@ -117,7 +128,7 @@ class ProgressScreen(Screen[None]):
 
     def _load_record(self) -> None:
         self._record_loaded = True
-        self.run_worker(self._read_record(), group="record", exclusive=True, exit_on_error=False)
+        self.run_worker(self._read_record, group="record", exclusive=True, exit_on_error=False)
 
     async def _read_record(self) -> None:
         record = await self.scraper.manager.get(self.session_id)

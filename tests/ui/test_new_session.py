@@ -1,0 +1,187 @@
+"""The new-session form: validation beside each field, submit, cancel."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, Input, TextArea
+
+from tui_scraper.session import ConfigError, Status
+from tui_scraper.ui.screens.new_session import NewSessionScreen, build_config, check_field
+from tui_scraper.ui.screens.progress import ProgressScreen
+from tui_scraper.ui.screens.sessions import SessionsScreen
+
+from .conftest import make_app
+from .fakes import FakeManager
+
+
+async def _form(pilot, app) -> NewSessionScreen:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+    assert isinstance(app.screen, NewSessionScreen)
+    return app.screen
+
+
+def _set(screen: NewSessionScreen, field: str, value: str) -> None:
+    widget = screen.query_one(f"#f-{field}")
+    if isinstance(widget, TextArea):
+        widget.text = value
+    else:
+        assert isinstance(widget, Input)
+        widget.value = value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("url", "ftp://x", "only http and https"),
+        ("url", "http://", "has no host"),
+        ("max_pages", "0", "at least 1"),
+        ("concurrency", "9999", "at most 512"),
+        ("rate", "fast", "number of requests per second"),
+        ("rate", "-1", "positive number"),
+        ("include", "([", "bad regular expression"),
+        ("extract", "no equals sign", "NAME=CSS"),
+        ("download", "pdf", "is not a type like"),
+    ],
+)
+def test_check_field_uses_the_config_rules(field: str, value: str, message: str) -> None:
+    assert message in (check_field(field, value) or "")
+
+
+def test_check_field_accepts_good_values_and_blank_optionals() -> None:
+    for field, value in [
+        ("url", "https://example.org/"),
+        ("url", ""),  # required is checked on submit, not while typing
+        ("max_pages", ""),
+        ("max_depth", "0"),
+        ("rate", "2.5"),
+        ("include", "^/docs/\n/blog/"),
+        ("extract", "title=h1\nlinks=a@href"),
+        ("download", "application/pdf, image/*"),
+    ]:
+        assert check_field(field, value) is None, (field, value)
+
+
+def test_build_config_from_every_field() -> None:
+    config = build_config(
+        {
+            "url": " https://example.org/ ",
+            "max_pages": "50",
+            "max_depth": "3",
+            "concurrency": "8",
+            "per_host": "2",
+            "rate": "1.5",
+            "scope": "domain",
+            "include": "^https://example.org/docs",
+            "exclude": "\\.zip$\n/tmp/",
+            "robots": False,
+            "extract": "title=h1",
+            "download": "application/pdf",
+        }
+    )
+    assert config.target_url == "https://example.org/"
+    assert (config.max_pages, config.max_depth, config.concurrency) == (50, 3, 8)
+    assert config.per_host_concurrency == 2
+    assert config.rate_per_host == 1.5
+    assert config.scope == "domain"
+    assert config.exclude == ("\\.zip$", "/tmp/")
+    assert config.respect_robots is False
+    assert config.extract[0].name == "title"
+    assert config.download == ("application/pdf",)
+    with pytest.raises(ConfigError):
+        build_config({"url": ""})
+
+
+async def test_empty_submit_shows_the_message_and_creates_nothing(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert screen.errors() == {"url": "a start URL is required"}
+        assert app.focused is screen.query_one("#f-url")
+        assert not [c for c in manager.calls if c[0] == "create"]
+
+
+async def test_messages_appear_as_you_type_and_clear(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        await pilot.press(*"ftp://x")
+        await pilot.pause()
+        assert "only http and https" in screen.errors()["url"]
+        assert screen.query_one("#row-url").has_class("-invalid")
+        _set(screen, "url", "http://ok.test/")
+        await pilot.pause()
+        assert "url" not in screen.errors()
+        _set(screen, "include", "([")
+        await pilot.pause()
+        assert "bad regular expression" in screen.errors()["include"]
+
+
+async def test_invalid_fields_block_submit(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        _set(screen, "url", "http://ok.test/")
+        _set(screen, "max_depth", "-2")
+        _set(screen, "download", "nonsense")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert set(screen.errors()) == {"max_depth", "download"}
+        assert not [c for c in manager.calls if c[0] == "create"]
+        assert isinstance(app.screen, NewSessionScreen)
+
+
+async def test_manager_config_error_lands_at_its_field(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        _set(screen, "url", "http://ok.test/")
+        _set(screen, "extract", "title=!!bad")  # the fake manager rejects this selector
+        await pilot.pause()
+        screen.query_one("#start", Button).focus()  # the Start button, by keyboard
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert "bad CSS selector" in screen.errors()["extract"]
+        assert isinstance(app.screen, NewSessionScreen)
+        assert not manager.sessions
+
+
+async def test_valid_form_creates_starts_and_shows_progress(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        await pilot.press(*"http://ok.test/")
+        await pilot.press("tab")
+        await pilot.press(*"25")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        created = [c[1] for c in manager.calls if c[0] == "create"]
+        assert len(created) == 1
+        assert created[0].target_url == "http://ok.test/"  # type: ignore[attr-defined]
+        assert created[0].max_pages == 25  # type: ignore[attr-defined]
+        (record,) = manager.sessions.values()
+        assert record.status is Status.RUNNING
+        # escape from live progress goes home, not back to the form
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert screen not in app.screen_stack
+
+
+async def test_enter_moves_to_the_next_field_and_escape_cancels(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        await pilot.press("enter")
+        assert app.focused is screen.query_one("#f-max_pages")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert not manager.calls

@@ -1,0 +1,175 @@
+"""Live progress: sampled rendering, bounded table and log, pause/resume, cancel, back."""
+
+from __future__ import annotations
+
+from textual.widgets import Log, ProgressBar, Sparkline
+
+from tui_scraper.session import Progress, Status
+from tui_scraper.ui.screens.confirm import ConfirmScreen
+from tui_scraper.ui.screens.detail import SessionDetailScreen
+from tui_scraper.ui.screens.progress import ProgressScreen
+from tui_scraper.ui.screens.sessions import SessionsScreen
+from tui_scraper.ui.widgets.recent_pages import MAX_ROWS, RecentPagesTable
+
+from .conftest import make_app, recent
+from .fakes import FakeManager
+from .helpers import screen_text
+
+
+async def _running(pilot, app, manager: FakeManager, **kw: object) -> ProgressScreen:  # type: ignore[no-untyped-def]
+    record = manager.add("http://demo.test/", Status.PENDING, **kw)  # type: ignore[arg-type]
+    await pilot.pause()
+    await app.resume_and_show(record.id)
+    await pilot.pause()
+    assert isinstance(app.screen, ProgressScreen)
+    return app.screen
+
+
+async def test_sample_renders_counters_bar_table_and_log(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _running(pilot, app, manager, max_pages=40)
+        sid = screen.session_id
+        manager.feed(sid, *recent(20), errors=("timeout on http://demo.test/slow",))
+        screen.sample()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "RUNNING" in text
+        assert "done 17" in text and "failed 3" in text
+        assert screen.query_one(ProgressBar).progress == 50.0  # 20 of max 40
+        assert screen.query_one(RecentPagesTable).row_count == 20
+        assert screen.query_one(Log).lines == ["timeout on http://demo.test/slow"]
+        assert screen.query_one(Sparkline).data[-1] == 20
+        # nothing moved: the next sample changes nothing; new pages are appended
+        screen.sample()
+        manager.feed(sid, *recent(5, start=20), errors=("x",))
+        screen.sample()
+        await pilot.pause()
+        assert screen.query_one(RecentPagesTable).row_count == 25
+        assert screen.query_one(Log).lines[-1] == "x"
+
+
+async def test_recent_table_is_bounded(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _running(pilot, app, manager)
+        for batch in range(4):
+            manager.feed(screen.session_id, *recent(60, start=batch * 60))
+            screen.sample()
+        await pilot.pause()
+        table = screen.query_one(RecentPagesTable)
+        assert table.row_count == MAX_ROWS
+        # the newest page is the last row and the cursor followed it
+        assert "page/239" in str(table.get_row_at(table.row_count - 1)[2])
+        assert table.cursor_row == table.row_count - 1
+
+
+async def test_p_pauses_then_resumes(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _running(pilot, app, manager)
+        sid = screen.session_id
+        handle = manager.handles[sid]
+        await pilot.press("p")
+        await pilot.pause()
+        assert handle.requests == ["pause"]
+        screen.sample()
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.state is Status.PAUSED
+        assert "PAUSED" in screen_text(app)
+        await pilot.press("p")
+        await pilot.pause()
+        assert manager.calls.count(("start", sid)) == 2
+        assert screen.state is Status.RUNNING
+        assert manager.handle(sid) is not handle
+
+
+async def test_c_cancels_only_after_confirming(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _running(pilot, app, manager)
+        handle = manager.handles[screen.session_id]
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")  # focus is on "Keep crawling": a stray enter is harmless
+        await pilot.pause()
+        assert handle.requests == []
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert handle.requests == ["cancel"]
+        screen.sample()
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.state is Status.FAILED
+        assert screen.check_action("cancel_crawl", ()) is None
+        assert screen.check_action("pause", ()) is None
+
+
+async def test_escape_goes_back_and_the_crawl_goes_on(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _running(pilot, app, manager)
+        sid = screen.session_id
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert manager.handle(sid) is not None  # the screen did not own the crawl
+        app.show_progress(sid)
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+
+
+async def test_i_opens_details(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await _running(pilot, app, manager)
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionDetailScreen)
+
+
+async def test_completion_is_shown_and_announced(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(notifications=True) as pilot:
+        screen = await _running(pilot, app, manager)
+        manager.feed(screen.session_id, *recent(3))
+        manager.finish(screen.session_id)
+        await pilot.pause()
+        screen.sample()
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.state is Status.COMPLETED
+        assert screen.query_one(RecentPagesTable).row_count == 3  # kept after the end
+        assert any("completed" in n.message for n in app._notifications)
+
+
+async def test_stopped_session_shows_its_stored_progress(manager: FakeManager) -> None:
+    record = manager.add(
+        "http://demo.test/", Status.INTERRUPTED, progress=Progress(done=7, queued=3)
+    )
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app.show_progress(record.id)
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "INTERRUPTED" in text and "done 7" in text
+        assert isinstance(app.screen, ProgressScreen)
+        assert app.screen.query_one(ProgressBar).progress == 70.0
+
+
+async def test_small_terminal_does_not_break(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _running(pilot, app, manager)
+        manager.feed(screen.session_id, *recent(30))
+        screen.sample()
+        for size in [(60, 16), (40, 10), (20, 5), (120, 40)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+        assert "RUNNING" in screen_text(app)

@@ -1,0 +1,230 @@
+"""The home screen: list, live statuses and every binding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Input
+
+from tui_scraper.session import Status
+from tui_scraper.ui.screens.confirm import ConfirmScreen
+from tui_scraper.ui.screens.detail import SessionDetailScreen
+from tui_scraper.ui.screens.export import ExportScreen
+from tui_scraper.ui.screens.new_session import NewSessionScreen
+from tui_scraper.ui.screens.progress import ProgressScreen
+from tui_scraper.ui.screens.sessions import SessionsScreen
+
+from .conftest import make_app, recent, seeded
+from .fakes import FakeManager
+from .helpers import screen_text, toasts
+
+
+async def _home(pilot, app) -> SessionsScreen:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    if not isinstance(app.screen, SessionsScreen):
+        await pilot.press("escape")  # the recovery screen comes first when something stopped
+        await pilot.pause()
+    assert isinstance(app.screen, SessionsScreen)
+    return app.screen
+
+
+def _select(screen: SessionsScreen, session_id: str) -> None:
+    table = screen.query_one(DataTable)
+    table.move_cursor(row=table.get_row_index(session_id))
+
+
+async def test_lists_every_session_with_status(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _home(pilot, app)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 4
+        text = screen_text(app)
+        for word in ("completed", "interrupted", "paused", "failed", "http://demo.test/"):
+            assert word in text
+
+
+async def test_empty_history_explains_what_to_do(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _home(pilot, app)
+        assert "Press n to start a crawl" in screen_text(app)
+        await pilot.press("r", "d", "e", "enter")  # nothing selected: all disabled, no crash
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert manager.calls == []
+
+
+async def test_n_opens_the_form(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await _home(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NewSessionScreen)
+
+
+async def test_enter_opens_detail_or_live_progress(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _home(pilot, app)
+        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        _select(screen, done.id)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionDetailScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        await manager.start(paused.id)
+        _select(screen, paused.id)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+
+
+async def test_r_resumes_and_shows_progress(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _home(pilot, app)
+        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        _select(screen, paused.id)
+        await pilot.press("r")
+        await pilot.pause()
+        assert ("start", paused.id) in manager.calls
+        assert isinstance(app.screen, ProgressScreen)
+        assert app.screen.session_id == paused.id
+
+
+async def test_r_is_disabled_for_finished_sessions(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _home(pilot, app)
+        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        _select(screen, done.id)
+        await pilot.pause()
+        assert screen.check_action("resume", ()) is None
+        await pilot.press("r", "d")
+        await pilot.pause()
+        assert not [c for c in manager.calls if c[0] in ("start", "dismiss")]
+
+
+async def test_d_dismisses_an_interrupted_session(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(notifications=True) as pilot:
+        screen = await _home(pilot, app)
+        stopped = next(r for r in manager.sessions.values() if r.status is Status.INTERRUPTED)
+        _select(screen, stopped.id)
+        await pilot.press("d")
+        await pilot.pause()
+        assert ("dismiss", stopped.id) in manager.calls
+        assert manager.sessions[stopped.id].dismissed_at is not None
+        assert "stays in the history" in toasts(app)
+
+
+async def test_e_exports_the_selected_session(manager: FakeManager, tmp_path: Path) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    app.export_dir = tmp_path
+    async with app.run_test(notifications=True) as pilot:
+        screen = await _home(pilot, app)
+        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        _select(screen, done.id)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        out = tmp_path / f"session-{done.id[:8]}.jsonl"
+        assert out.exists()
+        assert len(out.read_text().splitlines()) == 3
+        assert "Exported 3 rows" in toasts(app)
+
+
+async def test_export_can_be_cancelled(manager: FakeManager, tmp_path: Path) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    app.export_dir = tmp_path
+    async with app.run_test() as pilot:
+        await _home(pilot, app)
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert not [c for c in manager.calls if c[0] == "export"]
+
+
+async def test_slash_filters_and_escape_clears(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _home(pilot, app)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"paus")
+        await pilot.pause()
+        assert screen.query_one(DataTable).row_count == 1
+        await pilot.press("enter")  # back to the table, filter kept
+        assert isinstance(app.focused, DataTable)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.query_one(DataTable).row_count == 4
+
+
+async def test_live_counters_update_from_stats(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(100, 24)) as pilot:
+        screen = await _home(pilot, app)
+        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        await app.start_session(paused.id)
+        await pilot.pause()
+        manager.feed(paused.id, *recent(7))
+        screen.sample()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        assert str(table.get_cell(paused.id, "status")) == "running"
+        assert str(table.get_cell(paused.id, "done")) == str(10 + 6)
+
+
+async def test_q_quits_at_once_when_nothing_runs(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await _home(pilot, app)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert manager.closed
+
+
+async def test_q_while_running_asks_then_interrupts(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await _home(pilot, app)
+        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        await app.start_session(paused.id)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # stay
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert manager.sessions[paused.id].status is Status.RUNNING
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    assert ("interrupt_all", ("quit while running", "ui")) in manager.calls
+    assert manager.sessions[paused.id].status is Status.INTERRUPTED
+    assert manager.closed
