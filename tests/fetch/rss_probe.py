@@ -1,6 +1,8 @@
 """Run in a fresh subprocess: fetch one URL and report the growth of peak RSS.
 
-ru_maxrss is a high-water mark, so each case needs its own process (RELIABILITY-GUIDE §8).
+Peak RSS is a high-water mark, so each case needs its own process (RELIABILITY-GUIDE §8). And on
+Linux ru_maxrss survives fork+exec: a child of a big pytest process starts with the parent's peak
+and would report zero growth. VmHWM in /proc/self/status belongs to the new address space only.
 Usage: python rss_probe.py WARMUP_URL URL CAP_BYTES aiohttp|httpx
 Prints one JSON object: {"kind": ..., "growth_kib": ..., "status": ...}.
 """
@@ -18,6 +20,13 @@ from tui_scraper.crawl.fetch import Fetcher, FetchError
 
 
 def _maxrss_kib() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 

@@ -18,6 +18,7 @@ import pytest
 from tui_scraper.crawl.fetch import Fetcher, FetchError
 
 from .conftest import (
+    BOMB_DECODED,
     HostileServer,
     LogEntry,
     Request,
@@ -135,14 +136,16 @@ async def _wait_done(entry: LogEntry, limit: float = 5.0) -> None:
 # ---------------------------------------------------------------------- bombs and caps (T12) ---
 
 
-async def _run_probe(server: HostileServer, path: str, transport: str) -> dict[str, object]:
+async def _run_probe(
+    server: HostileServer, path: str, transport: str, cap: int = CAP
+) -> dict[str, object]:
     probe = Path(__file__).with_name("rss_probe.py")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(probe),
         server.url("/warm"),
         server.url(path),
-        str(CAP),
+        str(cap),
         transport,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -175,8 +178,17 @@ async def test_bombs_keep_memory_bounded(server: HostileServer, bombs: dict[str,
         ("/bomb-zstd", "aiohttp", "too_large"),
         ("/bomb-gzip", "httpx", "too_large"),
     ]
-    results = await asyncio.gather(*(_run_probe(server, p, t) for p, t, _ in cases))
+    # Control: with a cap above the bomb's size, the same probe must see the 100 MiB, or the
+    # measurement itself is blind.
+    control, *results = await asyncio.gather(
+        _run_probe(server, "/bomb-zstd", "aiohttp", cap=BOMB_DECODED + 1),
+        *(_run_probe(server, p, t) for p, t, _ in cases),
+    )
+    print("control", control)
+    assert control["kind"] is None and control["body_len"] == BOMB_DECODED
+    assert int(control["growth_kib"]) * 1024 > BOMB_DECODED * 0.9  # type: ignore[call-overload]
     for (path, transport, kind), res in zip(cases, results, strict=True):
+        print(path, transport, res)  # shown with -s: the measured growth per case
         assert res["kind"] == kind, (path, transport, res)
         growth_mb = int(res["growth_kib"]) * 1024 / 1e6  # type: ignore[call-overload]
         assert growth_mb < CAP / 1e6 + 32, (path, transport, res)
