@@ -107,6 +107,15 @@ def test_host_health_abandoned_probe() -> None:
     assert h.may_dispatch("x", due)
 
 
+def test_host_health_lost_probe_expires() -> None:
+    h = HostHealth(threshold=1, rng=random.Random(5), probe_timeout=120.0)
+    h.record_failure("x", 0.0)
+    due = h.next_probe_at("x")
+    assert due is not None and h.may_dispatch("x", due)
+    assert not h.may_dispatch("x", due + 119.0)  # its outcome was never recorded …
+    assert h.may_dispatch("x", due + 121.0)  # … so another probe may go after the timeout
+
+
 def test_describe_rounds_seconds() -> None:
     h = HostHealth(threshold=1, base=8.0, cap=8.0, rng=random.Random(3))
     h.record_failure("x", 0.0)

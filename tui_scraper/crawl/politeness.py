@@ -91,11 +91,13 @@ class _Health:
     probes_failed: int = 0
     next_probe_at: float = 0.0
     probing: bool = False  # a probe request is in flight
+    probe_started: float = 0.0
 
 
 class HostHealth:
-    """Per-host up/down state. Feed it only connect errors and timeouts as failures, and any
-    HTTP response (even a 5xx: the host is answering) as a success.
+    """Per-host up/down state. Feed it only connect errors and timeouts as failures, and every
+    other outcome — any HTTP response (even a 5xx) or a non-network error such as a protocol
+    error or a too-large body — as a success: the host is answering.
 
     Usage by a dispatcher:
         if not health.may_dispatch(host, now): skip this host for now (show describe())
@@ -109,8 +111,12 @@ class HostHealth:
         base: float = PROBE_BASE,
         cap: float = PROBE_CAP,
         rng: random.Random | None = None,
+        probe_timeout: float = 120.0,
     ) -> None:
         self.threshold = threshold
+        # A claimed probe whose outcome is never recorded (the caller forgot, or the task died)
+        # must not keep the host down forever: after this long another probe may go.
+        self.probe_timeout = probe_timeout
         self.base = base
         self.cap = cap
         self._rng = rng or random.Random()
@@ -146,13 +152,16 @@ class HostHealth:
         h = self._hosts.pop(host, None)
         return h is not None and h.down_since is not None
 
+    def _probe_in_flight(self, h: _Health, now: float) -> bool:
+        return h.probing and now - h.probe_started < self.probe_timeout
+
     def is_down(self, host: str, now: float) -> bool:
         """True while nothing may be sent to host: it is down and no probe is due yet (or one is
         already in flight)."""
         h = self._hosts.get(host)
         if h is None or h.down_since is None:
             return False
-        return h.probing or now < h.next_probe_at
+        return self._probe_in_flight(h, now) or now < h.next_probe_at
 
     def may_dispatch(self, host: str, now: float) -> bool:
         """Like `not is_down`, but claims the probe: once a down host's probe is due, exactly one
@@ -160,9 +169,10 @@ class HostHealth:
         h = self._hosts.get(host)
         if h is None or h.down_since is None:
             return True
-        if h.probing or now < h.next_probe_at:
+        if self._probe_in_flight(h, now) or now < h.next_probe_at:
             return False
         h.probing = True
+        h.probe_started = now
         return True
 
     def probe_abandoned(self, host: str) -> None:
