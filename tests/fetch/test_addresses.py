@@ -119,7 +119,8 @@ async def test_names_resolving_to_bad_addresses(monkeypatch: pytest.MonkeyPatch)
 
     async def counting(host: str, port: Any, **kw: Any) -> list[Any]:
         calls.append(host)
-        return await fake(host, port, **kw)
+        result: list[Any] = await fake(host, port, **kw)
+        return result
 
     monkeypatch.setattr(loop, "getaddrinfo", counting)
     strict = AddressPolicy(allow_private=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 import zlib
+from collections.abc import Callable
 
 import brotli
 import pytest
@@ -14,7 +15,7 @@ from tui_scraper.crawl.decompress import BodyTooLarge, BoundedDecoder, Unsupport
 
 DATA = b"".join(b"<p>line %d of a page</p>\n" % i for i in range(5000))
 
-ENCODERS = {
+ENCODERS: dict[str, Callable[[bytes], bytes]] = {
     "identity": lambda b: b,
     "gzip": gzip.compress,
     "x-gzip": gzip.compress,
@@ -97,7 +98,7 @@ def test_bomb_stops_near_the_cap(enc: str) -> None:
     """In-process check of the bound (RSS is measured in the subprocess test): a 64 MiB bomb fed
     in one piece never yields more than cap bytes."""
     zeros = bytes(64 << 20)
-    fast = {
+    fast: dict[str, Callable[[bytes], bytes]] = {
         "gzip": lambda b: gzip.compress(b, 1),
         "deflate": lambda b: zlib.compress(b, 1),
         "br": lambda b: brotli.compress(b, quality=1),
