@@ -97,3 +97,33 @@ def test_retry_after_and_transient_errors_recover(tmp_path: Path) -> None:
         assert calls["n"] == 3
     finally:
         server.stop()
+
+
+def test_redirect_target_is_stored_once_under_its_own_name(tmp_path: Path) -> None:
+    pages = generated_site(6)
+    # /dir/ is linked only deeper than /dir, as on a real site whose menu links "/dir".
+    pages["/"] = pages["/"].replace(
+        "<h1>", '<a href="/dir">dir</a><a href="/a.html">a</a><h1>'
+    )
+    pages["/a.html"] = page_html("A", ["/b.html"])
+    pages["/b.html"] = page_html("B", ["/dir/"])
+    pages["/dir/"] = page_html("Directory", ["/p/1.html"])
+
+    def to_slash(request: web.Request) -> web.Response:
+        return web.Response(status=301, headers={"Location": "/dir/"})
+
+    server = SiteServer(pages, extra={"/dir": to_slash}).start()
+    try:
+        data = tmp_path / "d"
+        result = cli(data, "crawl", server.base + "/", "--headless", "--concurrency", "1",
+                     "--per-host", "1")
+        assert result.returncode == 0, result.stderr
+        states = page_states(data)
+        assert states[server.base + "/dir/"] == "done"
+        assert states[server.base + "/dir"] == "skipped"
+        hits = server.hits()
+        assert hits["/dir/"] == 1, hits
+        assert hits["/dir"] == 1
+        assert_store_invariants(data)
+    finally:
+        server.stop()

@@ -39,7 +39,7 @@ from .parse import PageJob, ParsePool, ParseTimeout
 from .politeness import HostGate, HostHealth
 from .robots import RobotsCache
 from .stats import CrawlStats, RecentPage
-from .urls import Scope
+from .urls import Scope, canonicalize
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -249,6 +249,8 @@ class Crawler:
             finally:
                 self._inflight -= 1
             self._record(result)
+            if result.redirect_result is not None:
+                self._record(result.redirect_result, claimed=False)
 
     async def _process(self, page: ClaimedPage) -> PageResult:
         cfg = self.config
@@ -330,11 +332,14 @@ class Crawler:
         return permanent(page, status, kind=exc.kind, message=str(exc), now=now)
 
     async def _handle_response(
-        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float
+        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float,
+        final: str | None = None,
     ) -> PageResult:
         now = self.clock()
         code = response.status_code
         ctype = response.content_type
+        if final is None and response.redirects:
+            return await self._store_redirected(page, response, elapsed_ms)
         if is_transient_status(code):
             retry_after = parse_retry_after(response.headers.get("retry-after"), now)
             return retry_or_fail(
@@ -350,7 +355,6 @@ class Crawler:
         base = PageResult(
             page_id=page.id, url=page.url, status=PageStatus.DONE, attempts=page.attempts + 1,
             http_status=code, content_type=ctype, fetched_at=now, elapsed_ms=elapsed_ms,
-            final_url=response.final_url if response.final_url != page.url else None,
         )
         if response.body is None or response.body_skipped:
             base.status = PageStatus.SKIPPED
@@ -382,12 +386,7 @@ class Crawler:
             base.extracted = processed.fields
             base.content_hash = processed.content_hash
             base.storage_path = processed.storage_path
-            links = [DiscoveredLink(url, depth, page.id) for url, depth in processed.links]
-            if base.final_url:
-                # The redirect target is marked as seen, so a link to it elsewhere is not
-                # fetched a second time under the other name.
-                links.append(DiscoveredLink(response.final_url, page.depth, page.id))
-            base.links = links
+            base.links = [DiscoveredLink(url, depth, page.id) for url, depth in processed.links]
             return base
         from ..store.blobs import write_blob
 
@@ -400,10 +399,34 @@ class Crawler:
         )
         return base
 
+    async def _store_redirected(
+        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float
+    ) -> PageResult:
+        now = self.clock()
+        final = canonicalize(response.final_url) or page.url
+        if final != page.url:
+            # Stored under its own name, and the name that redirected to it is recorded as a
+            # redirect: a link to either spelling elsewhere is then never fetched again.
+            source = permanent(
+                page, PageStatus.SKIPPED, kind="redirect", message=f"redirected to {final}",
+                now=now,
+            )
+            source.final_url = final
+            target_page = ClaimedPage(id=page.id, url=final, depth=page.depth, attempts=0,
+                                      parent_id=page.id)
+            target = await self._handle_response(target_page, response, elapsed_ms, final)
+            target.page_id = None
+            target.depth = page.depth
+            target.parent_id = page.id
+            source.redirect_result = target
+            return source
+        return await self._handle_response(page, response, elapsed_ms, page.url)
+
     # results and checkpoints ----------------------------------------------------------------
-    def _record(self, result: PageResult) -> None:
+    def _record(self, result: PageResult, *, claimed: bool = True) -> None:
         counts = self._counts
-        counts.fetching = max(0, counts.fetching - 1)
+        if claimed:
+            counts.fetching = max(0, counts.fetching - 1)
         status = result.status
         if status is PageStatus.DONE:
             counts.done += 1

@@ -88,9 +88,12 @@ class PageResult:
     """The outcome of one claimed page, written by `Store.checkpoint`.
 
     status QUEUED means "retry later": attempts and next_attempt_at say when.
+    page_id None means "the page at `url`, inserted (at `depth`, from `parent_id`) unless a row
+    for it exists that is already settled" — used for the target of a redirect, whose content
+    was fetched under the name that redirected to it.
     """
 
-    page_id: int
+    page_id: int | None
     url: str
     status: PageStatus
     attempts: int
@@ -109,6 +112,10 @@ class PageResult:
     final_url: str | None = None
     links: list[DiscoveredLink] = field(default_factory=list)
     download: DownloadRecord | None = None
+    depth: int = 0
+    parent_id: int | None = None
+    # the target's own result when this page redirected (written in the same checkpoint)
+    redirect_result: PageResult | None = None
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,13 @@ def checkpoint(
     if row is None:
         raise SessionNotFound(session_id)
     total = int(row[0])
-    if results:
-        conn.executemany(_UPDATE_PAGE_SQL, [_page_params(session_id, r) for r in results])
+    by_id = [r for r in results if r.page_id is not None]
+    if by_id:
+        conn.executemany(_UPDATE_PAGE_SQL, [_page_params(session_id, r) for r in by_id])
+    for r in results:
+        if r.page_id is None and (max_pages is None or total < max_pages):
+            total += _settle_by_url(conn, session_id, r)
+    total_before_links = total
     links = [
         (session_id, link.url, link.depth, link.parent_id) for r in results for link in r.links
     ]
@@ -125,11 +130,36 @@ def checkpoint(
     ]
     if downloads:
         conn.executemany(_INSERT_DOWNLOAD_SQL, downloads)
+    added = inserted + total_before_links - int(row[0])
     conn.execute(
         "UPDATE sessions SET pages_total = pages_total + ?, progress = ?, heartbeat_at = ? "
         "WHERE id = ?",
-        (inserted, json.dumps(progress.to_dict(), sort_keys=True), heartbeat, session_id),
+        (added, json.dumps(progress.to_dict(), sort_keys=True), heartbeat, session_id),
     )
+    return inserted
+
+
+def _settle_by_url(conn: sqlite3.Connection, session_id: str, r: PageResult) -> int:
+    """A redirect target fetched under another name: store it under its own URL, unless its row
+    is already settled or being fetched. Returns 1 when a row was inserted."""
+    existing = conn.execute(
+        "SELECT id, status FROM pages WHERE session_id = ? AND url = ?", (session_id, r.url)
+    ).fetchone()
+    if existing is None:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO pages (session_id, url, depth, parent_id, status) "
+            "VALUES (?, ?, ?, ?, 'queued')",
+            (session_id, r.url, r.depth, r.parent_id),
+        )
+        page_id = cursor.lastrowid
+        inserted = cursor.rowcount
+    elif existing[1] == PageStatus.QUEUED.value:
+        page_id, inserted = existing[0], 0
+    else:
+        return 0
+    params = list(_page_params(session_id, r))
+    params[-2] = page_id
+    conn.execute(_UPDATE_PAGE_SQL, params)
     return inserted
 
 
