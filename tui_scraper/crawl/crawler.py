@@ -319,6 +319,9 @@ class Crawler:
                 )
             if self._health.is_down(host, now):
                 return self._wait_for_host(page, host, now)
+        elif self._health.record_success(host):
+            # Any answer but silence means the host is up again (it may still be a bad answer).
+            await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
         if exc.transient:
             return retry_or_fail(
                 page, kind=exc.kind, message=str(exc), now=now, max_retries=self.config.retries,
