@@ -76,6 +76,11 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-private", action="store_true",
                    help="allow private/loopback addresses even if the start URL is public")
     g.add_argument("--user-agent", default=None, help="User-Agent header")
+    g.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="extra request header, sent only to the start URL's origin and never "
+                   "stored in the database (e.g. Authorization); repeatable")
+    g.add_argument("--cookie", action="append", default=[], metavar="NAME=VALUE",
+                   help="cookie sent only to the start URL's origin; repeatable")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def secret_headers_from_args(args: argparse.Namespace) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for spec in args.header:
+        name, sep, value = spec.partition(":")
+        name = name.strip()
+        if not sep or not name or any(c.isspace() for c in name) or "\n" in value:
+            raise BadInput(f"--header {name or spec!r}: expected 'NAME: VALUE'")
+        headers[name] = value.strip()
+    cookies = []
+    for spec in args.cookie:
+        name, sep, value = spec.partition("=")
+        if not sep or not name.strip() or any(c in spec for c in ";\r\n"):
+            raise BadInput(f"--cookie {name.strip() or spec!r}: expected NAME=VALUE")
+        cookies.append(f"{name.strip()}={value.strip()}")
+    if cookies:
+        headers["Cookie"] = "; ".join(cookies)
+    return headers
+
+
 def config_from_args(args: argparse.Namespace) -> CrawlConfig:
     download = tuple(t.strip() for t in args.download.split(",") if t.strip())
     config = CrawlConfig(
@@ -162,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "crawl":
             # Every option is checked before the data dir is touched: bad input creates nothing.
             args.config = config_from_args(args)
+            args.secrets = secret_headers_from_args(args)
         if args.command is None:
             return _run_ui(data_dir)
         if args.command in ("crawl", "resume", "demo") and not args.headless:
@@ -186,6 +211,8 @@ def _run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
     if args.command == "demo":
         return run_app(data_dir, demo=True)
     if args.command == "crawl":
+        if args.secrets:
+            raise BadInput("--header/--cookie need --headless for now")
         return run_app(data_dir, new_config=args.config)
     return run_app(data_dir, resume=args.session)
 
@@ -196,7 +223,7 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     manager = await SessionManager.open(data_dir, who="cli")
     try:
         if args.command == "crawl":
-            session = await manager.create(args.config)
+            session = await manager.create(args.config, secret_headers=args.secrets)
             return await _run_headless(manager, session.id)
         if args.command == "resume":
             return await _run_headless(manager, args.session)

@@ -20,6 +20,7 @@ from .session.errors import ConfigError, InvalidTransition, ScraperError
 from .session.records import EventRecord, LeaseOwner, PageRecord, SessionRecord
 from .session.status import RESUMABLE, PageStatus, Status
 from .store import Store
+from .store.secrets import load_secret_headers, save_secret_headers
 
 PROCESS_START = time.time()
 
@@ -84,7 +85,11 @@ class SessionManager:
             await self._store.close()
 
     # sessions ----------------------------------------------------------------------------
-    async def create(self, config: CrawlConfig) -> SessionRecord:
+    async def create(
+        self, config: CrawlConfig, *, secret_headers: dict[str, str] | None = None
+    ) -> SessionRecord:
+        """Validate and store a new session. Secret header values go to a 0600 file beside the
+        database, never into it; the config records only their names."""
         config.validate()
         validate_rules(config.extract)
         canonical = canonicalize(config.target_url)
@@ -92,7 +97,16 @@ class SessionManager:
             raise ConfigError("url", f"{config.target_url!r} cannot be crawled")
         # The seed is stored canonical, so links back to it are recognised as the same page.
         config = config.with_changes(target_url=canonical)
-        return await self._store.create_session(config, who=self._who)
+        if secret_headers:
+            extra = dict(config.extra)
+            extra["secret_header_names"] = sorted(secret_headers)
+            config = config.with_changes(extra=extra)
+        session = await self._store.create_session(config, who=self._who)
+        if secret_headers:
+            await asyncio.to_thread(
+                save_secret_headers, self._store.data_dir, session.id, secret_headers
+            )
+        return session
 
     async def list_sessions(self) -> list[SessionRecord]:
         return await self._store.list_sessions()
@@ -166,6 +180,9 @@ class SessionManager:
             data_dir=self._store.data_dir,
             previous_elapsed_s=session.progress.elapsed_s,
             parse_workers=self.parse_workers,
+            secret_headers=await asyncio.to_thread(
+                load_secret_headers, self._store.data_dir, session_id
+            ),
         )
         task = asyncio.create_task(self._run(crawler, stats), name=f"crawl-{session_id[:8]}")
         handle = CrawlHandle(session_id, stats, crawler, task)

@@ -94,6 +94,7 @@ class Crawler:
     previous_elapsed_s: float = 0.0
     parse_workers: int = 1
     transport_factory: Callable[[], object] | None = None
+    secret_headers: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
 
@@ -124,14 +125,7 @@ class Crawler:
     async def run(self) -> CrawlOutcome:
         """Crawl until the frontier is empty or a stop is asked; the caller does the transition."""
         await self.store.requeue_fetching(self.session_id)
-        counts = await self.store.page_counts(self.session_id)
-        self._counts = _Counters(
-            done=counts.get(PageStatus.DONE, 0),
-            failed=counts.get(PageStatus.FAILED, 0),
-            skipped=counts.get(PageStatus.SKIPPED, 0),
-            queued=counts.get(PageStatus.QUEUED, 0),
-        )
-        self._publish_progress()
+        await self._load_counts()
         cfg = self.config
         transport = self.transport_factory() if self.transport_factory else None
         self._fetcher = Fetcher(
@@ -141,6 +135,8 @@ class Crawler:
             max_body_bytes=cfg.max_body_bytes,
             allow_private=self._allow_private,
             transport=transport,  # type: ignore[arg-type]
+            secret_headers=self.secret_headers or None,
+            secret_origin=cfg.target_url if self.secret_headers else None,
         )
         self._robots = RobotsCache(self._fetcher, cfg.user_agent)
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
@@ -181,6 +177,10 @@ class Crawler:
         try:
             await self._flush(force=True)
             await self.store.requeue_fetching(self.session_id)
+            # The live counters are estimates between checkpoints (a redirect target may not
+            # fit under max-pages); the figures a session keeps are counted from the store.
+            await self._load_counts()
+            await self._flush(force=True)
         except Exception as exc:  # disk full, I/O error: the reason goes into the session
             return CrawlOutcome(Status.FAILED, "error", _describe(exc))
         if outcome.status is Status.COMPLETED:
@@ -189,6 +189,18 @@ class Crawler:
             if pending.get(PageStatus.QUEUED, 0):
                 return await self.run()
         return outcome
+
+    async def _load_counts(self) -> None:
+        counts = await self.store.page_counts(self.session_id)
+        self._counts = _Counters(
+            done=counts.get(PageStatus.DONE, 0),
+            failed=counts.get(PageStatus.FAILED, 0),
+            skipped=counts.get(PageStatus.SKIPPED, 0),
+            queued=counts.get(PageStatus.QUEUED, 0),
+            fetching=counts.get(PageStatus.FETCHING, 0),
+            bytes=self._counts.bytes or self.stats.progress.bytes,
+        )
+        self._publish_progress()
 
     def _outcome_for_stop(self) -> CrawlOutcome:
         if self._stop_kind == "pause":
