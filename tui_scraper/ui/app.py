@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,8 @@ class ScraperApp(App[int]):
         self._demo_server: Any = None
         self.demo_url: str | None = None
         self.startup_error: str | None = None
+        if manager is None:
+            _prestart_resource_tracker()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -317,6 +320,23 @@ class ScraperApp(App[int]):
             await self.create_and_start(config)
         except ScraperError as exc:
             self.say(str(exc), severity="error")
+
+
+def _prestart_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker while sys.stderr is still the real one.
+
+    While the app runs, Textual replaces sys.stderr with a capture object whose fileno() is -1;
+    the tracker, started lazily with the first worker process, passes stderr's fd to its child
+    and fails with "bad value(s) in fds_to_keep" — the engine's parse workers then never start.
+    """
+    if sys.platform == "win32":
+        return
+    from multiprocessing import resource_tracker
+
+    try:
+        resource_tracker.ensure_running()
+    except (OSError, ValueError):  # no usable stderr at all: the engine reports its own error
+        pass
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -12,7 +12,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Static, TabbedContent, TabPane
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Label,
+    Static,
+    TabbedContent,
+    TabPane,
+    Tabs,
+)
 
 from tui_scraper.session import EventRecord, PageRecord, PageStatus, SessionRecord
 
@@ -291,19 +300,23 @@ class SessionDetailScreen(Screen[None]):
     def action_cycle_filter(self) -> None:
         index = PAGE_FILTERS.index(self.page_filter)
         self.page_filter = PAGE_FILTERS[(index + 1) % len(PAGE_FILTERS)]
-        self.query_one(TabbedContent).active = "pages"
+        self.action_tab("pages")
         self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
 
     def set_filter(self, status: PageStatus | None) -> None:
         self.page_filter = status
-        self.query_one(TabbedContent).active = "pages"
+        self.action_tab("pages")
         self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        # Move focus into the shown pane: focus left in a hidden pane would switch back to it.
         focus = {"pages": "#pages-table", "timeline": "#events-table"}.get(tab)
         if focus:
             self.query_one(focus).focus()
+        else:
+            tabs.query_one(Tabs).focus()
 
     def action_export(self) -> None:
         target = self.record.target_url if self.record else ""

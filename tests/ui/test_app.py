@@ -1,0 +1,103 @@
+"""App-level behaviour: signals, shutdown, palette, footer keys, startup errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tui_scraper.session import Status
+from tui_scraper.ui.app import SIGNAL_EXIT_CODE, ScraperApp
+from tui_scraper.ui.screens.confirm import ConfirmScreen
+from tui_scraper.ui.screens.new_session import NewSessionScreen
+from tui_scraper.ui.screens.progress import ProgressScreen
+
+from .conftest import make_app, seeded
+from .fakes import FakeManager
+from .helpers import screen_text
+
+
+async def test_sighup_interrupts_running_crawls_and_exits(manager: FakeManager) -> None:
+    record = manager.add("http://demo.test/", Status.PENDING)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await app.start_session(record.id)
+        # Only send the signal once our handler is installed: the default action kills pytest.
+        assert signal.SIGHUP in app._signals and signal.SIGTERM in app._signals
+        os.kill(os.getpid(), signal.SIGHUP)
+        await pilot.pause(0.2)
+    assert app.return_code == SIGNAL_EXIT_CODE
+    assert ("interrupt_all", ("SIGHUP received", "signal")) in manager.calls
+    assert manager.sessions[record.id].status is Status.INTERRUPTED
+    assert manager.closed
+    # the handlers are removed with the app: a later SIGHUP is not ours to handle
+    assert not app._signals or signal.getsignal(signal.SIGHUP) is not None
+
+
+async def test_sigterm_does_the_same(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert signal.SIGTERM in app._signals
+        os.kill(os.getpid(), signal.SIGTERM)
+        await pilot.pause(0.2)
+    assert app.return_code == SIGNAL_EXIT_CODE
+    assert manager.closed
+
+
+async def test_footer_shows_the_keys_of_each_screen(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "r Resume" in screen_text(app) and "esc Later" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        for key in ("n New", "r Resume", "d Dismiss", "e Export", "/ Filter", "q Quit"):
+            assert key in screen_text(app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert "^s Start" in screen_text(app) and "esc Cancel" in screen_text(app)
+
+
+async def test_palette_runs_screen_actions(manager: FakeManager) -> None:
+    record = manager.add("http://demo.test/", Status.PENDING)
+    app = make_app(manager)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.resume_and_show(record.id)
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"cancel this crawl")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_palette_new_session_and_builtins(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "New session" in text
+        assert "Theme" in text or "Quit" in text  # Textual's own commands are kept
+        await pilot.press(*"new session")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, NewSessionScreen)
+
+
+async def test_unusable_database_exits_with_code_2(tmp_path: Path) -> None:
+    (tmp_path / "scraper.db").write_bytes(b"this is not a database" * 100)
+    app = ScraperApp(tmp_path, sample_hz=None, cursor_blink=False)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+    assert app.return_code == 2
+    assert app.startup_error

@@ -1,0 +1,111 @@
+"""The recovery screen: shown first, resume with one key, dismiss, decide later."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from tui_scraper.session import Progress, Status
+from tui_scraper.ui.screens.progress import ProgressScreen
+from tui_scraper.ui.screens.recovery import RecoveryScreen
+from tui_scraper.ui.screens.sessions import SessionsScreen
+
+from .conftest import make_app
+from .fakes import FakeManager
+from .helpers import screen_text
+
+
+def _two(manager: FakeManager) -> tuple[str, str]:
+    a = manager.add(
+        "http://demo.test/a", Status.INTERRUPTED, progress=Progress(done=4), reason="SIGHUP"
+    )
+    b = manager.add("http://demo.test/b", Status.PAUSED, reason="paused by the user")
+    manager.add("http://demo.test/c", Status.COMPLETED)
+    manager.add("http://demo.test/d", Status.INTERRUPTED, dismissed=True)
+    return a.id, b.id
+
+
+async def test_shown_first_with_reason_and_figures(manager: FakeManager) -> None:
+    _two(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, RecoveryScreen)
+        assert app.screen.query_one(DataTable).row_count == 2  # dismissed and finished: not here
+        text = screen_text(app)
+        assert "SIGHUP" in text and "paused by the user" in text
+        assert "http://demo.test/b" in text
+
+
+async def test_not_shown_when_nothing_to_recover(manager: FakeManager) -> None:
+    manager.add("http://demo.test/c", Status.COMPLETED)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_r_resumes_into_live_progress(manager: FakeManager) -> None:
+    a, _b = _two(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(a))
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        assert app.screen.session_id == a
+        assert manager.sessions[a].status is Status.RUNNING
+        await pilot.press("escape")  # back goes home, not to the recovery list
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_enter_resumes_too(manager: FakeManager) -> None:
+    _a, b = _two(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(b))
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        assert ("start", b) in manager.calls
+
+
+async def test_d_dismisses_and_the_last_one_closes_the_screen(manager: FakeManager) -> None:
+    a, b = _two(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RecoveryScreen)
+        await pilot.press("d")
+        await pilot.pause()
+        assert screen.query_one(DataTable).row_count == 1
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.pause()
+        assert {c[1] for c in manager.calls if c[0] == "dismiss"} == {a, b}
+        assert isinstance(app.screen, SessionsScreen)
+        assert all(manager.sessions[s].status is not Status.RUNNING for s in (a, b))
+
+
+async def test_escape_decides_later(manager: FakeManager) -> None:
+    _two(manager)
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert not [c for c in manager.calls if c[0] in ("start", "dismiss")]
+        # and the palette brings it back
+        app.show_recovery()
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, RecoveryScreen)
