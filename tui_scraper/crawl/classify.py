@@ -5,14 +5,31 @@ Kept apart from the crawler loop so the retry and failure rules can be read (and
 
 from __future__ import annotations
 
+import errno
 import random
 from typing import Any
 
 from ..session.records import ClaimedPage, PageResult
 from ..session.status import PageStatus
+from ..store.db import StorageUnavailable
 from .fetch import backoff_delay
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Errors of the disk, not of the page: EFBIG is what RLIMIT_FSIZE (and some quotas) give.
+_STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM}
+)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """True when `exc` says our own disk refused a write (full, I/O error, read-only, quota).
+
+    Such an error is not the page's fault and would hit every page after it: the crawl stops
+    resumably (`interrupted`) rather than failing pages or the session for good.
+    """
+    if isinstance(exc, StorageUnavailable):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS
 
 
 def is_html(content_type: str | None) -> bool:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ..session.config import CrawlConfig
+from ..session.errors import ScraperError
 from ..session.progress import Progress
 from ..session.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageResult
 from ..session.status import PageStatus, Status
@@ -29,6 +30,7 @@ from .addresses import seed_allows_private
 from .classify import (
     error_info,
     is_html,
+    is_storage_error,
     matches_download,
     permanent,
     requeue_untouched,
@@ -101,6 +103,7 @@ class Crawler:
     def __post_init__(self) -> None:
         self._stop_kind: StopKind | None = None
         self._stop_reason = ""
+        self._storage_error: BaseException | None = None
         self._stop_event = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
@@ -154,7 +157,7 @@ class Crawler:
             if dispatcher.done() and not stop_wait.done():
                 exc = dispatcher.exception()
                 if exc is not None:
-                    outcome = CrawlOutcome(Status.FAILED, "error", _describe(exc))
+                    outcome = _error_outcome(exc)
                 else:
                     outcome = CrawlOutcome(Status.COMPLETED, "frontier exhausted")
             else:
@@ -182,7 +185,9 @@ class Crawler:
             await self._load_counts()
             await self._flush(force=True)
         except Exception as exc:  # disk full, I/O error: the reason goes into the session
-            return CrawlOutcome(Status.FAILED, "error", _describe(exc))
+            return _error_outcome(exc)
+        if self._storage_error is not None:
+            return _error_outcome(self._storage_error)
         if outcome.status is Status.COMPLETED:
             # Retries that came due during the final flush keep the crawl alive, not "done".
             pending = await self.store.page_counts(self.session_id)
@@ -254,10 +259,17 @@ class Crawler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must fail one page loudly, not stall the crawl
-                result = permanent(
-                    page, PageStatus.FAILED, kind="internal", message=_describe(exc),
-                    now=self.clock(),
-                )
+                if is_storage_error(exc):
+                    # Our disk refused the blob (full, EFBIG, EIO): not the page's fault, and
+                    # every page after it would fail the same way. Stop resumably.
+                    self._storage_error = self._storage_error or exc
+                    self.request_stop("interrupt", _describe(exc))
+                    result = requeue_untouched(page, at=self.clock())
+                else:
+                    result = permanent(
+                        page, PageStatus.FAILED, kind="internal", message=_describe(exc),
+                        now=self.clock(),
+                    )
             finally:
                 self._inflight -= 1
             self._record(result)
@@ -387,6 +399,7 @@ class Crawler:
                 rules=self.config.extract,
                 scope=self._scope,
                 blob_root=str(self.data_dir),
+                blob_sync=False,  # Store.checkpoint syncs once per batch, before its COMMIT
             )
             try:
                 processed = await self._pool.process(job)
@@ -405,7 +418,9 @@ class Crawler:
             return base
         from ..store.blobs import write_blob
 
-        sha, rel = await asyncio.to_thread(write_blob, self.data_dir, body, compress=False)
+        sha, rel = await asyncio.to_thread(
+            write_blob, self.data_dir, body, compress=False, sync=False
+        )
         base.content_hash = sha
         base.storage_path = rel
         base.download = DownloadRecord(
@@ -508,6 +523,16 @@ class Crawler:
         )
         self.stats.update_progress(progress)
         return progress
+
+
+def _error_outcome(exc: BaseException) -> CrawlOutcome:
+    if is_storage_error(exc):
+        # Disk full or I/O error: what was committed is intact; resume once it is fixed.
+        text = _describe(exc)
+        if not isinstance(exc, ScraperError):
+            text = f"cannot write to the data dir: {text} (is the disk full?)"
+        return CrawlOutcome(Status.INTERRUPTED, "error", text)
+    return CrawlOutcome(Status.FAILED, "error", _describe(exc))
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 """The only code that writes SQL or touches the data directory."""
 
 from .blobs import BlobError, BlobStore, read_blob, write_blob
+from .db import StorageUnavailable
 from .frontier import PageNotFound
 from .sessions import NotDismissable
 from .store import Store
@@ -10,6 +11,7 @@ __all__ = [
     "BlobStore",
     "NotDismissable",
     "PageNotFound",
+    "StorageUnavailable",
     "Store",
     "read_blob",
     "write_blob",

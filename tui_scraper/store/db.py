@@ -34,6 +34,18 @@ _BUSY_TIMEOUT_MS = 5000
 _JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 _CACHE_KIB = -64 * 1024  # negative: KiB, i.e. 64 MiB
 _wal_warning_shown = False
+# Primary result codes that mean "the disk said no", not "this file is not a database":
+# SQLITE_READONLY (8, e.g. the file became read-only), SQLITE_IOERR (10: EIO, EFBIG, ...),
+# SQLITE_FULL (13: ENOSPC), SQLITE_CANTOPEN (14).
+_STORAGE_CODES = frozenset({8, 10, 13, 14})
+
+
+class StorageUnavailable(DatabaseError):
+    """A write failed because of the disk (full, I/O error, file too large, now read-only).
+
+    What was committed before is intact, so a crawl that meets this stops *resumably*
+    (`interrupted`) instead of failing for good: resume it once there is space again.
+    """
 
 
 class Database:
@@ -133,6 +145,11 @@ def _translate(
     except sqlite3.IntegrityError:
         raise
     except sqlite3.DatabaseError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _STORAGE_CODES:
+            raise StorageUnavailable(
+                f"{path}: {exc} (is the disk full? the session can be resumed once it is fixed)"
+            ) from exc
         raise DatabaseError(f"{path}: {exc}") from exc
 
 
