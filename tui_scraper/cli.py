@@ -296,6 +296,9 @@ async def _run_headless(manager: Any, session_ref: str) -> int:
     print(display_safe(line, 1000), file=sys.stderr)
     if signals_seen:
         return EXIT_INTERRUPTED
+    if status is Status.INTERRUPTED:
+        # Stopped by no signal: the disk refused a write. Resumable, but this run failed.
+        return EXIT_FAILED
     return STATUS_EXIT.get(status, EXIT_FAILED)
 
 
