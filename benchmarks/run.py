@@ -569,14 +569,20 @@ def benchmark(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------ frontier
 
 
-def _run_until(argv: list[str], server: Server, seconds: float) -> tuple[float | None, int, int]:
+def _run_until(
+    argv: list[str], server: Server, seconds: float, scratch: Path
+) -> tuple[float | None, int, int, str]:
     """Run argv until `seconds` after its first request (at most 60 s for that), then SIGINT.
 
-    Returns (seconds from spawn to its first request, peak RSS KB, exit code).
+    Returns (seconds from spawn to its first request, peak RSS KB, exit code, stderr tail).
     """
+    rss_path = scratch / "maxrss.txt"
+    stderr_path = scratch / "stderr.txt"
+    if GNU_TIME:  # see run_one: the crawler's own ru_maxrss, not the runner's
+        argv = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *argv]
     offset = server.log_offset()
     wall_start = time.time()
-    pid = spawn(argv, None)
+    pid = spawn(argv, stderr_path)
     first: float | None = None
     deadline = time.monotonic() + 60.0
     finished: tuple[int, int, Any] | None = None
@@ -592,14 +598,21 @@ def _run_until(argv: list[str], server: Server, seconds: float) -> tuple[float |
                 deadline = time.monotonic() + seconds  # then let it run a while for the RSS
         time.sleep(0.02)
     if finished is None:
+        # The whole process group: GNU time ignores SIGINT and leaves it to the crawler,
+        # which must checkpoint and exit 130 (interrupted).
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)
+            os.killpg(pid, signal.SIGINT)
         finished = os.wait4(pid, 0)
     _, status, usage = finished
     if first is None:
         entries = server.read_log(offset)
         first = entries[0][0] - wall_start if entries else None
-    return first, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+    rss = usage.ru_maxrss
+    if GNU_TIME:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            rss = int(rss_path.read_text().split()[-1])
+    tail = stderr_path.read_text("utf-8", "replace").strip().splitlines()[-1:]
+    return first, rss, os.waitstatus_to_exitcode(status), (tail[0] if tail else "")
 
 
 def frontier(args: argparse.Namespace) -> None:
@@ -620,26 +633,16 @@ def frontier(args: argparse.Namespace) -> None:
             try:
                 # A session created and interrupted by the CLI itself (SIGINT right after its
                 # first request), so every row but the queued ones is the real thing.
-                crawl = [
-                    *cmd,
-                    "--data-dir",
-                    str(data),
-                    "crawl",
-                    server.url,
-                    "--headless",
-                    "--ignore-robots",
-                    "--concurrency",
-                    "1",
-                    "--per-host",
-                    "1",
-                ]
-                _run_until(crawl, server, 0.0)
+                c = str(args.concurrency)
+                crawl = [*cmd, "--data-dir", str(data), "crawl", server.url, "--headless"]
+                crawl += ["--ignore-robots", "--concurrency", c, "--per-host", c]
+                _run_until(crawl, server, 0.0, data)
                 db = sqlite3.connect(data / "scraper.db")
                 (session_id,) = db.execute("SELECT id FROM sessions").fetchone()
                 t = time.perf_counter()
                 with db:
                     # URLs on the benchmark server (the query makes each one distinct; the
-                    # server ignores it), at depth 1 so they sort after nothing in particular.
+                    # server ignores it). Depth 1, like the links the first run discovered.
                     db.executemany(
                         "INSERT OR IGNORE INTO pages(session_id, url, depth, status) "
                         "VALUES (?, ?, 1, 'queued')",
@@ -656,20 +659,9 @@ def frontier(args: argparse.Namespace) -> None:
                 if status not in ("interrupted", "paused"):
                     print(f"{n:>12} session is {status!r}, not resumable: skipped")
                     continue
-                resume = [
-                    *cmd,
-                    "--data-dir",
-                    str(data),
-                    "resume",
-                    session_id,
-                    "--headless",
-                    "--concurrency",
-                    str(args.concurrency),
-                    "--per-host",
-                    str(args.concurrency),
-                ]
-                first, rss, _ = _run_until(resume, server, args.frontier_seconds)
-                shown = f"{first:.2f} s" if first is not None else "no request"
+                resume = [*cmd, "--data-dir", str(data), "resume", session_id, "--headless"]
+                first, rss, code, tail = _run_until(resume, server, args.frontier_seconds, data)
+                shown = f"{first:.2f} s" if first is not None else f"none (exit {code}: {tail})"
                 print(f"{n:>12} {insert_s:>9.1f} {shown:>21} {rss / 1024:>12.0f}", flush=True)
             finally:
                 shutil.rmtree(data, ignore_errors=True)
