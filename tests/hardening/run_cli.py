@@ -1,0 +1,43 @@
+"""Run the real CLI in this process, with optional faults set up first.
+
+Used by the hardening tests as `python run_cli.py ARGS...` (the venv's python):
+- HARDENING_FSIZE=N: RLIMIT_FSIZE of N bytes, SIGXFSZ ignored, so writes past N fail with EFBIG
+  (what a full disk looks like to SQLite and to the blob writer, without root);
+- HARDENING_HWM_FILE=PATH: at exit, write this process's peak RSS (VmHWM, KiB) to PATH. VmHWM
+  belongs to the new address space only; ru_maxrss would carry the parent's peak across exec.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+
+
+def vm_hwm_kib() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+def run() -> int:
+    limit = os.environ.get("HARDENING_FSIZE")
+    if limit:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
+    from tui_scraper.cli import main
+
+    try:
+        return main(sys.argv[1:])
+    finally:
+        hwm_file = os.environ.get("HARDENING_HWM_FILE")
+        if hwm_file:
+            with open(hwm_file, "w") as fh:
+                fh.write(str(vm_hwm_kib()))
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,62 @@
+"""T05: disk full / I/O error mid-commit, end to end through the CLI.
+
+The crawler runs with RLIMIT_FSIZE (SIGXFSZ ignored): once SQLite's WAL or a blob file would
+grow past the limit, the write fails with EFBIG — to SQLite a "disk I/O error", to the blob
+writer an OSError — exactly what a full disk looks like, without root. The crawl must stop with
+a one-line reason and no traceback, leave the store consistent and resumable, and finish once
+the limit is gone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from engine.invariants import assert_store_invariants, page_states
+from engine.site import SiteServer, generated_site, page_html
+
+from .conftest import assert_clean_stderr, cli, only_session, pages
+
+N_PAGES = 300
+
+
+@pytest.mark.parametrize("where", ["database", "blob"])
+def test_disk_full_or_io_error_mid_commit(tmp_path: Path, where: str) -> None:
+    site = generated_site(N_PAGES, filler=200)
+    if where == "blob":
+        # One page whose stored (compressed) blob is larger than the limit: random text does not
+        # compress. The database stays well under the limit, so the blob write is what fails.
+        noise = os.urandom(2_500_000).hex()  # 5 MB of text, about 2.5 MB compressed
+        site["/p/7.html"] = page_html("Big", ["/p/8.html"]).replace("</body>", noise + "</body>")
+        limit = 2_000_000
+    else:
+        limit = 400_000
+    server = SiteServer(site).start()
+    data = tmp_path / "d"
+    try:
+        args = ("--headless", "--concurrency", "4")
+        full = cli(data, "crawl", server.base + "/", *args, env={"HARDENING_FSIZE": str(limit)})
+        assert full.returncode == 1, full.stderr
+        assert_clean_stderr(full.stderr)
+        last = full.stderr.strip().splitlines()[-1]
+        assert "disk" in last.lower() or "file too large" in last.lower(), full.stderr
+        session_id, status, error = only_session(data)
+        # Resumable: a full disk is not the crawl's fault and must not end it for good.
+        assert status == "interrupted", (status, error)
+        assert error and "\n" not in error
+        assert_store_invariants(data)
+        # No page was failed because of the disk: each is done or waiting in the queue.
+        failed = {u: e for u, (s, e) in pages(data).items() if s == "failed"}
+        assert failed == {}
+
+        resumed = cli(data, "resume", session_id[:8], "--headless")
+        assert resumed.returncode == 0, resumed.stderr
+        assert_clean_stderr(resumed.stderr)
+        states = page_states(data)
+        expected = {server.base + ("/" if i == 0 else f"/p/{i}.html") for i in range(N_PAGES)}
+        assert {u for u, s in states.items() if s == "done"} == expected
+        assert only_session(data)[1] == "completed"
+        assert_store_invariants(data)
+    finally:
+        server.stop()
