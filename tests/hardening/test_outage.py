@@ -40,6 +40,7 @@ class VanishingServer:
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._outage_task: asyncio.Future[None] | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -92,12 +93,13 @@ class VanishingServer:
                 status, data, ctype = "200 OK", body.encode(), "text/html; charset=utf-8"
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(data)}\r\n"
-                "Connection: close\r\n\r\n".encode() + data
+                "Connection: close\r\n\r\n".encode()
+                + data
             )
             await writer.drain()
             self.served += 1
             if self.served == OUTAGE_AFTER:
-                asyncio.ensure_future(self._outage())
+                self._outage_task = asyncio.ensure_future(self._outage())
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
