@@ -77,3 +77,45 @@ def test_manifest_matches_links(tmp_path: Path) -> None:
     assert redirects == set(info.redirect_sources)
     assert min(sizes) >= 10_000 and max(sizes) <= 62_000
     assert 20 <= sum(links_per_page) / len(links_per_page) <= 30
+
+
+def test_baseline_crawls_the_fallback_server_exactly(tmp_path: Path) -> None:
+    """The raw baseline fetches each page once through the fallback server (and its log)."""
+    import json
+    import subprocess
+
+    info = sitegen.generate(tmp_path / "site", 200, seed=5)
+    log = tmp_path / "access.log"
+    server = subprocess.Popen(
+        [sys.executable, str(BENCHMARKS / "static_server.py"), str(info.root), str(log)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline().split()[1])
+        url = f"http://127.0.0.1:{port}/"
+        for transport in ("default", "aiohttp"):
+            log.write_text("")
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    str(BENCHMARKS / "baseline_httpx.py"),
+                    url,
+                    "--transport",
+                    transport,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            counts = json.loads(out.stdout)
+            assert counts["pages"] == 200 and counts["errors"] == 0
+            lines = [line.split(" ", 2) for line in log.read_text().splitlines()]
+            ok = [uri.strip('"') for _, status, uri in lines if status == "200"]
+            hops = [uri.strip('"') for _, status, uri in lines if status == "301"]
+            assert len(ok) == len(set(ok)) == 200
+            assert sorted(hops) == info.redirect_sources
+    finally:
+        server.terminate()
+        server.wait(10)
