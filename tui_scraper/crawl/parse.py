@@ -35,6 +35,11 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from selectolax.lexbor import LexborHTMLParser
 
 from tui_scraper.session import ExtractRule
@@ -61,6 +66,7 @@ NOT_HTTP = "not http(s)"
 # not held back long behind others in the same batch.
 _MAX_BATCH = 8
 _MAX_BATCH_BYTES = 4 * 1024 * 1024
+_PIPE_BYTES = 1024 * 1024
 # A worker is replaced after this many pages so that allocator fragmentation from a few huge pages
 # does not stay with it forever.
 _MAX_PAGES_PER_WORKER = 20_000
@@ -96,6 +102,7 @@ class PageJob:
     scope: Scope
     blob_root: str | None = None  # the data dir; when set the body is stored as a blob
     max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES
+    blob_sync: bool = True  # False: the caller makes the blob durable (one syncfs per batch)
 
 
 @dataclass
@@ -118,7 +125,8 @@ def _store(job: PageJob) -> tuple[str, str | None]:
     # Imported here: the store imports nothing of ours, and non-storing callers need not load it.
     from tui_scraper.store.blobs import write_blob
 
-    digest, relative = write_blob(Path(job.blob_root), job.body)
+    # sync=False: the checkpoint that names this blob syncs the file system once per batch.
+    digest, relative = write_blob(Path(job.blob_root), job.body, sync=job.blob_sync)
     return digest, relative
 
 
@@ -257,6 +265,12 @@ def _start_process(ctx: BaseContext) -> tuple[BaseProcess, Connection, Connectio
     jobs_r.close()
     results_w.close()
     os.set_blocking(jobs_w.fileno(), False)
+    # A batch of ordinary pages is ~300 KB: with Linux's default 64 KB pipe it goes out in several
+    # writes and loop wake-ups; 1 MiB (the default pipe-max-size) takes it in one. Best effort.
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(jobs_w.fileno(), set_size, _PIPE_BYTES)
     return proc, jobs_w, results_r
 
 
