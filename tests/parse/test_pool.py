@@ -256,3 +256,16 @@ async def test_storage_names_never_escape(tmp_path: Path) -> None:
         assert path.is_relative_to(data_dir / "blobs")
         assert _BLOB_NAME.match(path.name), path
     assert not any(sibling.iterdir())
+
+
+async def test_workers_that_cannot_start_fail_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child that dies before it is ready (broken install) must not respawn forever."""
+    monkeypatch.setattr(parse, "_worker_main", _die_at_start)
+    async with pool_of(workers=1) as pool:
+        with pytest.raises(ParseError, match="keep dying"):
+            await asyncio.wait_for(pool.process(make_job(NORMAL)), 30)
+        assert pool.spawned >= 3
+
+
+def _die_at_start(jobs: object, results: object) -> None:
+    os._exit(3)

@@ -67,6 +67,7 @@ NOT_HTTP = "not http(s)"
 _MAX_BATCH = 8
 _MAX_BATCH_BYTES = 4 * 1024 * 1024
 _PIPE_BYTES = 1024 * 1024
+_MAX_FAILED_STARTS = 3
 # A worker is replaced after this many pages so that allocator fragmentation from a few huge pages
 # does not stay with it forever.
 _MAX_PAGES_PER_WORKER = 20_000
@@ -346,6 +347,7 @@ class ParsePool:
         self.crashes = 0
         self.requeued = 0
         self.spawned = 0
+        self._failed_starts = 0  # workers in a row that died before saying "ready"
 
     @property
     def pids(self) -> list[int]:
@@ -560,6 +562,7 @@ class ParsePool:
                 kind, job_id, payload = worker.results.recv()
                 if kind == "ready":
                     worker.ready = True
+                    self._failed_starts = 0
                     self._dispatch()
                     continue
                 task = worker.batch.popleft()
@@ -583,12 +586,35 @@ class ParsePool:
         except (EOFError, OSError):
             if worker.dead:
                 return
+            if not worker.ready:
+                # Dying before "ready" is about us, not a page (e.g. an import error in the child):
+                # after a few in a row, fail the queue instead of respawning forever.
+                self._failed_starts += 1
+                if self._failed_starts >= _MAX_FAILED_STARTS:
+                    failure = ParseError(
+                        f"parse workers keep dying at start (exit {code_of(worker)})"
+                    )
+                    while self._queue:
+                        _fail(self._queue.popleft(), failure)
+                    self._detach(worker)
+                    if worker in self._live:
+                        self._live.remove(worker)
+                    worker.jobs.close()
+                    worker.results.close()
+                    self._failed_starts = 0
+                    return
             self.crashes += 1
             code = worker.proc.exitcode
             url = worker.batch[0].job.url if worker.batch else "?"
             self._retire(
                 worker, ParseCrashed(f"parse worker died (exit code {code}) while parsing {url}")
             )
+
+
+def code_of(worker: _Worker) -> int | None:
+    with contextlib.suppress(Exception):
+        worker.proc.join(0.1)
+    return worker.proc.exitcode
 
 
 def _fail(task: _Task, error: BaseException) -> None:
