@@ -31,7 +31,11 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(RUN_CLI), "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, timeout=timeout, env=_env(env), stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(env),
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -40,7 +44,10 @@ def popen_cli(
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(RUN_CLI), "--data-dir", str(data_dir), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(env),
         stdin=subprocess.DEVNULL,
     )
 

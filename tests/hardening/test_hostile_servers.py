@@ -16,8 +16,17 @@ from .conftest import assert_clean_stderr, cli, only_session, pages
 from .hostile_site import CAP, EXPECTED, N_NORMAL, HostileSite
 
 MB = 1024 * 1024
-ARGS = ("--headless", "--concurrency", "4", "--timeout", "3", "--retries", "1",
-        "--max-body", str(CAP))
+ARGS = (
+    "--headless",
+    "--concurrency",
+    "4",
+    "--timeout",
+    "3",
+    "--retries",
+    "1",
+    "--max-body",
+    str(CAP),
+)
 
 
 def _crawl_hwm_kib(data: Path, url: str) -> tuple[int, str]:
