@@ -394,12 +394,15 @@ class ParsePool:
                 await spawn
         workers, self._live = self._live, []
         for worker in workers:
+            half_written = worker.outgoing is not None
             self._detach(worker)
             while worker.batch:
                 _fail(worker.batch.popleft(), error)
-            # A polite "stop"; a worker busy with a page is killed by _reap after the grace time.
-            with contextlib.suppress(OSError):
-                os.write(worker.jobs.fileno(), _frame(None))
+            # A polite "stop" (unless it would land inside a half-written batch); a worker busy
+            # with a page is killed by _reap after the grace time.
+            if not half_written:
+                with contextlib.suppress(OSError):
+                    os.write(worker.jobs.fileno(), _frame(None))
         if workers:
             await asyncio.gather(*(asyncio.to_thread(_reap, w.proc, 1.0) for w in workers))
         for worker in workers:
