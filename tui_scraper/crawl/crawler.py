@@ -106,6 +106,7 @@ class Crawler:
         self._storage_error: BaseException | None = None
         self._stop_event = asyncio.Event()
         self._flush_now = asyncio.Event()
+        self._changed = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._results: list[PageResult] = []
         self._inflight = 0
@@ -224,12 +225,18 @@ class Crawler:
 
     # dispatch -----------------------------------------------------------------------------
     async def _dispatch(self) -> None:
+        """Keep the workers' queue fed from the frontier.
+
+        Links found on a page become claimable only when their checkpoint commits, so when the
+        frontier runs dry the pending results are flushed at once instead of waiting for the
+        batch timer: otherwise the crawl would advance in waves, one per timer tick.
+        """
         cfg = self.config
         low_water = max(1, cfg.concurrency // 2)
         claim_size = max(cfg.concurrency * 2, 32)
         while True:
             if self._queue.qsize() >= low_water:
-                await asyncio.sleep(0.005)
+                await self._wait_for_change(0.05)
                 continue
             batch = await self.store.claim_batch(self.session_id, claim_size, self.clock())
             if batch:
@@ -238,16 +245,25 @@ class Crawler:
                 for page in batch:
                     self._queue.put_nowait(page)
                 continue
-            if self._inflight or not self._queue.empty():
-                await asyncio.sleep(0.02)
-                continue
             if self._results:
                 await self._flush(force=True)
+                continue
+            if self._inflight or not self._queue.empty():
+                await self._wait_for_change(0.05)
                 continue
             due = await self.store.next_due_time(self.session_id)
             if due is None:
                 return
             await asyncio.sleep(min(max(due - self.clock(), 0.05), 1.0))
+
+    async def _wait_for_change(self, timeout: float) -> None:
+        """Sleep until a worker finishes a page (or `timeout`): no busy polling."""
+        self._changed.clear()
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as
+        # the event fires, and a dispatcher that ignores its cancel never lets the crawl stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
 
     # workers ------------------------------------------------------------------------------
     async def _worker(self) -> None:
@@ -468,6 +484,7 @@ class Crawler:
         else:
             counts.queued += 1
         self._results.append(result)
+        self._changed.set()
         shown = "retry" if status is PageStatus.QUEUED else status.value
         self.stats.record_page(
             RecentPage(

@@ -5,6 +5,7 @@ Each method is one call on the db thread (see db.py), so no transaction spans an
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -25,7 +26,7 @@ from ..session.records import (
 )
 from ..session.status import PageStatus, Status
 from . import frontier, lease, sessions
-from .blobs import BLOBS_DIRNAME, BlobStore
+from .blobs import BLOBS_DIRNAME, BlobStore, sync_data_dir
 from .db import DB_FILENAME, Database
 
 
@@ -214,6 +215,11 @@ class Store:
         max_pages: int | None = None,
     ) -> int:
         # The batch is copied here so a caller mutating its list after a cancel changes nothing.
+        if any(r.storage_path for r in results):
+            # Blobs named by this batch were written without fsync: make them durable first
+            # (DESIGN invariant 3: a blob is on disk before the row that names it commits).
+            # Off the db thread, so claims and reads are not held up behind the flush.
+            await asyncio.to_thread(sync_data_dir, self.data_dir)
         return await self._db.write(
             frontier.checkpoint, session_id, list(results), progress, heartbeat, max_pages
         )
