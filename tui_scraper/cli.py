@@ -20,6 +20,7 @@ from . import __version__
 from .paths import resolve_data_dir
 from .safe_text import display_safe
 from .session.config import CrawlConfig, ExtractRule
+from .store.db import StorageUnavailable
 from .session.errors import ScraperError
 from .session.records import SessionRecord
 from .session.status import Status
@@ -192,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("crawl", "resume", "demo") and not args.headless:
             return _run_ui(data_dir, args=args)
         return asyncio.run(_dispatch(args, data_dir))
+    except StorageUnavailable as exc:
+        # The disk refused a write (full, I/O error): not bad input. Committed data is intact.
+        _error(str(exc))
+        return EXIT_FAILED
     except (BadInput, ScraperError) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT

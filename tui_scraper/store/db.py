@@ -97,7 +97,16 @@ class Database:
         """Run `fn` inside BEGIN IMMEDIATE … COMMIT; any exception rolls back everything."""
         if self.readonly:
             raise DatabaseError(f"{self.path} is open read-only")
-        return await self.run(_in_txn, "BEGIN IMMEDIATE", fn, *args, **kw)
+        try:
+            return await self.run(_in_txn, "BEGIN IMMEDIATE", fn, *args, **kw)
+        except StorageUnavailable:
+            # The WAL may be all that is in the way (it grows until a checkpoint; a file-size
+            # limit or a nearly full disk stops it first). Fold it into the database and start
+            # it from zero, then try once more: the failed transaction rolled back whole, so
+            # running it again is the same as running it the first time.
+            with contextlib.suppress(DatabaseError):
+                await self.run(_truncate_wal)
+            return await self.run(_in_txn, "BEGIN IMMEDIATE", fn, *args, **kw)
 
     async def close(self) -> None:
         if self._closed:
@@ -110,6 +119,12 @@ class Database:
         finally:
             # The worker is idle now (FIFO: the close ran last); it exits on its own.
             self._executor.shutdown(wait=False)
+
+
+def _truncate_wal(conn: sqlite3.Connection) -> None:
+    busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        raise DatabaseError("checkpoint blocked by a reader")
 
 
 def _in_txn(

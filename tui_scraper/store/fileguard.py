@@ -51,14 +51,18 @@ def check_database_file(path: Path) -> int | None:
         )
     if version < 0:
         raise refuse(path, f"unknown schema version {version}")
-    if size % page_size:
+    wal = Path(f"{path}-wal")
+    if size % page_size and not _nonempty(wal):
+        # With a -wal beside it, a partial last page is a checkpoint that a full disk cut short
+        # (EFBIG/ENOSPC mid-write): every committed page is still in the WAL, and SQLite reads
+        # the database's size from the WAL's commit frame. Refusing it would lock the user out
+        # of an intact database.
         raise refuse(path, "file is truncated")
     # The in-header page count is valid when the "version-valid-for" number equals the change
     # counter. A -wal file may legitimately hold pages past the end of the main file.
     change_counter = int.from_bytes(header[24:28], "big")
     valid_for = int.from_bytes(header[92:96], "big")
     page_count = int.from_bytes(header[28:32], "big")
-    wal = Path(f"{path}-wal")
     header_size_valid = valid_for == change_counter and page_count > 0
     if header_size_valid and not _nonempty(wal) and size < page_count * page_size:
         raise refuse(path, "file is truncated")
