@@ -20,10 +20,10 @@ from . import __version__
 from .paths import resolve_data_dir
 from .safe_text import display_safe
 from .session.config import CrawlConfig, ExtractRule
-from .store.db import StorageUnavailable
 from .session.errors import ScraperError
 from .session.records import SessionRecord
 from .session.status import Status
+from .store.db import StorageUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 STATUS_EXIT = {
@@ -57,31 +57,73 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-pages", type=int, help="stop after this many pages in total")
     g.add_argument("--max-depth", type=int, help="follow links at most this many hops deep")
     g.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
-    g.add_argument("--per-host", type=int, default=4, help="requests in flight per host (default 4)")
+    g.add_argument(
+        "--per-host", type=int, default=4, help="requests in flight per host (default 4)"
+    )
     g.add_argument("--rate", type=float, help="at most N requests per second per host")
-    g.add_argument("--scope", choices=("host", "domain", "any"), default="host",
-                   help="which links to follow (default: same host)")
-    g.add_argument("--include", action="append", default=[], metavar="REGEX",
-                   help="only crawl URLs matching this regex (repeatable)")
-    g.add_argument("--exclude", action="append", default=[], metavar="REGEX",
-                   help="never crawl URLs matching this regex (repeatable)")
+    g.add_argument(
+        "--scope",
+        choices=("host", "domain", "any"),
+        default="host",
+        help="which links to follow (default: same host)",
+    )
+    g.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="only crawl URLs matching this regex (repeatable)",
+    )
+    g.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="never crawl URLs matching this regex (repeatable)",
+    )
     g.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
-    g.add_argument("--extract", action="append", default=[], metavar="NAME=CSS[@attr]",
-                   help="extract every match of a CSS selector (repeatable)")
-    g.add_argument("--download", default="", metavar="TYPES",
-                   help="also store files of these types, e.g. 'image/*,application/pdf'")
+    g.add_argument(
+        "--extract",
+        action="append",
+        default=[],
+        metavar="NAME=CSS[@attr]",
+        help="extract every match of a CSS selector (repeatable)",
+    )
+    g.add_argument(
+        "--download",
+        default="",
+        metavar="TYPES",
+        help="also store files of these types, e.g. 'image/*,application/pdf'",
+    )
     g.add_argument("--retries", type=int, default=3, help="retries of transient failures")
     g.add_argument("--timeout", type=float, default=30.0, help="overall deadline per request (s)")
-    g.add_argument("--max-body", type=int, default=10 * 1024 * 1024,
-                   help="largest body stored, in bytes after decompression")
-    g.add_argument("--allow-private", action="store_true",
-                   help="allow private/loopback addresses even if the start URL is public")
+    g.add_argument(
+        "--max-body",
+        type=int,
+        default=10 * 1024 * 1024,
+        help="largest body stored, in bytes after decompression",
+    )
+    g.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow private/loopback addresses even if the start URL is public",
+    )
     g.add_argument("--user-agent", default=None, help="User-Agent header")
-    g.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
-                   help="extra request header, sent only to the start URL's origin and never "
-                   "stored in the database (e.g. Authorization); repeatable")
-    g.add_argument("--cookie", action="append", default=[], metavar="NAME=VALUE",
-                   help="cookie sent only to the start URL's origin; repeatable")
+    g.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra request header, sent only to the start URL's origin and never "
+        "stored in the database (e.g. Authorization); repeatable",
+    )
+    g.add_argument(
+        "--cookie",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="cookie sent only to the start URL's origin; repeatable",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(parser)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    crawl = sub.add_parser("crawl", help="start a new crawl session",
-                           description="Start a crawl session of URL.")
+    crawl = sub.add_parser(
+        "crawl", help="start a new crawl session", description="Start a crawl session of URL."
+    )
     crawl.add_argument("url")
     crawl.add_argument("--headless", action="store_true", help="no UI: print progress lines")
     _add_crawl_options(crawl)
@@ -284,8 +327,10 @@ async def _run_headless(manager: Any, session_ref: str) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, on_signal, signum)
-    print(f"session {handle.session_id[:8]} started: {display_safe(handle.stats.target_url)}",
-          file=sys.stderr)
+    print(
+        f"session {handle.session_id[:8]} started: {display_safe(handle.stats.target_url)}",
+        file=sys.stderr,
+    )
     reporter = asyncio.create_task(_report_progress(handle))
     try:
         status = await handle.wait()
@@ -355,13 +400,17 @@ def _print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
     if not sessions:
         print("no sessions yet — start one with: tui-scraper crawl URL --headless")
         return EXIT_OK
-    print(f"{'ID':8}  {'STATUS':11}  {'DONE':>6}  {'FAILED':>6}  {'QUEUED':>6}  "
-          f"{'STARTED':19}  {'UPDATED':19}  TARGET")
+    print(
+        f"{'ID':8}  {'STATUS':11}  {'DONE':>6}  {'FAILED':>6}  {'QUEUED':>6}  "
+        f"{'STARTED':19}  {'UPDATED':19}  TARGET"
+    )
     for s in sessions:
         p = s.progress
-        print(f"{s.short_id:8}  {s.status.value:11}  {p.done:>6}  {p.failed:>6}  {p.queued:>6}  "
-              f"{_when(s.start_time):19}  {_when(s.last_updated):19}  "
-              f"{display_safe(s.target_url, 200)}")
+        print(
+            f"{s.short_id:8}  {s.status.value:11}  {p.done:>6}  {p.failed:>6}  {p.queued:>6}  "
+            f"{_when(s.start_time):19}  {_when(s.last_updated):19}  "
+            f"{display_safe(s.target_url, 200)}"
+        )
     return EXIT_OK
 
 
@@ -371,8 +420,14 @@ def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> 
         record["config"] = json.loads(session.config.to_json())
         record["summary"] = session.summary
         record["events"] = [
-            {"at": e.at, "kind": e.kind, "from": e.from_status.value if e.from_status else None,
-             "to": e.to_status.value if e.to_status else None, "reason": e.reason, "who": e.who}
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "from": e.from_status.value if e.from_status else None,
+                "to": e.to_status.value if e.to_status else None,
+                "reason": e.reason,
+                "who": e.who,
+            }
             for e in events
         ]
         print(json.dumps(record, indent=2))
@@ -382,8 +437,10 @@ def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> 
     print(f"target    {display_safe(session.target_url, 300)}")
     print(f"status    {session.status.value}" + (f" ({session.error})" if session.error else ""))
     print(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
-    print(f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "
-          f"{p.bytes / 1e6:.1f} MB, {p.elapsed_s:.0f} s")
+    print(
+        f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "
+        f"{p.bytes / 1e6:.1f} MB, {p.elapsed_s:.0f} s"
+    )
     print(f"config    {session.config.to_json()}")
     if session.summary:
         print(f"summary   {json.dumps(session.summary)}")

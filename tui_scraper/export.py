@@ -20,8 +20,21 @@ if TYPE_CHECKING:
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
-    "url", "status", "http_status", "content_type", "encoding", "title", "depth", "attempts",
-    "size", "elapsed_ms", "fetched_at", "content_hash", "storage_path", "extracted", "error",
+    "url",
+    "status",
+    "http_status",
+    "content_type",
+    "encoding",
+    "title",
+    "depth",
+    "attempts",
+    "size",
+    "elapsed_ms",
+    "fetched_at",
+    "content_hash",
+    "storage_path",
+    "extracted",
+    "error",
 )
 FLUSH_ROWS = 500
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -10,13 +11,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .crawl.crawler import CrawlOutcome, Crawler
+from .crawl.crawler import Crawler, CrawlOutcome
 from .crawl.extract import validate_rules
 from .crawl.stats import CrawlStats
 from .crawl.summary import summarise
 from .crawl.urls import canonicalize
 from .session.config import CrawlConfig
-from .session.errors import ConfigError, InvalidTransition, ScraperError
+from .session.errors import ConfigError, InvalidTransition
 from .session.records import EventRecord, LeaseOwner, PageRecord, SessionRecord
 from .session.status import RESUMABLE, PageStatus, Status
 from .store import Store
@@ -203,10 +204,16 @@ class SessionManager:
                 duration = crawler.previous_elapsed_s + (time.monotonic() - started)
                 summary = await summarise(self._store.iter_pages(session_id), duration_s=duration)
                 await self._store.set_summary(session_id, summary)
-            reason = outcome.error if outcome.error and outcome.reason == "error" else outcome.reason
+            reason = (
+                outcome.error if outcome.error and outcome.reason == "error" else outcome.reason
+            )
             await self._store.transition(
-                session_id, outcome.status, reason=reason, who=self._who,
-                expected=Status.RUNNING, error=outcome.error,
+                session_id,
+                outcome.status,
+                reason=reason,
+                who=self._who,
+                expected=Status.RUNNING,
+                error=outcome.error,
             )
             stats.set_state(outcome.status)
             return outcome.status
@@ -218,8 +225,7 @@ class SessionManager:
         for handle in handles:
             handle.interrupt(reason)
         for handle in handles:
-            try:
+            # On an error the session is left `running` with a dead lease: the next start
+            # reaps it as interrupted.
+            with contextlib.suppress(Exception):
                 await handle.wait()
-            except (ScraperError, Exception):
-                # The session is left `running` with a dead lease: the next start reaps it.
-                pass

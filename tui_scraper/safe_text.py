@@ -19,9 +19,7 @@ def display_safe(text: str | None, limit: int = 500) -> str:
         return text  # the common case, and the cheap one
     out: list[str] = []
     for ch in text[:limit]:
-        if ch in "\t\n\r":
-            out.append(" ")
-        elif unicodedata.category(ch) == "Zs":
+        if ch in "\t\n\r" or unicodedata.category(ch) == "Zs":
             out.append(" ")
         elif ch.isprintable():
             out.append(ch)

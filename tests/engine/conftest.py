@@ -11,23 +11,32 @@ import pytest
 from .site import SiteServer, generated_site
 
 
-def cli(data_dir: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def cli(
+    data_dir: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "tui_scraper", "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
     )
 
 
-def popen_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None
-              ) -> subprocess.Popen[str]:
+def popen_cli(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "tui_scraper", "--data-dir", str(data_dir), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
         stdin=subprocess.DEVNULL,
     )
 

@@ -1,4 +1,4 @@
-"""`assert_store_invariants`: what must hold for a data dir after any crash (RELIABILITY-GUIDE §7)."""
+"""`assert_store_invariants`: what must hold for a data dir after any crash (RELIABILITY §7)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ def assert_store_invariants(data_dir: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         dupes = db.execute(
-            "SELECT session_id, url, COUNT(*) FROM pages GROUP BY session_id, url HAVING COUNT(*) > 1"
+            "SELECT session_id, url, COUNT(*) FROM pages "
+            "GROUP BY session_id, url HAVING COUNT(*) > 1"
         ).fetchall()
         assert dupes == []
         for path, digest in db.execute(
-            "SELECT raw_html_storage_path, content_hash FROM pages WHERE status = 'done' AND raw_html_storage_path IS NOT NULL"
+            "SELECT raw_html_storage_path, content_hash FROM pages "
+            "WHERE status = 'done' AND raw_html_storage_path IS NOT NULL"
         ):
             blob = data_dir / path
             assert blob.is_file(), f"missing blob {path}"
@@ -35,7 +37,7 @@ def assert_store_invariants(data_dir: Path) -> None:
             except zlib.error:
                 data = raw  # downloads are stored as they came
             assert hashlib.sha256(data).hexdigest() == digest, f"blob {path} does not match"
-        for (session_id, status) in db.execute("SELECT id, status FROM sessions"):
+        for session_id, status in db.execute("SELECT id, status FROM sessions"):
             events = db.execute(
                 "SELECT from_status, to_status FROM session_events "
                 "WHERE session_id = ? AND to_status IS NOT NULL ORDER BY id",

@@ -49,7 +49,7 @@ def test_sigkill_random_points_resume_exact(tmp_path: Path) -> None:
             kills += 1
             assert_store_invariants(data)
             proc = popen_cli(data, "resume", session_id[:8], *args[:1])
-        out, err = proc.communicate(timeout=300)
+        _out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         states = page_states(data)
         expected = _expected(server, n_pages)
@@ -72,8 +72,9 @@ def test_crash_at_named_points(tmp_path: Path, point: str) -> None:
     server = SiteServer(generated_site(80)).start()
     data = tmp_path / "d"
     try:
-        crashed = cli(data, "crawl", server.base + "/", "--headless",
-                      env={"TUI_SCRAPER_CRASH_AT": point})
+        crashed = cli(
+            data, "crawl", server.base + "/", "--headless", env={"TUI_SCRAPER_CRASH_AT": point}
+        )
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr
         assert_store_invariants(data)
         session_id = session_status(data)[0][0]
@@ -98,8 +99,9 @@ def test_signals_checkpoint_and_exit_130(tmp_path: Path, signum: int) -> None:
     server = SiteServer(generated_site(3000, filler=10)).start()
     data = tmp_path / "d"
     try:
-        proc = popen_cli(data, "crawl", server.base + "/", "--headless", "--concurrency", "2",
-                         "--per-host", "2")
+        proc = popen_cli(
+            data, "crawl", server.base + "/", "--headless", "--concurrency", "2", "--per-host", "2"
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if _has_done_page(data):

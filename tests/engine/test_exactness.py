@@ -17,10 +17,19 @@ def test_stored_pages_equal_expected(tmp_path: Path) -> None:
     pages["/hub.html"] = page_html(
         "Hub",
         [
-            "/p/3.html#top", "p/3.html", "./p/3.html", "/p/../p/3.html",
-            "/q.html?b=2&a=1", "/q.html?a=1&b=2", "/Q.html?a=1&b=2",
-            "/secret/x.html", "/missing.html", "http://example.invalid/outside.html",
-            "mailto:someone@example.org", "javascript:alert(1)", "/p/5.html?utm_source=x",
+            "/p/3.html#top",
+            "p/3.html",
+            "./p/3.html",
+            "/p/../p/3.html",
+            "/q.html?b=2&a=1",
+            "/q.html?a=1&b=2",
+            "/Q.html?a=1&b=2",
+            "/secret/x.html",
+            "/missing.html",
+            "http://example.invalid/outside.html",
+            "mailto:someone@example.org",
+            "javascript:alert(1)",
+            "/p/5.html?utm_source=x",
         ],
     )
     pages["/"] = pages["/"].replace("</body>", '<a href="/hub.html">hub</a></body>')
@@ -102,9 +111,7 @@ def test_retry_after_and_transient_errors_recover(tmp_path: Path) -> None:
 def test_redirect_target_is_stored_once_under_its_own_name(tmp_path: Path) -> None:
     pages = generated_site(6)
     # /dir/ is linked only deeper than /dir, as on a real site whose menu links "/dir".
-    pages["/"] = pages["/"].replace(
-        "<h1>", '<a href="/dir">dir</a><a href="/a.html">a</a><h1>'
-    )
+    pages["/"] = pages["/"].replace("<h1>", '<a href="/dir">dir</a><a href="/a.html">a</a><h1>')
     pages["/a.html"] = page_html("A", ["/b.html"])
     pages["/b.html"] = page_html("B", ["/dir/"])
     pages["/dir/"] = page_html("Directory", ["/p/1.html"])
@@ -115,8 +122,9 @@ def test_redirect_target_is_stored_once_under_its_own_name(tmp_path: Path) -> No
     server = SiteServer(pages, extra={"/dir": to_slash}).start()
     try:
         data = tmp_path / "d"
-        result = cli(data, "crawl", server.base + "/", "--headless", "--concurrency", "1",
-                     "--per-host", "1")
+        result = cli(
+            data, "crawl", server.base + "/", "--headless", "--concurrency", "1", "--per-host", "1"
+        )
         assert result.returncode == 0, result.stderr
         states = page_states(data)
         assert states[server.base + "/dir/"] == "done"

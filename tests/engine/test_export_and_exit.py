@@ -15,8 +15,16 @@ def test_export_jsonl_and_csv_match_the_store(tmp_path: Path) -> None:
     server = SiteServer(generated_site(30)).start()
     try:
         data = tmp_path / "d"
-        crawled = cli(data, "crawl", server.base + "/", "--headless",
-                      "--extract", "heading=h1", "--extract", "hrefs=a@href")
+        crawled = cli(
+            data,
+            "crawl",
+            server.base + "/",
+            "--headless",
+            "--extract",
+            "heading=h1",
+            "--extract",
+            "hrefs=a@href",
+        )
         assert crawled.returncode == 0, crawled.stderr
         session_id = session_status(data)[0][0]
         out = tmp_path / "pages.jsonl"
@@ -46,8 +54,10 @@ def test_every_exit_path_terminates_without_traceback(tmp_path: Path) -> None:
         (("--help",), 0),
         (("crawl", "--help"), 0),
         (("sessions",), 0),
-        (("crawl", "http://127.0.0.1:9/", "--headless", "--retries", "0",
-          "--timeout", "2"), 0),  # unreachable: the start page fails, the session completes
+        (
+            ("crawl", "http://127.0.0.1:9/", "--headless", "--retries", "0", "--timeout", "2"),
+            0,
+        ),  # unreachable: the start page fails, the session completes
         (("crawl", "http://[::1", "--headless"), 2),
     ]
     for args, code in cases:

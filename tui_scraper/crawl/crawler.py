@@ -63,7 +63,7 @@ def _maybe_crash(point: str) -> None:
     global _CRASH_AT
     if _CRASH_AT is None:
         _CRASH_AT = os.environ.get("TUI_SCRAPER_CRASH_AT", "")
-    if _CRASH_AT and _CRASH_AT == point:
+    if _CRASH_AT and point == _CRASH_AT:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
@@ -283,7 +283,10 @@ class Crawler:
                     result = requeue_untouched(page, at=self.clock())
                 else:
                     result = permanent(
-                        page, PageStatus.FAILED, kind="internal", message=_describe(exc),
+                        page,
+                        PageStatus.FAILED,
+                        kind="internal",
+                        message=_describe(exc),
                         now=self.clock(),
                     )
             finally:
@@ -304,12 +307,19 @@ class Crawler:
                 # robots.txt could not be read (5xx, unreachable): RFC 9309 says crawl nothing
                 # there for now, so the page waits and is retried like a transient failure.
                 return retry_or_fail(
-                    page, kind="robots_unavailable", message=verdict.reason or "robots.txt",
-                    now=now, max_retries=cfg.retries, rng=self.rng,
+                    page,
+                    kind="robots_unavailable",
+                    message=verdict.reason or "robots.txt",
+                    now=now,
+                    max_retries=cfg.retries,
+                    rng=self.rng,
                 )
             if not verdict.allowed:
                 return permanent(
-                    page, PageStatus.SKIPPED, kind="robots", message="disallowed by robots.txt",
+                    page,
+                    PageStatus.SKIPPED,
+                    kind="robots",
+                    message="disallowed by robots.txt",
                     now=now,
                 )
             if host not in self._delays_set:
@@ -364,8 +374,13 @@ class Crawler:
             await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
         if exc.transient:
             return retry_or_fail(
-                page, kind=exc.kind, message=str(exc), now=now, max_retries=self.config.retries,
-                retry_after=exc.retry_after, rng=self.rng,
+                page,
+                kind=exc.kind,
+                message=str(exc),
+                now=now,
+                max_retries=self.config.retries,
+                retry_after=exc.retry_after,
+                rng=self.rng,
             )
         status = (
             PageStatus.SKIPPED
@@ -375,7 +390,10 @@ class Crawler:
         return permanent(page, status, kind=exc.kind, message=str(exc), now=now)
 
     async def _handle_response(
-        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float,
+        self,
+        page: ClaimedPage,
+        response: FetchResponse,
+        elapsed_ms: float,
         final: str | None = None,
     ) -> PageResult:
         now = self.clock()
@@ -386,18 +404,34 @@ class Crawler:
         if is_transient_status(code):
             retry_after = parse_retry_after(response.headers.get("retry-after"), now)
             return retry_or_fail(
-                page, kind="http", message=f"HTTP {code}", now=now,
-                max_retries=self.config.retries, retry_after=retry_after, http_status=code,
+                page,
+                kind="http",
+                message=f"HTTP {code}",
+                now=now,
+                max_retries=self.config.retries,
+                retry_after=retry_after,
+                http_status=code,
                 rng=self.rng,
             )
         if code >= 400:
             return permanent(
-                page, PageStatus.FAILED, kind="http", message=f"HTTP {code}", now=now,
-                http_status=code, content_type=ctype,
+                page,
+                PageStatus.FAILED,
+                kind="http",
+                message=f"HTTP {code}",
+                now=now,
+                http_status=code,
+                content_type=ctype,
             )
         base = PageResult(
-            page_id=page.id, url=page.url, status=PageStatus.DONE, attempts=page.attempts + 1,
-            http_status=code, content_type=ctype, fetched_at=now, elapsed_ms=elapsed_ms,
+            page_id=page.id,
+            url=page.url,
+            status=PageStatus.DONE,
+            attempts=page.attempts + 1,
+            http_status=code,
+            content_type=ctype,
+            fetched_at=now,
+            elapsed_ms=elapsed_ms,
         )
         if response.body is None or response.body_skipped:
             base.status = PageStatus.SKIPPED
@@ -421,8 +455,13 @@ class Crawler:
                 processed = await self._pool.process(job)
             except ParseTimeout as exc:
                 return permanent(
-                    page, PageStatus.FAILED, kind="parse_timeout", message=str(exc) or
-                    "parse took too long", now=now, http_status=code, content_type=ctype,
+                    page,
+                    PageStatus.FAILED,
+                    kind="parse_timeout",
+                    message=str(exc) or "parse took too long",
+                    now=now,
+                    http_status=code,
+                    content_type=ctype,
                 )
             _maybe_crash("after_blob_write")
             base.encoding = processed.encoding
@@ -440,8 +479,12 @@ class Crawler:
         base.content_hash = sha
         base.storage_path = rel
         base.download = DownloadRecord(
-            url=page.url, storage_path=rel, mime_type=ctype or "application/octet-stream",
-            size=len(body), sha256=sha, referer_page_id=page.parent_id,
+            url=page.url,
+            storage_path=rel,
+            mime_type=ctype or "application/octet-stream",
+            size=len(body),
+            sha256=sha,
+            referer_page_id=page.parent_id,
         )
         return base
 
@@ -454,12 +497,16 @@ class Crawler:
             # Stored under its own name, and the name that redirected to it is recorded as a
             # redirect: a link to either spelling elsewhere is then never fetched again.
             source = permanent(
-                page, PageStatus.SKIPPED, kind="redirect", message=f"redirected to {final}",
+                page,
+                PageStatus.SKIPPED,
+                kind="redirect",
+                message=f"redirected to {final}",
                 now=now,
             )
             source.final_url = final
-            target_page = ClaimedPage(id=page.id, url=final, depth=page.depth, attempts=0,
-                                      parent_id=page.id)
+            target_page = ClaimedPage(
+                id=page.id, url=final, depth=page.depth, attempts=0, parent_id=page.id
+            )
             target = await self._handle_response(target_page, response, elapsed_ms, final)
             target.page_id = None
             target.depth = page.depth
@@ -488,8 +535,12 @@ class Crawler:
         shown = "retry" if status is PageStatus.QUEUED else status.value
         self.stats.record_page(
             RecentPage(
-                url=result.url, status=shown, http_status=result.http_status,
-                title=result.title, size=result.size, elapsed_ms=result.elapsed_ms,
+                url=result.url,
+                status=shown,
+                http_status=result.http_status,
+                title=result.title,
+                size=result.size,
+                elapsed_ms=result.elapsed_ms,
                 at=result.fetched_at or self.clock(),
             )
         )
@@ -514,7 +565,10 @@ class Crawler:
             _maybe_crash("before_checkpoint")
             progress = self._publish_progress()
             new = await self.store.checkpoint(
-                self.session_id, batch, progress, heartbeat=self.clock(),
+                self.session_id,
+                batch,
+                progress,
+                heartbeat=self.clock(),
                 max_pages=self.config.max_pages,
             )
             _maybe_crash("after_checkpoint")
@@ -532,10 +586,15 @@ class Crawler:
             now = self.clock()
             hosts = {host: health.describe(host, now) for host in health.down_hosts()}
         progress = Progress(
-            done=c.done, failed=c.failed, skipped=c.skipped, queued=c.queued,
-            fetching=c.fetching, bytes=c.bytes,
+            done=c.done,
+            failed=c.failed,
+            skipped=c.skipped,
+            queued=c.queued,
+            fetching=c.fetching,
+            bytes=c.bytes,
             pages_per_s=round(sum(recent) / max(1, len(recent)), 1),
-            elapsed_s=round(elapsed, 1), last_url=self.stats.progress.last_url,
+            elapsed_s=round(elapsed, 1),
+            last_url=self.stats.progress.last_url,
             host_states=hosts,
         )
         self.stats.update_progress(progress)

@@ -113,7 +113,9 @@ class CrawlConfig:
             raise_config("extract", "rule names must be unique")
         for pattern in self.download:
             if not _MIME_PATTERN.match(pattern):
-                raise_config("download", f"{pattern!r} is not a type like image/* or application/pdf")
+                raise_config(
+                    "download", f"{pattern!r} is not a type like image/* or application/pdf"
+                )
         _non_negative("retries", self.retries)
         if not 0 < self.request_timeout <= 3600:
             raise_config("timeout", "must be between 0 and 3600 seconds")

@@ -17,9 +17,7 @@ class InvalidTransition(ScraperError):
         self.current = current
         self.wanted = wanted
         shown = current.value if current is not None else "missing"
-        super().__init__(
-            f"session {session_id} is {shown}; it cannot become {wanted.value}"
-        )
+        super().__init__(f"session {session_id} is {shown}; it cannot become {wanted.value}")
 
 
 class SessionNotFound(ScraperError):

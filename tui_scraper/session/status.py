@@ -16,9 +16,7 @@ class Status(StrEnum):
 
 ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.RUNNING, Status.FAILED}),
-    Status.RUNNING: frozenset(
-        {Status.PAUSED, Status.COMPLETED, Status.FAILED, Status.INTERRUPTED}
-    ),
+    Status.RUNNING: frozenset({Status.PAUSED, Status.COMPLETED, Status.FAILED, Status.INTERRUPTED}),
     Status.PAUSED: frozenset({Status.RUNNING, Status.FAILED}),
     Status.INTERRUPTED: frozenset({Status.RUNNING, Status.FAILED}),
     Status.COMPLETED: frozenset(),
