@@ -468,6 +468,8 @@ def run_one(crawler: Crawler, server: Server, expected: set[str]) -> RunResult:
 
 
 def _fmt_range(values: list[float], fmt: str) -> str:
+    if not values:
+        return "n/a"  # e.g. --only without the baseline: no ratio to show
     med = statistics.median(values)
     if len(values) == 1:
         return format(med, fmt)
@@ -555,8 +557,8 @@ def benchmark(args: argparse.Namespace) -> None:
         )
         print(
             "pages/s = expected pages / wall time (process start to exit); ratio = baseline wall / "
-            "crawler wall in the same round; RSS = ru_maxrss via os.wait4; tree = sampled RSS sum "
-            "of the process tree; srv CPU = server CPU time / crawler wall time"
+            "crawler wall in the same round;\nRSS = the crawler process's ru_maxrss (GNU time); "
+            "tree = sampled RSS sum of its process tree; srv CPU = server CPU time / crawler wall"
         )
         print(report(results, names, args.pages, server))
         if args.json:
