@@ -227,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+        _check_chosen_data_dir(data_dir, chosen=bool(getattr(args, "data_dir", None)))
         if args.command == "crawl":
             # Every option is checked before the data dir is touched: bad input creates nothing.
             args.config = config_from_args(args)
@@ -245,6 +246,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _check_chosen_data_dir(data_dir: Path, *, chosen: bool) -> None:
+    """A data dir the user named may be created, but not its parents: a missing parent is most
+    likely a typo or a disk that is not mounted, and a tree made there would hide the mistake."""
+    chosen = chosen or bool(os.environ.get("TUI_SCRAPER_DATA_DIR"))
+    if chosen and not data_dir.exists() and not data_dir.parent.is_dir():
+        raise BadInput(f"data dir {data_dir}: {data_dir.parent} does not exist (create it first)")
 
 
 def _error(message: str) -> None:
