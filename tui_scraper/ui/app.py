@@ -7,6 +7,7 @@ die with it (TEXTUAL-GUIDE §5d.9), and leaving the live progress screen must no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import signal
@@ -333,10 +334,9 @@ def _prestart_resource_tracker() -> None:
         return
     from multiprocessing import resource_tracker
 
-    try:
+    # No usable stderr at all: nothing to do here, the engine reports its own error.
+    with contextlib.suppress(OSError, ValueError):
         resource_tracker.ensure_running()
-    except (OSError, ValueError):  # no usable stderr at all: the engine reports its own error
-        pass
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -1,0 +1,153 @@
+"""SVG snapshots of every screen at 80×24 and 120×40.
+
+Deterministic by construction: a fake manager with fixed ids and timestamps (FakeClock), no
+sampler timer (sample_hz=None, `sample()` called by hand), ProgressBar without ETA, no cursor
+blink, UTC. Sync tests: snap_compare runs its own event loop (TEXTUAL-GUIDE §5d.2).
+Update after reviewing the report: `pytest tests/snapshots --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.ui.conftest import make_app, recent, seeded
+from tests.ui.fakes import FakeManager
+from tui_scraper.session import Status
+from tui_scraper.ui.app import ScraperApp
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+def _app() -> tuple[ScraperApp, FakeManager]:
+    manager = seeded(FakeManager())
+    return make_app(manager), manager
+
+
+def _by_status(manager: FakeManager, status: Status) -> str:
+    return next(r.id for r in manager.sessions.values() if r.status is status)
+
+
+async def _settle(pilot: Pilot[Any]) -> None:
+    """Let messages and the screens' loaders finish; the App's crawl watchers never do."""
+    await pilot.pause()
+    await pilot.pause()
+    loaders = [w for w in pilot.app.workers if not w.group.startswith("watch-")]
+    if loaders:  # an empty list means "all workers" to wait_for_complete
+        await pilot.app.workers.wait_for_complete(loaders)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_recovery(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _ = _app()
+    assert snap_compare(app, terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sessions(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _ = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_new_session_with_errors(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _ = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape", "n")
+        await _settle(pilot)
+        await pilot.press(*"ftp://example.org", "tab", *"0")
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_progress(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, manager = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        sid = _by_status(manager, Status.INTERRUPTED)
+        await pilot.press("escape")
+        await app.resume_and_show(sid)
+        await _settle(pilot)
+        for second in range(12):
+            manager.clock.now += 1
+            manager.feed(sid, *recent(second % 5 + 1, start=second * 5))
+        manager.feed(sid, errors=("http://demo.test/page/7: HTTP 404", "timeout after 30 s"))
+        pilot.app.screen.sample()  # type: ignore[attr-defined]
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_cancel_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, manager = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await app.resume_and_show(_by_status(manager, Status.PAUSED))
+        await _settle(pilot)
+        await pilot.press("c")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("tab", ["1", "2", "3"])
+def test_detail(snap_compare: Any, size: tuple[int, int], tab: str) -> None:
+    app, manager = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape")
+        app.show_detail(_by_status(manager, Status.COMPLETED))
+        await _settle(pilot)
+        await pilot.press(tab)
+        if tab == "2":
+            await pilot.press("down")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_export_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _ = _app()
+    app.export_dir = __import__("pathlib").Path("/exports")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape", "e")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_quit_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, manager = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape")
+        await app.start_session(_by_status(manager, Status.PAUSED))
+        await _settle(pilot)
+        await pilot.press("q")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
