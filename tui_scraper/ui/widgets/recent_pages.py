@@ -34,7 +34,7 @@ class RecentPagesTable(FlexTable):
 
     def on_mount(self) -> None:
         self.add_column("Code", key="code", width=4)
-        self.add_column("State", key="state", width=6)
+        self.add_column("State", key="state", width=7)
         self.add_column("URL", key="url", width=28)
         self.add_column("Title", key="title", width=10)
         self.add_column("Size", key="size", width=8)
