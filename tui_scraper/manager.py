@@ -57,7 +57,9 @@ class SessionManager:
         self._store = store
         self._who = f"{who}:{os.getpid()}"
         self._handles: dict[str, CrawlHandle] = {}
-        self.parse_workers = 1
+        # Two workers: a page that makes the parser hang (killed at its deadline) then does not
+        # hold up every other page for those seconds.
+        self.parse_workers = 2
 
     @classmethod
     async def open(cls, data_dir: Path, *, who: str = "ui") -> SessionManager:

@@ -1,1 +1,4 @@
-"""The crawl engine: fetching, decoding, parsing, scope, politeness and the crawler loop. Never imports the UI."""
+"""The crawl engine: fetch, decode, parse, scope, politeness and the crawler loop.
+
+Never imports the UI.
+"""

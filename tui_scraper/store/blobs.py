@@ -8,9 +8,9 @@ a server chose, so no stored name can escape the data dir (RELIABILITY-GUIDE 5.2
 from __future__ import annotations
 
 import contextlib
-import functools
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import os
 import re
