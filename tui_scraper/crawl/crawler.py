@@ -329,9 +329,10 @@ class Crawler:
                     self._gate.set_delay(host, delay)
         if not self._health.may_dispatch(host, self.clock()):
             return self._wait_for_host(page, host, self.clock())
-        started = time.monotonic()
         try:
             async with self._gate.slot(host):
+                # Timed from the slot, not the queue: the figure is the server's latency.
+                started = time.monotonic()
                 response = await self._fetcher.fetch(
                     page.url,
                     url_check=lambda url: self._scope.check(url, page.depth),
