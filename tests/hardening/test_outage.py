@@ -18,6 +18,8 @@ import pytest
 from engine.invariants import assert_store_invariants, page_states
 from engine.site import generated_site
 
+from tui_scraper.crawl.politeness import PROBE_CAP
+
 from .conftest import assert_clean_stderr, cli, only_session, pages
 
 OUTAGE_S = 20.0
@@ -114,13 +116,15 @@ def test_outage_mid_crawl_recovers_by_itself(tmp_path: Path) -> None:
     try:
         t0 = time.monotonic()
         result = cli(
-            data, "crawl", server.base + "/", "--headless", "--concurrency", "4", timeout=120
+            data, "crawl", server.base + "/", "--headless", "--concurrency", "4", timeout=200
         )
         took = time.monotonic() - t0
         assert server.refused_window is not None, "the outage never happened"
         assert result.returncode == 0, result.stderr
         assert_clean_stderr(result.stderr)
-        assert took <= 60 + OUTAGE_S / 2, took
+        # It carries on by itself: at worst one full probe interval after the host is back
+        # (plus slack for a loaded CI machine), never a hang.
+        assert took <= OUTAGE_S + PROBE_CAP + 60, took
         expected = {server.base + ("/" if i == 0 else f"/p/{i}.html") for i in range(N_PAGES)}
         states = page_states(data)
         assert {u for u, s in states.items() if s == "done"} == expected
