@@ -81,12 +81,30 @@ def extract(tree: LexborHTMLParser, rules: Sequence[ExtractRule]) -> dict[str, l
     return result
 
 
-def _first_attr(tree: LexborHTMLParser, selector: str, attr: str) -> str | None:
-    node = tree.css_first(selector)
-    if node is None:
-        return None
-    value = node.attributes.get(attr)
-    return None if value is None else value.strip()[:MAX_VALUE_CHARS]
+def _first_tag(tree: LexborHTMLParser, tag: str) -> Any:
+    for node in tree.tags(tag):
+        return node
+    return None
+
+
+def _tag_attr(tree: LexborHTMLParser, tag: str, key: str, word: str, attr: str) -> str | None:
+    """The `attr` of the first <tag> whose `key` attribute holds `word` (case-insensitive, as a
+    space-separated token: rel="alternate canonical" counts)."""
+    for node in tree.tags(tag):
+        attributes = node.attributes
+        keyed = attributes.get(key)
+        if keyed and word in keyed.lower().split():
+            value = attributes.get(attr)
+            if value is not None:
+                return value.strip()[:MAX_VALUE_CHARS]
+    return None
+
+
+def _root_lang(tree: LexborHTMLParser) -> str | None:
+    for node in tree.tags("html"):
+        value = node.attributes.get("lang")
+        return None if value is None else value.strip()[:MAX_VALUE_CHARS]
+    return None
 
 
 def count_words(text: str) -> int:
@@ -111,9 +129,11 @@ def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> di
     (process_page does); otherwise the number of <a href> elements.
     The tree is not modified, so this may run before or after user rules.
     """
-    title_node = tree.css_first("title")
+    # tags() walks elements in C; css_first() would compile a selector on every call, and these
+    # fields run for every page (profile: default_fields cost as much as the parse itself).
+    title_node = _first_tag(tree, "title")
     title = node_text(title_node) if title_node is not None else None
-    h1_node = tree.css_first("h1")
+    h1_node = _first_tag(tree, "h1")
     h1 = node_text(h1_node) if h1_node is not None else None
     if outlinks is None:
         outlinks = sum(1 for node in tree.tags("a") if node.attributes.get("href"))
@@ -127,10 +147,10 @@ def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> di
             words -= count_words(node.text(deep=True, separator=" "))
     return {
         "title": title,
-        "description": _first_attr(tree, 'meta[name="description" i]', "content"),
+        "description": _tag_attr(tree, "meta", "name", "description", "content"),
         "h1": h1,
-        "canonical": _first_attr(tree, 'link[rel~="canonical" i]', "href"),
-        "lang": _first_attr(tree, "html[lang]", "lang"),
+        "canonical": _tag_attr(tree, "link", "rel", "canonical", "href"),
+        "lang": _root_lang(tree),
         "word_count": max(words, 0),
         "outlinks": outlinks,
     }
