@@ -101,3 +101,30 @@ async def test_unusable_database_exits_with_code_2(tmp_path: Path) -> None:
         await pilot.pause()
     assert app.return_code == 2
     assert app.startup_error
+
+
+async def test_palette_offers_the_actions_of_the_home_screen(manager: FakeManager) -> None:
+    from tui_scraper.ui.commands import ScraperCommands
+
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")  # the recovery screen first
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one("DataTable")
+        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        table.move_cursor(row=table.get_row_index(paused.id))  # type: ignore[attr-defined]
+        await pilot.pause()
+        labels = [label for label, _, _ in ScraperCommands(screen).commands()]
+        for wanted in (
+            "New session",
+            "Filter sessions",
+            "Open the highlighted session",
+            "Resume the highlighted session",
+            "Dismiss the highlighted session",
+            "Export the highlighted session",
+        ):
+            assert wanted in labels
+        assert any(label.startswith(f"Open session {paused.short_id}") for label in labels)

@@ -326,7 +326,12 @@ class SessionDetailScreen(Screen[None]):
         self.dismiss(None)
 
     def palette_commands(self) -> list[tuple[str, Any, str]]:
-        commands: list[tuple[str, Any, str]] = [("Export this session", self.action_export, "e")]
+        commands: list[tuple[str, Any, str]] = [
+            ("Export this session", self.action_export, "e"),
+            ("Show the summary", lambda: self.action_tab("summary"), "1"),
+            ("Show the pages", lambda: self.action_tab("pages"), "2"),
+            ("Show the timeline", lambda: self.action_tab("timeline"), "3"),
+        ]
         for status in PAGE_FILTERS:
             name = status.value if status else "all"
             commands.append((f"Show {name} pages", _filterer(self, status), "f cycles"))

@@ -54,10 +54,18 @@ class ProgressScreen(Screen[None]):
         Binding("escape", "back", "Back", id="progress.back"),
     ]
 
-    def __init__(self, session_id: str, *, sample_hz: float | None = 4.0) -> None:
+    def __init__(
+        self, session_id: str, *, sample_hz: float | None = 4.0, table_hz: float = 1.0
+    ) -> None:
         super().__init__()
         self.session_id = session_id
         self.sample_hz = sample_hz
+        # The recent-pages table is the costly part of a redraw (a rebuilt DataTable re-renders
+        # every visible cell) and unreadable above ~1 update/s anyway: counters, rate and bar
+        # follow every sample, the table and the error log every `_table_every`-th one.
+        # Without a timer (tests) every sample updates everything.
+        self._table_every = max(1, round(sample_hz / table_hz)) if sample_hz else 1
+        self._samples = 0
         self.state: Status = Status.PENDING
         self.snapshot: StatsSnapshot | None = None
         self._seq: int | None = None
@@ -105,6 +113,9 @@ class ProgressScreen(Screen[None]):
 
     def sample(self) -> None:
         """Read the aggregator once and redraw if anything moved (called by the timer)."""
+        if self.app.screen is not self and self.sample_hz:
+            return  # covered by another screen: nothing to draw (on_screen_resume catches up)
+        self._samples += 1
         handle = self.scraper.manager.handle(self.session_id)
         if handle is not None:
             self._handle = handle
@@ -116,8 +127,9 @@ class ProgressScreen(Screen[None]):
             snap = handle.stats.snapshot()
             was_live, self._live = self._live, not handle.done
             if snap.seq != self._seq or snap.state != self.state:
-                self.show(snap)
-            elif was_live != self._live:
+                full = handle.done or self._samples % self._table_every == 0
+                self.show(snap, tables=full)
+            if was_live != self._live:
                 self.refresh_bindings()
             if handle.done:
                 self._load_record()
@@ -150,10 +162,14 @@ class ProgressScreen(Screen[None]):
             )
         self.show(snap)
 
-    def show(self, snap: StatsSnapshot) -> None:
-        """Render one snapshot. Pure with respect to time: everything shown comes from `snap`."""
+    def show(self, snap: StatsSnapshot, *, tables: bool = True) -> None:
+        """Render one snapshot. Pure with respect to time: everything shown comes from `snap`.
+
+        `tables=False` skips the recent-pages table and the error log (throttled redraws).
+        """
         self.snapshot = snap
         self._seq = snap.seq
+        state_changed = snap.state != self.state
         self.state = snap.state
         p = snap.progress
         with self.app.batch_update():
@@ -184,13 +200,17 @@ class ProgressScreen(Screen[None]):
             hosts = "   ".join(f"{h}: {s}" for h, s in sorted(p.host_states.items()))
             self.query_one("#progress-hosts", Label).update(safe_content(hosts))
             self.query_one("#progress-hosts", Label).display = bool(hosts)
-            self.query_one(RecentPagesTable).show(snap.recent)
-            fresh = new_tail(self._errors, snap.errors)
-            self._errors = list(snap.errors)
-            if fresh:
-                # Log is plain text (no markup), but control characters still need stripping.
-                self.query_one(Log).write_lines([display_safe(e) for e in fresh])
-        self.refresh_bindings()
+            if tables:
+                self.query_one(RecentPagesTable).show(snap.recent)
+                fresh = new_tail(self._errors, snap.errors)
+                self._errors = list(snap.errors)
+                if fresh:
+                    # Log is plain text (no markup), but control characters still need stripping.
+                    self.query_one(Log).write_lines([display_safe(e) for e in fresh])
+        if state_changed:
+            # Only when it matters: refresh_bindings recomposes the Footer, and doing that at
+            # every sample cost the crawl a measurable share of its throughput.
+            self.refresh_bindings()
 
     # --- actions --------------------------------------------------------------------------
 
@@ -245,8 +265,11 @@ class ProgressScreen(Screen[None]):
         self.dismiss(None)
 
     def palette_commands(self) -> list[tuple[str, object, str]]:
-        return [
-            ("Pause or resume this crawl", self.action_pause, "p"),
-            ("Cancel this crawl", self.action_cancel_crawl, "c"),
-            ("Show session details", self.action_details, "i"),
-        ]
+        commands: list[tuple[str, object, str]] = []
+        if self.check_action("pause", ()):
+            label = "Pause this crawl" if self._live else "Resume this crawl"
+            commands.append((label, self.action_pause, "p"))
+        if self.check_action("cancel_crawl", ()):
+            commands.append(("Cancel this crawl", self.action_cancel_crawl, "c"))
+        commands.append(("Show session details", self.action_details, "i"))
+        return commands

@@ -136,8 +136,8 @@ class SessionsScreen(Screen[None]):
 
     def sample(self) -> None:
         """Refresh the rows of running crawls from their in-memory stats (no database read)."""
-        if self.scraper._manager is None:
-            return
+        if self.scraper._manager is None or self.app.screen is not self:
+            return  # covered (e.g. by live progress): on_screen_resume reloads anyway
         table = self.query_one(DataTable)
         running = self.scraper.manager.running()
         for session_id, handle in running.items():
@@ -280,8 +280,17 @@ class SessionsScreen(Screen[None]):
 
     def palette_commands(self) -> list[tuple[str, Any, str]]:
         commands: list[tuple[str, Any, str]] = [
-            ("Filter sessions", self.action_filter, "Type to filter the list"),
+            ("Filter sessions", self.action_filter, "Type to filter the list (/)"),
         ]
+        # Actions on the highlighted session, offered only when they apply (as the footer).
+        for action, label, key in (
+            ("open", "Open the highlighted session", "enter"),
+            ("resume", "Resume the highlighted session", "r"),
+            ("dismiss_session", "Dismiss the highlighted session", "d"),
+            ("export", "Export the highlighted session", "e"),
+        ):
+            if self.check_action(action, ()):
+                commands.append((label, getattr(self, f"action_{action}"), key))
         for record in list(self.records.values())[:50]:
             label = f"Open session {record.short_id} {display_safe(record.target_url, 80)}"
             commands.append((label, _opener(self, record.id), f"Status: {record.status.value}"))

@@ -13,7 +13,7 @@ from .status import http_text, status_text
 from .tables import FlexTable
 from .tail import new_tail
 
-MAX_ROWS = 100
+MAX_ROWS = 50  # more than any screen shows; the full list is in the session detail
 
 
 class RecentPagesTable(FlexTable):
@@ -29,7 +29,6 @@ class RecentPagesTable(FlexTable):
         super().__init__(flex_column="title", id=id, cursor_type="row", zebra_stripes=True)
         self.max_rows = max_rows
         self._shown: list[RecentPage] = []
-        self._keys: list[str] = []
         self._ids = count()
 
     def on_mount(self) -> None:
@@ -45,11 +44,14 @@ class RecentPagesTable(FlexTable):
         self._shown = list(recent)
         if not fresh:
             return
-        fresh = fresh[-self.max_rows :]
         # Follow the stream only when the user has not moved the cursor up to read a row.
         following = self.row_count == 0 or self.cursor_row >= self.row_count - 1
+        if self.row_count + len(fresh) > self.max_rows:
+            # Rebuild rather than trim: each remove_row re-lays out the whole table (Textual
+            # #5273) and at a few hundred pages/s that cost the crawl half its throughput.
+            self.clear()
+            fresh = self._shown[-self.max_rows :]
         for page in fresh:
-            key = str(next(self._ids))
             self.add_row(
                 http_text(page.http_status),
                 status_text(page.status),
@@ -57,10 +59,7 @@ class RecentPagesTable(FlexTable):
                 safe_text(page.title or ""),
                 Text(human_bytes(page.size), justify="right"),
                 Text(human_ms(page.elapsed_ms), justify="right"),
-                key=key,
+                key=str(next(self._ids)),
             )
-            self._keys.append(key)
-        while len(self._keys) > self.max_rows:
-            self.remove_row(self._keys.pop(0))
         if following:
             self.move_cursor(row=self.row_count - 1, animate=False)
