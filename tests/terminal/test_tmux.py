@@ -145,6 +145,22 @@ def sessions(data_dir: Path) -> list[dict[str, object]]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
+def interrupted_by(data_dir: Path, session_id: str) -> str:
+    """Who moved the session to interrupted: the app itself when its handler ran ("signal", or
+    the app's "ui:<pid>"), or the next process — here the `show` CLI, "cli:<pid>" — reaping a
+    session whose owner died (crash safety, not a clean shutdown)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tui_scraper", "--data-dir", str(data_dir), "show", session_id,
+         "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    events = json.loads(out.stdout)["events"]
+    (last,) = [e for e in events if e["to"] == "interrupted"][-1:]
+    return str(last["who"])
+
+
 def fill_form(tmux: Tmux, url: str, *, max_pages: int, rate: float) -> None:
     """Type into the new-session form by keyboard only: URL, max pages, …, rate."""
     tmux.wait_for("Start URL")
@@ -207,6 +223,7 @@ def test_sighup_leaves_the_session_interrupted(tmux: Tmux, demo_url: str) -> Non
     assert status == 130, status  # our handler ran: final checkpoint, then exit 130
     (record,) = sessions(tmux.data_dir)
     assert record["status"] == "interrupted"
+    assert interrupted_by(tmux.data_dir, str(record["id"])).startswith(("signal", "ui:"))
 
 
 GREYS_256 = {0, 7, 8, 15, 16, 231, *range(232, 256)}
@@ -257,3 +274,22 @@ def test_no_color_is_greyscale(tmux: Tmux) -> None:
     tmux.wait_for("No sessions yet")
     tmux.keys("q")
     assert tmux.exit_status() == 0
+
+
+def test_closing_the_terminal_leaves_the_session_interrupted(tmux: Tmux, demo_url: str) -> None:
+    """What a dropped SSH link does: the pty goes away and the kernel sends SIGHUP."""
+    tmux.start()
+    tmux.wait_for("No sessions yet")
+    tmux.keys("n")
+    fill_form(tmux, demo_url, max_pages=200, rate=2)
+    tmux.wait_for("RUNNING")
+    tmux.kill_session()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        records = sessions(tmux.data_dir)
+        if records and records[0]["status"] != "running":
+            break
+        time.sleep(0.2)
+    (record,) = sessions(tmux.data_dir)
+    assert record["status"] == "interrupted"
+    assert interrupted_by(tmux.data_dir, str(record["id"])).startswith(("signal", "ui:"))
