@@ -103,8 +103,14 @@ class Tmux:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pane_dead():
-                out = self.run("list-panes", "-t", "app", "-F", "#{pane_dead_status}")
-                return int(out.strip() or "-1")
+                out = self.run(
+                    "list-panes", "-t", "app", "-F", "#{pane_dead_status} #{pane_dead_signal}"
+                )
+                status, _, killed_by = out.strip().partition(" ")
+                if status:
+                    return int(status)
+                # tmux can report the pane dead a moment before it has the exit status.
+                assert not killed_by, f"killed by signal {killed_by}; screen:\n{self.screen()}"
             time.sleep(POLL_S)
         raise AssertionError(f"the app did not exit; screen:\n{self.screen()}")
 
