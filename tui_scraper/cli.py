@@ -332,7 +332,7 @@ async def _run_headless(manager: Any, session_ref: str) -> int:
             # results not yet checkpointed; the next start marks the session interrupted.
             os._exit(EXIT_INTERRUPTED)
         signals_seen.append(signum)
-        handle.interrupt(f"signal {signal.Signals(signum).name}")
+        handle.interrupt(f"signal {signal.Signals(signum).name}", who="signal")
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, on_signal, signum)

@@ -41,8 +41,8 @@ class CrawlHandle:
     def cancel(self) -> None:
         self._crawler.request_stop("cancel", "cancelled")
 
-    def interrupt(self, reason: str) -> None:
-        self._crawler.request_stop("interrupt", reason)
+    def interrupt(self, reason: str, *, who: str | None = None) -> None:
+        self._crawler.request_stop("interrupt", reason, who=who)
 
     async def wait(self) -> Status:
         return await asyncio.shield(self._task)
@@ -213,7 +213,7 @@ class SessionManager:
                 session_id,
                 outcome.status,
                 reason=reason,
-                who=self._who,
+                who=outcome.who or self._who,
                 expected=Status.RUNNING,
                 error=outcome.error,
             )
@@ -225,7 +225,7 @@ class SessionManager:
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         handles = list(self.running().values())
         for handle in handles:
-            handle.interrupt(reason)
+            handle.interrupt(reason, who=who)
         for handle in handles:
             # On an error the session is left `running` with a dead lease: the next start
             # reaps it as interrupted.

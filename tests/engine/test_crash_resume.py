@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -118,5 +119,7 @@ def test_signals_checkpoint_and_exit_130(tmp_path: Path, signum: int) -> None:
         show = cli(data, "show", session_status(data)[0][0], "--json")
         assert show.returncode == 0
         assert signal.Signals(signum).name in show.stdout
+        last = json.loads(show.stdout)["events"][-1]
+        assert (last["to"], last["who"]) == ("interrupted", "signal")
     finally:
         server.stop()

@@ -74,6 +74,7 @@ class CrawlOutcome:
     status: Status
     reason: str
     error: str | None = None
+    who: str | None = None  # who asked for the stop (e.g. "signal"); None: the crawl itself
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Crawler:
     def __post_init__(self) -> None:
         self._stop_kind: StopKind | None = None
         self._stop_reason = ""
+        self._stop_who: str | None = None
         self._storage_error: BaseException | None = None
         self._stop_event = asyncio.Event()
         self._flush_now = asyncio.Event()
@@ -119,10 +121,11 @@ class Crawler:
         )
 
     # control ------------------------------------------------------------------------------
-    def request_stop(self, kind: StopKind, reason: str) -> None:
+    def request_stop(self, kind: StopKind, reason: str, *, who: str | None = None) -> None:
         if self._stop_kind is None:
             self._stop_kind = kind
             self._stop_reason = reason
+            self._stop_who = who
             self._stop_event.set()
 
     # main ---------------------------------------------------------------------------------
@@ -213,7 +216,9 @@ class Crawler:
             return CrawlOutcome(Status.PAUSED, self._stop_reason or "paused by the user")
         if self._stop_kind == "cancel":
             return CrawlOutcome(Status.FAILED, "cancelled", "cancelled")
-        return CrawlOutcome(Status.INTERRUPTED, self._stop_reason or "interrupted")
+        return CrawlOutcome(
+            Status.INTERRUPTED, self._stop_reason or "interrupted", who=self._stop_who
+        )
 
     async def _drain_in_flight(self, grace: float) -> None:
         """Stop dispatching; let running requests finish for a bounded time; the rest go back."""
