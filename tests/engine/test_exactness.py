@@ -113,13 +113,19 @@ def test_redirect_target_is_stored_once_under_its_own_name(tmp_path: Path) -> No
     # /dir/ is linked only deeper than /dir, as on a real site whose menu links "/dir".
     pages["/"] = pages["/"].replace("<h1>", '<a href="/dir">dir</a><a href="/a.html">a</a><h1>')
     pages["/a.html"] = page_html("A", ["/b.html"])
-    pages["/b.html"] = page_html("B", ["/dir/"])
+    pages["/b.html"] = page_html("B", ["/dir/", "/dir2"])
     pages["/dir/"] = page_html("Directory", ["/p/1.html"])
+    # And the other order: /dir2/ is stored first, then a link to /dir2 redirects to it.
+    pages["/"] = pages["/"].replace("<h1>", '<a href="/dir2/">dir2</a><h1>')
+    pages["/dir2/"] = page_html("Directory 2", [])
 
     def to_slash(request: web.Request) -> web.Response:
         return web.Response(status=301, headers={"Location": "/dir/"})
 
-    server = SiteServer(pages, extra={"/dir": to_slash}).start()
+    def to_slash2(request: web.Request) -> web.Response:
+        return web.Response(status=301, headers={"Location": "/dir2/"})
+
+    server = SiteServer(pages, extra={"/dir": to_slash, "/dir2": to_slash2}).start()
     try:
         data = tmp_path / "d"
         result = cli(
@@ -132,6 +138,8 @@ def test_redirect_target_is_stored_once_under_its_own_name(tmp_path: Path) -> No
         hits = server.hits()
         assert hits["/dir/"] == 1, hits
         assert hits["/dir"] == 1
+        assert (hits["/dir2/"], hits["/dir2"]) == (1, 1), hits
+        assert states[server.base + "/dir2"] == "skipped"
         assert_store_invariants(data)
     finally:
         server.stop()

@@ -342,6 +342,7 @@ class Crawler:
                     page.url,
                     url_check=lambda url: self._scope.check(url, page.depth),
                     want_body=self._wants_body,
+                    hop_check=self._known_target,
                 )
         except FetchError as exc:
             return await self._fetch_failed(page, host, exc)
@@ -362,6 +363,17 @@ class Crawler:
             await self.store.add_event(self.session_id, kind, text, who="crawler")
         except Exception as exc:  # the timeline is best effort; the crawl's data is not
             self.stats.record_error(f"could not record {kind}: {_describe(exc)}")
+
+    async def _known_target(self, url: str) -> str | None:
+        """A redirect to a page the frontier already holds (done, or being fetched) is not
+        followed: it would fetch that page a second time (wget's /d → /d/ refetch)."""
+        target = canonicalize(url)
+        if target is None:
+            return None
+        status = await self.store.page_status(self.session_id, target)
+        if status is None or status is PageStatus.QUEUED:
+            return None  # followed; the result settles the queued row under its own name
+        return f"redirected to {target}, already {status.value}"
 
     def _wants_body(self, content_type: str) -> bool:
         return is_html(content_type) or matches_download(content_type, self.config.download)
@@ -390,7 +402,7 @@ class Crawler:
             )
         status = (
             PageStatus.SKIPPED
-            if exc.kind in ("redirect_refused", "scheme_refused", "address_refused")
+            if exc.kind in ("redirect", "redirect_refused", "scheme_refused", "address_refused")
             else PageStatus.FAILED
         )
         return permanent(page, status, kind=exc.kind, message=str(exc), now=now)

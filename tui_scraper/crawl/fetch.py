@@ -25,7 +25,7 @@ import math
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -347,6 +347,7 @@ class Fetcher:
         max_redirects: int | None = None,
         max_body_bytes: int | None = None,
         truncate: bool = False,
+        hop_check: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> FetchResponse:
         """GET url, following redirects by hand. Raises FetchError; HTTP statuses are returned.
 
@@ -376,6 +377,12 @@ class Fetcher:
                                 )
                             current = self._next_hop(current, location, url_check)
                             redirects.append(str(current))
+                            if hop_check is not None:
+                                # e.g. the target is already stored: following would fetch it
+                                # a second time under another name.
+                                known = await hop_check(str(current))
+                                if known is not None:
+                                    raise FetchError("redirect", known, transient=False)
                             continue  # _send checks the new hop's address before sending
                         return await self._finish(
                             url, current, response, redirects, started, want_body, cap, truncate

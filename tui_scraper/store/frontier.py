@@ -185,6 +185,13 @@ def _page_params(session_id: str, r: PageResult) -> tuple[Any, ...]:
     )
 
 
+def page_status(conn: sqlite3.Connection, session_id: str, url: str) -> PageStatus | None:
+    row = conn.execute(
+        "SELECT status FROM pages WHERE session_id = ? AND url = ?", (session_id, url)
+    ).fetchone()
+    return None if row is None else PageStatus(row[0])
+
+
 def page_counts(conn: sqlite3.Connection, session_id: str) -> dict[PageStatus, int]:
     # A covering scan of the (session_id, status, …) index range: no table rows are read.
     counts = dict.fromkeys(PageStatus, 0)

@@ -224,6 +224,10 @@ class Store:
             frontier.checkpoint, session_id, list(results), progress, heartbeat, max_pages
         )
 
+    async def page_status(self, session_id: str, url: str) -> PageStatus | None:
+        """The status of the page at `url` (canonical), or None when the frontier lacks it."""
+        return await self._db.run(frontier.page_status, session_id, url)
+
     async def page_counts(self, session_id: str) -> dict[PageStatus, int]:
         return await self._db.read(frontier.page_counts, session_id)
 
