@@ -11,38 +11,13 @@ write the user's clipboard.
 from __future__ import annotations
 
 import time
-import unicodedata
 from datetime import datetime
 
 from rich.text import Text
 from textual.content import Content
 
-REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
-DEFAULT_LIMIT = 500
-
-
-def display_safe(s: object, limit: int = DEFAULT_LIMIT) -> str:
-    """Return `s` with nothing a terminal would interpret (RELIABILITY-GUIDE §4.3).
-
-    Spaces of every kind become a plain space, tabs and newlines too (one line per cell);
-    every other non-printable code point (C0/C1 controls incl. ESC, bidi overrides, zero
-    widths, private use, unassigned) becomes U+FFFD so the user can see that something was
-    there. Long text is cut at `limit` characters with an ellipsis.
-    """
-    text = "" if s is None else str(s)
-    if len(text) <= limit and text.isascii() and text.isprintable():
-        return text  # the common case, checked in C: keeps 4 Hz redraws of big tables cheap
-    out: list[str] = []
-    for ch in text[:limit]:
-        if ch in "\t\n\r" or unicodedata.category(ch) == "Zs":
-            out.append(" ")
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            out.append(REPLACEMENT)
-    if len(text) > limit:
-        out.append("…")
-    return "".join(out)
+# One sanitiser for the app and the headless CLI alike.
+from tui_scraper.safe_text import DEFAULT_LIMIT, display_safe
 
 
 def safe_text(s: object, style: str = "", *, limit: int = DEFAULT_LIMIT) -> Text:
