@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -41,17 +42,22 @@ def test_sigkill_random_points_resume_exact(tmp_path: Path) -> None:
         while not _has_done_page(data) and time.monotonic() < deadline:
             time.sleep(0.05)
         session_id = session_status(data)[0][0]
-        for _round in range(6):
-            time.sleep(rng.uniform(0.3, 2.0))
+        for _round in range(8):
+            # Each kill lands after the run has made some progress of its own, at a random moment.
+            _wait_for_more_done(data, _done_count(data), proc, timeout=30)
+            time.sleep(rng.uniform(0.05, 0.6))
             if proc.poll() is not None:
                 break
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             kills += 1
             assert_store_invariants(data)
+            if session_status(data)[0][1] == "completed":
+                break  # the kill landed after the last commit, while the process was exiting
             proc = popen_cli(data, "resume", session_id[:8], *args[:1])
-        _out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+        if proc.returncode is None or proc.returncode >= 0:
+            _out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
         states = page_states(data)
         expected = _expected(server, n_pages)
         assert {u for u, s in states.items() if s == "done"} == expected
@@ -86,6 +92,23 @@ def test_crash_at_named_points(tmp_path: Path, point: str) -> None:
         assert_store_invariants(data)
     finally:
         server.stop()
+
+
+def _done_count(data: Path) -> int:
+    try:
+        return sum(1 for s in page_states(data).values() if s == "done")
+    except sqlite3.Error:
+        return 0
+
+
+def _wait_for_more_done(
+    data: Path, before: int, proc: subprocess.Popen[str], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while _done_count(data) <= before and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return
+        time.sleep(0.05)
 
 
 def _has_done_page(data: Path) -> bool:
