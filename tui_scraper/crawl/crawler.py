@@ -16,7 +16,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -78,16 +78,6 @@ class CrawlOutcome:
 
 
 @dataclass
-class _Counters:
-    done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    queued: int = 0
-    fetching: int = 0
-    bytes: int = 0
-
-
-@dataclass
 class Crawler:
     store: Store
     session_id: str
@@ -112,7 +102,8 @@ class Crawler:
         self._flush_lock = asyncio.Lock()
         self._results: list[PageResult] = []
         self._inflight = 0
-        self._counts = _Counters()
+        # The live page counters; only their count fields are used, the rest is filled at publish.
+        self._counts = Progress()
         self._started_mono = time.monotonic()
         self._last_flush = 0.0
         self._scope = Scope.from_config(self.config)
@@ -201,7 +192,7 @@ class Crawler:
 
     async def _load_counts(self) -> None:
         counts = await self.store.page_counts(self.session_id)
-        self._counts = _Counters(
+        self._counts = Progress(
             done=counts.get(PageStatus.DONE, 0),
             failed=counts.get(PageStatus.FAILED, 0),
             skipped=counts.get(PageStatus.SKIPPED, 0),
@@ -603,13 +594,8 @@ class Crawler:
         if health is not None:
             now = self.clock()
             hosts = {host: health.describe(host, now) for host in health.down_hosts()}
-        progress = Progress(
-            done=c.done,
-            failed=c.failed,
-            skipped=c.skipped,
-            queued=c.queued,
-            fetching=c.fetching,
-            bytes=c.bytes,
+        progress = replace(
+            c,
             pages_per_s=round(sum(recent) / max(1, len(recent)), 1),
             elapsed_s=round(elapsed, 1),
             last_url=self.stats.progress.last_url,
