@@ -100,7 +100,7 @@ def describe_fault(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         return f"too many open files ({text}); raise `ulimit -n` or lower --concurrency"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return f"the data dir changed under the crawl ({text}); resume once it is restored"
+        return f"the data dir is damaged or changed under the crawl ({text}); resume once repaired"
     return f"cannot write to the data dir: {text} (is the disk full?)"
 
 
