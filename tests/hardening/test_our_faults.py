@@ -8,6 +8,7 @@ deleted or replaced by a file, a start URL that refuses, answers 404 or speaks n
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -209,5 +210,37 @@ def test_failed_start_url_fails_the_crawl(tmp_path: Path) -> None:
             _sid, status, error = only_session(data)
             assert status == "failed" and error and "start URL" in error, (name, status, error)
         assert "HTTP 404" in cli(tmp_path / "404", "sessions", "--json").stdout
+    finally:
+        server.stop()
+
+
+def test_damaged_blob_is_reported_by_export_and_repaired_by_a_later_crawl(tmp_path: Path) -> None:
+    """T44: a blob truncated to 0 bytes: `export` says so (exit 1, one line, the file still
+    written); a later session storing the same page verifies the blob and writes it again."""
+    server = SiteServer(generated_site(30)).start()
+    data = tmp_path / "d"
+    try:
+        first = cli(data, "crawl", server.base + "/", "--headless")
+        assert first.returncode == 0, first.stderr
+        db = connect_ro(data)
+        try:
+            (rel,) = db.execute(
+                "SELECT raw_html_storage_path FROM pages WHERE url = ?", (server.base + "/",)
+            ).fetchone()
+        finally:
+            db.close()
+        os.truncate(data / rel, 0)
+        out = tmp_path / "pages.jsonl"
+        session_id = only_session(data)[0]
+        exported = cli(data, "export", session_id[:8], "-o", str(out))
+        assert exported.returncode == 1, exported.stderr
+        assert_clean_stderr(exported.stderr)
+        assert "missing or damaged" in exported.stderr and server.base + "/" in exported.stderr
+        assert len(out.read_text().splitlines()) == 30  # the rows are still exported
+        again = cli(data, "crawl", server.base + "/", "--headless")
+        assert again.returncode == 0, again.stderr
+        assert (data / rel).stat().st_size > 0
+        assert_store_invariants(data)  # every done row's blob matches its hash again
+        assert cli(data, "export", session_id[:8], "-o", str(out)).returncode == 0
     finally:
         server.stop()
