@@ -187,3 +187,24 @@ def test_capped_concurrency_by_descriptor_limit(monkeypatch: pytest.MonkeyPatch)
     assert limit == 64 and 1 <= capped < 16
     monkeypatch.setattr(limits, "open_files_limit", lambda: None)
     assert limits.capped_concurrency(64, 2) == (64, None)
+
+
+def test_our_faults_are_told_from_the_pages() -> None:
+    from tui_scraper.crawl.classify import is_our_fault, is_resource_exhaustion
+    from tui_scraper.crawl.fetch import FetchError
+    from tui_scraper.store import StorageUnavailable
+
+    for ours in (
+        MemoryError(),
+        OSError(errno.EMFILE, "Too many open files"),
+        OSError(errno.ENOENT, "No such file or directory"),
+        OSError(errno.ENOTDIR, "Not a directory"),
+        OSError(errno.EROFS, "Read-only file system"),
+        StorageUnavailable("disk full"),
+        parse.ParseWorkerUnavailable("cannot start a parse worker"),
+    ):
+        assert is_our_fault(ours), ours
+    assert not is_our_fault(ValueError("a bug")) and not is_our_fault(parse.ParseTimeout("slow"))
+    refused = FetchError("connect", "Connection refused", transient=True)
+    emfile = FetchError("connect", "Cannot connect: [Errno 24] Too many open files", transient=True)
+    assert is_resource_exhaustion(emfile) and not is_resource_exhaustion(refused)

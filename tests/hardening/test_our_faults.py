@@ -129,6 +129,26 @@ def test_descriptor_limit_caps_concurrency(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_no_descriptor_for_a_parse_worker_stops_resumably(tmp_path: Path) -> None:
+    """T41b: a limit so low that no parse worker can start (EMFILE): not `completed`, exit 0, but
+    interrupted with one line; resumed under the normal limit, the crawl completes."""
+    server = SiteServer(generated_site(50)).start()
+    data = tmp_path / "d"
+    try:
+        run = cli(data, "crawl", server.base + "/", "--headless", env={"HARDENING_NOFILE": "20"})
+        assert run.returncode == 1, run.stderr
+        assert_clean_stderr(run.stderr)
+        assert "Too many open files" in run.stderr.strip().splitlines()[-1], run.stderr
+        session_id, status, _error = only_session(data)
+        assert status == "interrupted"
+        assert not [u for u, (s, _e) in pages(data).items() if s == "failed"]
+        resumed = cli(data, "resume", session_id[:8], "--headless")
+        assert resumed.returncode == 0, resumed.stderr
+        assert set(page_states(data).values()) == {"done"}
+    finally:
+        server.stop()
+
+
 def test_blobs_deleted_mid_crawl_stops_resumably(tmp_path: Path) -> None:
     """T42a: blobs/ removed under a running crawl: interrupted, exit 1, no page failed, and no row
     committed after the removal names a missing blob."""

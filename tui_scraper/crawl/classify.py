@@ -6,6 +6,7 @@ Kept apart from the crawler loop so the retry and failure rules can be read (and
 from __future__ import annotations
 
 import errno
+import os
 import random
 from typing import Any
 
@@ -65,6 +66,7 @@ is_storage_error = is_our_fault
 
 # Errnos that say a *request* failed for want of our resources, not because of the site.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+_RESOURCE_TEXTS = tuple(os.strerror(code) for code in sorted(_RESOURCE_ERRNOS))
 
 
 def is_resource_exhaustion(exc: BaseException) -> bool:
@@ -83,6 +85,10 @@ def is_resource_exhaustion(exc: BaseException) -> bool:
         if isinstance(current, MemoryError):
             return True
         if isinstance(current, OSError) and current.errno in _RESOURCE_ERRNOS:
+            return True
+        if any(text in str(current) for text in _RESOURCE_TEXTS):
+            # The fetcher's errors do not always keep their cause; the system's own wording
+            # of these errnos (strerror) is what survives in the message.
             return True
         for linked in (current.__cause__, current.__context__, getattr(current, "os_error", None)):
             if isinstance(linked, BaseException):
