@@ -246,8 +246,9 @@ class Crawler:
         """Fewer workers than asked when the descriptor limit could not serve them all: running
         out of descriptors mid-crawl would stop it; lowering the pressure up front does not."""
         capped, limit = capped_concurrency(self.config.concurrency, self.parse_workers)
+        noted = self._concurrency < self.config.concurrency  # by an earlier _run of this crawl
         self._concurrency = capped
-        if capped < self.config.concurrency:
+        if capped < self.config.concurrency and not noted:
             await self._note_host(
                 "",
                 "limit",
