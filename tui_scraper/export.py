@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .session.errors import ConfigError
 from .session.records import PageRecord
+from .store.db import StorageUnavailable
 
 if TYPE_CHECKING:
     from .store import Store
@@ -93,16 +94,19 @@ async def export_pages(store: Store, session_id: str, fmt: str, path: Path | Non
     count = 0
     pending: list[dict[str, Any]] = []
     header = True
+    unreadable: list[str] = []
     try:
         async for page in store.iter_pages(session_id):
             pending.append(page_to_record(page))
             if len(pending) >= FLUSH_ROWS:
+                unreadable += await asyncio.to_thread(_unreadable, store.data_dir, pending)
                 text = _format_rows(pending, fmt, header)
                 await asyncio.to_thread(out.write, text)
                 header = False
                 count += len(pending)
                 pending = []
         if pending or header:
+            unreadable += await asyncio.to_thread(_unreadable, store.data_dir, pending)
             await asyncio.to_thread(out.write, _format_rows(pending, fmt, header))
             count += len(pending)
         await asyncio.to_thread(out.flush)
@@ -115,4 +119,30 @@ async def export_pages(store: Store, session_id: str, fmt: str, path: Path | Non
         if tmp is not None:
             out.close()
             tmp.unlink(missing_ok=True)
+    if unreadable:
+        # The rows are exported; the content some of them name is not there to read. Said
+        # once, and not as success: the user must know before trusting the export.
+        raise UnreadableContent(
+            f"exported {count} pages, but the stored content of {len(unreadable)} is missing or "
+            f"damaged (first: {unreadable[0]}); crawl them again to restore it"
+        )
     return count
+
+
+class UnreadableContent(StorageUnavailable):
+    """Pages whose blob file is missing or empty (deleted, truncated): exit 1, not 0."""
+
+
+def _unreadable(data_dir: Path, records: list[dict[str, Any]]) -> list[str]:
+    """URLs of done pages whose blob is missing or empty: a stat each, no reading."""
+    bad: list[str] = []
+    for record in records:
+        rel = record.get("storage_path")
+        if record.get("status") != "done" or not rel:
+            continue
+        try:
+            if (data_dir / rel).stat().st_size == 0 and record.get("size"):
+                bad.append(str(record["url"]))
+        except OSError:
+            bad.append(str(record["url"]))
+    return bad

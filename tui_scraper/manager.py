@@ -20,7 +20,7 @@ from .session.config import CrawlConfig
 from .session.errors import ConfigError, InvalidTransition
 from .session.records import EventRecord, LeaseOwner, PageRecord, SessionRecord
 from .session.status import RESUMABLE, PageStatus, Status
-from .store import Store
+from .store import StorageUnavailable, Store
 from .store.secrets import load_secret_headers, save_secret_headers
 
 PROCESS_START = time.time()
@@ -203,24 +203,47 @@ class SessionManager:
             except Exception as exc:
                 outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
             if outcome.status is Status.COMPLETED:
-                duration = crawler.previous_elapsed_s + (time.monotonic() - started)
-                summary = await summarise(self._store.iter_pages(session_id), duration_s=duration)
-                await self._store.set_summary(session_id, summary)
+                outcome = await self._store_summary(crawler, started)
             reason = (
                 outcome.error if outcome.error and outcome.reason == "error" else outcome.reason
             )
-            await self._store.transition(
-                session_id,
-                outcome.status,
-                reason=reason,
-                who=outcome.who or self._who,
-                expected=Status.RUNNING,
-                error=outcome.error,
-            )
+            try:
+                await self._store.transition(
+                    session_id,
+                    outcome.status,
+                    reason=reason,
+                    who=outcome.who or self._who,
+                    expected=Status.RUNNING,
+                    error=outcome.error,
+                )
+            except StorageUnavailable as exc:
+                # Even the final transition could not be written (disk full, lock held past
+                # the bound): the session stays `running` under a lease that dies with us, and
+                # the next start settles it as interrupted. Resumable either way.
+                stats.record_error(str(exc))
+                stats.set_state(Status.INTERRUPTED)
+                raise
             stats.set_state(outcome.status)
             return outcome.status
         finally:
             await self._store.release_run(session_id)
+
+    async def _store_summary(self, crawler: Crawler, started: float) -> CrawlOutcome:
+        """The summary of a completed crawl. Its duration is the one the live figures ended on,
+        so the summary's pages/s and the final progress line agree."""
+        duration = crawler.stats.progress.elapsed_s or (
+            crawler.previous_elapsed_s + (time.monotonic() - started)
+        )
+        try:
+            summary = await summarise(
+                self._store.iter_pages(crawler.session_id), duration_s=duration
+            )
+            await self._store.set_summary(crawler.session_id, summary)
+        except StorageUnavailable as exc:
+            # Our fault, not the crawl's: stop resumably; a resume finds nothing left to fetch
+            # and completes, writing the summary then.
+            return CrawlOutcome(Status.INTERRUPTED, "error", str(exc))
+        return CrawlOutcome(Status.COMPLETED, "frontier exhausted")
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         handles = list(self.running().values())

@@ -56,8 +56,8 @@ def test_every_exit_path_terminates_without_traceback(tmp_path: Path) -> None:
         (("sessions",), 0),
         (
             ("crawl", "http://127.0.0.1:9/", "--headless", "--retries", "0", "--timeout", "2"),
-            0,
-        ),  # unreachable: the start page fails, the session completes
+            1,
+        ),  # unreachable: the start page fails, so the session fails (exit 1), no traceback
         (("crawl", "http://[::1", "--headless"), 2),
     ]
     for args, code in cases:

@@ -3,6 +3,7 @@
 Used by the hardening tests as `python run_cli.py ARGS...` (the venv's python):
 - HARDENING_FSIZE=N: RLIMIT_FSIZE of N bytes, SIGXFSZ ignored, so writes past N fail with EFBIG
   (what a full disk looks like to SQLite and to the blob writer, without root);
+- HARDENING_NOFILE=N: RLIMIT_NOFILE of N descriptors (`ulimit -n N`);
 - HARDENING_HWM_FILE=PATH: at exit, write this process's peak RSS (VmHWM, KiB) to PATH. VmHWM
   belongs to the new address space only; ru_maxrss would carry the parent's peak across exec.
 """
@@ -28,6 +29,10 @@ def run() -> int:
     if limit:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
+    nofile = os.environ.get("HARDENING_NOFILE")
+    if nofile:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(nofile), hard))
     from tui_scraper.cli import main
 
     try:

@@ -43,6 +43,23 @@ def test_write_is_idempotent(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / rel).parent.iterdir()] == [sha]
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_blob_is_written_again(tmp_path: Path, damage: str) -> None:
+    """An existing blob is verified before it is trusted: a later session (or a resumed page)
+    storing the same content repairs it instead of pointing at the bad file."""
+    data = b"<html>" + b"same content, stored twice " * 200
+    sha, rel = write_blob(tmp_path, data)
+    path = tmp_path / rel
+    if damage == "truncated":
+        os.truncate(path, 0)
+    else:
+        path.write_bytes(b"\x00" * 40)
+    with pytest.raises(BlobError):
+        read_blob(tmp_path, rel)
+    assert write_blob(tmp_path, data) == (sha, rel)
+    assert read_blob(tmp_path, rel) == data
+
+
 def test_corrupt_missing_and_hostile_paths(tmp_path: Path) -> None:
     sha, rel = write_blob(tmp_path, b"payload" * 50)
     store = BlobStore(tmp_path / "blobs")

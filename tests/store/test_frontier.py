@@ -187,3 +187,34 @@ async def test_frontier_queries_use_indexes(store: Store, data_dir: Path) -> Non
             steps,
         )
         assert any(step.startswith("SEARCH pages") for step in steps), (sql, steps)
+
+
+async def test_stored_progress_counts_the_links_its_checkpoint_queued(store: Store) -> None:
+    """`sessions` reads the stored progress, the live view adds `inserted` after the commit: the
+    two agree only if the stored queue already holds the links that commit inserted."""
+    sid = await new_session(store)
+    [seed] = await store.claim_batch(sid, 10, now=0)
+    found = links(seed.id, 1, ["a", "b", "c"])
+    live = Progress(done=1, queued=0)
+    inserted = await store.checkpoint(sid, [done(seed.id, seed.url, found)], live, heartbeat=1)
+    stored = (await store.get_session(sid)).progress
+    counts = await store.page_counts(sid)
+    assert stored.queued == live.queued + inserted == counts[PageStatus.QUEUED] == 3
+
+
+def test_progress_stored_by_an_older_version_still_loads() -> None:
+    old = {
+        "done": 3,
+        "failed": 1,
+        "skipped": 0,
+        "queued": 9,
+        "fetching": 2,
+        "bytes": 10,
+        "pages_per_s": 4.0,
+        "elapsed_s": 2.0,
+        "last_url": "u",
+        "host_states": {},
+    }
+    loaded = Progress.from_dict(old)
+    assert (loaded.done, loaded.queued, loaded.avg_pages_per_s, loaded.waiting) == (3, 9, 0.0, "")
+    assert Progress.from_dict({**old, "from_the_future": 1}).done == 3

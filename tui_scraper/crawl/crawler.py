@@ -7,12 +7,23 @@ Invariants (DESIGN.md "Invariants that make resume exact") and where they hold h
 3. blobs are written (tmp, fsync, rename) by the page processor before the result exists;
 5. a stop puts claimed-but-unfinished rows back with `requeue_fetching`;
 6. counters start from `page_counts`, so limits and figures stay exact across stops.
+
+The refetch bound: a kill loses at most the results not yet committed, and each of those pages
+is fetched again on resume. A batch never holds more than `BATCH_SIZE` rows, and while one is
+being committed at most `BATCH_SIZE` more are gathered (workers wait before adding to a full
+pending batch), so a kill refetches at most concurrency + 2 × BATCH_SIZE pages.
+
+Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
+the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
+untouched. `failed` is kept for what is final (the start URL failed, nothing could be fetched).
+See `classify.is_our_fault`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import random
 import time
 from collections.abc import Callable
@@ -22,25 +33,27 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ..session.config import CrawlConfig
-from ..session.errors import ScraperError
 from ..session.progress import Progress
 from ..session.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageResult
 from ..session.status import PageStatus, Status
 from .addresses import seed_allows_private
 from .classify import (
+    describe_fault,
     error_info,
     is_html,
-    is_storage_error,
+    is_our_fault,
+    is_resource_exhaustion,
     matches_download,
     permanent,
     requeue_untouched,
     retry_or_fail,
 )
 from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
+from .limits import capped_concurrency
 from .parse import PageJob, ParsePool, ParseTimeout
 from .politeness import HostGate, HostHealth
 from .robots import RobotsCache
-from .stats import CrawlStats, RecentPage
+from .stats import CrawlStats, RecentPage, average_rate
 from .urls import Scope, canonicalize
 
 if TYPE_CHECKING:
@@ -95,13 +108,16 @@ class Crawler:
         self._stop_kind: StopKind | None = None
         self._stop_reason = ""
         self._stop_who: str | None = None
-        self._storage_error: BaseException | None = None
+        self._storage_error: BaseException | None = None  # our fault that stopped the crawl
+        self._fatal: BaseException | None = None  # a bug in a background task
         self._stop_event = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._changed = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._results: list[PageResult] = []
+        self._room = asyncio.Event()  # set when a flush takes rows out of a full pending batch
         self._inflight = 0
+        self._concurrency = self.config.concurrency
         # The live page counters; only their count fields are used, the rest is filled at publish.
         self._counts = Progress()
         self._started_mono = time.monotonic()
@@ -122,12 +138,26 @@ class Crawler:
     # main ---------------------------------------------------------------------------------
     async def run(self) -> CrawlOutcome:
         """Crawl until the frontier is empty or a stop is asked; the caller does the transition."""
+        self.store.add_wait_listener(self._on_db_wait)
+        try:
+            return await self._run()
+        finally:
+            self.store.remove_wait_listener(self._on_db_wait)
+
+    def _on_db_wait(self, text: str) -> None:
+        """Another process holds the database's lock: say so where the progress is shown."""
+        self.stats.progress.waiting = text
+        self._publish_progress()
+
+    async def _run(self) -> CrawlOutcome:
         await self.store.requeue_fetching(self.session_id)
         await self._load_counts()
+        self.stats.start_run()
+        await self._cap_concurrency()
         cfg = self.config
         transport = self.transport_factory() if self.transport_factory else None
         self._fetcher = Fetcher(
-            concurrency=cfg.concurrency,
+            concurrency=self._concurrency,
             user_agent=cfg.user_agent,
             request_timeout=cfg.request_timeout,
             max_body_bytes=cfg.max_body_bytes,
@@ -142,7 +172,7 @@ class Crawler:
         self._delays_set: set[str] = set()
         self._pool = ParsePool(workers=self.parse_workers)
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
-        workers = [asyncio.create_task(self._worker()) for _ in range(cfg.concurrency)]
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._concurrency)]
         checkpointer = asyncio.create_task(self._checkpointer())
         dispatcher = asyncio.create_task(self._dispatch())
         stop_wait = asyncio.create_task(self._stop_event.wait())
@@ -172,6 +202,7 @@ class Crawler:
             await asyncio.gather(*workers, checkpointer, dispatcher, return_exceptions=True)
             await self._fetcher.aclose()
             await self._pool.aclose()
+            self.stats.end_run()
         try:
             await self._flush(force=True)
             await self.store.requeue_fetching(self.session_id)
@@ -183,12 +214,47 @@ class Crawler:
             return _error_outcome(exc)
         if self._storage_error is not None:
             return _error_outcome(self._storage_error)
+        if self._fatal is not None:
+            return _error_outcome(self._fatal)
         if outcome.status is Status.COMPLETED:
             # Retries that came due during the final flush keep the crawl alive, not "done".
             pending = await self.store.page_counts(self.session_id)
             if pending.get(PageStatus.QUEUED, 0):
-                return await self.run()
+                return await self._run()
+            return await self._judge_completion(pending)
         return outcome
+
+    async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
+        """An empty frontier is a success only if the crawl achieved something: a start URL
+        that failed, or a run in which no page could be fetched, is final and is `failed`."""
+        try:
+            seed = await self.store.seed_page(self.session_id)
+        except Exception as exc:
+            return _error_outcome(exc)
+        if seed is not None and seed.status is PageStatus.FAILED:
+            error = seed.error or {}
+            why = str(error.get("message") or error.get("kind") or "failed")
+            return CrawlOutcome(Status.FAILED, "error", f"the start URL failed: {why}")
+        if counts.get(PageStatus.DONE, 0) == 0 and counts.get(PageStatus.FAILED, 0):
+            failed = counts[PageStatus.FAILED]
+            return CrawlOutcome(
+                Status.FAILED, "error", f"no page could be fetched ({failed} failed)"
+            )
+        return CrawlOutcome(Status.COMPLETED, "frontier exhausted")
+
+    async def _cap_concurrency(self) -> None:
+        """Fewer workers than asked when the descriptor limit could not serve them all: running
+        out of descriptors mid-crawl would stop it; lowering the pressure up front does not."""
+        capped, limit = capped_concurrency(self.config.concurrency, self.parse_workers)
+        noted = self._concurrency < self.config.concurrency  # by an earlier _run of this crawl
+        self._concurrency = capped
+        if capped < self.config.concurrency and not noted:
+            await self._note_host(
+                "",
+                "limit",
+                f"concurrency {self.config.concurrency} lowered to {capped}: the open-files "
+                f"limit is {limit} (raise it with `ulimit -n`)",
+            )
 
     async def _load_counts(self) -> None:
         counts = await self.store.page_counts(self.session_id)
@@ -227,9 +293,8 @@ class Crawler:
         frontier runs dry the pending results are flushed at once instead of waiting for the
         batch timer: otherwise the crawl would advance in waves, one per timer tick.
         """
-        cfg = self.config
-        low_water = max(1, cfg.concurrency // 2)
-        claim_size = max(cfg.concurrency * 2, 32)
+        low_water = max(1, self._concurrency // 2)
+        claim_size = max(self._concurrency * 2, 32)
         while True:
             if self._queue.qsize() >= low_water:
                 await self._wait_for_change(0.05)
@@ -271,12 +336,10 @@ class Crawler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must fail one page loudly, not stall the crawl
-                if is_storage_error(exc):
-                    # Our disk refused the blob (full, EFBIG, EIO): not the page's fault, and
-                    # every page after it would fail the same way. Stop resumably.
-                    self._storage_error = self._storage_error or exc
-                    self.request_stop("interrupt", _describe(exc))
-                    result = requeue_untouched(page, at=self.clock())
+                if is_our_fault(exc):
+                    # Our disk, descriptors, memory or data dir: not the page's fault, and every
+                    # page after it would fail the same way. Stop resumably (see the module doc).
+                    result = self._our_fault(page, exc)
                 else:
                     result = permanent(
                         page,
@@ -287,9 +350,20 @@ class Crawler:
                     )
             finally:
                 self._inflight -= 1
+            while len(self._results) >= BATCH_SIZE:
+                # The pending batch is full (a commit is slow): wait for the checkpointer to take
+                # it, so the results a kill can lose stay bounded (see the module doc).
+                self._room.clear()
+                self._flush_now.set()
+                await self._room.wait()
             self._record(result)
             if result.redirect_result is not None:
                 self._record(result.redirect_result, claimed=False)
+
+    def _our_fault(self, page: ClaimedPage, exc: BaseException) -> PageResult:
+        self._storage_error = self._storage_error or exc
+        self.request_stop("interrupt", describe_fault(exc))
+        return requeue_untouched(page, at=self.clock())
 
     async def _process(self, page: ClaimedPage) -> PageResult:
         cfg = self.config
@@ -371,6 +445,9 @@ class Crawler:
 
     async def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
         now = self.clock()
+        if is_resource_exhaustion(exc):
+            # EMFILE/ENOMEM while connecting: our limit, not the host's outage nor the page's.
+            return self._our_fault(page, OSError(errno.EMFILE, str(exc)))
         if exc.kind in ("connect", "timeout"):
             if self._health.record_failure(host, now):
                 await self._note_host(
@@ -563,16 +640,40 @@ class Crawler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush_now.wait(), BATCH_SECONDS)
             self._flush_now.clear()
-            await self._flush()
+            try:
+                await self._flush()
+            except Exception as exc:
+                # A checkpoint that cannot commit stops the crawl; the rows it held are still in
+                # `_results` (see _flush) and get one more try in the final flush.
+                if is_our_fault(exc):
+                    self._storage_error = self._storage_error or exc
+                    self.request_stop("interrupt", describe_fault(exc))
+                else:
+                    self._fatal = self._fatal or exc
+                    self.request_stop("interrupt", _describe(exc))
+                return
 
     async def _flush(self, *, force: bool = False) -> None:
         async with self._flush_lock:
             idle = time.monotonic() - self._last_flush
             if not self._results and not force and idle < IDLE_HEARTBEAT_S:
                 return
-            batch, self._results = self._results, []
-            _maybe_crash("before_checkpoint")
-            progress = self._publish_progress()
+            while True:
+                await self._flush_one()
+                if not self._results:
+                    return
+
+    async def _flush_one(self) -> None:
+        """Commit at most BATCH_SIZE rows; a redirect's source and target stay in one batch."""
+        cut = min(len(self._results), BATCH_SIZE)
+        while 0 < cut < len(self._results) and self._results[cut].page_id is None:
+            cut -= 1  # results[cut] is a redirect target: keep it with its source
+        batch = self._results[:cut]
+        del self._results[:cut]
+        self._room.set()
+        _maybe_crash("before_checkpoint")
+        progress = self._publish_progress()
+        try:
             new = await self.store.checkpoint(
                 self.session_id,
                 batch,
@@ -580,38 +681,53 @@ class Crawler:
                 heartbeat=self.clock(),
                 max_pages=self.config.max_pages,
             )
-            _maybe_crash("after_checkpoint")
-            self._last_flush = time.monotonic()
-            self._counts.queued += new
-            self._publish_progress()
+        except BaseException:
+            # Nothing of it committed (one transaction): the rows wait for the next flush.
+            self._results[0:0] = batch
+            raise
+        _maybe_crash("after_checkpoint")
+        self._last_flush = time.monotonic()
+        self._counts.queued += new
+        self._publish_progress()
 
     def _publish_progress(self) -> Progress:
+        """The figures observers see. One source of truth for each:
+        - `fetching` is requests in flight (at most the concurrency); rows claimed from the
+          frontier but not yet started are waiting, so they count as `queued`;
+        - `pages_per_s` is the pages finished over the last few seconds divided by the time
+          those seconds actually cover; once the crawl stops it is the session average, the
+          same figure the summary stores (`avg_pages_per_s`, always the session average).
+        """
         c = self._counts
-        elapsed = self.previous_elapsed_s + (time.monotonic() - self._started_mono)
-        recent = self.stats.rate_history()[-10:]
+        elapsed = round(self.previous_elapsed_s + (time.monotonic() - self._started_mono), 1)
+        in_flight = min(self._inflight, c.fetching)
+        average = average_rate(c.done, c.failed, elapsed)
+        running = self.stats.running
         hosts: dict[str, str] = {}
         health: HostHealth | None = getattr(self, "_health", None)
-        if health is not None:
+        if health is not None and running:
             now = self.clock()
             hosts = {host: health.describe(host, now) for host in health.down_hosts()}
         progress = replace(
             c,
-            pages_per_s=round(sum(recent) / max(1, len(recent)), 1),
-            elapsed_s=round(elapsed, 1),
+            queued=c.queued + (c.fetching - in_flight),
+            fetching=in_flight,
+            pages_per_s=round(self.stats.recent_rate(), 1) if running else average,
+            avg_pages_per_s=average,
+            elapsed_s=elapsed,
             last_url=self.stats.progress.last_url,
             host_states=hosts,
+            waiting=self.stats.progress.waiting,
         )
         self.stats.update_progress(progress)
         return progress
 
 
 def _error_outcome(exc: BaseException) -> CrawlOutcome:
-    if is_storage_error(exc):
-        # Disk full or I/O error: what was committed is intact; resume once it is fixed.
-        text = _describe(exc)
-        if not isinstance(exc, ScraperError):
-            text = f"cannot write to the data dir: {text} (is the disk full?)"
-        return CrawlOutcome(Status.INTERRUPTED, "error", text)
+    if is_our_fault(exc):
+        # Our disk, descriptors, memory, database lock or data dir: what was committed is
+        # intact; the session is resumed once the cause is fixed (see the module doc).
+        return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
     return CrawlOutcome(Status.FAILED, "error", _describe(exc))
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "ParseError",
     "ParsePool",
     "ParseTimeout",
+    "ParseWorkerUnavailable",
     "ProcessedPage",
     "process_page",
 ]
@@ -68,6 +69,8 @@ _MAX_BATCH = 8
 _MAX_BATCH_BYTES = 4 * 1024 * 1024
 _PIPE_BYTES = 1024 * 1024
 _MAX_FAILED_STARTS = 3
+# A page under which a worker died is retried this many times in a fresh worker before it fails.
+_CRASH_RETRIES = 1
 # A worker is replaced after this many pages so that allocator fragmentation from a few huge pages
 # does not stay with it forever.
 _MAX_PAGES_PER_WORKER = 20_000
@@ -88,6 +91,11 @@ class ParseCrashed(ParseTimeout):
     within the worker's bounds, the worker was replaced", and a caller that handles ParseTimeout
     must not be taken down by a crashed worker.
     """
+
+
+class ParseWorkerUnavailable(ParseError):
+    """No parse worker can be started (EMFILE, ENOMEM, a broken interpreter): our fault, not the
+    page's. The crawler stops resumably instead of failing the pages waiting for a worker."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +308,7 @@ class _Task:
     future: asyncio.Future[ProcessedPage]
     size: int
     requeued: int = 0
+    crashes: int = 0  # workers that died under this very page
 
 
 @dataclass(eq=False)
@@ -428,7 +437,8 @@ class ParsePool:
             self._spawning -= 1
             if not self._live and not self._spawning:
                 # Nothing will ever serve the queue: fail it rather than hang the callers.
-                failure = ParseError(f"cannot start a parse worker: {exc}")
+                failure = ParseWorkerUnavailable(f"cannot start a parse worker: {exc}")
+                failure.__cause__ = exc
                 while self._queue:
                     _fail(self._queue.popleft(), failure)
             if not isinstance(exc, Exception):
@@ -594,7 +604,7 @@ class ParsePool:
                 # after a few in a row, fail the queue instead of respawning forever.
                 self._failed_starts += 1
                 if self._failed_starts >= _MAX_FAILED_STARTS:
-                    failure = ParseError(
+                    failure = ParseWorkerUnavailable(
                         f"parse workers keep dying at start (exit {code_of(worker)})"
                     )
                     while self._queue:
@@ -608,7 +618,15 @@ class ParsePool:
                     return
             self.crashes += 1
             code = worker.proc.exitcode
-            url = worker.batch[0].job.url if worker.batch else "?"
+            current = worker.batch[0] if worker.batch else None
+            if current is not None and current.crashes < _CRASH_RETRIES:
+                # A worker that dies (the OOM killer, a kill -9, a crash of ours) is our fault
+                # until shown otherwise: the page is tried again in a fresh worker, and only a
+                # page that kills a worker again is failed for good.
+                current.crashes += 1
+                self._retire(worker, None)
+                return
+            url = current.job.url if current is not None else "?"
             self._retire(
                 worker, ParseCrashed(f"parse worker died (exit code {code}) while parsing {url}")
             )

@@ -17,6 +17,14 @@ from ..session.status import Status
 RECENT_PAGES = 200
 RECENT_ERRORS = 200
 RATE_WINDOW_S = 60
+# The live pages/s is measured over this many seconds (or the part of them the run covers).
+RECENT_RATE_S = 10.0
+_RECENT_TIMES = 100_000  # bounds memory at very high rates; 10 s at 10 k pages/s
+
+
+def average_rate(done: int, failed: int, elapsed_s: float) -> float:
+    """The session average the live figure ends on and the summary stores: one formula."""
+    return round((done + failed) / elapsed_s, 1) if elapsed_s > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -64,11 +72,46 @@ class CrawlStats:
     _recent: deque[RecentPage] = field(default_factory=lambda: deque(maxlen=RECENT_PAGES))
     _errors: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_ERRORS))
     _buckets: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW_S))
+    _times: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT_TIMES))
+    _run_started: float | None = None
     _seq: int = 0
+
+    def start_run(self) -> None:
+        """The crawl runs from now: the live rate covers only time since this moment."""
+        self._run_started = self.clock()
+        self._times.clear()
+        self._seq += 1
+
+    def end_run(self) -> None:
+        """Stopped (paused, interrupted, finished): there is no live rate any more."""
+        self._run_started = None
+        self._times.clear()
+        self._seq += 1
+
+    @property
+    def running(self) -> bool:
+        return self._run_started is not None
+
+    def recent_rate(self) -> float:
+        """Pages finished in the last RECENT_RATE_S seconds over the time those seconds cover.
+
+        A 3 s old run divides by 3, not by 10: a short crawl shows its true rate.
+        """
+        if self._run_started is None:
+            return 0.0
+        now = self.clock()
+        covered = min(RECENT_RATE_S, now - self._run_started)
+        if covered <= 0:
+            return 0.0
+        times = self._times
+        while times and times[0] <= now - covered:
+            times.popleft()
+        return len(times) / covered
 
     def record_page(self, page: RecentPage) -> None:
         self._recent.append(page)
         self._count_rate()
+        self._times.append(self.clock())
         self.progress.last_url = page.url
         self._seq += 1
 

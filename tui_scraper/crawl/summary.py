@@ -12,6 +12,7 @@ from typing import Any
 
 from ..session.records import PageRecord
 from ..session.status import PageStatus
+from .stats import average_rate
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float | None:
@@ -49,5 +50,6 @@ async def summarise(pages: AsyncIterator[PageRecord], *, duration_s: float) -> d
         "latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)},
         "bytes": total_bytes,
         "duration_s": round(duration_s, 2),
-        "pages_per_s": round(fetched / duration_s, 1) if duration_s > 0 else None,
+        # The same formula the live figure ends on (stats.average_rate).
+        "pages_per_s": average_rate(fetched, 0, duration_s) if duration_s > 0 else None,
     }

@@ -12,13 +12,17 @@ class Progress:
     failed: int = 0
     skipped: int = 0
     queued: int = 0
-    fetching: int = 0
+    fetching: int = 0  # requests in flight (claimed rows not yet started count as queued)
     bytes: int = 0
+    # Live: pages finished in the last seconds / the time they cover. Stopped: the average.
     pages_per_s: float = 0.0
+    avg_pages_per_s: float = 0.0  # (done + failed) / elapsed_s over the whole session
     elapsed_s: float = 0.0
     last_url: str = ""
     # host -> human text such as "host down, next try in 8 s"; empty when all hosts answer.
     host_states: dict[str, str] = field(default_factory=dict)
+    # What the crawl is waiting on, e.g. "waiting for the database (locked by another process)".
+    waiting: str = ""
 
     @property
     def total_seen(self) -> int:
@@ -31,5 +35,7 @@ class Progress:
     def from_dict(cls, data: dict[str, Any] | None) -> Progress:
         if not data:
             return cls()
+        # Unknown keys are dropped and missing ones take their defaults: progress stored by an
+        # older or newer version stays loadable.
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})

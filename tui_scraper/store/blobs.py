@@ -27,6 +27,7 @@ _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _TMP_PREFIX = ".tmp-"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 _REL_RE = re.compile(r"^blobs/([0-9a-f]{2})/([0-9a-f]{64})$")
 # A tmp file whose writer pid is gone is garbage at once; this bounds a pid that was reused.
 _TMP_MAX_AGE_S = 24 * 3600
@@ -44,7 +45,8 @@ def write_blob(
     """Store `data` under the data dir `root`; return (sha256 hex of `data`, "blobs/ab/<sha>").
 
     Order (ALICE, OSDI'14): tmp (O_EXCL, 0600) → fsync → os.replace → fsync(dir). Only after this
-    returns may a row naming the blob commit. Idempotent: an existing blob is left as it is.
+    returns may a row naming the blob commit. Idempotent: an existing blob that holds the right
+    bytes is left as it is; one that does not (truncated, corrupted) is written again.
     sync=False leaves both fsyncs to one `sync_data_dir` call per batch, which the checkpoint
     makes before the COMMIT that names these blobs (an fsync per page capped a crawl at the
     disk's fsync rate: ~50 pages/s on this VM).
@@ -53,8 +55,10 @@ def write_blob(
     sha = hashlib.sha256(data).hexdigest()
     relative = f"{BLOBS_DIRNAME}/{sha[:2]}/{sha}"
     target = _inside(data_dir, relative)
-    if target.exists():
+    if _holds(target, sha):
         return sha, relative
+    # Missing, or there but wrong (truncated, zeroed, half-written by a dying disk): write it
+    # (again). os.replace swaps the bad file atomically, so no reader ever sees a partial one.
     blobs_root = data_dir / BLOBS_DIRNAME
     shard = target.parent
     if shard not in _KNOWN_DIRS:
@@ -69,7 +73,14 @@ def write_blob(
         if len(packed) < len(data):
             payload = packed
     tmp = shard / f"{_TMP_PREFIX}{sha[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _FILE_MODE)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _FILE_MODE)
+    except OSError:
+        # blobs/ or the shard was removed (or replaced) since we made it: forget that we did,
+        # so a resumed crawl in this process makes it again. The error itself is ours to report
+        # (a storage fault), not the page's.
+        _KNOWN_DIRS.discard(shard)
+        raise
     try:
         try:
             view = memoryview(payload)
@@ -88,6 +99,39 @@ def write_blob(
     if sync:
         _fsync_dir(shard)
     return sha, relative
+
+
+def _holds(path: Path, sha: str) -> bool:
+    """True when `path` holds the blob named `sha` (raw or zlib-compressed).
+
+    Checked before trusting an existing blob: an empty file is rejected by its size alone; any
+    other is read and hashed, which costs about what writing it again would (a page is tens of
+    KB) and happens only when the same content is stored twice.
+    """
+    try:
+        if path.stat().st_size == 0:
+            return sha == _EMPTY_SHA
+        raw = path.read_bytes()
+    except OSError:
+        return False
+    return _matches(raw, sha)
+
+
+def _matches(raw: bytes, sha: str) -> bool:
+    if hashlib.sha256(raw).hexdigest() == sha:
+        return True
+    try:
+        return hashlib.sha256(zlib.decompress(raw)).hexdigest() == sha
+    except zlib.error:
+        return False
+
+
+def blob_present(data_dir: Path, relative_path: str) -> bool:
+    """True when the blob file exists (a stat: the checkpoint asks this for every row it names)."""
+    # The pattern admits only "blobs/xx/<sha>", so no resolve() is needed to stay inside.
+    if _REL_RE.match(relative_path) is None:
+        return False
+    return os.path.isfile(os.path.join(data_dir, relative_path))
 
 
 def sync_data_dir(data_dir: Path) -> None:

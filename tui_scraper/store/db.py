@@ -17,6 +17,7 @@ import functools
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -30,7 +31,14 @@ T = TypeVar("T")
 
 DB_FILENAME = "scraper.db"
 _FILE_MODE = 0o600
-_BUSY_TIMEOUT_MS = 5000
+_BUSY_TIMEOUT_MS = 5000  # opening (and migrating) the file
+# Once open, SQLite's own wait is short: our loop (Database.run) waits in steps of this, so the
+# wait is visible ("waiting for the database") and bounded by BUSY_WAIT_S, not SQLite's timeout.
+_BUSY_STEP_MS = 1000
+_BUSY_PAUSE_S = 0.05  # between two tries when SQLite answered BUSY without waiting
+# How long a write waits for a lock held by another process (a sibling crawl stopped with Ctrl-Z,
+# a sqlite3 shell in BEGIN IMMEDIATE) before the caller gets DatabaseBusy.
+BUSY_WAIT_S = float(os.environ.get("TUI_SCRAPER_DB_WAIT_S", "60"))
 _JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 # Negative: KiB. 8 MiB keeps peak RSS flat from 10 k to 1 M queued URLs (64 MiB doubled it at
 # 1 M); the frontier claim and the checkpoint touch only a few index pages each.
@@ -40,6 +48,9 @@ _wal_warning_shown = False
 # SQLITE_READONLY (8, e.g. the file became read-only), SQLITE_IOERR (10: EIO, EFBIG, ...),
 # SQLITE_FULL (13: ENOSPC), SQLITE_CANTOPEN (14).
 _STORAGE_CODES = frozenset({8, 10, 13, 14})
+# SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection holds the lock.
+_BUSY_CODES = frozenset({5, 6})
+WaitListener = Callable[[str], None]
 
 
 class StorageUnavailable(DatabaseError):
@@ -47,6 +58,13 @@ class StorageUnavailable(DatabaseError):
 
     What was committed before is intact, so a crawl that meets this stops *resumably*
     (`interrupted`) instead of failing for good: resume it once there is space again.
+    """
+
+
+class DatabaseBusy(StorageUnavailable):
+    """Another process held the database's write lock for longer than BUSY_WAIT_S.
+
+    Not the crawl's fault and not final: like a full disk it stops a crawl resumably.
     """
 
 
@@ -59,6 +77,23 @@ class Database:
         self._conn = conn
         self._executor: concurrent.futures.ThreadPoolExecutor = executor
         self._closed = False
+        self.busy_wait_s = BUSY_WAIT_S
+        self._listeners: list[WaitListener] = []
+        self._waiters = 0  # calls now waiting for another process's lock
+
+    def add_wait_listener(self, listener: WaitListener) -> None:
+        """`listener(text)` is called (on the loop) when calls start waiting for the lock
+        ("waiting for the database ...") and when they stop ("")."""
+        self._listeners.append(listener)
+
+    def remove_wait_listener(self, listener: WaitListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _tell(self, text: str) -> None:
+        for listener in list(self._listeners):
+            with contextlib.suppress(Exception):  # an observer must not break the store
+                listener(text)
 
     # opening -------------------------------------------------------------------------------
     @classmethod
@@ -80,12 +115,39 @@ class Database:
     async def run(
         self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
     ) -> T:
-        """Run `fn(conn, …)` on the db thread (reads: autocommit, each statement consistent)."""
+        """Run `fn(conn, …)` on the db thread (reads: autocommit, each statement consistent).
+
+        A lock held by another process is waited on, for at most `busy_wait_s`: the call failed
+        whole (a transaction rolls back on any error), so trying it again is the same as trying
+        it the first time. Past the bound, DatabaseBusy: the crawl stops resumably.
+        """
         if self._closed:
             raise DatabaseError(f"{self.path} is closed")
         loop = asyncio.get_running_loop()
         call = functools.partial(_translate, self.path, fn, self._conn, *args, **kw)
-        return await loop.run_in_executor(self._executor, call)
+        started: float | None = None
+        try:
+            while True:
+                try:
+                    return await loop.run_in_executor(self._executor, call)
+                except DatabaseBusy:
+                    now = time.monotonic()
+                    if started is None:
+                        started = now
+                        self._waiters += 1
+                        if self._waiters == 1:
+                            self._tell("waiting for the database (another process holds its lock)")
+                    if now - started >= self.busy_wait_s:
+                        raise DatabaseBusy(
+                            f"{self.path}: database is locked by another process (waited "
+                            f"{now - started:.0f} s); the session can be resumed once it is free"
+                        ) from None
+                    await asyncio.sleep(_BUSY_PAUSE_S)
+        finally:
+            if started is not None:
+                self._waiters -= 1
+                if self._waiters == 0:
+                    self._tell("")
 
     async def read(
         self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
@@ -101,6 +163,8 @@ class Database:
             raise DatabaseError(f"{self.path} is open read-only")
         try:
             return await self.run(_in_txn, "BEGIN IMMEDIATE", fn, *args, **kw)
+        except DatabaseBusy:
+            raise  # waited for already; truncating the WAL would need the same lock
         except StorageUnavailable:
             # The WAL may be all that is in the way (it grows until a checkpoint; a file-size
             # limit or a nearly full disk stops it first). Fold it into the database and start
@@ -163,6 +227,8 @@ def _translate(
         raise
     except sqlite3.DatabaseError as exc:
         code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _BUSY_CODES:
+            raise DatabaseBusy(f"{path}: {exc}") from exc
         if isinstance(code, int) and code & 0xFF in _STORAGE_CODES:
             raise StorageUnavailable(
                 f"{path}: {exc} (is the disk full? the session can be resumed once it is fixed)"
@@ -192,9 +258,14 @@ def _open_writable(path: Path) -> sqlite3.Connection:
     except BaseException as exc:
         conn.close()
         _remove_new_sidecars(path, existed)
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _BUSY_CODES:
+            # A lock held by another process is not a sign of a foreign file.
+            raise DatabaseBusy(f"{path}: {exc}; try again once it is free") from exc
         if isinstance(exc, sqlite3.DatabaseError):
             raise refuse(path, str(exc)) from exc
         raise
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_STEP_MS}")
     return conn
 
 

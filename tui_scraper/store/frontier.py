@@ -131,10 +131,14 @@ def checkpoint(
     if downloads:
         conn.executemany(_INSERT_DOWNLOAD_SQL, downloads)
     added = inserted + total_before_links - int(row[0])
+    # The links this commit queued are queued in the stored figures too: `sessions` and the live
+    # view (which adds the same `inserted` after the commit) then agree on the queue.
+    stored = progress.to_dict()
+    stored["queued"] = progress.queued + inserted
     conn.execute(
         "UPDATE sessions SET pages_total = pages_total + ?, progress = ?, heartbeat_at = ? "
         "WHERE id = ?",
-        (added, json.dumps(progress.to_dict(), sort_keys=True), heartbeat, session_id),
+        (added, json.dumps(stored, sort_keys=True), heartbeat, session_id),
     )
     return inserted
 
@@ -228,6 +232,15 @@ def get_page(conn: sqlite3.Connection, page_id: int) -> PageRecord:
     if row is None:
         raise PageNotFound(page_id)
     return page_record(row)
+
+
+def seed_page(conn: sqlite3.Connection, session_id: str) -> PageRecord | None:
+    """The start URL's row: the session's first page (sessions.create inserts it first)."""
+    row = conn.execute(
+        f"SELECT {PAGE_COLUMNS} FROM pages WHERE session_id = ? ORDER BY id LIMIT 1",
+        (session_id,),
+    ).fetchone()
+    return None if row is None else page_record(row)
 
 
 def recent_pages(conn: sqlite3.Connection, session_id: str, limit: int) -> list[PageRecord]:

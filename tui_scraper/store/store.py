@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ from ..session.records import (
 )
 from ..session.status import PageStatus, Status
 from . import frontier, lease, sessions
-from .blobs import BLOBS_DIRNAME, BlobStore, sync_data_dir
-from .db import DB_FILENAME, Database
+from .blobs import BLOBS_DIRNAME, BlobStore, blob_present, sync_data_dir
+from .db import DB_FILENAME, Database, StorageUnavailable
 
 
 class Store:
@@ -57,6 +57,13 @@ class Store:
             await db.close()
             raise
         return cls(data_dir, db)
+
+    def add_wait_listener(self, listener: Callable[[str], None]) -> None:
+        """See Database.add_wait_listener: told when writes wait for another process's lock."""
+        self._db.add_wait_listener(listener)
+
+    def remove_wait_listener(self, listener: Callable[[str], None]) -> None:
+        self._db.remove_wait_listener(listener)
 
     @property
     def readonly(self) -> bool:
@@ -215,11 +222,14 @@ class Store:
         max_pages: int | None = None,
     ) -> int:
         # The batch is copied here so a caller mutating its list after a cancel changes nothing.
-        if any(r.storage_path for r in results):
+        named = [r.storage_path for r in results if r.storage_path]
+        if named:
             # Blobs named by this batch were written without fsync: make them durable first
-            # (DESIGN invariant 3: a blob is on disk before the row that names it commits).
-            # Off the db thread, so claims and reads are not held up behind the flush.
-            await asyncio.to_thread(sync_data_dir, self.data_dir)
+            # (DESIGN invariant 3: a blob is on disk before the row that names it commits), and
+            # check they are still there (blobs/ deleted or replaced under a running crawl must
+            # stop it, not commit rows that name nothing). Off the db thread, so claims and
+            # reads are not held up behind the flush.
+            await asyncio.to_thread(_sync_and_check_blobs, self.data_dir, named)
         return await self._db.write(
             frontier.checkpoint, session_id, list(results), progress, heartbeat, max_pages
         )
@@ -247,6 +257,9 @@ class Store:
     async def get_page(self, page_id: int) -> PageRecord:
         return await self._db.read(frontier.get_page, page_id)
 
+    async def seed_page(self, session_id: str) -> PageRecord | None:
+        return await self._db.read(frontier.seed_page, session_id)
+
     async def recent_pages(self, session_id: str, limit: int) -> list[PageRecord]:
         return await self._db.read(frontier.recent_pages, session_id, limit)
 
@@ -256,6 +269,17 @@ class Store:
             from ..session.errors import DatabaseError
 
             raise DatabaseError(f"{self.db_path} is open read-only")
+
+
+def _sync_and_check_blobs(data_dir: Path, named: list[str]) -> None:
+    sync_data_dir(data_dir)
+    missing = [rel for rel in named if not blob_present(data_dir, rel)]
+    if missing:
+        raise StorageUnavailable(
+            f"{data_dir / missing[0]} is missing ({len(missing)} blob(s) written by this crawl "
+            "are gone: was blobs/ deleted?); the session can be resumed once the data dir is "
+            "restored"
+        )
 
 
 def _acquire(
