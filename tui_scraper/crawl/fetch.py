@@ -236,6 +236,13 @@ async def _take_location(response: httpx.Response) -> None:
             response.extensions[_LOCATION] = location
 
 
+def _check_status(code: int) -> None:
+    """A final status must be three digits, 2xx–5xx (RFC 9110 §15): "000", "099" or "600" is a
+    broken server, not an answer, and would otherwise be stored as a page like a 200."""
+    if not 200 <= code <= 599:
+        raise FetchError("protocol", f"invalid HTTP status {code:03d}", transient=False)
+
+
 def _accept_any(url: str, /) -> str | None:
     return None
 
@@ -366,6 +373,7 @@ class Fetcher:
                 while True:
                     response = await self._send(current)
                     try:
+                        _check_status(response.status_code)
                         location = response.extensions.get(_LOCATION)
                         if response.status_code in REDIRECT_STATUSES and location is not None:
                             # Never read a redirect body: it may be 300 MB or a gzip bomb.
