@@ -39,6 +39,7 @@ from .classify import (
 from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
 from .parse import PageJob, ParsePool, ParseTimeout
 from .politeness import HostGate, HostHealth
+from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .stats import CrawlStats, RecentPage
 from .urls import Scope, canonicalize
@@ -139,6 +140,7 @@ class Crawler:
         self._robots = RobotsCache(self._fetcher, cfg.user_agent)
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
+        self._hops = RedirectTargets()
         self._delays_set: set[str] = set()
         self._pool = ParsePool(workers=self.parse_workers)
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
@@ -295,6 +297,9 @@ class Crawler:
         cfg = self.config
         host = urlsplit(page.url).netloc
         now = self.clock()
+        adopted = await self._hops.adopt(page)
+        if adopted is not None:
+            return adopted  # a redirect fetched this URL meanwhile: its result is this row's
         if self._health.is_down(host, now):
             return self._wait_for_host(page, host, now)
         if cfg.respect_robots:
@@ -325,22 +330,28 @@ class Crawler:
                     self._gate.set_delay(host, delay)
         if not self._health.may_dispatch(host, self.clock()):
             return self._wait_for_host(page, host, self.clock())
+        target: PageResult | None = None
         try:
-            async with self._gate.slot(host):
-                # Timed from the slot, not the queue: the figure is the server's latency.
-                started = time.monotonic()
-                response = await self._fetcher.fetch(
-                    page.url,
-                    url_check=lambda url: self._scope.check(url, page.depth),
-                    want_body=self._wants_body,
-                    hop_check=self._known_target,
-                )
-        except FetchError as exc:
-            return await self._fetch_failed(page, host, exc)
-        if self._health.record_success(host):
-            await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
-        elapsed_ms = (time.monotonic() - started) * 1000
-        return await self._handle_response(page, response, elapsed_ms)
+            try:
+                async with self._gate.slot(host):
+                    # Timed from the slot, not the queue: the figure is the server's latency.
+                    started = time.monotonic()
+                    response = await self._fetcher.fetch(
+                        page.url,
+                        url_check=lambda url: self._scope.check(url, page.depth),
+                        want_body=self._wants_body,
+                        hop_check=lambda url: self._check_hop(page.id, url),
+                    )
+            except FetchError as exc:
+                return await self._fetch_failed(page, host, exc)
+            if self._health.record_success(host):
+                await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
+            elapsed_ms = (time.monotonic() - started) * 1000
+            result = await self._handle_response(page, response, elapsed_ms)
+            target = result.redirect_result
+            return result
+        finally:
+            self._hops.finish(page.id, target)
 
     def _wait_for_host(self, page: ClaimedPage, host: str, now: float) -> PageResult:
         """The outage is the host's, not the page's: back to the queue, no attempt charged."""
@@ -355,16 +366,32 @@ class Crawler:
         except Exception as exc:  # the timeline is best effort; the crawl's data is not
             self.stats.record_error(f"could not record {kind}: {_describe(exc)}")
 
-    async def _known_target(self, url: str) -> str | None:
-        """A redirect to a page the frontier already holds (done, or being fetched) is not
-        followed: it would fetch that page a second time (wget's /d → /d/ refetch)."""
+    async def _check_hop(self, page_id: int, url: str) -> str | None:
+        """Every redirect hop obeys the robots.txt of its own origin, like a link would.
+
+        A hop to a page the frontier already holds, in any state, is not followed: a done or
+        fetching row would be fetched a second time under another name (wget's /d → /d/
+        refetch), and a queued one too, once the dispatcher claims it. A target no row holds
+        yet is reserved until its result commits, so a link or a second redirect to it waits.
+        """
+        if self.config.respect_robots:
+            verdict = await self._robots.verdict(url)
+            if not verdict.allowed:
+                if verdict.temporary:
+                    reason = f"redirect target's {verdict.reason or 'robots.txt unavailable'}"
+                    raise FetchError("robots_unavailable", reason, transient=True)
+                raise FetchError(
+                    "robots", f"redirect to {url}: disallowed by robots.txt", transient=False
+                )
         target = canonicalize(url)
         if target is None:
             return None
         status = await self.store.page_status(self.session_id, target)
-        if status is None or status is PageStatus.QUEUED:
-            return None  # followed; the result settles the queued row under its own name
-        return f"redirected to {target}, already {status.value}"
+        if status is not None:
+            return f"redirected to {target}, already {status.value}"
+        if not self._hops.reserve(target, page_id):
+            return f"redirected to {target}, already being fetched"
+        return None
 
     def _wants_body(self, content_type: str) -> bool:
         return is_html(content_type) or matches_download(content_type, self.config.download)
@@ -393,7 +420,8 @@ class Crawler:
             )
         status = (
             PageStatus.SKIPPED
-            if exc.kind in ("redirect", "redirect_refused", "scheme_refused", "address_refused")
+            if exc.kind
+            in ("redirect", "redirect_refused", "scheme_refused", "address_refused", "robots")
             else PageStatus.FAILED
         )
         return permanent(page, status, kind=exc.kind, message=str(exc), now=now)
@@ -581,6 +609,7 @@ class Crawler:
                 max_pages=self.config.max_pages,
             )
             _maybe_crash("after_checkpoint")
+            self._hops.committed(batch)
             self._last_flush = time.monotonic()
             self._counts.queued += new
             self._publish_progress()

@@ -359,7 +359,9 @@ class Fetcher:
         """GET url, following redirects by hand. Raises FetchError; HTTP statuses are returned.
 
         url_check(target) is asked about every redirect target (the caller already vetted `url`)
-        and returns a refusal reason or None. want_body(content_type) decides whether the final
+        and returns a refusal reason or None. hop_check(target), awaited on every hop after
+        url_check, may refuse with a reason (kind "redirect") or raise its own FetchError (robots
+        of the hop's origin). want_body(content_type) decides whether the final
         body is read at all. With truncate=True a body past the cap is cut instead of refused
         (robots.txt: RFC 9309 asks for the first 500 KiB).
         """
@@ -386,8 +388,11 @@ class Fetcher:
                             current = self._next_hop(current, location, url_check)
                             redirects.append(str(current))
                             if hop_check is not None:
+                                # Free the connection first: the check may fetch the hop's
+                                # robots.txt, and a full pool would wait on itself.
+                                await response.aclose()
                                 # e.g. the target is already stored: following would fetch it
-                                # a second time under another name.
+                                # a second time under another name. It may raise FetchError.
                                 known = await hop_check(str(current))
                                 if known is not None:
                                     raise FetchError("redirect", known, transient=False)
