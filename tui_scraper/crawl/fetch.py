@@ -33,6 +33,7 @@ import aiohttp
 import httpx
 
 from .addresses import AddressPolicy, AddressRefused, ResolveFailed
+from .cookies import BoundedCookieJar
 from .decompress import SUPPORTED_ENCODINGS, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
 
 __all__ = [
@@ -290,6 +291,7 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,
+            cookies=BoundedCookieJar(),  # a site must not grow our requests without limit
             event_hooks={"response": [_take_location]},
             trust_env=trust_env,
             limits=limits,
@@ -426,6 +428,11 @@ class Fetcher:
         if self._secret_headers is not None and _origin(target) == self._secret_origin:
             headers = self._secret_headers
         request = self._client.build_request("GET", target, headers=headers)
+        if "cookie" in request.headers:
+            # httpx builds the header from a plain copy of the jar, every matching cookie; ask
+            # the bounded jar itself, which caps what one request carries.
+            del request.headers["cookie"]
+            self._client.cookies.set_cookie_header(request)
         return await self._client.send(request, stream=True)
 
     def _next_hop(
