@@ -110,6 +110,17 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--user-agent", default=None, help="User-Agent header")
     g.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        default=None,
+        help="also trust the CA certificates in this PEM file (e.g. a local CA)",
+    )
+    g.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do NOT verify TLS certificates (anyone on the path can read and change pages)",
+    )
+    g.add_argument(
         "--header",
         action="append",
         default=[],
@@ -212,12 +223,22 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         request_timeout=args.timeout,
         max_body_bytes=args.max_body,
         allow_private=args.allow_private,
+        ca_bundle=args.ca_bundle,
+        insecure=args.insecure,
         **({"user_agent": args.user_agent} if args.user_agent else {}),
     )
     config.validate()
     from .crawl.extract import validate_rules
 
     validate_rules(config.extract)
+    from .crawl.tls import INSECURE_WARNING, check_ca_bundle
+
+    if config.ca_bundle is not None:
+        check_ca_bundle(config.ca_bundle)
+        # Stored absolute: a resume from another directory must find the same file.
+        config = config.with_changes(ca_bundle=os.path.abspath(config.ca_bundle))
+    if config.insecure:
+        print(INSECURE_WARNING, file=sys.stderr)
     return config
 
 

@@ -42,6 +42,7 @@ from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .stats import CrawlStats, RecentPage
+from .tls import tls_context
 from .urls import Scope, canonicalize
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class Crawler:
             transport=transport,  # type: ignore[arg-type]
             secret_headers=self.secret_headers or None,
             secret_origin=cfg.target_url if self.secret_headers else None,
+            ssl_context=tls_context(cfg.ca_bundle, cfg.insecure),
         )
         self._robots = RobotsCache(self._fetcher, cfg.user_agent)
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)

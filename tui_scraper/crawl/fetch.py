@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import math
 import random
 import ssl
@@ -35,6 +34,7 @@ import httpx
 from .addresses import AddressPolicy, AddressRefused, ResolveFailed
 from .cookies import BoundedCookieJar
 from .decompress import SUPPORTED_ENCODINGS, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
+from .tls import shared_ssl_context
 
 __all__ = [
     "FetchError",
@@ -63,17 +63,10 @@ KEPT_HEADERS: Final = (
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One verifying SSL context per process. Building one loads the CA bundle, ~100 ms of CPU
-    with the GIL held: once per Fetcher it stalled the event loop at every crawl start."""
-    return httpx.create_ssl_context()
-
-
 class FetchError(Exception):
     """A fetch that produced no usable response.
 
-    kind: timeout, connect, protocol, too_large, encoding, redirect_limit, redirect_refused,
+    kind: timeout, connect, tls, protocol, too_large, encoding, redirect_limit, redirect_refused,
     address_refused, scheme_refused, invalid_url. `transient` says whether retrying later may help.
     """
 
@@ -173,6 +166,21 @@ def _timeout_error(seconds: float) -> FetchError:
     return FetchError("timeout", f"no complete response within {seconds:g} s", transient=True)
 
 
+def _tls_error(exc: aiohttp.ClientConnectorError) -> FetchError:
+    """Permanent: a certificate that fails now fails on every retry."""
+    where = f"{exc.host}:{exc.port}"
+    cert = getattr(exc, "certificate_error", None)
+    if isinstance(cert, ssl.SSLCertVerificationError):
+        reason = cert.verify_message or str(cert)
+        return FetchError(
+            "tls",
+            f"TLS certificate of {where} not trusted: {reason} "
+            "(trust its CA with --ca-bundle FILE)",
+            transient=False,
+        )
+    return FetchError("tls", f"TLS handshake with {where} failed: {exc.os_error}", transient=False)
+
+
 def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchError:
     """Translate httpx/aiohttp/OS errors into one FetchError kind.
 
@@ -187,7 +195,7 @@ def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchErr
         return FetchError("connect", str(cause), transient=True)
     if isinstance(cause, aiohttp.ClientError):
         if isinstance(cause, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-            return FetchError("connect", f"TLS error: {msg}", transient=False)
+            return _tls_error(cause)
         if isinstance(cause, aiohttp.ClientConnectorError):
             return FetchError("connect", msg, transient=True)
         if isinstance(cause, aiohttp.ServerTimeoutError):
@@ -264,6 +272,7 @@ class Fetcher:
         secret_headers: Mapping[str, str] | None = None,
         secret_origin: str | None = None,
         trust_env: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be ≥ 1")
@@ -287,7 +296,7 @@ class Fetcher:
             keepalive_expiry=15.0,
         )
         if transport is None:
-            transport = self._aiohttp_transport(concurrency, trust_env)
+            transport = self._aiohttp_transport(concurrency, trust_env, ssl_context)
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,
@@ -304,10 +313,13 @@ class Fetcher:
             },
         )
 
-    def _aiohttp_transport(self, concurrency: int, trust_env: bool) -> httpx.AsyncBaseTransport:
+    def _aiohttp_transport(
+        self, concurrency: int, trust_env: bool, ssl_context: ssl.SSLContext | None
+    ) -> httpx.AsyncBaseTransport:
         from httpx_aiohttp import AiohttpTransport
 
         policy = self.addresses
+        verify = ssl_context if ssl_context is not None else shared_ssl_context()
 
         def make_session() -> aiohttp.ClientSession:
             # Built lazily, on the first request, inside the running loop (aiohttp requires one).
@@ -316,6 +328,8 @@ class Fetcher:
                 resolver=policy,  # connect only to addresses the policy checked (no rebinding)
                 use_dns_cache=False,  # the policy caches for the fetcher's life
                 keepalive_timeout=15.0,
+                # The transport's own `verify` only reaches connectors it builds itself.
+                ssl=verify,
             )
             return aiohttp.ClientSession(
                 connector=connector,
@@ -324,7 +338,7 @@ class Fetcher:
                 trust_env=trust_env,
             )
 
-        return AiohttpTransport(client=make_session, verify=shared_ssl_context())
+        return AiohttpTransport(client=make_session, verify=verify)
 
     async def aclose(self) -> None:
         await self._client.aclose()

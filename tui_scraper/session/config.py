@@ -69,6 +69,9 @@ class CrawlConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     allow_private: bool = False
     user_agent: str = DEFAULT_USER_AGENT
+    # TLS: a PEM file of extra CAs to trust (a local CA), or no verification at all (warned).
+    ca_bundle: str | None = None
+    insecure: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> CrawlConfig:
@@ -120,6 +123,8 @@ class CrawlConfig:
         if not 0 < self.request_timeout <= 3600:
             raise_config("timeout", "must be between 0 and 3600 seconds")
         _positive("max-body", self.max_body_bytes)
+        if self.insecure and self.ca_bundle:
+            raise_config("insecure", "--insecure verifies nothing: it cannot go with --ca-bundle")
         return self
 
 
