@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 SCOPES = ("host", "domain", "any")
 DEFAULT_USER_AGENT = "tui-scraper/0.1 (+https://github.com/tui-scraper)"
 _RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+# The fields every page gets (`crawl.extract.default_fields`). A user rule of the same name would
+# replace a built-in string with its list of matches, silently changing the field's type.
+BUILTIN_FIELDS = ("title", "description", "h1", "canonical", "lang", "word_count", "outlinks")
 _MIME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]*/(\*|[a-z0-9][a-z0-9.+-]*)$")
 
 
@@ -114,6 +117,14 @@ class CrawlConfig:
         names = [rule.name for rule in self.extract]
         if len(set(names)) != len(names):
             raise_config("extract", "rule names must be unique")
+        for name in names:
+            if name.lower() in BUILTIN_FIELDS:
+                raise_config(
+                    "extract",
+                    f"{name!r} is a built-in field of every page "
+                    f"({', '.join(BUILTIN_FIELDS)}); give the rule another name, "
+                    f"e.g. my_{name.lower()}",
+                )
         for pattern in self.download:
             if not _MIME_PATTERN.match(pattern):
                 raise_config(
