@@ -43,6 +43,7 @@ from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .stats import CrawlStats, RecentPage
 from .tls import tls_context
+from .traps import TrapGuard
 from .urls import Scope, canonicalize
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class Crawler:
         self._started_mono = time.monotonic()
         self._last_flush = 0.0
         self._scope = Scope.from_config(self.config)
+        # Here, not in run(): run() starts again for retries that came due, the counts go on.
+        self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
         self._allow_private = self.config.allow_private or seed_allows_private(
             self.config.target_url
         )
@@ -395,6 +398,19 @@ class Crawler:
             return f"redirected to {target}, already being fetched"
         return None
 
+    async def _admit_links(
+        self, page: ClaimedPage, links: list[tuple[str, int]]
+    ) -> list[DiscoveredLink]:
+        """The page's links that pass the trap guard; a guard that trips says so once."""
+        guard = self._traps
+        if not guard.enabled:
+            return [DiscoveredLink(url, depth, page.id) for url, depth in links]
+        kept = [DiscoveredLink(url, depth, page.id) for url, depth in links if guard.admit(url)]
+        for text in guard.new_saturations():
+            host = urlsplit(page.url).netloc
+            await self._note_host(host, "trap", f"trap guard: {text}; such links are not followed")
+        return kept
+
     def _wants_body(self, content_type: str) -> bool:
         return is_html(content_type) or matches_download(content_type, self.config.download)
 
@@ -508,7 +524,7 @@ class Crawler:
             base.extracted = processed.fields
             base.content_hash = processed.content_hash
             base.storage_path = processed.storage_path
-            base.links = [DiscoveredLink(url, depth, page.id) for url, depth in processed.links]
+            base.links = await self._admit_links(page, processed.links)
             return base
         from ..store.blobs import write_blob
 
