@@ -9,7 +9,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from tui_scraper.crawl.extract import count_words, default_fields, extract, validate_rules
 from tui_scraper.crawl.parse import NOT_HTTP, PageJob, process_page
-from tui_scraper.crawl.urls import Scope
+from tui_scraper.crawl.urls import Scope, canonicalize
 from tui_scraper.session import ConfigError, CrawlConfig, ExtractRule
 from tui_scraper.session.config import BUILTIN_FIELDS
 
@@ -182,3 +182,34 @@ def test_rule_named_like_a_builtin_field_is_refused(name: str) -> None:
     config = CrawlConfig("http://127.0.0.1/", extract=(ExtractRule.parse(f"{name}=h2"),))
     with pytest.raises(ConfigError, match="built-in field"):
         config.validate()
+
+
+RESOURCES = b"""<html><head><link rel="stylesheet" href="/s.css"><link rel="canonical" href="/c">
+<link rel="Icon shortcut" href="fav.ico"><script src="/app.js"></script></head><body>
+<img src="a.png"><img src="a.png#x"><img src=" /b.png "><img src="data:image/png;base64,AA">
+<img src="http://elsewhere.example/c.png"><video poster="/p.jpg"><source src="/v.mp4"></video>
+<a href="/page">page</a><img src="/page"></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("download", "expected"),
+    [
+        ((), []),
+        (
+            ("image/*",),
+            ["a.png", "/b.png", "/p.jpg", "/v.mp4", "fav.ico"],
+        ),
+        (("text/css",), ["/app.js", "/s.css"]),
+        (("video/mp4",), ["/v.mp4"]),
+    ],
+)
+def test_resources_follow_only_wanted_families(
+    download: tuple[str, ...], expected: list[str]
+) -> None:
+    result = process_page(job(RESOURCES, download=download))
+    base = "http://example.com"
+    wanted = {canonicalize(path, f"{base}/dir/page.html") for path in expected}
+    assert {url for url, _depth in result.resources} == wanted
+    assert all(depth == 2 for _url, depth in result.resources)  # the page's own depth
+    # <a> stays the only page link; "/page" is one, so its <img> is not a resource too.
+    assert [url for url, _depth in result.links] == [f"{base}/page"]

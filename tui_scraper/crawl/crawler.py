@@ -112,6 +112,11 @@ class Crawler:
         self._scope = Scope.from_config(self.config)
         # Here, not in run(): run() starts again for retries that came due, the counts go on.
         self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
+        # Resources (<img src>, …) are downloads, never pages: hashes of their URLs found this
+        # run, and the ids of rows being fetched as one. (A resumed run has forgotten the first;
+        # such a row is then fetched like any page, and an image is still stored as a download.)
+        self._resources: set[int] = set()
+        self._resource_pages: set[int] = set()
         self._allow_private = self.config.allow_private or seed_allows_private(
             self.config.target_url
         )
@@ -336,6 +341,9 @@ class Crawler:
         if not self._health.may_dispatch(host, self.clock()):
             return self._wait_for_host(page, host, self.clock())
         target: PageResult | None = None
+        resource = bool(self._resources) and hash(page.url) in self._resources
+        if resource:
+            self._resource_pages.add(page.id)
         try:
             try:
                 async with self._gate.slot(host):
@@ -344,7 +352,7 @@ class Crawler:
                     response = await self._fetcher.fetch(
                         page.url,
                         url_check=lambda url: self._scope.check(url, page.depth),
-                        want_body=self._wants_body,
+                        want_body=self._wants_download if resource else self._wants_body,
                         hop_check=lambda url: self._check_hop(page.id, url),
                     )
             except FetchError as exc:
@@ -357,6 +365,7 @@ class Crawler:
             return result
         finally:
             self._hops.finish(page.id, target)
+            self._resource_pages.discard(page.id)
 
     def _wait_for_host(self, page: ClaimedPage, host: str, now: float) -> PageResult:
         """The outage is the host's, not the page's: back to the queue, no attempt charged."""
@@ -399,10 +408,21 @@ class Crawler:
         return None
 
     async def _admit_links(
-        self, page: ClaimedPage, links: list[tuple[str, int]]
+        self,
+        page: ClaimedPage,
+        links: list[tuple[str, int]],
+        resources: list[tuple[str, int]],
     ) -> list[DiscoveredLink]:
-        """The page's links that pass the trap guard; a guard that trips says so once."""
+        """The page's links and resources that pass the trap guard; a guard that trips says so
+        once. Resources are remembered as such: their rows are fetched as downloads only."""
         guard = self._traps
+        known = self._resources
+        if known:
+            for url, _depth in links:
+                known.discard(hash(url))  # an <a> link to it elsewhere makes it a page
+        if resources:
+            known.update(hash(url) for url, _depth in resources)
+            links = links + resources
         if not guard.enabled:
             return [DiscoveredLink(url, depth, page.id) for url, depth in links]
         kept = [DiscoveredLink(url, depth, page.id) for url, depth in links if guard.admit(url)]
@@ -413,6 +433,9 @@ class Crawler:
 
     def _wants_body(self, content_type: str) -> bool:
         return is_html(content_type) or matches_download(content_type, self.config.download)
+
+    def _wants_download(self, content_type: str) -> bool:
+        return matches_download(content_type, self.config.download)
 
     async def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
         now = self.clock()
@@ -494,7 +517,7 @@ class Crawler:
             return base
         body = response.body
         base.size = len(body)
-        if is_html(ctype):
+        if is_html(ctype) and page.id not in self._resource_pages:
             job = PageJob(
                 url=response.final_url,
                 depth=page.depth,
@@ -505,6 +528,7 @@ class Crawler:
                 scope=self._scope,
                 blob_root=str(self.data_dir),
                 blob_sync=False,  # Store.checkpoint syncs once per batch, before its COMMIT
+                download=self.config.download,
             )
             try:
                 processed = await self._pool.process(job)
@@ -524,7 +548,7 @@ class Crawler:
             base.extracted = processed.fields
             base.content_hash = processed.content_hash
             base.storage_path = processed.storage_path
-            base.links = await self._admit_links(page, processed.links)
+            base.links = await self._admit_links(page, processed.links, processed.resources)
             return base
         from ..store.blobs import write_blob
 
