@@ -67,7 +67,10 @@ def _dual_spelling_site(n: int) -> SiteServer:
         targets = sorted({(i + 1) % n, (i * 7 + 3) % n, (i * 13 + 5) % n, i // 2})
         links = [f"/s{t:03d}" for t in targets] + [f"/s{t:03d}/" for t in targets]
         site[f"/s{i:03d}/"] = page_html(f"Dir {i}", links)
-    site["/"] = page_html("Root", ["/s000", "/s001/"])
+    # The root names every directory without its slash, a hub (claimed first) names each with
+    # it: most redirects then land on a `/sNN/` row that is queued, or not yet committed.
+    site["/"] = page_html("Root", ["/hub"] + [f"/s{i:03d}" for i in range(n)])
+    site["/hub"] = page_html("Hub", [f"/s{i:03d}/" for i in range(n)])
     server = SiteServer(site)
     for i in range(n):
         server.extra[f"/s{i:03d}"] = lambda r: _redirect(r.path + "/", 301)
@@ -98,7 +101,8 @@ def test_dual_spelling_directories_fetched_exactly_once(tmp_path: Path) -> None:
         assert twice == {}, f"{len(twice)} URLs fetched more than once: {sorted(twice)[:10]}"
         rows = pages(data)
         done = {url for url, (status, _e) in rows.items() if status == "done"}
-        assert done == {server.base + "/"} | {f"{server.base}/s{i:03d}/" for i in range(n)}
+        expected = {server.base + "/", server.base + "/hub"}
+        assert done == expected | {f"{server.base}/s{i:03d}/" for i in range(n)}
         assert_store_invariants(data)
     finally:
         server.stop()

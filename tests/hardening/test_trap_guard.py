@@ -68,13 +68,11 @@ def _events(data: Path, kind: str) -> list[str]:
 
 
 def _stored_config(data: Path) -> dict[str, object]:
-    db = connect_ro(data)
-    try:
-        (text,) = db.execute("SELECT config FROM sessions").fetchone()
-    finally:
-        db.close()
-    loaded: dict[str, object] = json.loads(text)
-    return loaded
+    """The config as `tui-scraper show --json` reports it: where a user sees the limits."""
+    result = cli(data, "show", only_session(data)[0], "--json")
+    assert result.returncode == 0, result.stderr
+    config: dict[str, object] = json.loads(result.stdout)["config"]
+    return config
 
 
 def _paths(data: Path, prefix: str) -> list[str]:
