@@ -286,6 +286,7 @@ class Fetcher:
         self.addresses = AddressPolicy(allow_private=allow_private)
         self._secret_headers = dict(secret_headers) if secret_headers else None
         self._secret_origin: tuple[str, str, int | None] | None = None
+        self._secret_cookie = any(k.lower() == "cookie" for k in self._secret_headers or ())
         if self._secret_headers:
             if not secret_origin:
                 raise ValueError("secret_headers need a secret_origin")
@@ -442,9 +443,10 @@ class Fetcher:
         if self._secret_headers is not None and _origin(target) == self._secret_origin:
             headers = self._secret_headers
         request = self._client.build_request("GET", target, headers=headers)
-        if "cookie" in request.headers:
+        if "cookie" in request.headers and not (headers and self._secret_cookie):
             # httpx builds the header from a plain copy of the jar, every matching cookie; ask
-            # the bounded jar itself, which caps what one request carries.
+            # the bounded jar itself, which caps what one request carries. (A user's --cookie
+            # is a secret header: httpx then leaves the jar out, and so do we.)
             del request.headers["cookie"]
             self._client.cookies.set_cookie_header(request)
         return await self._client.send(request, stream=True)
