@@ -53,6 +53,8 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
+    from .session.config import DEFAULT_MAX_PARAM_VALUES, DEFAULT_MAX_PER_PATTERN
+
     g = parser.add_argument_group("crawl options")
     g.add_argument("--max-pages", type=int, help="stop after this many pages in total")
     g.add_argument("--max-depth", type=int, help="follow links at most this many hops deep")
@@ -109,6 +111,33 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
         help="allow private/loopback addresses even if the start URL is public",
     )
     g.add_argument("--user-agent", default=None, help="User-Agent header")
+    g.add_argument(
+        "--max-per-pattern",
+        type=int,
+        default=DEFAULT_MAX_PER_PATTERN,
+        metavar="N",
+        help="trap guard: at most N URLs of one shape, digits aside, e.g. /cal?day=N "
+        f"(default {DEFAULT_MAX_PER_PATTERN}; 0: no limit)",
+    )
+    g.add_argument(
+        "--max-param-values",
+        type=int,
+        default=DEFAULT_MAX_PARAM_VALUES,
+        metavar="N",
+        help="trap guard: at most N distinct values of one query parameter per host "
+        f"(default {DEFAULT_MAX_PARAM_VALUES}; 0: no limit)",
+    )
+    g.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        default=None,
+        help="also trust the CA certificates in this PEM file (e.g. a local CA)",
+    )
+    g.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do NOT verify TLS certificates (anyone on the path can read and change pages)",
+    )
     g.add_argument(
         "--header",
         action="append",
@@ -212,12 +241,24 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         request_timeout=args.timeout,
         max_body_bytes=args.max_body,
         allow_private=args.allow_private,
+        ca_bundle=args.ca_bundle,
+        trap_max_per_pattern=args.max_per_pattern,
+        trap_max_param_values=args.max_param_values,
+        insecure=args.insecure,
         **({"user_agent": args.user_agent} if args.user_agent else {}),
     )
     config.validate()
     from .crawl.extract import validate_rules
 
     validate_rules(config.extract)
+    from .crawl.tls import INSECURE_WARNING, check_ca_bundle
+
+    if config.ca_bundle is not None:
+        check_ca_bundle(config.ca_bundle)
+        # Stored absolute: a resume from another directory must find the same file.
+        config = config.with_changes(ca_bundle=os.path.abspath(config.ca_bundle))
+    if config.insecure:
+        print(INSECURE_WARNING, file=sys.stderr)
     return config
 
 

@@ -9,8 +9,9 @@ from selectolax.lexbor import LexborHTMLParser
 
 from tui_scraper.crawl.extract import count_words, default_fields, extract, validate_rules
 from tui_scraper.crawl.parse import NOT_HTTP, PageJob, process_page
-from tui_scraper.crawl.urls import Scope
-from tui_scraper.session import ConfigError, ExtractRule
+from tui_scraper.crawl.urls import Scope, canonicalize
+from tui_scraper.session import ConfigError, CrawlConfig, ExtractRule
+from tui_scraper.session.config import BUILTIN_FIELDS
 
 DOC = """<!doctype html>
 <html lang="en-GB"><head>
@@ -114,7 +115,7 @@ def test_count_words() -> None:
 
 
 def test_process_page_links_and_fields() -> None:
-    rules = (ExtractRule.parse("price=p.price"), ExtractRule.parse("title=h1"))
+    rules = (ExtractRule.parse("price=p.price"), ExtractRule.parse("heading=h1"))
     result = process_page(job(DOC.encode(), rules=rules))
     assert result.encoding == "utf-8"
     assert result.title == "The Title"
@@ -129,7 +130,8 @@ def test_process_page_links_and_fields() -> None:
     assert result.fields["outlinks"] == 4  # distinct http(s) links, in scope or not
     assert result.fields["canonical"] == "http://example.com/canon?a=1&b=2"
     assert result.fields["price"] == ["10 EUR", "20 EUR"]
-    assert result.fields["title"] == ["First heading", "Second"]  # a rule wins over a default
+    assert result.fields["heading"] == ["First heading", "Second"]  # a rule: every match
+    assert result.fields["title"] == "The Title"  # a built-in: one string
     assert result.title == "The Title"
     assert result.content_hash == hashlib.sha256(DOC.encode()).hexdigest()
     assert result.storage_path is None
@@ -167,3 +169,47 @@ def test_deep_nesting_no_recursion_error() -> None:
     result = process_page(job(body, rules=(ExtractRule.parse("x=p.x"),)))
     assert result.fields["x"] == ["deep"]
     assert result.links == [("http://example.com/d", 3)]
+
+
+def test_builtin_field_names_match_default_fields() -> None:
+    # The names a user rule may not take are exactly the fields every page gets.
+    tree = LexborHTMLParser("<html><head><title>t</title></head><body></body></html>")
+    assert set(default_fields(tree)) == set(BUILTIN_FIELDS)
+
+
+@pytest.mark.parametrize("name", ["title", "h1", "Word_Count", "outlinks"])
+def test_rule_named_like_a_builtin_field_is_refused(name: str) -> None:
+    config = CrawlConfig("http://127.0.0.1/", extract=(ExtractRule.parse(f"{name}=h2"),))
+    with pytest.raises(ConfigError, match="built-in field"):
+        config.validate()
+
+
+RESOURCES = b"""<html><head><link rel="stylesheet" href="/s.css"><link rel="canonical" href="/c">
+<link rel="Icon shortcut" href="fav.ico"><script src="/app.js"></script></head><body>
+<img src="a.png"><img src="a.png#x"><img src=" /b.png "><img src="data:image/png;base64,AA">
+<img src="http://elsewhere.example/c.png"><video poster="/p.jpg"><source src="/v.mp4"></video>
+<a href="/page">page</a><img src="/page"></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("download", "expected"),
+    [
+        ((), []),
+        (
+            ("image/*",),
+            ["a.png", "/b.png", "/p.jpg", "/v.mp4", "fav.ico"],
+        ),
+        (("text/css",), ["/app.js", "/s.css"]),
+        (("video/mp4",), ["/v.mp4"]),
+    ],
+)
+def test_resources_follow_only_wanted_families(
+    download: tuple[str, ...], expected: list[str]
+) -> None:
+    result = process_page(job(RESOURCES, download=download))
+    base = "http://example.com"
+    wanted = {canonicalize(path, f"{base}/dir/page.html") for path in expected}
+    assert {url for url, _depth in result.resources} == wanted
+    assert all(depth == 2 for _url, depth in result.resources)  # the page's own depth
+    # <a> stays the only page link; "/page" is one, so its <img> is not a resource too.
+    assert [url for url, _depth in result.links] == [f"{base}/page"]

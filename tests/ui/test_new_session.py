@@ -57,7 +57,7 @@ def test_check_field_accepts_good_values_and_blank_optionals() -> None:
         ("max_depth", "0"),
         ("rate", "2.5"),
         ("include", "^/docs/\n/blog/"),
-        ("extract", "title=h1\nlinks=a@href"),
+        ("extract", "heading=h1\nlinks=a@href"),
         ("download", "application/pdf, image/*"),
     ]:
         assert check_field(field, value) is None, (field, value)
@@ -76,7 +76,7 @@ def test_build_config_from_every_field() -> None:
             "include": "^https://example.org/docs",
             "exclude": "\\.zip$\n/tmp/",
             "robots": False,
-            "extract": "title=h1",
+            "extract": "heading=h1",
             "download": "application/pdf",
         }
     )
@@ -87,7 +87,7 @@ def test_build_config_from_every_field() -> None:
     assert config.scope == "domain"
     assert config.exclude == ("\\.zip$", "/tmp/")
     assert config.respect_robots is False
-    assert config.extract[0].name == "title"
+    assert config.extract[0].name == "heading"
     assert config.download == ("application/pdf",)
     with pytest.raises(ConfigError):
         build_config({"url": ""})
@@ -140,7 +140,7 @@ async def test_manager_config_error_lands_at_its_field(manager: FakeManager) -> 
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         _set(screen, "url", "http://ok.test/")
-        _set(screen, "extract", "title=!!bad")  # the fake manager rejects this selector
+        _set(screen, "extract", "heading=!!bad")  # the fake manager rejects this selector
         await pilot.pause()
         screen.query_one("#start", Button).focus()  # the Start button, by keyboard
         await pilot.press("enter")

@@ -52,8 +52,11 @@ from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, pars
 from .limits import capped_concurrency
 from .parse import PageJob, ParsePool, ParseTimeout
 from .politeness import HostGate, HostHealth
+from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .stats import CrawlStats, RecentPage, average_rate
+from .tls import tls_context
+from .traps import TrapGuard
 from .urls import Scope, canonicalize
 
 if TYPE_CHECKING:
@@ -123,6 +126,13 @@ class Crawler:
         self._started_mono = time.monotonic()
         self._last_flush = 0.0
         self._scope = Scope.from_config(self.config)
+        # Here, not in run(): run() starts again for retries that came due, the counts go on.
+        self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
+        # Resources (<img src>, …) are downloads, never pages: hashes of their URLs found this
+        # run, and the ids of rows being fetched as one. (A resumed run has forgotten the first;
+        # such a row is then fetched like any page, and an image is still stored as a download.)
+        self._resources: set[int] = set()
+        self._resource_pages: set[int] = set()
         self._allow_private = self.config.allow_private or seed_allows_private(
             self.config.target_url
         )
@@ -165,10 +175,12 @@ class Crawler:
             transport=transport,  # type: ignore[arg-type]
             secret_headers=self.secret_headers or None,
             secret_origin=cfg.target_url if self.secret_headers else None,
+            ssl_context=tls_context(cfg.ca_bundle, cfg.insecure),
         )
         self._robots = RobotsCache(self._fetcher, cfg.user_agent)
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
+        self._hops = RedirectTargets()
         self._delays_set: set[str] = set()
         self._pool = ParsePool(workers=self.parse_workers)
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
@@ -369,6 +381,9 @@ class Crawler:
         cfg = self.config
         host = urlsplit(page.url).netloc
         now = self.clock()
+        adopted = await self._hops.adopt(page)
+        if adopted is not None:
+            return adopted  # a redirect fetched this URL meanwhile: its result is this row's
         if self._health.is_down(host, now):
             return self._wait_for_host(page, host, now)
         if cfg.respect_robots:
@@ -399,22 +414,32 @@ class Crawler:
                     self._gate.set_delay(host, delay)
         if not self._health.may_dispatch(host, self.clock()):
             return self._wait_for_host(page, host, self.clock())
+        target: PageResult | None = None
+        resource = bool(self._resources) and hash(page.url) in self._resources
+        if resource:
+            self._resource_pages.add(page.id)
         try:
-            async with self._gate.slot(host):
-                # Timed from the slot, not the queue: the figure is the server's latency.
-                started = time.monotonic()
-                response = await self._fetcher.fetch(
-                    page.url,
-                    url_check=lambda url: self._scope.check(url, page.depth),
-                    want_body=self._wants_body,
-                    hop_check=self._known_target,
-                )
-        except FetchError as exc:
-            return await self._fetch_failed(page, host, exc)
-        if self._health.record_success(host):
-            await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
-        elapsed_ms = (time.monotonic() - started) * 1000
-        return await self._handle_response(page, response, elapsed_ms)
+            try:
+                async with self._gate.slot(host):
+                    # Timed from the slot, not the queue: the figure is the server's latency.
+                    started = time.monotonic()
+                    response = await self._fetcher.fetch(
+                        page.url,
+                        url_check=lambda url: self._scope.check(url, page.depth),
+                        want_body=self._wants_download if resource else self._wants_body,
+                        hop_check=lambda url: self._check_hop(page.id, url),
+                    )
+            except FetchError as exc:
+                return await self._fetch_failed(page, host, exc)
+            if self._health.record_success(host):
+                await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
+            elapsed_ms = (time.monotonic() - started) * 1000
+            result = await self._handle_response(page, response, elapsed_ms)
+            target = result.redirect_result
+            return result
+        finally:
+            self._hops.finish(page.id, target)
+            self._resource_pages.discard(page.id)
 
     def _wait_for_host(self, page: ClaimedPage, host: str, now: float) -> PageResult:
         """The outage is the host's, not the page's: back to the queue, no attempt charged."""
@@ -429,19 +454,62 @@ class Crawler:
         except Exception as exc:  # the timeline is best effort; the crawl's data is not
             self.stats.record_error(f"could not record {kind}: {_describe(exc)}")
 
-    async def _known_target(self, url: str) -> str | None:
-        """A redirect to a page the frontier already holds (done, or being fetched) is not
-        followed: it would fetch that page a second time (wget's /d → /d/ refetch)."""
+    async def _check_hop(self, page_id: int, url: str) -> str | None:
+        """Every redirect hop obeys the robots.txt of its own origin, like a link would.
+
+        A hop to a page the frontier already holds, in any state, is not followed: a done or
+        fetching row would be fetched a second time under another name (wget's /d → /d/
+        refetch), and a queued one too, once the dispatcher claims it. A target no row holds
+        yet is reserved until its result commits, so a link or a second redirect to it waits.
+        """
+        if self.config.respect_robots:
+            verdict = await self._robots.verdict(url)
+            if not verdict.allowed:
+                if verdict.temporary:
+                    reason = f"redirect target's {verdict.reason or 'robots.txt unavailable'}"
+                    raise FetchError("robots_unavailable", reason, transient=True)
+                raise FetchError(
+                    "robots", f"redirect to {url}: disallowed by robots.txt", transient=False
+                )
         target = canonicalize(url)
         if target is None:
             return None
         status = await self.store.page_status(self.session_id, target)
-        if status is None or status is PageStatus.QUEUED:
-            return None  # followed; the result settles the queued row under its own name
-        return f"redirected to {target}, already {status.value}"
+        if status is not None:
+            return f"redirected to {target}, already {status.value}"
+        if not self._hops.reserve(target, page_id):
+            return f"redirected to {target}, already being fetched"
+        return None
+
+    async def _admit_links(
+        self,
+        page: ClaimedPage,
+        links: list[tuple[str, int]],
+        resources: list[tuple[str, int]],
+    ) -> list[DiscoveredLink]:
+        """The page's links and resources that pass the trap guard; a guard that trips says so
+        once. Resources are remembered as such: their rows are fetched as downloads only."""
+        guard = self._traps
+        known = self._resources
+        if known:
+            for url, _depth in links:
+                known.discard(hash(url))  # an <a> link to it elsewhere makes it a page
+        if resources:
+            known.update(hash(url) for url, _depth in resources)
+            links = links + resources
+        if not guard.enabled:
+            return [DiscoveredLink(url, depth, page.id) for url, depth in links]
+        kept = [DiscoveredLink(url, depth, page.id) for url, depth in links if guard.admit(url)]
+        for text in guard.new_saturations():
+            host = urlsplit(page.url).netloc
+            await self._note_host(host, "trap", f"trap guard: {text}; such links are not followed")
+        return kept
 
     def _wants_body(self, content_type: str) -> bool:
         return is_html(content_type) or matches_download(content_type, self.config.download)
+
+    def _wants_download(self, content_type: str) -> bool:
+        return matches_download(content_type, self.config.download)
 
     async def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
         now = self.clock()
@@ -470,7 +538,8 @@ class Crawler:
             )
         status = (
             PageStatus.SKIPPED
-            if exc.kind in ("redirect", "redirect_refused", "scheme_refused", "address_refused")
+            if exc.kind
+            in ("redirect", "redirect_refused", "scheme_refused", "address_refused", "robots")
             else PageStatus.FAILED
         )
         return permanent(page, status, kind=exc.kind, message=str(exc), now=now)
@@ -525,7 +594,7 @@ class Crawler:
             return base
         body = response.body
         base.size = len(body)
-        if is_html(ctype):
+        if is_html(ctype) and page.id not in self._resource_pages:
             job = PageJob(
                 url=response.final_url,
                 depth=page.depth,
@@ -536,6 +605,7 @@ class Crawler:
                 scope=self._scope,
                 blob_root=str(self.data_dir),
                 blob_sync=False,  # Store.checkpoint syncs once per batch, before its COMMIT
+                download=self.config.download,
             )
             try:
                 processed = await self._pool.process(job)
@@ -555,7 +625,7 @@ class Crawler:
             base.extracted = processed.fields
             base.content_hash = processed.content_hash
             base.storage_path = processed.storage_path
-            base.links = [DiscoveredLink(url, depth, page.id) for url, depth in processed.links]
+            base.links = await self._admit_links(page, processed.links, processed.resources)
             return base
         from ..store.blobs import write_blob
 
@@ -686,6 +756,7 @@ class Crawler:
             self._results[0:0] = batch
             raise
         _maybe_crash("after_checkpoint")
+        self._hops.committed(batch)
         self._last_flush = time.monotonic()
         self._counts.queued += new
         self._publish_progress()

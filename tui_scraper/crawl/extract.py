@@ -6,8 +6,8 @@ dies with RecursionError on a 10,000-deep document (RELIABILITY-GUIDE §0.10).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
@@ -20,6 +20,7 @@ __all__ = [
     "default_fields",
     "extract",
     "node_text",
+    "resource_links",
     "validate_rules",
 ]
 
@@ -79,6 +80,63 @@ def extract(tree: LexborHTMLParser, rules: Sequence[ExtractRule]) -> dict[str, l
                     values.append(value[:MAX_VALUE_CHARS])
         result[rule.name] = values
     return result
+
+
+# Which elements name a page's resources, by the attribute holding the URL, and the media-type
+# families their files usually have: `--download 'image/*'` then follows <img>, not <script>.
+_RESOURCE_TAGS: Final = (
+    ("img", "src", frozenset({"image"})),
+    ("source", "src", frozenset({"image", "video", "audio"})),
+    ("video", "src", frozenset({"video"})),
+    ("video", "poster", frozenset({"image"})),
+    ("audio", "src", frozenset({"audio"})),
+    ("script", "src", frozenset({"application", "text"})),
+    ("embed", "src", frozenset({"application", "image", "video", "audio"})),
+)
+# <link rel=...> kinds that name a file the page uses (not another page: canonical, next ...).
+_LINK_RESOURCES: Final = {
+    "stylesheet": frozenset({"text"}),
+    "icon": frozenset({"image"}),
+    "apple-touch-icon": frozenset({"image"}),
+    "preload": frozenset({"image", "font", "text", "application", "audio", "video"}),
+    "manifest": frozenset({"application"}),
+}
+
+
+def resource_links(
+    tree: LexborHTMLParser,
+    download: Sequence[str],
+    resolve: Callable[[str], str | None],
+) -> list[str]:
+    """Canonical URLs of the page's resources (<img src>, <script src>, <link rel=stylesheet>,
+    <source>, …) whose usual media-type family a download pattern asks for.
+
+    They become downloads, never pages: <a>/<area> stay the only links that are crawled.
+    """
+    wanted = {pattern.split("/", 1)[0] for pattern in download}
+    urls: list[str] = []
+    seen: set[str] = set()
+
+    def add(raw: str | None) -> None:
+        if raw and raw not in seen:
+            seen.add(raw)
+            url = resolve(raw.strip())
+            if url is not None:
+                urls.append(url)
+
+    for tag, attr, families in _RESOURCE_TAGS:
+        if wanted.isdisjoint(families):
+            continue
+        for node in tree.tags(tag):
+            add(node.attributes.get(attr))
+    for node in tree.tags("link"):
+        attributes = node.attributes
+        for rel in (attributes.get("rel") or "").lower().split():
+            kinds = _LINK_RESOURCES.get(rel)
+            if kinds is not None and not wanted.isdisjoint(kinds):
+                add(attributes.get("href"))
+                break
+    return urls
 
 
 def _first_tag(tree: LexborHTMLParser, tag: str) -> Any:

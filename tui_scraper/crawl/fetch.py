@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import math
 import random
 import ssl
@@ -33,7 +32,9 @@ import aiohttp
 import httpx
 
 from .addresses import AddressPolicy, AddressRefused, ResolveFailed
+from .cookies import BoundedCookieJar
 from .decompress import SUPPORTED_ENCODINGS, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
+from .tls import shared_ssl_context
 
 __all__ = [
     "FetchError",
@@ -62,17 +63,10 @@ KEPT_HEADERS: Final = (
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One verifying SSL context per process. Building one loads the CA bundle, ~100 ms of CPU
-    with the GIL held: once per Fetcher it stalled the event loop at every crawl start."""
-    return httpx.create_ssl_context()
-
-
 class FetchError(Exception):
     """A fetch that produced no usable response.
 
-    kind: timeout, connect, protocol, too_large, encoding, redirect_limit, redirect_refused,
+    kind: timeout, connect, tls, protocol, too_large, encoding, redirect_limit, redirect_refused,
     address_refused, scheme_refused, invalid_url. `transient` says whether retrying later may help.
     """
 
@@ -172,6 +166,21 @@ def _timeout_error(seconds: float) -> FetchError:
     return FetchError("timeout", f"no complete response within {seconds:g} s", transient=True)
 
 
+def _tls_error(exc: aiohttp.ClientConnectorError) -> FetchError:
+    """Permanent: a certificate that fails now fails on every retry."""
+    where = f"{exc.host}:{exc.port}"
+    cert = getattr(exc, "certificate_error", None)
+    if isinstance(cert, ssl.SSLCertVerificationError):
+        reason = cert.verify_message or str(cert)
+        return FetchError(
+            "tls",
+            f"TLS certificate of {where} not trusted: {reason} "
+            "(trust its CA with --ca-bundle FILE)",
+            transient=False,
+        )
+    return FetchError("tls", f"TLS handshake with {where} failed: {exc.os_error}", transient=False)
+
+
 def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchError:
     """Translate httpx/aiohttp/OS errors into one FetchError kind.
 
@@ -186,7 +195,7 @@ def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchErr
         return FetchError("connect", str(cause), transient=True)
     if isinstance(cause, aiohttp.ClientError):
         if isinstance(cause, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-            return FetchError("connect", f"TLS error: {msg}", transient=False)
+            return _tls_error(cause)
         if isinstance(cause, aiohttp.ClientConnectorError):
             return FetchError("connect", msg, transient=True)
         if isinstance(cause, aiohttp.ServerTimeoutError):
@@ -236,6 +245,13 @@ async def _take_location(response: httpx.Response) -> None:
             response.extensions[_LOCATION] = location
 
 
+def _check_status(code: int) -> None:
+    """A final status must be three digits, 2xx–5xx (RFC 9110 §15): "000", "099" or "600" is a
+    broken server, not an answer, and would otherwise be stored as a page like a 200."""
+    if not 200 <= code <= 599:
+        raise FetchError("protocol", f"invalid HTTP status {code:03d}", transient=False)
+
+
 def _accept_any(url: str, /) -> str | None:
     return None
 
@@ -256,6 +272,7 @@ class Fetcher:
         secret_headers: Mapping[str, str] | None = None,
         secret_origin: str | None = None,
         trust_env: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be ≥ 1")
@@ -269,6 +286,7 @@ class Fetcher:
         self.addresses = AddressPolicy(allow_private=allow_private)
         self._secret_headers = dict(secret_headers) if secret_headers else None
         self._secret_origin: tuple[str, str, int | None] | None = None
+        self._secret_cookie = any(k.lower() == "cookie" for k in self._secret_headers or ())
         if self._secret_headers:
             if not secret_origin:
                 raise ValueError("secret_headers need a secret_origin")
@@ -279,10 +297,11 @@ class Fetcher:
             keepalive_expiry=15.0,
         )
         if transport is None:
-            transport = self._aiohttp_transport(concurrency, trust_env)
+            transport = self._aiohttp_transport(concurrency, trust_env, ssl_context)
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,
+            cookies=BoundedCookieJar(),  # a site must not grow our requests without limit
             event_hooks={"response": [_take_location]},
             trust_env=trust_env,
             limits=limits,
@@ -295,10 +314,13 @@ class Fetcher:
             },
         )
 
-    def _aiohttp_transport(self, concurrency: int, trust_env: bool) -> httpx.AsyncBaseTransport:
+    def _aiohttp_transport(
+        self, concurrency: int, trust_env: bool, ssl_context: ssl.SSLContext | None
+    ) -> httpx.AsyncBaseTransport:
         from httpx_aiohttp import AiohttpTransport
 
         policy = self.addresses
+        verify = ssl_context if ssl_context is not None else shared_ssl_context()
 
         def make_session() -> aiohttp.ClientSession:
             # Built lazily, on the first request, inside the running loop (aiohttp requires one).
@@ -307,6 +329,8 @@ class Fetcher:
                 resolver=policy,  # connect only to addresses the policy checked (no rebinding)
                 use_dns_cache=False,  # the policy caches for the fetcher's life
                 keepalive_timeout=15.0,
+                # The transport's own `verify` only reaches connectors it builds itself.
+                ssl=verify,
             )
             return aiohttp.ClientSession(
                 connector=connector,
@@ -315,7 +339,7 @@ class Fetcher:
                 trust_env=trust_env,
             )
 
-        return AiohttpTransport(client=make_session, verify=shared_ssl_context())
+        return AiohttpTransport(client=make_session, verify=verify)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -352,7 +376,9 @@ class Fetcher:
         """GET url, following redirects by hand. Raises FetchError; HTTP statuses are returned.
 
         url_check(target) is asked about every redirect target (the caller already vetted `url`)
-        and returns a refusal reason or None. want_body(content_type) decides whether the final
+        and returns a refusal reason or None. hop_check(target), awaited on every hop after
+        url_check, may refuse with a reason (kind "redirect") or raise its own FetchError (robots
+        of the hop's origin). want_body(content_type) decides whether the final
         body is read at all. With truncate=True a body past the cap is cut instead of refused
         (robots.txt: RFC 9309 asks for the first 500 KiB).
         """
@@ -366,6 +392,7 @@ class Fetcher:
                 while True:
                     response = await self._send(current)
                     try:
+                        _check_status(response.status_code)
                         location = response.extensions.get(_LOCATION)
                         if response.status_code in REDIRECT_STATUSES and location is not None:
                             # Never read a redirect body: it may be 300 MB or a gzip bomb.
@@ -378,8 +405,11 @@ class Fetcher:
                             current = self._next_hop(current, location, url_check)
                             redirects.append(str(current))
                             if hop_check is not None:
+                                # Free the connection first: the check may fetch the hop's
+                                # robots.txt, and a full pool would wait on itself.
+                                await response.aclose()
                                 # e.g. the target is already stored: following would fetch it
-                                # a second time under another name.
+                                # a second time under another name. It may raise FetchError.
                                 known = await hop_check(str(current))
                                 if known is not None:
                                     raise FetchError("redirect", known, transient=False)
@@ -413,6 +443,12 @@ class Fetcher:
         if self._secret_headers is not None and _origin(target) == self._secret_origin:
             headers = self._secret_headers
         request = self._client.build_request("GET", target, headers=headers)
+        if "cookie" in request.headers and not (headers and self._secret_cookie):
+            # httpx builds the header from a plain copy of the jar, every matching cookie; ask
+            # the bounded jar itself, which caps what one request carries. (A user's --cookie
+            # is a secret header: httpx then leaves the jar out, and so do we.)
+            del request.headers["cookie"]
+            self._client.cookies.set_cookie_header(request)
         return await self._client.send(request, stream=True)
 
     def _next_hop(

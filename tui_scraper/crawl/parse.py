@@ -45,7 +45,7 @@ from selectolax.lexbor import LexborHTMLParser
 from tui_scraper.session import ExtractRule
 
 from .decode import decode_html
-from .extract import default_fields, extract
+from .extract import default_fields, extract, resource_links
 from .urls import Scope, canonicalize
 
 __all__ = [
@@ -112,6 +112,7 @@ class PageJob:
     blob_root: str | None = None  # the data dir; when set the body is stored as a blob
     max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES
     blob_sync: bool = True  # False: the caller makes the blob durable (one syncfs per batch)
+    download: tuple[str, ...] = ()  # download patterns: their resources (<img>, …) are listed
 
 
 @dataclass
@@ -126,6 +127,8 @@ class ProcessedPage:
     size: int
     refused_by_reason: dict[str, int] = field(default_factory=dict)
     truncated: bool = False  # only the first max_parse_bytes were parsed
+    # canonical, in scope, at the page's own depth (a page's files belong to it): downloads
+    resources: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _store(job: PageJob) -> tuple[str, str | None]:
@@ -193,6 +196,14 @@ def process_page(job: PageJob) -> ProcessedPage:
         else:
             refused[reason] = refused.get(reason, 0) + 1
 
+    resources: list[tuple[str, int]] = []
+    if job.download:
+        for url in resource_links(tree, job.download, lambda raw: canonicalize(raw, base)):
+            if url not in seen:
+                seen.add(url)
+                if check(url, job.depth) is None:
+                    resources.append((url, job.depth))
+
     rule_values = extract(tree, job.rules) if job.rules else {}
     fields = default_fields(tree, outlinks=distinct)
     title = fields["title"]  # taken before a user rule named "title" replaces the field
@@ -211,6 +222,7 @@ def process_page(job: PageJob) -> ProcessedPage:
         size=len(body),
         refused_by_reason=refused,
         truncated=truncated,
+        resources=resources,
     )
 
 

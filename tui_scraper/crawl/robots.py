@@ -32,9 +32,18 @@ ROBOTS_TTL: Final = 24 * 3600.0  # RFC 9309 §2.4: cache no longer than 24 h
 CRAWL_DELAY_CAP: Final = 60.0  # a hostile "Crawl-delay: 1e9" must not park a host forever
 _PARSE_OFF_LOOP: Final = 64 * 1024  # protego on a big file takes long enough to stall the loop
 
-# Errors after which the file is "unavailable" (allow all) rather than "unreachable".
+# Errors after which the file is "unavailable" (allow all) rather than "unreachable". A TLS
+# failure is permanent and the page's own fetch meets it too, reported as what it is, instead
+# of as a robots.txt outage retried until the page's retries run out.
 _UNAVAILABLE_KINDS: Final = frozenset(
-    {"redirect_limit", "redirect_refused", "scheme_refused", "invalid_url", "address_refused"}
+    {
+        "redirect_limit",
+        "redirect_refused",
+        "scheme_refused",
+        "invalid_url",
+        "address_refused",
+        "tls",
+    }
 )
 
 

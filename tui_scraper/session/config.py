@@ -15,6 +15,13 @@ from urllib.parse import urlsplit
 SCOPES = ("host", "domain", "any")
 DEFAULT_USER_AGENT = "tui-scraper/0.1 (+https://github.com/tui-scraper)"
 _RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+# The fields every page gets (`crawl.extract.default_fields`). A user rule of the same name would
+# replace a built-in string with its list of matches, silently changing the field's type.
+BUILTIN_FIELDS = ("title", "description", "h1", "canonical", "lang", "word_count", "outlinks")
+# The trap guard's default limits (crawl/traps.py): URLs per URL pattern, and distinct values
+# per query parameter of a host. Far above what a real site needs, far below forever.
+DEFAULT_MAX_PER_PATTERN = 10_000
+DEFAULT_MAX_PARAM_VALUES = 1_000
 _MIME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]*/(\*|[a-z0-9][a-z0-9.+-]*)$")
 
 
@@ -69,6 +76,12 @@ class CrawlConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     allow_private: bool = False
     user_agent: str = DEFAULT_USER_AGENT
+    # TLS: a PEM file of extra CAs to trust (a local CA), or no verification at all (warned).
+    ca_bundle: str | None = None
+    insecure: bool = False
+    # Trap guard (0: no limit); configs stored before these fields existed get the defaults.
+    trap_max_per_pattern: int = DEFAULT_MAX_PER_PATTERN
+    trap_max_param_values: int = DEFAULT_MAX_PARAM_VALUES
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> CrawlConfig:
@@ -111,6 +124,14 @@ class CrawlConfig:
         names = [rule.name for rule in self.extract]
         if len(set(names)) != len(names):
             raise_config("extract", "rule names must be unique")
+        for name in names:
+            if name.lower() in BUILTIN_FIELDS:
+                raise_config(
+                    "extract",
+                    f"{name!r} is a built-in field of every page "
+                    f"({', '.join(BUILTIN_FIELDS)}); give the rule another name, "
+                    f"e.g. my_{name.lower()}",
+                )
         for pattern in self.download:
             if not _MIME_PATTERN.match(pattern):
                 raise_config(
@@ -120,6 +141,10 @@ class CrawlConfig:
         if not 0 < self.request_timeout <= 3600:
             raise_config("timeout", "must be between 0 and 3600 seconds")
         _positive("max-body", self.max_body_bytes)
+        _non_negative("max-per-pattern", self.trap_max_per_pattern)
+        _non_negative("max-param-values", self.trap_max_param_values)
+        if self.insecure and self.ca_bundle:
+            raise_config("insecure", "--insecure verifies nothing: it cannot go with --ca-bundle")
         return self
 
 
