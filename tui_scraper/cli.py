@@ -399,11 +399,11 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = parser.parse_args(argv)
         _refuse_undecodable(args)
-        data_dir = _data_dir(args)
         if args.command == "crawl":
             # Every option is checked before the data dir is touched: bad input creates nothing.
             args.config = config_from_args(args)
             args.secrets = secret_headers_from_args(args)
+        data_dir = _data_dir(args)
         if args.command is None:
             return _run_ui(data_dir)
         if args.command in ("crawl", "resume", "demo") and not args.headless:
