@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -17,15 +20,26 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .paths import resolve_data_dir
+from .paths import ENV_VAR, resolve_data_dir, user_data_dir
 from .safe_text import display_safe
-from .session.config import CrawlConfig, ExtractRule
+from .session.config import (
+    CrawlConfig,
+    ExtractRule,
+    validate_header_name,
+    validate_header_value,
+)
 from .session.errors import ScraperError
 from .session.records import SessionRecord
-from .session.status import Status
+from .session.status import RESUMABLE, Status
 from .store.db import StorageUnavailable
+from .store.secrets import delete_secret_headers, secrets_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a tool killed by SIGPIPE
+# errnos that mean "the disk", not "what you typed": exit 1 like StorageUnavailable.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+# Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
+PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
 STATUS_EXIT = {
     Status.COMPLETED: EXIT_OK,
     Status.FAILED: EXIT_FAILED,
@@ -44,30 +58,75 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(f"{message} (see {self.prog} --help)")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Show the default of every option that has one, so a new option cannot forget it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default" in text
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool | list)
+            or default == ""
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         default=argparse.SUPPRESS,
-        help="where sessions are stored (default: $TUI_SCRAPER_DATA_DIR or the user data dir)",
+        help="where sessions are stored (default: $TUI_SCRAPER_DATA_DIR, else "
+        f"{display_safe(user_data_dir())})",
     )
+
+
+_DEFAULTS = CrawlConfig(target_url="http://x/")
+_BOUNDS = "from {} to {}".format
+URL_HELP = (
+    "the start URL (http:// or https://); links found on it are followed within --scope, "
+    "so the crawl stays on its host by default"
+)
+SECRETS_HELP = (
+    "Secret headers are sent only to the start URL's origin and never stored in the database. "
+    "Values given with --header/--cookie are visible to other users in `ps` while the crawl "
+    "runs: prefer --header-file FILE or --header-env VAR. The values are kept in a 0600 file "
+    "in the data dir while the session can be resumed, and deleted when it completes or fails."
+)
 
 
 def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
+    """Crawl options of `crawl` (one group, one call per option: add new ones anywhere)."""
     from .session.config import DEFAULT_MAX_PARAM_VALUES, DEFAULT_MAX_PER_PATTERN
 
     g = parser.add_argument_group("crawl options")
-    g.add_argument("--max-pages", type=int, help="stop after this many pages in total")
-    g.add_argument("--max-depth", type=int, help="follow links at most this many hops deep")
-    g.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
+    g.add_argument("--max-pages", type=int, help="stop after this many pages (default: no limit)")
     g.add_argument(
-        "--per-host", type=int, default=4, help="requests in flight per host (default 4)"
+        "--max-depth", type=int, help="follow links at most this many hops deep (default: no limit)"
     )
-    g.add_argument("--rate", type=float, help="at most N requests per second per host")
+    g.add_argument(
+        "--concurrency", type=int, default=_DEFAULTS.concurrency, help="requests in flight"
+    )
+    g.add_argument(
+        "--per-host",
+        type=int,
+        default=_DEFAULTS.per_host_concurrency,
+        help="requests in flight per host",
+    )
+    g.add_argument(
+        "--rate",
+        type=float,
+        help="at most N requests per second per host, 0.01 to 1000 (default: no limit)",
+    )
     g.add_argument(
         "--scope",
         choices=("host", "domain", "any"),
-        default="host",
-        help="which links to follow (default: same host)",
+        default=_DEFAULTS.scope,
+        help="which links to follow: same host, same registrable domain, or any",
     )
     g.add_argument(
         "--include",
@@ -95,22 +154,33 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
         "--download",
         default="",
         metavar="TYPES",
-        help="also store files of these types, e.g. 'image/*,application/pdf'",
+        help="also store files of these types, e.g. 'image/*,application/pdf' (default: none)",
     )
-    g.add_argument("--retries", type=int, default=3, help="retries of transient failures")
-    g.add_argument("--timeout", type=float, default=30.0, help="overall deadline per request (s)")
+    g.add_argument(
+        "--retries",
+        type=int,
+        default=_DEFAULTS.retries,
+        help="retries of a transient failure (timeout, 5xx, reset), 0 to 20",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=_DEFAULTS.request_timeout,
+        metavar="SECONDS",
+        help="overall deadline of one request, headers and body, 0.1 to 3600",
+    )
     g.add_argument(
         "--max-body",
         type=int,
-        default=10 * 1024 * 1024,
-        help="largest body stored, in bytes after decompression",
+        default=_DEFAULTS.max_body_bytes,
+        metavar="BYTES",
+        help="largest body stored, in bytes after decompression; larger pages fail",
     )
     g.add_argument(
         "--allow-private",
         action="store_true",
         help="allow private/loopback addresses even if the start URL is public",
     )
-    g.add_argument("--user-agent", default=None, help="User-Agent header")
     g.add_argument(
         "--max-per-pattern",
         type=int,
@@ -139,87 +209,175 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
         help="do NOT verify TLS certificates (anyone on the path can read and change pages)",
     )
     g.add_argument(
+        "--user-agent", default=_DEFAULTS.user_agent, metavar="TEXT", help="User-Agent header"
+    )
+    s = parser.add_argument_group("secret headers", SECRETS_HELP)
+    s.add_argument(
         "--header",
         action="append",
         default=[],
         metavar="'NAME: VALUE'",
-        help="extra request header, sent only to the start URL's origin and never "
-        "stored in the database (e.g. Authorization); repeatable",
+        help="extra request header, e.g. Authorization (repeatable)",
     )
-    g.add_argument(
+    s.add_argument(
         "--cookie",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="cookie sent only to the start URL's origin; repeatable",
+        help="cookie (repeatable)",
     )
+    s.add_argument(
+        "--header-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read headers from FILE, one 'NAME: VALUE' per line; blank lines and lines "
+        "starting with # are skipped (repeatable)",
+    )
+    s.add_argument(
+        "--header-env",
+        action="append",
+        default=[],
+        metavar="VAR",
+        help="read headers from environment variable VAR, same format as --header-file",
+    )
+
+
+SESSION_HELP = "session id (a unique prefix is enough)"
+JSON_HELP = (
+    "with --headless: print one JSON record at the end on stdout "
+    "(id, status, counts, duration_s) instead of the bare id"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tui-scraper",
+        formatter_class=_HelpFormatter,
         description="Web crawls as durable sessions. With no command, opens the terminal app "
         "(the recovery screen first if a crawl was interrupted).",
     )
     parser.add_argument("--version", action="version", version=f"tui-scraper {__version__}")
     _add_data_dir(parser)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    sub_kw: dict[str, Any] = {"formatter_class": _HelpFormatter}
 
     crawl = sub.add_parser(
-        "crawl", help="start a new crawl session", description="Start a crawl session of URL."
+        "crawl",
+        **sub_kw,
+        help="start a new crawl session",
+        description="Start a crawl session of URL.",
     )
-    crawl.add_argument("url")
-    crawl.add_argument("--headless", action="store_true", help="no UI: print progress lines")
+    crawl.add_argument("url", help=URL_HELP)
+    crawl.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: progress lines on stderr, the session id on stdout",
+    )
+    crawl.add_argument("--json", action="store_true", help=JSON_HELP)
     _add_crawl_options(crawl)
     _add_data_dir(crawl)
 
-    resume = sub.add_parser("resume", help="resume a paused or interrupted session")
-    resume.add_argument("session", help="session id (a unique prefix is enough)")
-    resume.add_argument("--headless", action="store_true", help="no UI: print progress lines")
+    resume = sub.add_parser("resume", **sub_kw, help="resume a paused or interrupted session")
+    resume.add_argument("session", help=SESSION_HELP)
+    resume.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: progress lines on stderr, the session id on stdout",
+    )
+    resume.add_argument("--json", action="store_true", help=JSON_HELP)
+    resume.add_argument(
+        "--without-secrets",
+        action="store_true",
+        help="resume even though the secret headers this session was started with are missing "
+        "or damaged; they are then not sent",
+    )
     _add_data_dir(resume)
 
-    demo = sub.add_parser("demo", help="crawl the built-in demo site (no network needed)")
+    demo = sub.add_parser("demo", **sub_kw, help="crawl the built-in demo site (no network needed)")
     demo.add_argument("--headless", action="store_true", help="no UI: print progress lines")
     _add_data_dir(demo)
 
-    sessions = sub.add_parser("sessions", help="list every session")
+    sessions = sub.add_parser("sessions", **sub_kw, help="list every session")
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
     _add_data_dir(sessions)
 
-    show = sub.add_parser("show", help="one session: config, progress, timeline")
-    show.add_argument("session")
+    show = sub.add_parser("show", **sub_kw, help="one session: config, progress, timeline")
+    show.add_argument("session", help=SESSION_HELP)
     show.add_argument("--json", action="store_true", help="machine-readable output")
     _add_data_dir(show)
 
-    dismiss = sub.add_parser("dismiss", help="hide an interrupted/paused session from recovery")
-    dismiss.add_argument("session")
+    dismiss = sub.add_parser(
+        "dismiss", **sub_kw, help="hide an interrupted/paused session from recovery"
+    )
+    dismiss.add_argument("session", help=SESSION_HELP)
     _add_data_dir(dismiss)
 
-    export = sub.add_parser("export", help="write a session's pages as JSON Lines or CSV")
-    export.add_argument("session")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export = sub.add_parser("export", **sub_kw, help="write a session's pages as JSON Lines or CSV")
+    export.add_argument("session", help=SESSION_HELP)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="where to write (default: standard output). A regular file is replaced "
+        "atomically and keeps its mode; a FIFO, device or /dev/fd/N is written in place. "
+        "To a terminal, control characters in page text are shown as \N{REPLACEMENT CHARACTER}",
+    )
+    export.add_argument(
+        "--keep-formulas",
+        action="store_true",
+        help="CSV: leave cells starting with = + - @ as they are (by default they get a "
+        "leading ' so a spreadsheet shows them as text instead of running them)",
+    )
     _add_data_dir(export)
     return parser
 
 
 def secret_headers_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """Every secret header of the command line, files and environment, checked: a value the
+    HTTP client would refuse (CR/LF, beyond latin-1) would fail every page, so it is bad input."""
+    specs: list[tuple[str, str]] = [("--header", spec) for spec in args.header]
+    for name in args.header_file:
+        specs += [(f"--header-file {name}", line) for line in _header_lines(_read_file(name))]
+    for var in args.header_env:
+        if var not in os.environ:
+            raise BadInput(f"--header-env {var}: the environment variable is not set")
+        specs += [(f"--header-env {var}", line) for line in _header_lines(os.environ[var])]
     headers: dict[str, str] = {}
-    for spec in args.header:
+    for where, spec in specs:
         name, sep, value = spec.partition(":")
         name = name.strip()
-        if not sep or not name or any(c.isspace() for c in name) or "\n" in value:
-            raise BadInput(f"--header {name or spec!r}: expected 'NAME: VALUE'")
-        headers[name] = value.strip()
+        if not sep or not name:
+            raise BadInput(f"{where}: expected 'NAME: VALUE', got {display_safe(spec, 60)!r}")
+        validate_header_name(where, name)
+        headers[name] = validate_header_value(f"{where} {name}", value.strip())
     cookies = []
     for spec in args.cookie:
         name, sep, value = spec.partition("=")
-        if not sep or not name.strip() or any(c in spec for c in ";\r\n"):
-            raise BadInput(f"--cookie {name.strip() or spec!r}: expected NAME=VALUE")
-        cookies.append(f"{name.strip()}={value.strip()}")
+        if not sep or not name.strip() or ";" in spec:
+            raise BadInput(
+                f"--cookie {display_safe(name.strip() or spec, 60)!r}: expected NAME=VALUE"
+            )
+        validate_header_name("--cookie", name.strip())
+        cookies.append(f"{name.strip()}={validate_header_value('--cookie', value.strip())}")
     if cookies:
-        headers["Cookie"] = "; ".join(cookies)
+        headers["Cookie"] = "; ".join(filter(None, [headers.get("Cookie"), *cookies]))
     return headers
+
+
+def _read_file(name: str) -> str:
+    try:
+        with open(name, encoding="utf-8") as fh:
+            return fh.read(1 << 20)
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BadInput(f"--header-file {name}: {why}") from None
+
+
+def _header_lines(text: str) -> list[str]:
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def config_from_args(args: argparse.Namespace) -> CrawlConfig:
@@ -264,18 +422,35 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
 
 # ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        _flush_stdout()
+        return code
+    except StdoutFailed as exc:
+        _silence_stdout()
+        if exc.errno == errno.EPIPE:
+            # The reader is gone (`| head`): stop quietly, like a Unix tool killed by SIGPIPE.
+            return EXIT_BROKEN_PIPE
+        _error(f"cannot write to standard output: {exc.strerror}")
+        return EXIT_FAILED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        data_dir = resolve_data_dir(getattr(args, "data_dir", None))
-        _check_chosen_data_dir(data_dir, chosen=bool(getattr(args, "data_dir", None)))
+        _refuse_undecodable(args)
         if args.command == "crawl":
             # Every option is checked before the data dir is touched: bad input creates nothing.
             args.config = config_from_args(args)
             args.secrets = secret_headers_from_args(args)
+        data_dir = _data_dir(args)
         if args.command is None:
             return _run_ui(data_dir)
         if args.command in ("crawl", "resume", "demo") and not args.headless:
+            if args.command == "resume":
+                # Resolved before the UI starts: a wrong id is one line, not an app with a toast.
+                args.session = asyncio.run(_resumable_id(data_dir, args))
             return _run_ui(data_dir, args=args)
         return asyncio.run(_dispatch(args, data_dir))
     except StorageUnavailable as exc:
@@ -285,16 +460,92 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BadInput, ScraperError) as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
+    except StdoutFailed:
+        raise
+    except OSError as exc:
+        # Anything the system refused that no layer turned into a message of its own (a data
+        # dir on a read-only file system, a path through a file): one line, never a traceback.
+        _error(_describe_os_error(exc))
+        return EXIT_FAILED if exc.errno in STORAGE_ERRNOS else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _describe_os_error(exc: OSError) -> str:
+    where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def _refuse_undecodable(args: argparse.Namespace) -> None:
+    """Arguments that are not UTF-8 arrive as lone surrogates; only paths may carry them."""
+    for key, value in vars(args).items():
+        if key in PATH_ARGS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and _has_surrogate(item):
+                option = key.replace("_", "-")
+                raise BadInput(f"{option} {display_safe(item, 60)!r} is not valid UTF-8 text")
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    chosen = getattr(args, "data_dir", None)
+    if chosen is not None and not chosen.strip():
+        raise BadInput("--data-dir is empty: name a directory")
+    env = os.environ.get(ENV_VAR)
+    if chosen is None and env is not None and not env.strip():
+        raise BadInput(f"{ENV_VAR} is set but empty: name a directory or unset it")
+    data_dir = resolve_data_dir(chosen)
+    if chosen is None and env is None and not os.environ.get("HOME"):
+        # The default comes from the password database then: say where data goes.
+        _error(f"HOME is not set; using the data dir {data_dir}")
+    _check_chosen_data_dir(data_dir, chosen=chosen is not None)
+    return data_dir
 
 
 def _check_chosen_data_dir(data_dir: Path, *, chosen: bool) -> None:
     """A data dir the user named may be created, but not its parents: a missing parent is most
     likely a typo or a disk that is not mounted, and a tree made there would hide the mistake."""
-    chosen = chosen or bool(os.environ.get("TUI_SCRAPER_DATA_DIR"))
+    chosen = chosen or bool(os.environ.get(ENV_VAR))
     if chosen and not data_dir.exists() and not data_dir.parent.is_dir():
         raise BadInput(f"data dir {data_dir}: {data_dir.parent} does not exist (create it first)")
+
+
+class StdoutFailed(Exception):
+    """Standard output refused a write (reader gone, disk full)."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror)
+        self.errno = exc.errno
+        self.strerror = exc.strerror or str(exc)
+
+
+def _out(text: str = "") -> None:
+    """Print a line on stdout; a failure becomes StdoutFailed, handled once in main()."""
+    try:
+        print(text)
+    except OSError as exc:
+        raise StdoutFailed(exc) from None
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        raise StdoutFailed(exc) from None
+    except ValueError:  # stdout was closed
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's last flush cannot fail again at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _error(message: str) -> None:
@@ -302,6 +553,9 @@ def _error(message: str) -> None:
 
 
 def _run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # The app would draw its escape codes into the file or pipe stdout points at.
+        raise BadInput("the terminal app needs a terminal; use --headless in scripts")
     from .ui.app import run_app  # Textual is imported only when the UI runs
 
     if args is None:
@@ -310,21 +564,71 @@ def _run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
         return run_app(data_dir, demo=True)
     if args.command == "crawl":
         if args.secrets:
-            raise BadInput("--header/--cookie need --headless for now")
+            raise BadInput("secret headers need --headless for now")
         return run_app(data_dir, new_config=args.config)
     return run_app(data_dir, resume=args.session)
+
+
+async def _resumable_id(data_dir: Path, args: argparse.Namespace) -> str:
+    """The full id of the session `resume` names, checked read-only (creates nothing)."""
+    from .store import Store
+
+    store = await Store.open(data_dir, readonly=True)
+    try:
+        session = await store.get_session(await store.resolve_id(_session_ref(args.session)))
+    finally:
+        await store.close()
+    _check_resumable(session, data_dir, without_secrets=args.without_secrets)
+    return session.id
+
+
+def _session_ref(ref: str) -> str:
+    if not ref.strip() or not all(c in "0123456789abcdefABCDEF" for c in ref.strip()):
+        raise BadInput(f"{display_safe(ref, 60)!r} is not a session id (hex digits, see sessions)")
+    return ref.strip()
+
+
+def _check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets: bool) -> None:
+    """Refuse a resume that cannot do what the first run did: a final session, or one whose
+    secret headers are gone (its requests would silently go out without Authorization)."""
+    if session.status not in RESUMABLE:
+        raise BadInput(
+            f"session {session.short_id} is {session.status.value}; "
+            "only paused or interrupted sessions can be resumed"
+        )
+    names = [str(n) for n in session.config.extra.get("secret_header_names") or []]
+    problem = secrets_problem(data_dir, session.id, names) if names else None
+    if problem is None:
+        return
+    if not without_secrets:
+        raise BadInput(
+            f"session {session.short_id} was started with secret headers "
+            f"({', '.join(names)}) but {problem}; add --without-secrets to resume without them"
+        )
+    with contextlib.suppress(OSError):
+        # Told to go on without them: a damaged file would otherwise fail the start.
+        delete_secret_headers(data_dir, session.id)
+    _error(f"resuming {session.short_id} without its secret headers ({', '.join(names)})")
 
 
 async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     from .manager import SessionManager
 
-    manager = await SessionManager.open(data_dir, who="cli")
+    if getattr(args, "session", None) is not None:
+        args.session = _session_ref(args.session)
+    try:
+        manager = await SessionManager.open(data_dir, who="cli")
+    except OSError as exc:
+        # e.g. a data dir on a read-only file system: name the dir, then what refused.
+        raise BadInput(f"data dir {data_dir} cannot be used: {_describe_os_error(exc)}") from None
     try:
         if args.command == "crawl":
             session = await manager.create(args.config, secret_headers=args.secrets)
-            return await _run_headless(manager, session.id)
+            return await _run_headless(manager, session.id, as_json=args.json)
         if args.command == "resume":
-            return await _run_headless(manager, args.session)
+            session = await manager.get(args.session)
+            _check_resumable(session, data_dir, without_secrets=args.without_secrets)
+            return await _run_headless(manager, session.id, as_json=args.json)
         if args.command == "demo":
             return await _run_demo(manager)
         if args.command == "sessions":
@@ -335,17 +639,34 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             return _print_show(session, events, as_json=args.json)
         if args.command == "dismiss":
             session = await manager.dismiss(args.session)
-            print(f"dismissed {session.short_id} ({session.status.value}); it can still be resumed")
+            _out(f"dismissed {session.short_id} ({session.status.value}); it can still be resumed")
             return EXIT_OK
         if args.command == "export":
-            out = Path(args.output) if args.output else None
-            count = await manager.export(args.session, args.format, out)
-            if out is not None:
-                print(f"wrote {count} pages to {out}", file=sys.stderr)
-            return EXIT_OK
+            return await _export(manager, args)
         raise BadInput(f"unknown command {args.command}")
     finally:
         await asyncio.wait_for(manager.close(), 30)
+
+
+async def _export(manager: Any, args: argparse.Namespace) -> int:
+    from .export import export_pages
+
+    to_stdout = args.output in (None, "-")
+    out = None if to_stdout else Path(args.output)
+    session_id = await manager.store.resolve_id(args.session)
+    try:
+        count = await export_pages(
+            manager.store, session_id, args.format, out, keep_formulas=args.keep_formulas
+        )
+    except OSError as exc:
+        if to_stdout:
+            raise StdoutFailed(exc) from None
+        raise StorageUnavailable(
+            f"cannot write {out}: {exc.strerror or exc}; nothing was replaced"
+        ) from None
+    if out is not None:
+        print(f"wrote {count} pages to {display_safe(out)}", file=sys.stderr)
+    return EXIT_OK
 
 
 async def _run_demo(manager: Any) -> int:
@@ -362,7 +683,8 @@ async def _run_demo(manager: Any) -> int:
         await server.stop()
 
 
-async def _run_headless(manager: Any, session_ref: str) -> int:
+async def _run_headless(manager: Any, session_ref: str, *, as_json: bool = False) -> int:
+    before = await manager.get(session_ref)
     handle = await manager.start(session_ref)
     loop = asyncio.get_running_loop()
     signals_seen: list[int] = []
@@ -377,10 +699,15 @@ async def _run_headless(manager: Any, session_ref: str) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, on_signal, signum)
+    verb = "started" if before.status is Status.PENDING else "resumed"
     print(
-        f"session {handle.session_id[:8]} started: {display_safe(handle.stats.target_url)}",
+        f"session {handle.session_id[:8]} {verb}: {display_safe(handle.stats.target_url)}",
         file=sys.stderr,
     )
+    if not as_json:
+        # The id first, alone on stdout, so `id=$(tui-scraper crawl URL --headless)` works.
+        _out(handle.session_id)
+        _flush_stdout()
     reporter = asyncio.create_task(_report_progress(handle))
     try:
         status = await handle.wait()
@@ -390,16 +717,51 @@ async def _run_headless(manager: Any, session_ref: str) -> int:
             loop.remove_signal_handler(signum)
     _print_line(handle.stats.snapshot(), final=True)
     session = await manager.get(handle.session_id)
-    line = f"session {session.short_id} {session.status.value}"
-    if session.error:
-        line += f": {session.error}"
-    print(display_safe(line, 1000), file=sys.stderr)
+    _print_outcome(session, manager.data_dir, as_json=as_json)
     if signals_seen:
         return EXIT_INTERRUPTED
     if status is Status.INTERRUPTED:
         # Stopped by no signal: the disk refused a write. Resumable, but this run failed.
         return EXIT_FAILED
     return STATUS_EXIT.get(status, EXIT_FAILED)
+
+
+def _print_outcome(session: SessionRecord, data_dir: Path, *, as_json: bool) -> None:
+    line = f"session {session.short_id} {session.status.value}"
+    if session.error:
+        line += f": {session.error}"
+    print(display_safe(line, 1000), file=sys.stderr)
+    had_secrets = bool(session.config.extra.get("secret_header_names"))
+    if session.status in RESUMABLE:
+        print(f"resume it with: {resume_command(session.short_id, data_dir)}", file=sys.stderr)
+        if had_secrets:
+            print("its secret headers are kept until the session ends", file=sys.stderr)
+    elif had_secrets:
+        print(f"deleted the secret headers of session {session.short_id}", file=sys.stderr)
+    if as_json:
+        p = session.progress
+        record = {
+            "id": session.id,
+            "status": session.status.value,
+            "error": session.error,
+            "counts": {
+                "done": p.done,
+                "failed": p.failed,
+                "skipped": p.skipped,
+                "queued": p.queued,
+            },
+            "bytes": p.bytes,
+            "duration_s": round(p.elapsed_s, 3),
+        }
+        _out(json.dumps(record))
+
+
+def resume_command(short_id: str, data_dir: Path) -> str:
+    """The command that resumes this session, --data-dir included unless it is the default."""
+    command = f"tui-scraper resume {short_id}"
+    if data_dir != user_data_dir() or os.environ.get(ENV_VAR):
+        command += f" --data-dir {shlex.quote(str(data_dir))}"
+    return display_safe(command, 1000)
 
 
 async def _report_progress(handle: Any) -> None:
@@ -445,18 +807,18 @@ def _session_json(s: SessionRecord) -> dict[str, Any]:
 
 def _print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
     if as_json:
-        print(json.dumps([_session_json(s) for s in sessions], indent=2))
+        _out(json.dumps([_session_json(s) for s in sessions], indent=2))
         return EXIT_OK
     if not sessions:
-        print("no sessions yet — start one with: tui-scraper crawl URL --headless")
+        _out("no sessions yet — start one with: tui-scraper crawl URL --headless")
         return EXIT_OK
-    print(
+    _out(
         f"{'ID':8}  {'STATUS':11}  {'DONE':>6}  {'FAILED':>6}  {'QUEUED':>6}  "
         f"{'STARTED':19}  {'UPDATED':19}  TARGET"
     )
     for s in sessions:
         p = s.progress
-        print(
+        _out(
             f"{s.short_id:8}  {s.status.value:11}  {p.done:>6}  {p.failed:>6}  {p.queued:>6}  "
             f"{_when(s.start_time):19}  {_when(s.last_updated):19}  "
             f"{display_safe(s.target_url, 200)}"
@@ -480,24 +842,24 @@ def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> 
             }
             for e in events
         ]
-        print(json.dumps(record, indent=2))
+        _out(json.dumps(record, indent=2))
         return EXIT_OK
     p = session.progress
-    print(f"session   {session.id}")
-    print(f"target    {display_safe(session.target_url, 300)}")
-    print(f"status    {session.status.value}" + (f" ({session.error})" if session.error else ""))
-    print(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
-    print(
+    _out(f"session   {session.id}")
+    _out(f"target    {display_safe(session.target_url, 300)}")
+    _out(f"status    {session.status.value}" + (f" ({session.error})" if session.error else ""))
+    _out(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
+    _out(
         f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "
         f"{p.bytes / 1e6:.1f} MB, {p.elapsed_s:.0f} s"
     )
-    print(f"config    {session.config.to_json()}")
+    _out(f"config    {session.config.to_json()}")
     if session.summary:
-        print(f"summary   {json.dumps(session.summary)}")
-    print("timeline")
+        _out(f"summary   {json.dumps(session.summary)}")
+    _out("timeline")
     for e in events:
         change = ""
         if e.to_status is not None:
             change = f"{e.from_status.value if e.from_status else '-'} → {e.to_status.value}  "
-        print(f"  {_when(e.at)}  {change}{display_safe(e.reason, 300)}  ({e.who})")
+        _out(f"  {_when(e.at)}  {change}{display_safe(e.reason, 300)}  ({e.who})")
     return EXIT_OK

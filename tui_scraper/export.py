@@ -7,11 +7,11 @@ import asyncio
 import csv
 import io
 import json
-import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
+from .outfile import open_output, open_stdout
+from .safe_text import display_safe
 from .session.errors import ConfigError
 from .session.records import PageRecord
 from .store.db import StorageUnavailable
@@ -60,7 +60,30 @@ def page_to_record(page: PageRecord) -> dict[str, Any]:
     }
 
 
-def _format_rows(records: list[dict[str, Any]], fmt: str, header: bool) -> str:
+# OWASP "CSV injection": a spreadsheet runs a cell that starts with one of these as a formula
+# (=HYPERLINK(...), +cmd|..., @SUM...). A leading apostrophe makes it plain text in every
+# spreadsheet; the CSV stays parseable and the prefix is visible, so nothing is hidden.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _visible(value: Any) -> Any:
+    """Every string in a record made safe for a terminal, as the UI shows it; the rest as is."""
+    if isinstance(value, str):
+        return display_safe(value, max(len(value), 1))
+    if isinstance(value, dict):
+        return {_visible(k): _visible(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_visible(v) for v in value]
+    return value
+
+
+def _format_rows(
+    records: list[dict[str, Any]], fmt: str, header: bool, *, keep_formulas: bool = False
+) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     buffer = io.StringIO()
@@ -71,54 +94,52 @@ def _format_rows(records: list[dict[str, Any]], fmt: str, header: bool) -> str:
         row = dict(record)
         for key in ("extracted", "error"):
             row[key] = json.dumps(row[key], ensure_ascii=False) if row[key] is not None else ""
+        if not keep_formulas:
+            row = {k: neutralise_formula(v) if isinstance(v, str) else v for k, v in row.items()}
         writer.writerow(row)
     return buffer.getvalue()
 
 
-async def export_pages(store: Store, session_id: str, fmt: str, path: Path | None) -> int:
-    """Write every stored page; to `path` (atomically: a temp file renamed at the end) or stdout."""
+async def export_pages(
+    store: Store,
+    session_id: str,
+    fmt: str,
+    path: Path | None,
+    *,
+    keep_formulas: bool = False,
+) -> int:
+    """Write every stored page to `path` (see outfile.py: streamed or atomically replaced) or
+    to stdout. To a terminal, untrusted text is made visible (display_safe); to a file or a pipe
+    it is written exactly. CSV cells that a spreadsheet would run are neutralised unless
+    `keep_formulas`."""
     if fmt not in FORMATS:
         raise ConfigError("format", f"must be one of {', '.join(FORMATS)}")
-    out: TextIO
-    tmp: Path | None = None
-    if path is None:
-        out = sys.stdout
-    else:
-        if path.exists() and path.is_dir():
-            raise ConfigError("output", f"{path} is a directory")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            out = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise ConfigError("output", f"cannot write {path}: {exc.strerror}") from exc
-    count = 0
-    pending: list[dict[str, Any]] = []
-    header = True
+    out = open_stdout() if path is None or str(path) == "-" else open_output(path)
     unreadable: list[str] = []
-    try:
+    with out:
+        to_terminal = out.is_terminal
+        count = 0
+        pending: list[dict[str, Any]] = []
+        header = True
+
+        async def write(records: list[dict[str, Any]], header: bool) -> None:
+            nonlocal unreadable
+            unreadable += await asyncio.to_thread(_unreadable, store.data_dir, records)
+            shown = [_visible(r) for r in records] if to_terminal else records
+            text = _format_rows(shown, fmt, header, keep_formulas=keep_formulas)
+            await asyncio.to_thread(out.write, text.encode("utf-8"))
+
         async for page in store.iter_pages(session_id):
             pending.append(page_to_record(page))
             if len(pending) >= FLUSH_ROWS:
-                unreadable += await asyncio.to_thread(_unreadable, store.data_dir, pending)
-                text = _format_rows(pending, fmt, header)
-                await asyncio.to_thread(out.write, text)
+                await write(pending, header)
                 header = False
                 count += len(pending)
                 pending = []
         if pending or header:
-            unreadable += await asyncio.to_thread(_unreadable, store.data_dir, pending)
-            await asyncio.to_thread(out.write, _format_rows(pending, fmt, header))
+            await write(pending, header)
             count += len(pending)
-        await asyncio.to_thread(out.flush)
-        if tmp is not None and path is not None:
-            os.fsync(out.fileno())
-            out.close()
-            os.replace(tmp, path)
-            tmp = None
-    finally:
-        if tmp is not None:
-            out.close()
-            tmp.unlink(missing_ok=True)
+        await asyncio.to_thread(out.commit)
     if unreadable:
         # The rows are exported; the content some of them name is not there to read. Said
         # once, and not as success: the user must know before trusting the export.

@@ -19,9 +19,9 @@ from .crawl.urls import canonicalize
 from .session.config import CrawlConfig
 from .session.errors import ConfigError, InvalidTransition
 from .session.records import EventRecord, LeaseOwner, PageRecord, SessionRecord
-from .session.status import RESUMABLE, PageStatus, Status
+from .session.status import FINAL, RESUMABLE, PageStatus, Status
 from .store import StorageUnavailable, Store
-from .store.secrets import load_secret_headers, save_secret_headers
+from .store.secrets import delete_secret_headers, load_secret_headers, save_secret_headers
 
 PROCESS_START = time.time()
 
@@ -224,6 +224,9 @@ class SessionManager:
                 stats.set_state(Status.INTERRUPTED)
                 raise
             stats.set_state(outcome.status)
+            if outcome.status in FINAL:
+                # A final session is never resumed: its secret headers have no use any more.
+                await asyncio.to_thread(delete_secret_headers, self._store.data_dir, session_id)
             return outcome.status
         finally:
             await self._store.release_run(session_id)

@@ -13,6 +13,11 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
+def user_data_dir() -> Path:
+    """The default data dir (platformdirs: ~/.local/share/tui-scraper on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
 def resolve_data_dir(cli_value: str | None) -> Path:
     """The data directory the user asked for; nothing is created here."""
     if cli_value:
@@ -20,7 +25,7 @@ def resolve_data_dir(cli_value: str | None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir(APP_NAME))
+    return user_data_dir()
 
 
 def ensure_data_dir(path: Path) -> Path:
@@ -32,12 +37,12 @@ def ensure_data_dir(path: Path) -> Path:
     if path.is_dir():
         return path
     if path.exists():
-        from .session.errors import DatabaseError
-
-        raise DatabaseError(f"{path} is not a directory")
+        raise _refuse(path, "is not a directory")
     missing: list[Path] = []
     probe = path
     while not probe.exists():
+        if probe.is_symlink():
+            raise _refuse(probe, "is a symlink to nothing")
         missing.append(probe)
         probe = probe.parent
     for directory in reversed(missing):
@@ -45,11 +50,24 @@ def ensure_data_dir(path: Path) -> Path:
     return path
 
 
+def _refuse(path: Path, why: str) -> Exception:
+    from .session.errors import DatabaseError
+
+    return DatabaseError(f"{path}: {why}")
+
+
 def make_private_dir(path: Path) -> Path:
-    """mkdir 0700 if missing; chmod explicitly because the umask may be looser or stricter."""
+    """mkdir 0700 if missing; chmod explicitly because the umask may be looser or stricter.
+
+    A file (or a dangling symlink) where the directory should be is refused by name here: the
+    error would otherwise surface later as a bare ENOTDIR from whatever opens a file inside."""
     try:
         os.mkdir(path, DIR_MODE)
     except FileExistsError:
+        if not os.path.isdir(path):
+            raise _refuse(Path(path), "is not a directory") from None
         return path
+    except OSError as exc:
+        raise _refuse(Path(path), f"cannot create it: {exc.strerror}") from None
     os.chmod(path, DIR_MODE)
     return path

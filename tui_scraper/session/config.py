@@ -103,16 +103,25 @@ class CrawlConfig:
         return cls(**data)
 
     def validate(self) -> CrawlConfig:
-        """Raise ConfigError naming the first bad option; return self when all are fine."""
+        """Raise ConfigError naming the first bad option; return self when all are fine.
+
+        Every number has a range, not just a sign: a value that is "valid" but absurd (a rate of
+        1e-300 requests per second, a 10**30 page budget) makes a crawl that silently never
+        progresses, which is worse than a refusal. The UI form calls this too.
+        """
         validate_url(self.target_url)
-        _positive("max-pages", self.max_pages, allow_none=True)
-        _non_negative("max-depth", self.max_depth)
-        _positive("concurrency", self.concurrency)
-        _positive("per-host", self.per_host_concurrency)
-        if self.concurrency > 512:
-            raise_config("concurrency", "must be at most 512")
-        if self.rate_per_host is not None and not self.rate_per_host > 0:
-            raise_config("rate", "must be a positive number of requests per second")
+        for name, value in (
+            ("max-pages", self.max_pages),
+            ("max-depth", self.max_depth),
+            ("concurrency", self.concurrency),
+            ("per-host", self.per_host_concurrency),
+            ("retries", self.retries),
+            ("max-body", self.max_body_bytes),
+        ):
+            _whole_in_range(name, value)
+        if self.rate_per_host is not None:
+            _number_in_range("rate", self.rate_per_host, "positive number of requests per second")
+        _number_in_range("timeout", self.request_timeout, "number of seconds")
         if self.scope not in SCOPES:
             raise_config("scope", f"must be one of {', '.join(SCOPES)}")
         for name, patterns in (("include", self.include), ("exclude", self.exclude)):
@@ -137,15 +146,70 @@ class CrawlConfig:
                 raise_config(
                     "download", f"{pattern!r} is not a type like image/* or application/pdf"
                 )
-        _non_negative("retries", self.retries)
-        if not 0 < self.request_timeout <= 3600:
-            raise_config("timeout", "must be between 0 and 3600 seconds")
-        _positive("max-body", self.max_body_bytes)
-        _non_negative("max-per-pattern", self.trap_max_per_pattern)
-        _non_negative("max-param-values", self.trap_max_param_values)
+        _whole_in_range("max-per-pattern", self.trap_max_per_pattern)
+        _whole_in_range("max-param-values", self.trap_max_param_values)
         if self.insecure and self.ca_bundle:
             raise_config("insecure", "--insecure verifies nothing: it cannot go with --ca-bundle")
+        validate_header_value("user-agent", self.user_agent)
         return self
+
+
+# option -> (lowest, highest) accepted. `None` (no limit) stays allowed where the field is
+# optional; the bounds are what a single crawl on one machine can sensibly use.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "max-pages": (1, 1_000_000_000),
+    "max-depth": (0, 10_000),
+    "concurrency": (1, 512),
+    "per-host": (1, 64),
+    "retries": (0, 20),
+    "max-body": (1024, 4 * 1024**3),
+    "rate": (0.01, 1000.0),
+    "timeout": (0.1, 3600.0),
+    # 0 turns a trap guard off.
+    "max-per-pattern": (0, 1_000_000_000),
+    "max-param-values": (0, 1_000_000_000),
+}
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def validate_header_name(field_name: str, name: str) -> str:
+    """An HTTP field name is a token (RFC 9110 5.1): no spaces, colons or controls."""
+    if not _HEADER_NAME.match(name):
+        raise_config(field_name, f"{name!r} is not a valid header name")
+    return name
+
+
+def validate_header_value(field_name: str, value: str) -> str:
+    """What an HTTP/1.1 field value may hold (RFC 9110 5.5): tab, space, visible ASCII and
+    latin-1 bytes. CR/LF would split the request (and the HTTP client refuses them, so every
+    page would fail); anything past latin-1 cannot be encoded on the wire at all."""
+    for ch in value:
+        code = ord(ch)
+        if code > 0xFF:
+            raise_config(field_name, f"contains {ch!r}, which cannot be sent in a header")
+        if (code < 0x20 and ch != "\t") or 0x7F <= code < 0xA0:
+            raise_config(field_name, f"contains the control character {ch!r}")
+    return value
+
+
+def _whole_in_range(name: str, value: int | None) -> None:
+    if value is None and name in ("max-pages", "max-depth"):
+        return
+    low, high = BOUNDS[name]
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise_config(name, f"must be a whole number of at least {_n(low)} and at most {_n(high)}")
+
+
+def _number_in_range(name: str, value: float, what: str) -> None:
+    low, high = BOUNDS[name]
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    # NaN compares false to everything, so this also refuses it.
+    if not ok or not low <= value <= high:
+        raise_config(name, f"must be a {what}, at least {_n(low)} and at most {_n(high)}")
+
+
+def _n(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def validate_url(url: str) -> str:
@@ -166,17 +230,3 @@ def validate_url(url: str) -> str:
     if port == 0:
         raise_config("url", f"{url!r} has port 0")
     return url.strip()
-
-
-def _positive(name: str, value: int | None, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise_config(name, "must be a whole number of at least 1")
-
-
-def _non_negative(name: str, value: int | None) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise_config(name, "must be a whole number of at least 0")

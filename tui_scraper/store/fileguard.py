@@ -8,6 +8,7 @@ recognised here from the 100-byte header, without SQLite, and the file is left e
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..session.errors import DatabaseError
@@ -24,9 +25,20 @@ def refuse(path: Path, why: str) -> DatabaseError:
 def check_database_file(path: Path) -> int | None:
     """Return the file's user_version, None if there is no file (or an empty one); else raise."""
     try:
-        size = os.stat(path).st_size
+        st = os.stat(path)
     except FileNotFoundError:
+        if os.path.islink(path):
+            # SQLite would fail with a bare "unable to open database file"; and creating the
+            # file at the link's target would put the user's data somewhere they did not look.
+            raise DatabaseError(
+                f"{path} is a symlink to {os.readlink(path)}, which does not exist"
+            ) from None
         return None
+    except OSError as exc:
+        raise DatabaseError(f"{path} cannot be used: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise refuse(path, "not a regular file")
+    size = st.st_size
     if size == 0:
         # SQLite treats an empty file as an empty database; a crash right after we created it
         # must not lock the user out.
