@@ -320,6 +320,7 @@ async def _run_demo(manager: Any) -> int:
 # A second interrupt is a person insisting only after a human-scale gap: `timeout -s INT` and
 # a terminal's Ctrl-C both signal the process *and* its group, two SIGINTs milliseconds apart.
 FORCE_GAP_S = 1.0
+FORCE_DB_TIMEOUT_S = 2.0
 
 
 async def _run_headless(manager: Any, session_ref: str) -> int:
@@ -342,6 +343,8 @@ async def _run_headless(manager: Any, session_ref: str) -> int:
                 session_ids=[handle.session_id],
                 reason="signal SIGINT again: forced exit before the final checkpoint",
                 who="signal",
+                # No 2 s promise here, someone is watching: wait for a busy disk a little.
+                db_timeout=FORCE_DB_TIMEOUT_S,
             )
         if not first_at:
             first_at.append(now)

@@ -97,14 +97,16 @@ def hard_exit(
     session_ids: Iterable[str],
     reason: str,
     who: str,
+    db_timeout: float = EMERGENCY_DB_TIMEOUT_S,
 ) -> NoReturn:
-    """Settle `session_ids` as interrupted (bounded), kill the helpers, leave at once."""
+    """Settle `session_ids` as interrupted (waiting at most `db_timeout` for the database),
+    kill the helpers, leave at once."""
     ids = list(session_ids)
     if db_path is not None and ids:
         from .store.emergency import interrupt_now
 
         with contextlib.suppress(Exception):
-            interrupt_now(db_path, ids, reason=reason, who=who, timeout=EMERGENCY_DB_TIMEOUT_S)
+            interrupt_now(db_path, ids, reason=reason, who=who, timeout=db_timeout)
     kill_helpers()
     with contextlib.suppress(Exception):
         sys.stderr.flush()
