@@ -670,17 +670,19 @@ async def _export(manager: Any, args: argparse.Namespace) -> int:
 
 
 async def _run_demo(manager: Any) -> int:
-    from .demo import DemoServer
+    from .demo.session import demo_config, free_port
 
-    server = DemoServer()
-    base_url = await server.start()
-    try:
-        config = CrawlConfig(target_url=base_url, download=("image/*", "application/pdf"))
-        session = await manager.create(config)
-        print(f"demo site at {base_url}", file=sys.stderr)
-        return await _run_headless(manager, session.id)
-    finally:
-        await server.stop()
+    # The same session the app's demo creates, unpaced; the manager serves its site for the run
+    # (and again on `resume`, on the same port).
+    session = await manager.create(demo_config(free_port(), paced=False))
+    print(f"demo site at {session.target_url}", file=sys.stderr)
+    return await _run_headless(manager, session.id)
+
+
+# A second interrupt is a person insisting only after a human-scale gap: `timeout -s INT` and
+# a terminal's Ctrl-C both signal the process *and* its group, two SIGINTs milliseconds apart.
+FORCE_GAP_S = 1.0
+FORCE_DB_TIMEOUT_S = 2.0
 
 
 async def _run_headless(manager: Any, session_ref: str, *, as_json: bool = False) -> int:
@@ -688,12 +690,27 @@ async def _run_headless(manager: Any, session_ref: str, *, as_json: bool = False
     handle = await manager.start(session_ref)
     loop = asyncio.get_running_loop()
     signals_seen: list[int] = []
+    first_at: list[float] = []
 
     def on_signal(signum: int) -> None:
-        if signum == signal.SIGINT and signal.SIGINT in signals_seen:
-            # Second Ctrl-C: leave now. Every commit is atomic, so this loses at most the
-            # results not yet checkpointed; the next start marks the session interrupted.
-            os._exit(EXIT_INTERRUPTED)
+        now = time.monotonic()
+        if signum == signal.SIGINT and first_at and now - first_at[0] >= FORCE_GAP_S:
+            # Ctrl-C again, a second or more after the first: leave now, but never with the
+            # session still `running` — settle it here, synchronously, then exit. Every commit
+            # is atomic, so this loses at most the results not yet checkpointed.
+            from .exit_guard import hard_exit
+
+            hard_exit(
+                EXIT_INTERRUPTED,
+                db_path=manager.store.db_path,
+                session_ids=[handle.session_id],
+                reason="signal SIGINT again: forced exit before the final checkpoint",
+                who="signal",
+                # No 2 s promise here, someone is watching: wait for a busy disk a little.
+                db_timeout=FORCE_DB_TIMEOUT_S,
+            )
+        if not first_at:
+            first_at.append(now)
         signals_seen.append(signum)
         handle.interrupt(f"signal {signal.Signals(signum).name}", who="signal")
 

@@ -167,7 +167,16 @@ class SessionManager:
             run_id=uuid.uuid4().hex[:12],
         )
         reason = "started" if session.status is Status.PENDING else "resumed"
-        session = await self._store.acquire_run(session_id, owner, who=self._who, reason=reason)
+        # A demo session's site lived in the process that created it: serve it again for this
+        # run, on the port its config records (a no-op for every other session).
+        from .demo.session import serve_for
+
+        site = await serve_for(session.config)
+        try:
+            session = await self._store.acquire_run(session_id, owner, who=self._who, reason=reason)
+        except BaseException:
+            await site.close()
+            raise
         stats = CrawlStats(
             session_id=session_id,
             target_url=session.target_url,
@@ -187,7 +196,9 @@ class SessionManager:
                 load_secret_headers, self._store.data_dir, session_id
             ),
         )
-        task = asyncio.create_task(self._run(crawler, stats), name=f"crawl-{session_id[:8]}")
+        task = asyncio.create_task(
+            site.serving(self._run(crawler, stats)), name=f"crawl-{session_id[:8]}"
+        )
         handle = CrawlHandle(session_id, stats, crawler, task)
         self._handles[session_id] = handle
         return handle

@@ -1,8 +1,10 @@
-"""The installed app in a real terminal (tmux): keys in, screen text out (TEXTUAL-GUIDE §5c).
+"""The installed app in a real terminal (tmux): keys in, screen text out.
 
 new session → live progress → quit while running (confirm) → start again → recovery →
-resume → completed; and SIGHUP to the pane leaves the session `interrupted`.
-Skipped when tmux is missing (.ci/run installs it).
+resume → completed; the README's demo story end to end; and a lost terminal, SIGHUP or SIGTERM
+end the app *and its helper processes* within 2 s, whatever it was doing, with the session
+`interrupted`. Every step waits on what the screen or /proc shows, never on a fixed sleep, with
+bounds meant for a loaded 2-core machine. Skipped when tmux is missing (.ci/run installs it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,21 +25,23 @@ from pathlib import Path
 
 import pytest
 
+from . import procs
+
 pytestmark = [
     pytest.mark.terminal,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
 
 POLL_S = 0.05
-# Keys sent in one burst can arrive in one read, where Textual took a tab typed right after
-# text as part of it; a pause between key groups is also closer to a person typing.
-KEY_GAP_S = 0.15
+SCREEN_TIMEOUT_S = 60.0  # generous: five test runs share two cores
+EXIT_BOUND_S = 2.0  # the promise: gone within 2 s of SIGHUP, SIGTERM or the pty's loss
 
 
 class Tmux:
     def __init__(self, data_dir: Path) -> None:
         self.socket = f"tui-scraper-test-{uuid.uuid4().hex[:8]}"
         self.data_dir = data_dir
+        self.seen: set[int] = set()  # every app process and helper seen: none may outlive a test
 
     def run(self, *args: str, check: bool = True) -> str:
         out = subprocess.run(
@@ -44,7 +50,7 @@ class Tmux:
         return out.stdout
 
     def start(self, *app_args: str, term: str = "xterm-256color", size=(100, 30), env=()) -> None:  # type: ignore[no-untyped-def]
-        # tmux replaces TERM; pytest's readline leaks COLUMNS/LINES into children (§4.1).
+        # tmux replaces TERM; pytest's readline leaks COLUMNS/LINES into children.
         command = [
             "env",
             "-u",
@@ -70,36 +76,46 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         for key in keys:
             self.run("send-keys", "-t", "app", key)
-            time.sleep(KEY_GAP_S)
 
     def type(self, text: str) -> None:
         self.run("send-keys", "-t", "app", "-l", text)
-        time.sleep(KEY_GAP_S)
 
     def screen(self, *, escapes: bool = False) -> str:
         return self.run(
             "capture-pane", "-p", *(["-e"] if escapes else []), "-t", "app", check=False
         )
 
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+    def wait_for(self, text: str, timeout: float = SCREEN_TIMEOUT_S) -> str:
         return self.wait_until(lambda screen: text in screen, timeout, what=text)
 
-    def wait_until(self, predicate: Callable[[str], bool], timeout: float, *, what: str) -> str:
+    def wait_until(
+        self,
+        predicate: Callable[[str], bool],
+        timeout: float = SCREEN_TIMEOUT_S,
+        *,
+        what: str,
+        escapes: bool = False,
+    ) -> str:
         # Poll: tmux can show a half-drawn frame, never trust a single capture.
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
-            screen = self.screen()
+            screen = self.screen(escapes=escapes)
             if predicate(screen):
                 return screen
             time.sleep(POLL_S)
         raise AssertionError(f"{what!r} not shown within {timeout} s; screen:\n{screen}")
 
+    def wait_focus(self, label: str) -> None:
+        """Until the form field `label` has the focus (Textual draws its label bold)."""
+        bold = re.compile(r"\x1b\[1m(?:\x1b\[[0-9;]*m)*" + re.escape(label))
+        self.wait_until(lambda s: bool(bold.search(s)), what=f"focus on {label}", escapes=True)
+
     def pane_dead(self) -> bool:
         out = self.run("list-panes", "-t", "app", "-F", "#{pane_dead}", check=False)
         return out.strip() == "1"
 
-    def exit_status(self, timeout: float = 20.0) -> int:
+    def exit_status(self, timeout: float = SCREEN_TIMEOUT_S) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pane_dead():
@@ -117,6 +133,20 @@ class Tmux:
     def pane_pid(self) -> int:
         return int(self.run("list-panes", "-t", "app", "-F", "#{pane_pid}").strip())
 
+    def app_pid(self) -> int:
+        """The app's own process (the pane's command, or below it if a shell stayed between)."""
+        for pid in procs.tree(self.pane_pid()):
+            if "tui_scraper" in procs.cmdline(pid):
+                self.seen.add(pid)
+                return pid
+        raise AssertionError(f"no tui_scraper process under the pane; screen:\n{self.screen()}")
+
+    def app_tree(self) -> list[int]:
+        """The app and its helpers (parse workers, forkserver, resource tracker) right now."""
+        found = procs.tree(self.app_pid())
+        self.seen.update(found)
+        return found
+
     def kill_session(self) -> None:
         self.run("kill-session", "-t", "app", check=False)
 
@@ -128,7 +158,18 @@ class Tmux:
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     t = Tmux(tmp_path / "data")
     yield t
+    with_data_dir = procs.mentioning(str(t.data_dir))
+    t.seen.update(with_data_dir)
+    for pid in with_data_dir:
+        t.seen.update(procs.tree(pid))
     t.kill_server()
+    # No app and no helper may outlive its test (a closed terminal once left them behind for
+    # good). Whatever is left after a generous bound is killed, and the test fails.
+    try:
+        procs.wait_gone(t.seen, timeout=20)
+    except AssertionError:
+        procs.kill_all(t.seen)
+        raise
 
 
 @pytest.fixture
@@ -140,44 +181,69 @@ def demo_url() -> Iterator[str]:
     stop()
 
 
+CHILD_ENV = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+
+
 def sessions(data_dir: Path) -> list[dict[str, object]]:
     out = subprocess.run(
         [sys.executable, "-m", "tui_scraper", "--data-dir", str(data_dir), "sessions", "--json"],
         capture_output=True,
         text=True,
         check=True,
-        env={k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
+        env=CHILD_ENV,
     )
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
-def interrupted_by(data_dir: Path, session_id: str) -> str:
-    """Who moved the session to interrupted: the app itself when its handler ran ("signal", or
-    the app's "ui:<pid>"), or the next process — here the `show` CLI, "cli:<pid>" — reaping a
-    session whose owner died (crash safety, not a clean shutdown)."""
+def show(data_dir: Path, session_id: str) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, "-m", "tui_scraper", "--data-dir", str(data_dir), "show", session_id,
          "--json"],
         capture_output=True,
         text=True,
         check=True,
+        env=CHILD_ENV,
     )  # fmt: skip
-    events = json.loads(out.stdout)["events"]
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def stored_statuses(data_dir: Path) -> dict[str, str]:
+    """Session id -> status, read straight from the file: the CLI would reap orphans first."""
+    if not (data_dir / "scraper.db").exists():
+        return {}
+    db = sqlite3.connect(f"file:{data_dir / 'scraper.db'}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT id, status FROM sessions").fetchall())
+    except sqlite3.OperationalError:  # killed before the schema existed
+        return {}
+    finally:
+        db.close()
+
+
+def interrupted_by(data_dir: Path, session_id: str) -> str:
+    """Who moved the session to interrupted: the app itself when its handler ran ("signal", or
+    the app's "ui:<pid>"), or the next process — here the `show` CLI, "cli:<pid>" — reaping a
+    session whose owner died (crash safety, not a clean shutdown)."""
+    events = show(data_dir, session_id)["events"]
+    assert isinstance(events, list)
     (last,) = [e for e in events if e["to"] == "interrupted"][-1:]
     return str(last["who"])
 
 
 def fill_form(tmux: Tmux, url: str, *, max_pages: int, rate: float) -> None:
     """Type into the new-session form by keyboard only: URL, max pages, …, rate."""
-    tmux.wait_for("Start URL")
-    time.sleep(0.5)  # the form is drawn before it has finished mounting and taking focus
+    tmux.wait_focus("Start URL")  # drawn is not yet mounted: keys before the focus are lost
     tmux.type(url)
+    tmux.wait_for(f"Start URL {url}")
     tmux.keys("Tab")
+    tmux.wait_focus("Max pages")
     tmux.type(str(max_pages))
-    tmux.keys("Tab", "Tab", "Tab", "Tab")  # max depth, concurrency, per host → rate
+    tmux.wait_for(f"Max pages {max_pages}")
+    for label in ("Max depth", "Concurrency", "Per host", "Rate per host/s"):
+        tmux.keys("Tab")
+        tmux.wait_focus(label)
     tmux.type(str(rate))
-    screen = tmux.wait_for(f"Start URL {url}")
-    assert "Max pages 40" in screen or f"Max pages {max_pages}" in screen, screen
+    tmux.wait_for(f"Rate per host/s {rate}")
     tmux.keys("C-s")
 
 
@@ -188,9 +254,9 @@ def test_quit_while_running_then_recover_and_resume(tmux: Tmux, demo_url: str) -
     # Slow enough (5 pages/s, 40 pages) that the quit lands while the crawl runs.
     fill_form(tmux, demo_url, max_pages=40, rate=5)
     tmux.wait_for("RUNNING")
-    tmux.wait_until(lambda s: "done 0 " not in s, 20, what="a page done")
+    tmux.wait_until(lambda s: "done 0 " not in s, what="a page done")
     tmux.keys("Escape")
-    tmux.wait_for("Sessions")
+    tmux.wait_for("q Quit")  # the sessions screen's footer: its keys are live
     tmux.keys("q")
     tmux.wait_for("Quit anyway?")
     tmux.keys("y")
@@ -206,30 +272,136 @@ def test_quit_while_running_then_recover_and_resume(tmux: Tmux, demo_url: str) -
     tmux.wait_for("quit while running")  # the reason, from the event timeline
     tmux.keys("r")
     tmux.wait_for("RUNNING")
-    tmux.wait_for("COMPLETED", timeout=60)
+    tmux.wait_for("COMPLETED", timeout=120)
     tmux.keys("Escape")
     tmux.wait_for("completed")
+    tmux.wait_for("q Quit")
     tmux.keys("q")
     assert tmux.exit_status() == 0
     (record,) = sessions(tmux.data_dir)
     assert record["status"] == "completed"
     # "Shown within a second of start": process start-up (Python + Textual imports) included,
-    # with slack for a loaded CI machine.
-    assert shown_after < 5.0, shown_after
+    # with slack for a loaded machine.
+    assert shown_after < 8.0, shown_after
 
 
-def test_sighup_leaves_the_session_interrupted(tmux: Tmux, demo_url: str) -> None:
-    tmux.start()
-    tmux.wait_for("No sessions yet")
-    tmux.keys("n")
-    fill_form(tmux, demo_url, max_pages=200, rate=2)
+def test_readme_demo_story_quit_start_again_resume(tmux: Tmux) -> None:
+    """`tui-scraper demo`, quit while it runs, `tui-scraper`, `r`: it ends like a fresh crawl.
+
+    The demo site lived in the first process; the resumed session must find it again (served
+    on the port its config records), and the demo must run long enough to be quit by hand.
+    """
+    from tui_scraper.demo import expected_pages
+    from tui_scraper.demo.session import DEMO_DOWNLOADS, demo_config
+
+    tmux.start("demo")
     tmux.wait_for("RUNNING")
-    os.kill(tmux.pane_pid(), 1)  # SIGHUP, what a dropped SSH link sends
-    status = tmux.exit_status()
-    assert status == 130, status  # our handler ran: final checkpoint, then exit 130
+    tmux.wait_until(lambda s: "done 0 " not in s, what="a page done")
+    tmux.keys("C-q")
+    tmux.wait_for("Quit anyway?")
+    tmux.keys("y")
+    assert tmux.exit_status() == 0
     (record,) = sessions(tmux.data_dir)
     assert record["status"] == "interrupted"
-    assert interrupted_by(tmux.data_dir, str(record["id"])).startswith(("signal", "ui:"))
+    first = show(tmux.data_dir, str(record["id"]))
+    config = first["config"]
+    assert isinstance(config, dict)
+    # The app's demo is the headless demo's session (same pages, PDF and image stored), paced.
+    port = config["extra"]["demo_site"]["port"]
+    assert config == json.loads(demo_config(port, paced=True).to_json())
+    wanted = expected_pages(str(record["target_url"]), download=DEMO_DOWNLOADS)
+    progress = record["progress"]
+    assert isinstance(progress, dict)
+    assert progress["done"] < len(wanted) / 2, "the demo was nearly over before it could be quit"
+    tmux.kill_session()
+
+    tmux.start()
+    tmux.wait_for("Interrupted sessions")
+    tmux.keys("r")
+    tmux.wait_for("RUNNING")
+    tmux.wait_for("COMPLETED", timeout=180)
+    tmux.keys("C-q")
+    assert tmux.exit_status() == 0
+    (record,) = sessions(tmux.data_dir)
+    progress = record["progress"]
+    assert isinstance(progress, dict)
+    assert record["status"] == "completed"
+    assert (progress["done"], progress["failed"]) == (len(wanted) - 3, 3)  # the 3 broken links
+    # Paced for a person: ~30 s of crawling in all, both runs together.
+    assert progress["elapsed_s"] >= 20, progress
+
+
+# --- a lost terminal, SIGHUP, SIGTERM: gone within 2 s, helpers included -------------------
+
+
+def crawling(tmux: Tmux, url: str) -> list[int]:
+    """`tui-scraper crawl URL --rate 2`: running, a page stored; returns the process tree."""
+    tmux.start("crawl", url, "--rate", "2", "--max-pages", "200")
+    tmux.wait_for("RUNNING")
+    tmux.wait_until(lambda s: "done 0 " not in s, what="a page done")
+    return tmux.app_tree()
+
+
+def assert_gone_within_bound(tree: list[int], since: float) -> None:
+    procs.wait_gone(tree, timeout=30)  # first all gone, then how long it took
+    took = time.monotonic() - since
+    assert took < EXIT_BOUND_S, f"the app and its helpers took {took:.2f} s to go"
+
+
+def assert_interrupted_by_the_app(data_dir: Path) -> None:
+    statuses = stored_statuses(data_dir)
+    assert list(statuses.values()) == ["interrupted"], statuses
+    (session_id,) = statuses
+    assert interrupted_by(data_dir, session_id).startswith(("signal", "ui:"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_signal_while_crawling_ends_the_app_within_2s(
+    tmux: Tmux, demo_url: str, signum: int
+) -> None:
+    tree = crawling(tmux, demo_url)
+    assert len(tree) > 1, "the parse workers should be running"
+    sent = time.monotonic()
+    os.kill(tree[0], signum)
+    assert_gone_within_bound(tree, sent)
+    assert tmux.exit_status() == 130  # our handler ran: interrupted, then exit 130
+    assert_interrupted_by_the_app(tmux.data_dir)
+
+
+def test_sigterm_with_a_dialog_open_ends_the_app_within_2s(tmux: Tmux, demo_url: str) -> None:
+    tree = crawling(tmux, demo_url)
+    tmux.keys("C-q")
+    tmux.wait_for("Quit anyway?")
+    sent = time.monotonic()
+    os.kill(tree[0], signal.SIGTERM)
+    assert_gone_within_bound(tree, sent)
+    assert_interrupted_by_the_app(tmux.data_dir)
+
+
+@pytest.mark.parametrize("moment", ["at_launch", "first_frame", "crawling", "dialog_open"])
+def test_closing_the_terminal_ends_the_app_within_2s(
+    tmux: Tmux, demo_url: str, moment: str
+) -> None:
+    """What a dropped SSH link does: the pty goes away (tmux kill-session) and the kernel sends
+    SIGHUP. Whatever the app was doing, it and its helpers are gone within 2 s."""
+    if moment in ("at_launch", "first_frame"):
+        tmux.start("crawl", demo_url, "--rate", "2", "--max-pages", "200")
+        if moment == "first_frame":
+            tmux.wait_for("tui-scraper")
+        tree = tmux.app_tree()
+    else:
+        tree = crawling(tmux, demo_url)
+        if moment == "dialog_open":
+            tmux.keys("C-q")
+            tmux.wait_for("Quit anyway?")
+    closed = time.monotonic()
+    tmux.kill_session()
+    # Helpers started in the moment between the snapshot and the close are children too.
+    assert_gone_within_bound(tree, closed)
+    statuses = stored_statuses(tmux.data_dir)
+    assert "running" not in statuses.values(), statuses
+    if moment in ("crawling", "dialog_open"):
+        assert_interrupted_by_the_app(tmux.data_dir)
 
 
 GREYS_256 = {0, 7, 8, 15, 16, 231, *range(232, 256)}
@@ -254,48 +426,30 @@ def colours(raw: str) -> tuple[set[int], set[tuple[int, int, int]]]:
     return palette, rgb
 
 
-def test_sixteen_colours_at_80x24(tmux: Tmux) -> None:
-    tmux.start(term="xterm", size=(80, 24))
+def open_form_then_quit(tmux: Tmux) -> str:
+    """Sessions → new-session form (its escaped capture is returned) → back → quit, exit 0."""
     tmux.wait_for("No sessions yet")
+    tmux.wait_for("n New")
     tmux.keys("n")
-    tmux.wait_for("Start URL")
-    palette, rgb = colours(tmux.screen(escapes=True))
-    assert not rgb and not palette  # only the 16 basic SGR colours
+    tmux.wait_focus("Start URL")
+    raw = tmux.screen(escapes=True)
     tmux.keys("Escape")
-    tmux.wait_for("No sessions yet")
+    # The sessions screen again, with its own keys live: `q` would otherwise go to the form.
+    tmux.wait_until(lambda s: "No sessions yet" in s and "q Quit" in s, what="sessions again")
     tmux.keys("q")
     assert tmux.exit_status() == 0
+    return raw
+
+
+def test_sixteen_colours_at_80x24(tmux: Tmux) -> None:
+    tmux.start(term="xterm", size=(80, 24))
+    palette, rgb = colours(open_form_then_quit(tmux))
+    assert not rgb and not palette  # only the 16 basic SGR colours
 
 
 def test_no_color_is_greyscale(tmux: Tmux) -> None:
     tmux.start(size=(80, 24), env=("NO_COLOR=1",))
-    tmux.wait_for("No sessions yet")
-    tmux.keys("n")
-    tmux.wait_for("Start URL")
-    palette, rgb = colours(tmux.screen(escapes=True))
+    palette, rgb = colours(open_form_then_quit(tmux))
     # Textual honours NO_COLOR by rendering in shades of grey: no hue anywhere.
     assert palette <= GREYS_256, sorted(palette - GREYS_256)
     assert all(r == g == b for r, g, b in rgb), rgb
-    tmux.keys("Escape")
-    tmux.wait_for("No sessions yet")
-    tmux.keys("q")
-    assert tmux.exit_status() == 0
-
-
-def test_closing_the_terminal_leaves_the_session_interrupted(tmux: Tmux, demo_url: str) -> None:
-    """What a dropped SSH link does: the pty goes away and the kernel sends SIGHUP."""
-    tmux.start()
-    tmux.wait_for("No sessions yet")
-    tmux.keys("n")
-    fill_form(tmux, demo_url, max_pages=200, rate=2)
-    tmux.wait_for("RUNNING")
-    tmux.kill_session()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        records = sessions(tmux.data_dir)
-        if records and records[0]["status"] != "running":
-            break
-        time.sleep(0.2)
-    (record,) = sessions(tmux.data_dir)
-    assert record["status"] == "interrupted"
-    assert interrupted_by(tmux.data_dir, str(record["id"])).startswith(("signal", "ui:"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
 import signal
 import sys
@@ -37,9 +36,10 @@ from .screens.sessions import SessionsScreen
 from .text import display_safe
 
 if TYPE_CHECKING:
+    from tui_scraper.exit_guard import ExitGuard
     from tui_scraper.manager import CrawlHandle, SessionManager
 
-SIGNAL_EXIT_CODE = 130  # DESIGN.md: "130 interrupted by a signal"
+SIGNAL_EXIT_CODE = 130  # the CLI's exit code for "interrupted by a signal"
 
 
 class ScraperApp(App[int]):
@@ -63,6 +63,7 @@ class ScraperApp(App[int]):
         export_dir: Path | None = None,
         new_config: CrawlConfig | None = None,
         resume: str | None = None,
+        exit_guard: ExitGuard | None = None,
     ) -> None:
         super().__init__()
         self.data_dir = data_dir
@@ -80,7 +81,10 @@ class ScraperApp(App[int]):
         self._watched: set[str] = set()
         self._stopping = False
         self._signals: list[signal.Signals] = []
-        self._demo_server: Any = None
+        # Given by run_app: it owns SIGHUP/SIGTERM and the lost terminal, and bounds the exit
+        # even when this loop never runs again. Without one (Pilot tests) the loop's own
+        # signal handlers are used.
+        self._exit_guard = exit_guard
         self.demo_url: str | None = None
         self.startup_error: str | None = None
         if manager is None:
@@ -98,7 +102,10 @@ class ScraperApp(App[int]):
         return self.clock()
 
     async def on_mount(self) -> None:
-        self._install_signal_handlers()
+        if self._exit_guard is not None:
+            self._attach_exit_guard(self._exit_guard)
+        else:
+            self._install_signal_handlers()
         if self._manager is None:
             from tui_scraper.manager import SessionManager
 
@@ -129,8 +136,6 @@ class ScraperApp(App[int]):
             # close() interrupts what still runs (final checkpoint) and closes the database;
             # an unclosed aiosqlite connection would keep the process alive (§5d.17).
             await self._manager.close()
-        if self._demo_server is not None:
-            await _maybe_await(self._demo_server.stop())
 
     def _install_signal_handlers(self) -> None:
         # Textual installs no SIGHUP/SIGTERM handler: without ours a dropped SSH link kills the
@@ -143,12 +148,30 @@ class ScraperApp(App[int]):
                 continue
             self._signals.append(sig)
 
+    def _attach_exit_guard(self, guard: ExitGuard) -> None:
+        loop = asyncio.get_running_loop()
+
+        def request_exit(reason: str) -> None:  # from the guard's thread
+            loop.call_soon_threadsafe(self.stop_for_signal, reason)
+
+        def running() -> tuple[Path | None, list[str]]:  # idem, only at a forced exit
+            manager = self._manager
+            if manager is None:
+                return None, []
+            return manager.store.db_path, list(manager.running())
+
+        guard.attach(request_exit, running)
+
     def _on_signal(self, sig: signal.Signals) -> None:
+        self.stop_for_signal(f"{sig.name} received")
+
+    def stop_for_signal(self, reason: str) -> None:
+        """SIGHUP, SIGTERM or a lost terminal: interrupt the crawls (final checkpoint), exit 130."""
         if self._stopping:
             return
         self._stopping = True
         self.run_worker(
-            self._interrupt_and_exit(f"{sig.name} received", who="signal", code=SIGNAL_EXIT_CODE),
+            self._interrupt_and_exit(reason, who="signal", code=SIGNAL_EXIT_CODE),
             group="shutdown",
             exit_on_error=False,
         )
@@ -158,6 +181,8 @@ class ScraperApp(App[int]):
             if self._manager is not None:
                 await self._manager.interrupt_all(reason, who=who)
         finally:
+            if self._exit_guard is not None:
+                self._exit_guard.settled()
             self.exit(result=code, return_code=code)
 
     async def action_quit(self) -> None:
@@ -310,11 +335,13 @@ class ScraperApp(App[int]):
     # --- demo -----------------------------------------------------------------------------
 
     async def _start_demo(self) -> None:
-        from tui_scraper.demo import DemoServer
+        from tui_scraper.demo.session import demo_config, free_port
 
-        self._demo_server = DemoServer()
-        self.demo_url = str(await _maybe_await(self._demo_server.start()))
-        await self._create_from_cli(CrawlConfig(target_url=self.demo_url))
+        # Paced so a person can quit while it runs and resume it; the manager serves the site
+        # for each run of the session, on the port its config records.
+        config = demo_config(free_port(), paced=True)
+        self.demo_url = config.target_url
+        await self._create_from_cli(config)
 
     async def _create_from_cli(self, config: CrawlConfig) -> None:
         try:
@@ -339,8 +366,13 @@ def _prestart_resource_tracker() -> None:
         resource_tracker.ensure_running()
 
 
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+def _terminal_fd() -> int | None:
+    """The terminal the app draws on (Textual reads stdin), watched for a hangup."""
+    for stream in (sys.__stdin__, sys.__stderr__):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            if stream is not None and stream.isatty():
+                return stream.fileno()
+    return None
 
 
 def _default_data_dir() -> Path:
@@ -364,7 +396,13 @@ def run_app(
     `demo` serves the demo site and crawls it; `new_config` creates and starts that session
     (`tui-scraper crawl URL` without --headless); `resume` resumes a session by id prefix.
     """
-    app = ScraperApp(data_dir, demo=demo, new_config=new_config, resume=resume)
+    from tui_scraper.exit_guard import ExitGuard
+
+    # Before the app exists: a hangup during start-up must end the process too, and within the
+    # same bound, whatever the event loop is doing by then.
+    guard = ExitGuard(tty_fd=_terminal_fd())
+    guard.install()
+    app = ScraperApp(data_dir, demo=demo, new_config=new_config, resume=resume, exit_guard=guard)
     app.run()
     if app.startup_error:
         return 2
