@@ -91,6 +91,7 @@ class FakeManager:
         self.calls: list[tuple[str, object]] = []
         self.closed = False
         self._next = 0
+        self.data_dir: Path | None = None  # the real manager's data dir (screenshots go there)
 
     # --- seeding --------------------------------------------------------------------------
 
@@ -224,8 +225,12 @@ class FakeManager:
         await self.interrupt_all("the program was closed", who="ui")
         self.closed = True
 
-    async def create(self, config: CrawlConfig) -> SessionRecord:
+    async def create(
+        self, config: CrawlConfig, *, secret_headers: dict[str, str] | None = None
+    ) -> SessionRecord:
         self.calls.append(("create", config))
+        if secret_headers:
+            self.calls.append(("secrets", dict(secret_headers)))
         config.validate()
         for rule in config.extract:
             if rule.css.startswith("!!"):

@@ -52,6 +52,8 @@ class ProgressScreen(Screen[None]):
         Binding("c", "cancel_crawl", "Cancel crawl", id="progress.cancel"),
         Binding("i", "details", "Details", id="progress.details"),
         Binding("escape", "back", "Back", id="progress.back"),
+        # The README's promise: q quits while it runs (asks, then checkpoints; app.quit).
+        Binding("q", "app.quit", "Quit", id="progress.quit"),
     ]
 
     def __init__(
@@ -222,6 +224,13 @@ class ProgressScreen(Screen[None]):
             # simply stays stopped, or is dismissed from the recovery screen.
             return self._live or None
         return True
+
+    def disabled_reason(self, action: str) -> str | None:
+        if action == "pause":
+            return f"This session is {self.state.value}: there is nothing to pause or resume"
+        if action == "cancel_crawl":
+            return f"This session is {self.state.value}, not running: there is nothing to cancel"
+        return None
 
     async def action_pause(self) -> None:
         handle = self.scraper.manager.handle(self.session_id)
