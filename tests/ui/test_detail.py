@@ -70,7 +70,7 @@ async def test_f_filters_pages_by_status(manager: FakeManager) -> None:
         await pilot.press("f")  # failed
         await pilot.pause()
         assert table.row_count == 1
-        assert "failed pages: 1" in screen_text(app)
+        assert "failed pages 1–1 of 1" in screen_text(app)
 
 
 async def test_selected_page_shows_data_and_errors(manager: FakeManager) -> None:
