@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Log, ProgressBar, Sparkline
+from textual.widgets import ProgressBar, RichLog, Sparkline
 
 from tui_scraper.session import Progress, Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
@@ -13,7 +13,7 @@ from tui_scraper.ui.widgets.recent_pages import MAX_ROWS, RecentPagesTable
 
 from .conftest import make_app, recent
 from .fakes import FakeManager
-from .helpers import screen_text
+from .helpers import log_text, screen_text
 
 
 async def _running(pilot, app, manager: FakeManager, **kw: object) -> ProgressScreen:  # type: ignore[no-untyped-def]
@@ -38,7 +38,7 @@ async def test_sample_renders_counters_bar_table_and_log(manager: FakeManager) -
         assert "done 17" in text and "failed 3" in text
         assert screen.query_one(ProgressBar).progress == 50.0  # 20 of max 40
         assert screen.query_one(RecentPagesTable).row_count == 20
-        assert screen.query_one(Log).lines == ["timeout on http://demo.test/slow"]
+        assert log_text(screen.query_one(RichLog)) == ["timeout on http://demo.test/slow"]
         assert screen.query_one(Sparkline).data[-1] == 20
         # nothing moved: the next sample changes nothing; new pages are appended
         screen.sample()
@@ -46,7 +46,7 @@ async def test_sample_renders_counters_bar_table_and_log(manager: FakeManager) -
         screen.sample()
         await pilot.pause()
         assert screen.query_one(RecentPagesTable).row_count == 25
-        assert screen.query_one(Log).lines[-1] == "x"
+        assert log_text(screen.query_one(RichLog))[-1] == "x"
 
 
 async def test_recent_table_is_bounded(manager: FakeManager) -> None:

@@ -405,20 +405,15 @@ class ScraperApp(App[int]):
         self.run_worker(load(), group="recovery", exclusive=True, exit_on_error=False)
 
     def ask_export(self, session_id: str, target_url: str) -> None:
-        def chosen(choice: tuple[str, Path] | None) -> None:
-            if choice is not None:
-                fmt, path = choice
-                self.run_worker(self._export(session_id, fmt, path), exit_on_error=False)
+        def done(result: tuple[str, Path, int] | None) -> None:
+            if result is not None:
+                _, path, rows = result
+                self.say(f"Exported {rows} rows to {path}")
 
-        self.push_screen(ExportScreen(session_id, target_url, self.export_dir), chosen)
+        async def export(fmt: str, path: Path) -> int:
+            return await self.manager.export(session_id, fmt, path)
 
-    async def _export(self, session_id: str, fmt: str, path: Path) -> None:
-        try:
-            rows = await self.manager.export(session_id, fmt, path)
-        except (ScraperError, OSError) as exc:
-            self.say(f"Export failed: {exc}", severity="error")
-            return
-        self.say(f"Exported {rows} rows to {path}")
+        self.push_screen(ExportScreen(session_id, target_url, self.export_dir, export), done)
 
     async def dismiss_session(self, session_id: str) -> bool:
         try:

@@ -24,7 +24,16 @@ def key_rows(screen: Screen[object], why_disabled: Callable[[str], str | None]) 
     """(key, description, enabled, reason) for every described binding active on `screen`."""
     rows: list[KeyRow] = []
     seen: set[tuple[str, str]] = set()
-    for key, active in screen.active_bindings.items():
+    bindings = screen.active_bindings.items()
+    # The screen's and the app's keys, and the ones our widgets declare (they carry an id);
+    # the cursor keys of Textual's own widgets are left out: they would bury the rest.
+    ours = [
+        (key, active)
+        for key, active in bindings
+        if active.node is screen or active.node is screen.app or active.binding.id
+    ]
+    ours.sort(key=lambda item: item[1].node is screen.app)  # the screen's own first
+    for key, active in ours:
         binding = active.binding
         if not binding.description or binding.system:
             continue
