@@ -26,7 +26,9 @@ def log_text(log: RichLog) -> list[str]:
     return [strip.text.rstrip() for strip in log.lines]
 
 
-async def until(pilot: Pilot[object], condition: Callable[[], object], timeout: float = 10.0) -> None:
+async def until(
+    pilot: Pilot[object], condition: Callable[[], object], timeout: float = 10.0
+) -> None:
     """Let the app run until `condition()` holds (a condition, never a fixed sleep)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -173,3 +173,16 @@ async def test_small_terminal_does_not_break(manager: FakeManager) -> None:
             await pilot.resize_terminal(*size)
             await pilot.pause()
         assert "RUNNING" in screen_text(app)
+
+
+async def test_long_errors_wrap_in_the_errors_panel(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _running(pilot, app, manager)
+        long_error = "timeout on http://demo.test/" + "deep/" * 20 + "THE-END after 30 s"
+        manager.feed(screen.session_id, errors=(long_error,))
+        screen.sample()
+        await pilot.pause()
+        rows = log_text(screen.query_one(RichLog))
+        assert len(rows) >= 2  # wrapped, not cut at the panel's edge
+        assert "".join(rows).replace(" ", "") == long_error.replace(" ", "")
