@@ -563,9 +563,7 @@ def _run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
     if args.command == "demo":
         return run_app(data_dir, demo=True)
     if args.command == "crawl":
-        if args.secrets:
-            raise BadInput("secret headers need --headless for now")
-        return run_app(data_dir, new_config=args.config)
+        return run_app(data_dir, new_config=args.config, new_secrets=args.secrets)
     return run_app(data_dir, resume=args.session)
 
 

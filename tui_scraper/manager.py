@@ -138,6 +138,24 @@ class SessionManager:
                 break
         return out
 
+    async def pages_after(
+        self,
+        session_ref: str,
+        *,
+        status: PageStatus | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        search: str = "",
+    ) -> list[PageRecord]:
+        """One screen of pages in id order after `after_id` (keyset: cost bounded by `limit`)."""
+        session_id = await self._store.resolve_id(session_ref)
+        return await self._store.pages_after(
+            session_id, status=status, after_id=after_id, limit=limit, search=search
+        )
+
+    async def page_counts(self, session_ref: str) -> dict[PageStatus, int]:
+        return await self._store.page_counts(await self._store.resolve_id(session_ref))
+
     async def export(self, session_ref: str, fmt: str, path: Path | None) -> int:
         from .export import export_pages
 

@@ -51,6 +51,15 @@ def recent(n: int, *, title: str | None = None, start: int = 0) -> list[RecentPa
     ]
 
 
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Every app under test reads and writes its settings here, never the user's own."""
+    path = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("TUI_SCRAPER_CONFIG_DIR", str(path))
+    monkeypatch.delenv("TEXTUAL_THEME", raising=False)
+    return path
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -91,6 +91,7 @@ class FakeManager:
         self.calls: list[tuple[str, object]] = []
         self.closed = False
         self._next = 0
+        self.data_dir: Path | None = None  # the real manager's data dir (screenshots go there)
 
     # --- seeding --------------------------------------------------------------------------
 
@@ -224,8 +225,12 @@ class FakeManager:
         await self.interrupt_all("the program was closed", who="ui")
         self.closed = True
 
-    async def create(self, config: CrawlConfig) -> SessionRecord:
+    async def create(
+        self, config: CrawlConfig, *, secret_headers: dict[str, str] | None = None
+    ) -> SessionRecord:
         self.calls.append(("create", config))
+        if secret_headers:
+            self.calls.append(("secrets", dict(secret_headers)))
         config.validate()
         for rule in config.extract:
             if rule.css.startswith("!!"):
@@ -283,6 +288,32 @@ class FakeManager:
     ) -> list[PageRecord]:
         rows = self.page_rows[(await self.get(session_ref)).id]
         return [p for p in rows if status is None or p.status == status][:limit]
+
+    async def pages_after(
+        self,
+        session_ref: str,
+        *,
+        status: PageStatus | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        search: str = "",
+    ) -> list[PageRecord]:
+        self.calls.append(("pages_after", (after_id, limit, search)))
+        rows = self.page_rows[(await self.get(session_ref)).id]
+        needle = search.casefold()
+        return [
+            p
+            for p in rows
+            if p.id > after_id
+            and (status is None or p.status == status)
+            and (not needle or needle in p.url.casefold() or needle in (p.title or "").casefold())
+        ][:limit]
+
+    async def page_counts(self, session_ref: str) -> dict[PageStatus, int]:
+        counts = dict.fromkeys(PageStatus, 0)
+        for page in self.page_rows[(await self.get(session_ref)).id]:
+            counts[page.status] += 1
+        return counts
 
     async def export(self, session_ref: str, fmt: str, path: Path) -> int:
         self.calls.append(("export", (session_ref, fmt, path)))

@@ -7,12 +7,12 @@ from pathlib import Path
 from textual.widgets import DataTable, Static, TabbedContent
 
 from tui_scraper.session import PageStatus, Status
-from tui_scraper.ui.screens.detail import SessionDetailScreen
+from tui_scraper.ui.screens.detail import PAGE_SIZE, SessionDetailScreen
 from tui_scraper.ui.screens.export import ExportScreen
 
 from .conftest import make_app, seeded
 from .fakes import FakeManager
-from .helpers import screen_text
+from .helpers import screen_text, until
 
 
 async def _detail(pilot, app, manager: FakeManager) -> SessionDetailScreen:  # type: ignore[no-untyped-def]
@@ -70,7 +70,7 @@ async def test_f_filters_pages_by_status(manager: FakeManager) -> None:
         await pilot.press("f")  # failed
         await pilot.pause()
         assert table.row_count == 1
-        assert "failed pages: 1" in screen_text(app)
+        assert "failed pages 1–1 of 1" in screen_text(app)
 
 
 async def test_selected_page_shows_data_and_errors(manager: FakeManager) -> None:
@@ -114,3 +114,90 @@ async def test_escape_goes_back(manager: FakeManager) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, SessionDetailScreen)
+
+
+def _many(manager: FakeManager, n: int) -> str:
+    record = manager.add("http://127.0.0.1:41234/", Status.COMPLETED)
+    for i in range(1, n + 1):
+        manager.add_page(
+            record.id,
+            f"http://127.0.0.1:41234/section/{i % 7}/article-{i:04d}.html",
+            title=f"Article {i:04d}" + (" needle" if i % 100 == 0 else ""),
+        )
+    return record.id
+
+
+async def _pages(pilot, app, session_id: str) -> SessionDetailScreen:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    app.show_detail(session_id)
+    await until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
+    screen = app.screen
+    await until(pilot, lambda: len(screen.pages) > 0)
+    await pilot.press("2")
+    await pilot.pause()
+    return screen  # type: ignore[no-any-return]
+
+
+def _urls(screen: SessionDetailScreen) -> list[str]:
+    table = screen.query_one("#pages-table", DataTable)
+    return [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+
+
+async def test_pages_are_paged_through_without_a_cap(manager: FakeManager) -> None:
+    sid = _many(manager, 1250)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _pages(pilot, app, sid)
+        table = screen.query_one("#pages-table", DataTable)
+        assert table.row_count == PAGE_SIZE
+        assert "all pages 1–200 of 1,250" in screen_text(app)
+        for _ in range(6):  # to the last page, far past the old 500-row cap
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+        await until(pilot, lambda: screen.pages and screen.pages[-1].id == 1250)
+        assert table.row_count == 50
+        assert "1201–1250 of 1,250" in screen_text(app)
+        await pilot.press("right_square_bracket")  # no further page: says so, stays
+        await pilot.pause()
+        assert screen.pages[-1].id == 1250
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: screen.pages[0].id == 1001)
+        # Every read is one bounded page: the store is never asked for the whole session.
+        limits = [c[1][1] for c in manager.calls if c[0] == "pages_after"]  # type: ignore[index]
+        assert limits and max(limits) == PAGE_SIZE + 1
+
+
+async def test_search_over_url_and_title(manager: FakeManager) -> None:
+    sid = _many(manager, 1250)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _pages(pilot, app, sid)
+        await pilot.press("slash", *"needle")
+        await until(pilot, lambda: len(screen.pages) == 12)
+        assert all("needle" in (p.title or "") for p in screen.pages)
+        await pilot.press("ctrl+a", "ctrl+k", *"article-0042")  # by URL
+        await until(pilot, lambda: [p.id for p in screen.pages] == [42])
+        await pilot.press("escape")  # closes the search, every page again
+        await until(pilot, lambda: len(screen.pages) == PAGE_SIZE)
+        assert isinstance(app.screen, SessionDetailScreen)
+
+
+async def test_url_column_uses_the_width_and_shows_the_path_on_the_sessions_host(
+    manager: FakeManager,
+) -> None:
+    sid = _many(manager, 5)
+    manager.add_page(sid, "https://other.example/elsewhere/x", title="Other host")
+    widths = {}
+    for size in ((80, 24), (120, 40)):
+        app = make_app(manager)
+        async with app.run_test(size=size) as pilot:
+            screen = await _pages(pilot, app, sid)
+            table = screen.query_one("#pages-table", DataTable)
+            widths[size[0]] = table.columns["url"].width  # type: ignore[index]
+            urls = _urls(screen)
+            assert urls[0] == "/section/1/article-0001.html"  # same host: the path, in full
+            assert urls[-1].startswith("other.example/")  # another host: host and path
+            # the columns fill the table, none pushed off screen
+            total = sum(c.width + 2 * table.cell_padding for c in table.columns.values())
+            assert size[0] - 4 <= total <= size[0]
+    assert widths[120] >= widths[80] + 25

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button, Input, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, TextArea
 
 from tui_scraper.session import ConfigError, Status
-from tui_scraper.ui.screens.new_session import NewSessionScreen, build_config, check_field
+from tui_scraper.ui.screens.confirm import ConfirmScreen
+from tui_scraper.ui.screens.new_session import (
+    NewSessionScreen,
+    build_config,
+    check_field,
+    normalize_url,
+)
 from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
 
 from .conftest import make_app
 from .fakes import FakeManager
+from .helpers import screen_text, until
 
 
 async def _form(pilot, app) -> NewSessionScreen:  # type: ignore[no-untyped-def]
@@ -185,3 +192,114 @@ async def test_enter_moves_to_the_next_field_and_escape_cancels(manager: FakeMan
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
         assert not manager.calls
+
+
+async def test_a_decimal_in_an_integer_field_is_an_error_not_15(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        await pilot.press(*"http://ok.test/", "tab", *"1.5")
+        await pilot.pause()
+        assert screen.query_one("#f-max_pages", Input).value == "1.5"
+        assert "whole number" in screen.errors()["max_pages"]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not [c for c in manager.calls if c[0] == "create"]
+
+
+def test_a_bare_host_becomes_an_https_url() -> None:
+    assert normalize_url("example.org") == "https://example.org/"
+    assert normalize_url(" example.org/docs ") == "https://example.org/docs"
+    assert normalize_url("http://example.org") == "http://example.org/"
+    assert normalize_url("localhost:8080?q=1") == "https://localhost:8080?q=1"
+    assert normalize_url("ftp://example.org/") == "ftp://example.org/"  # refused later
+    assert check_field("url", "ftp://example.org/") is not None
+
+
+async def test_example_org_is_crawled_as_https_example_org(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        await _form(pilot, app)
+        await pilot.press(*"example.org", "ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
+        (config,) = [c[1] for c in manager.calls if c[0] == "create"]
+        assert config.target_url == "https://example.org/"  # type: ignore[attr-defined]
+
+
+async def test_every_cli_option_and_masked_secrets_reach_create(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _form(pilot, app)
+        _set(screen, "url", "http://ok.test/")
+        _set(screen, "retries", "5")
+        _set(screen, "timeout", "2.5")
+        _set(screen, "max_body", "4096")
+        _set(screen, "user_agent", "probe/1.0")
+        screen.query_one("#f-private", Checkbox).value = True
+        _set(screen, "headers", "Authorization: Bearer T0PSECRET | X-Api-Key: k3y")
+        _set(screen, "cookies", "sid=C00KIE; theme=dark")
+        headers = screen.query_one("#f-headers", Input)
+        assert headers.password and screen.query_one("#f-cookies", Input).password
+        headers.focus()
+        await pilot.pause()
+        assert "T0PSECRET" not in screen_text(app) and "C00KIE" not in screen_text(app)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
+    (config,) = [c[1] for c in manager.calls if c[0] == "create"]
+    assert config.retries == 5  # type: ignore[attr-defined]
+    assert config.request_timeout == 2.5  # type: ignore[attr-defined]
+    assert config.max_body_bytes == 4096  # type: ignore[attr-defined]
+    assert config.user_agent == "probe/1.0"  # type: ignore[attr-defined]
+    assert config.allow_private is True  # type: ignore[attr-defined]
+    assert "T0PSECRET" not in config.to_json()  # type: ignore[attr-defined]
+    (secrets,) = [c[1] for c in manager.calls if c[0] == "secrets"]
+    assert secrets == {
+        "Authorization": "Bearer T0PSECRET",
+        "X-Api-Key": "k3y",
+        "Cookie": "sid=C00KIE; theme=dark",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("retries", "1.5", "whole number"),
+        ("timeout", "0", "between 0 and 3600"),
+        ("timeout", "soon", "number of seconds"),
+        ("max_body", "0", "at least 1"),
+        ("user_agent", "a\x07b", "one line"),
+        ("headers", "no colon here", "NAME: VALUE"),
+        ("cookies", "novalue", "NAME=VALUE"),
+    ],
+)
+def test_the_new_fields_are_checked(field: str, value: str, message: str) -> None:
+    assert message in (check_field(field, value) or "")
+
+
+async def test_escape_on_a_filled_form_asks_first(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test() as pilot:
+        screen = await _form(pilot, app)
+        await pilot.press(*"http://typed.test/")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # keep editing: nothing lost
+        await until(pilot, lambda: app.screen is screen)
+        assert screen.query_one("#f-url", Input).value == "http://typed.test/"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+
+
+async def test_a_long_message_wraps_at_80_columns(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _form(pilot, app)
+        _set(screen, "include", "(" + "x" * 70 + "END")
+        await pilot.pause()
+        label = screen.query_one("#err-include", Label)
+        assert "missing ), unterminated subpattern" in screen.errors()["include"]
+        assert label.size.height >= 2
+        assert label.region.right <= 80
+        assert "subpattern" in screen_text(app)  # the end of the message is on screen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Log, ProgressBar, Sparkline
+from textual.widgets import ProgressBar, RichLog, Sparkline
 
 from tui_scraper.session import Progress, Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
@@ -13,7 +13,7 @@ from tui_scraper.ui.widgets.recent_pages import MAX_ROWS, RecentPagesTable
 
 from .conftest import make_app, recent
 from .fakes import FakeManager
-from .helpers import screen_text
+from .helpers import log_text, screen_text
 
 
 async def _running(pilot, app, manager: FakeManager, **kw: object) -> ProgressScreen:  # type: ignore[no-untyped-def]
@@ -38,7 +38,7 @@ async def test_sample_renders_counters_bar_table_and_log(manager: FakeManager) -
         assert "done 17" in text and "failed 3" in text
         assert screen.query_one(ProgressBar).progress == 50.0  # 20 of max 40
         assert screen.query_one(RecentPagesTable).row_count == 20
-        assert screen.query_one(Log).lines == ["timeout on http://demo.test/slow"]
+        assert log_text(screen.query_one(RichLog)) == ["timeout on http://demo.test/slow"]
         assert screen.query_one(Sparkline).data[-1] == 20
         # nothing moved: the next sample changes nothing; new pages are appended
         screen.sample()
@@ -46,7 +46,7 @@ async def test_sample_renders_counters_bar_table_and_log(manager: FakeManager) -
         screen.sample()
         await pilot.pause()
         assert screen.query_one(RecentPagesTable).row_count == 25
-        assert screen.query_one(Log).lines[-1] == "x"
+        assert log_text(screen.query_one(RichLog))[-1] == "x"
 
 
 async def test_recent_table_is_bounded(manager: FakeManager) -> None:
@@ -173,3 +173,16 @@ async def test_small_terminal_does_not_break(manager: FakeManager) -> None:
             await pilot.resize_terminal(*size)
             await pilot.pause()
         assert "RUNNING" in screen_text(app)
+
+
+async def test_long_errors_wrap_in_the_errors_panel(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _running(pilot, app, manager)
+        long_error = "timeout on http://demo.test/" + "deep/" * 20 + "THE-END after 30 s"
+        manager.feed(screen.session_id, errors=(long_error,))
+        screen.sample()
+        await pilot.pause()
+        rows = log_text(screen.query_one(RichLog))
+        assert len(rows) >= 2  # wrapped, not cut at the panel's edge
+        assert "".join(rows).replace(" ", "") == long_error.replace(" ", "")

@@ -16,7 +16,7 @@ from tui_scraper.ui.screens.sessions import SessionsScreen
 
 from .conftest import make_app, recent, seeded
 from .fakes import FakeManager
-from .helpers import screen_text, toasts
+from .helpers import screen_text, toasts, until
 
 
 async def _home(pilot, app) -> SessionsScreen:  # type: ignore[no-untyped-def]
@@ -228,3 +228,41 @@ async def test_q_while_running_asks_then_interrupts(manager: FakeManager) -> Non
     assert ("interrupt_all", ("quit while running", "ui")) in manager.calls
     assert manager.sessions[paused.id].status is Status.INTERRUPTED
     assert manager.closed
+
+
+async def test_target_column_shows_host_and_path_at_80_columns(manager: FakeManager) -> None:
+    deep = manager.add("http://127.0.0.1:41234/docs/guide/start.html", Status.COMPLETED)
+    page = manager.add("http://127.0.0.1:41234/page/7", Status.COMPLETED)
+    manager.add("https://www.example.org/", Status.COMPLETED)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _home(pilot, app)
+        table = screen.query_one(DataTable)
+        cell = str(table.get_cell(deep.id, "target"))
+        width = table.columns["target"].width  # type: ignore[index]
+        assert len(cell) <= width
+        assert cell.startswith("127.") and "/docs/gui" in cell  # host and path, no scheme
+        # A path that fits is kept whole, the host shortened in the middle instead.
+        assert str(table.get_cell(page.id, "target")).endswith("41234/page/7")
+        assert "www.example.org/" in screen_text(app)
+
+
+async def test_the_dismissed_flag_shows_in_the_list_and_in_detail(manager: FakeManager) -> None:
+    hidden = manager.add(
+        "http://demo.test/hidden", Status.INTERRUPTED, progress=None, dismissed=True
+    )
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _home(pilot, app)
+        table = screen.query_one(DataTable)
+        assert str(table.get_cell(hidden.id, "status")) == "dismissed"
+        _select(screen, hidden.id)
+        await pilot.pause()
+        assert "interrupted, dismissed" in screen_text(app)  # the line under the table
+        assert screen.check_action("resume", ())  # still resumable
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
+        await until(pilot, lambda: app.screen.record is not None)  # type: ignore[attr-defined]
+        await pilot.pause()
+        text = screen_text(app)
+        assert "interrupted, dismissed" in text and "Dismissed" in text

@@ -227,6 +227,30 @@ def pages_after(
     return [page_record(r) for r in conn.execute(sql, params).fetchall()]
 
 
+def find_pages(
+    conn: sqlite3.Connection,
+    session_id: str,
+    status: PageStatus | None,
+    after_id: int,
+    limit: int,
+    search: str,
+) -> list[PageRecord]:
+    """Like `pages_after`, keeping only pages whose URL or title contains `search` (LIKE,
+    ASCII case-insensitive, `%`/`_` taken literally). Bounded by `limit` matches, so one screen
+    of a million-page session never loads more than that."""
+    pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    sql = (
+        f"SELECT {PAGE_COLUMNS} FROM pages NOT INDEXED WHERE id > ? AND session_id = ? "
+        + ("AND status = ? " if status is not None else "")
+        + "AND (url LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?"
+    )
+    params: list[Any] = [after_id, session_id]
+    if status is not None:
+        params.append(PageStatus(status).value)
+    params += [pattern, pattern, limit]
+    return [page_record(r) for r in conn.execute(sql, params).fetchall()]
+
+
 def get_page(conn: sqlite3.Connection, page_id: int) -> PageRecord:
     row = conn.execute(f"SELECT {PAGE_COLUMNS} FROM pages WHERE id = ?", (page_id,)).fetchone()
     if row is None:

@@ -254,6 +254,22 @@ class Store:
                 return
             after = rows[-1].id
 
+    async def pages_after(
+        self,
+        session_id: str,
+        *,
+        status: PageStatus | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        search: str = "",
+    ) -> list[PageRecord]:
+        """One keyset page (ids > `after_id`), optionally only URLs/titles containing `search`."""
+        if search:
+            return await self._db.read(
+                frontier.find_pages, session_id, status, after_id, limit, search
+            )
+        return await self._db.read(frontier.pages_after, session_id, status, after_id, limit)
+
     async def get_page(self, page_id: int) -> PageRecord:
         return await self._db.read(frontier.get_page, page_id)
 

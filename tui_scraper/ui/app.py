@@ -20,6 +20,7 @@ from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
@@ -29,10 +30,12 @@ from .commands import ScraperCommands
 from .screens.confirm import ConfirmScreen
 from .screens.detail import SessionDetailScreen
 from .screens.export import ExportScreen
+from .screens.help import KeyHelpScreen, key_rows
 from .screens.new_session import NewSessionScreen
 from .screens.progress import ProgressScreen
 from .screens.recovery import RecoveryScreen
 from .screens.sessions import SessionsScreen
+from .settings import Settings, load_settings, save_settings
 from .text import display_safe
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ class ScraperApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("ctrl+z", "suspend_process", "Suspend", show=False, id="app.suspend"),
+        # Not priority: `?` typed into a text field stays a character there.
+        Binding("question_mark,f1", "key_help", "Keys", key_display="?", id="app.help"),
     ]
 
     def __init__(
@@ -64,8 +69,21 @@ class ScraperApp(App[int]):
         new_config: CrawlConfig | None = None,
         resume: str | None = None,
         exit_guard: ExitGuard | None = None,
+        new_secrets: dict[str, str] | None = None,
+        config_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        self.new_secrets = new_secrets
+        # Settings are read before the first frame so the saved theme is the one first drawn.
+        self.config_dir = config_dir
+        loaded = load_settings(config_dir)
+        self.settings = loaded.settings
+        self._settings_problem = loaded.problem
+        if self.settings.theme and not os.environ.get("TEXTUAL_THEME"):
+            if self.settings.theme in self.available_themes:
+                self.theme = self.settings.theme
+            else:
+                self._settings_problem = f"Saved theme {self.settings.theme!r} is not available"
         self.data_dir = data_dir
         self._manager: Any = manager
         self._owns_manager = manager is None
@@ -80,6 +98,7 @@ class ScraperApp(App[int]):
         self.sessions_changed: Signal[str] = Signal(self, "sessions-changed")
         self._watched: set[str] = set()
         self._stopping = False
+        self._quit_asked = False
         self._signals: list[signal.Signals] = []
         # Given by run_app: it owns SIGHUP/SIGTERM and the lost terminal, and bounds the exit
         # even when this loop never runs again. Without one (Pilot tests) the loop's own
@@ -106,6 +125,9 @@ class ScraperApp(App[int]):
             self._attach_exit_guard(self._exit_guard)
         else:
             self._install_signal_handlers()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self._settings_problem:
+            self.say(self._settings_problem, severity="warning")
         if self._manager is None:
             from tui_scraper.manager import SessionManager
 
@@ -120,7 +142,7 @@ class ScraperApp(App[int]):
         if self.demo:
             await self._start_demo()
         elif self.new_config is not None:
-            await self._create_from_cli(self.new_config)
+            await self._create_from_cli(self.new_config, self.new_secrets)
         elif self.resume is not None:
             await self.resume_and_show(self.resume)
         else:
@@ -192,6 +214,8 @@ class ScraperApp(App[int]):
         if not running:
             self.exit(result=0, return_code=0)
             return
+        if self._quit_asked:
+            return  # the question is already on screen
         count = len(running)
         question = Content(
             f"{count} crawl{'s are' if count != 1 else ' is'} running. Quit anyway? "
@@ -199,6 +223,7 @@ class ScraperApp(App[int]):
         )
 
         def answered(yes: bool | None) -> None:
+            self._quit_asked = False
             if yes and not self._stopping:
                 self._stopping = True
                 self.run_worker(
@@ -207,7 +232,97 @@ class ScraperApp(App[int]):
                     exit_on_error=False,
                 )
 
+        self._quit_asked = True
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
+
+    async def action_help_quit(self) -> None:
+        # Textual binds ctrl+c to a toast saying "press ctrl+q"; here it is the quit key, with
+        # the same confirmation while crawls run. (In a text field ctrl+c still copies.)
+        await self.action_quit()
+
+    def action_key_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, KeyHelpScreen):
+            return
+        rows = key_rows(screen, lambda action: disabled_reason(screen, action))
+        self.push_screen(KeyHelpScreen(screen.sub_title or screen.title or self.title, rows))
+
+    async def run_action(
+        self,
+        action: str | Any,
+        default_namespace: DOMNode | None = None,
+        namespaces: Any = None,
+    ) -> bool:
+        """Run an action; a *disabled* one (dimmed in the footer) says why instead of nothing."""
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        target, name, params = self._parse_action(action, default_namespace or self, namespaces)
+        if target.check_action(name, params) is None:  # None = shown but disabled
+            reason = disabled_reason(target, name)
+            if reason:
+                self.say(reason, severity="warning")
+                return True
+        return False
+
+    # --- settings -------------------------------------------------------------------------
+
+    def _theme_changed(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if not isinstance(name, str) or name == self.settings.theme:
+            return
+        self.settings = Settings(theme=name)
+        settings = self.settings
+        # A small file, but still disk I/O: off the event loop.
+        self.run_worker(
+            lambda: self._save_settings(settings),
+            thread=True,
+            group="settings",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _save_settings(self, settings: Settings) -> None:
+        try:
+            save_settings(settings, self.config_dir)
+        except OSError as exc:
+            self.call_from_thread(self.say, f"Could not save settings: {exc}", severity="warning")
+
+    # --- screenshots ----------------------------------------------------------------------
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Save an SVG of the screen and say where.
+
+        Textual's default target is ~/Downloads, which most servers do not have (the save then
+        fails); here it is the directory given, else the data directory, else the current one.
+        """
+        from textual._files import generate_datetime_filename
+
+        folder = Path(path).expanduser() if path else self._screenshot_dir()
+        name = filename or generate_datetime_filename(self.title, ".svg", time_format)
+        svg = self.export_screenshot()
+        target = folder / name
+
+        def write() -> None:
+            try:
+                target.write_text(svg, encoding="utf-8")
+            except OSError as exc:
+                self.call_from_thread(self.say, f"Screenshot failed: {exc}", severity="error")
+                return
+            self.call_from_thread(self.say, f"Screenshot saved to {target}")
+
+        self.run_worker(write, thread=True, group="screenshot", exit_on_error=False)
+        return str(target)
+
+    def _screenshot_dir(self) -> Path:
+        data_dir = getattr(self._manager, "data_dir", None) or self.data_dir
+        if isinstance(data_dir, Path) and data_dir.is_dir():
+            return data_dir
+        return Path.cwd()
 
     def say(self, message: str, *, severity: SeverityLevel = "information") -> None:
         """A toast that may quote a website or a path: sanitised and never parsed as markup."""
@@ -253,20 +368,27 @@ class ScraperApp(App[int]):
             severity = "error" if status == Status.FAILED else "information"
             self.say(f"Session {handle.session_id[:8]} {status.value}", severity=severity)
 
-    async def create_and_start(self, config: CrawlConfig) -> str:
+    async def create_and_start(
+        self, config: CrawlConfig, secret_headers: dict[str, str] | None = None
+    ) -> str:
         """Create a session (raises ConfigError) and start it at once, showing live progress."""
-        record = await self.manager.create(config)
+        record = await self.manager.create(config, secret_headers=secret_headers or None)
         self.sessions_changed.publish(record.id)
         await self.resume_and_show(record.id)
         return record.id
 
-    def submit_new_session(self, config: CrawlConfig, form: NewSessionScreen) -> None:
+    def submit_new_session(
+        self,
+        config: CrawlConfig,
+        form: NewSessionScreen,
+        secret_headers: dict[str, str] | None = None,
+    ) -> None:
         """Create from the form in an App worker: the form is popped before progress shows,
         and a screen's own worker would be cancelled by that pop."""
 
         async def submit() -> None:
             try:
-                record = await self.manager.create(config)
+                record = await self.manager.create(config, secret_headers=secret_headers or None)
             except ConfigError as exc:
                 form.show_config_error(exc)
                 return
@@ -308,20 +430,15 @@ class ScraperApp(App[int]):
         self.run_worker(load(), group="recovery", exclusive=True, exit_on_error=False)
 
     def ask_export(self, session_id: str, target_url: str) -> None:
-        def chosen(choice: tuple[str, Path] | None) -> None:
-            if choice is not None:
-                fmt, path = choice
-                self.run_worker(self._export(session_id, fmt, path), exit_on_error=False)
+        def done(result: tuple[str, Path, int] | None) -> None:
+            if result is not None:
+                _, path, rows = result
+                self.say(f"Exported {rows} rows to {path}")
 
-        self.push_screen(ExportScreen(session_id, target_url, self.export_dir), chosen)
+        async def export(fmt: str, path: Path) -> int:
+            return await self.manager.export(session_id, fmt, path)
 
-    async def _export(self, session_id: str, fmt: str, path: Path) -> None:
-        try:
-            rows = await self.manager.export(session_id, fmt, path)
-        except (ScraperError, OSError) as exc:
-            self.say(f"Export failed: {exc}", severity="error")
-            return
-        self.say(f"Exported {rows} rows to {path}")
+        self.push_screen(ExportScreen(session_id, target_url, self.export_dir, export), done)
 
     async def dismiss_session(self, session_id: str) -> bool:
         try:
@@ -343,9 +460,11 @@ class ScraperApp(App[int]):
         self.demo_url = config.target_url
         await self._create_from_cli(config)
 
-    async def _create_from_cli(self, config: CrawlConfig) -> None:
+    async def _create_from_cli(
+        self, config: CrawlConfig, secret_headers: dict[str, str] | None = None
+    ) -> None:
         try:
-            await self.create_and_start(config)
+            await self.create_and_start(config, secret_headers)
         except ScraperError as exc:
             self.say(str(exc), severity="error")
 
@@ -390,11 +509,13 @@ def run_app(
     demo: bool = False,
     new_config: CrawlConfig | None = None,
     resume: str | None = None,
+    new_secrets: dict[str, str] | None = None,
 ) -> int:
     """Entry point the CLI calls; returns the process exit code.
 
     `demo` serves the demo site and crawls it; `new_config` creates and starts that session
-    (`tui-scraper crawl URL` without --headless); `resume` resumes a session by id prefix.
+    (`tui-scraper crawl URL` without --headless), with `new_secrets` (--header/--cookie) kept
+    out of the database as for a headless crawl; `resume` resumes a session by id prefix.
     """
     from tui_scraper.exit_guard import ExitGuard
 
@@ -402,8 +523,24 @@ def run_app(
     # same bound, whatever the event loop is doing by then.
     guard = ExitGuard(tty_fd=_terminal_fd())
     guard.install()
-    app = ScraperApp(data_dir, demo=demo, new_config=new_config, resume=resume, exit_guard=guard)
+    app = ScraperApp(
+        data_dir,
+        demo=demo,
+        new_config=new_config,
+        resume=resume,
+        new_secrets=new_secrets,
+        exit_guard=guard,
+    )
     app.run()
     if app.startup_error:
         return 2
     return int(app.return_code or 0)
+
+
+def disabled_reason(node: object, action: str) -> str | None:
+    """Why `node` disables `action` right now, if it says (screens define `disabled_reason`)."""
+    explain = getattr(node, "disabled_reason", None)
+    if not callable(explain):
+        return None
+    reason = explain(action)
+    return reason if isinstance(reason, str) and reason else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.content import Content
@@ -86,3 +87,42 @@ def human_ms(ms: float | None) -> str:
     if ms is None:
         return "–"
     return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+
+
+def short_url(url: str, width: int, *, home: str | None = None) -> str:
+    """A URL shortened for a table cell of `width` characters, keeping what tells pages apart.
+
+    The scheme goes (the Status/ID columns say enough); on the session's own host (`home` is
+    its start URL) only the path is shown; when host + path still do not fit, the host is
+    cut in the middle rather than the path at its end, because at 80 columns the end of
+    `http://127.0.0.1:8080/...` is all that differs between rows.
+    """
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return _fit(url, width)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    if home is not None:
+        base = urlsplit(home)
+        if (base.scheme, base.netloc) == (parts.scheme, parts.netloc):
+            return _fit(path, width)
+    host = parts.netloc
+    if len(host) + len(path) <= width:
+        return host + path
+    room = width - len(path)
+    if room >= 8:
+        return _middle(host, room) + path
+    return _fit(_middle(host, 8) + path, width)
+
+
+def _middle(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    head = (keep + 1) // 2
+    return text[:head] + "…" + text[len(text) - (keep - head) :]
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

@@ -1,4 +1,9 @@
-"""One session in full: summary figures, status codes, timeline, pages and their data/errors."""
+"""One session in full: summary figures, status codes, timeline, pages and their data/errors.
+
+The Pages tab shows one keyset page of PAGE_SIZE rows at a time (`]` next, `[` previous) and a
+search over URL and title (`/`): the store query is bounded by the page size, so a session of
+a million pages costs the same to browse as one of a hundred.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from textual.widgets import (
     DataTable,
     Footer,
     Header,
+    Input,
     Label,
     Static,
     TabbedContent,
@@ -26,12 +32,14 @@ from textual.widgets import (
 from tui_scraper.session import EventRecord, PageRecord, PageStatus, SessionRecord
 
 from ..text import (
+    display_safe,
     human_bytes,
     human_duration,
     human_ms,
     human_time,
     safe_content,
     safe_text,
+    short_url,
 )
 from ..widgets.status import http_text, status_text
 from ..widgets.tables import FlexTable
@@ -46,7 +54,7 @@ PAGE_FILTERS: tuple[PageStatus | None, ...] = (
     PageStatus.SKIPPED,
     PageStatus.QUEUED,
 )
-PAGE_LIMIT = 500
+PAGE_SIZE = 200
 
 
 def summary_lines(record: SessionRecord, *, now: float | None = None) -> list[tuple[str, str]]:
@@ -73,6 +81,8 @@ def summary_lines(record: SessionRecord, *, now: float | None = None) -> list[tu
         )
     if record.error:
         lines.append(("Error", record.error))
+    if record.dismissed_at is not None:
+        lines.append(("Dismissed", f"{human_time(record.dismissed_at, now=now)} (still resumable)"))
     return lines
 
 
@@ -131,6 +141,9 @@ class SessionDetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "export", "Export", id="detail.export"),
         Binding("f", "cycle_filter", "Filter pages", id="detail.filter"),
+        Binding("slash", "search", "Search", key_display="/", id="detail.search"),
+        Binding("right_square_bracket", "next_page", "Next", key_display="]", id="detail.next"),
+        Binding("left_square_bracket", "prev_page", "Prev", key_display="[", id="detail.prev"),
         Binding("1", "tab('summary')", "Summary", id="detail.summary"),
         Binding("2", "tab('pages')", "Pages", id="detail.pages"),
         Binding("3", "tab('timeline')", "Timeline", id="detail.timeline"),
@@ -144,6 +157,13 @@ class SessionDetailScreen(Screen[None]):
         self.events: list[EventRecord] = []
         self.pages: list[PageRecord] = []
         self.page_filter: PageStatus | None = None
+        self.search = ""
+        # Keyset paging: the id after which the shown page starts, and those of the pages
+        # before it (for `[`). `has_next` comes from asking for one row more than shown.
+        self.page_after = 0
+        self._earlier: list[int] = []
+        self.has_next = False
+        self.counts: dict[PageStatus, int] = {}
 
     @property
     def scraper(self) -> ScraperApp:
@@ -157,9 +177,13 @@ class SessionDetailScreen(Screen[None]):
                 yield Static(Content("Loading…"), id="summary-figures")
                 yield DataTable(id="summary-codes", cursor_type="none", zebra_stripes=True)
             with TabPane("Pages", id="pages"):
+                yield Input(placeholder="search URL and title", id="pages-search")
                 yield Label(Content(""), id="pages-filter")
                 yield FlexTable(
-                    flex_column="title", id="pages-table", cursor_type="row", zebra_stripes=True
+                    flex={"url": 2, "title": 1},
+                    id="pages-table",
+                    cursor_type="row",
+                    zebra_stripes=True,
                 )
                 with VerticalScroll(id="page-detail-box"):
                     yield Static(page_details(None), id="page-detail")
@@ -186,6 +210,8 @@ class SessionDetailScreen(Screen[None]):
         events.add_column(Content("Change"), key="change", width=22)
         events.add_column(Content("Reason"), key="reason", width=10)
         events.add_column(Content("Who"), key="who", width=10)
+        search = self.query_one("#pages-search", Input)
+        search.cursor_blink = getattr(self.app, "cursor_blink", True)
         self.scraper.sessions_changed.subscribe(self, self._changed)
         self.reload()
 
@@ -200,14 +226,27 @@ class SessionDetailScreen(Screen[None]):
         manager = self.scraper.manager
         record = await manager.get(self.session_id)
         events = await manager.events(self.session_id)
-        pages = await manager.pages(self.session_id, status=self.page_filter, limit=PAGE_LIMIT)
+        pages = await self._fetch_pages()
         self.show(record, events, pages)
 
-    async def _load_pages(self) -> None:
-        pages = await self.scraper.manager.pages(
-            self.session_id, status=self.page_filter, limit=PAGE_LIMIT
+    async def _fetch_pages(self) -> list[PageRecord]:
+        manager = self.scraper.manager
+        self.counts = await manager.page_counts(self.session_id)
+        rows = await manager.pages_after(
+            self.session_id,
+            status=self.page_filter,
+            after_id=self.page_after,
+            limit=PAGE_SIZE + 1,
+            search=self.search,
         )
-        self.show_pages(pages)
+        self.has_next = len(rows) > PAGE_SIZE
+        return rows[:PAGE_SIZE]
+
+    async def _load_pages(self) -> None:
+        self.show_pages(await self._fetch_pages())
+
+    def _reload_pages(self) -> None:
+        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -221,6 +260,7 @@ class SessionDetailScreen(Screen[None]):
             Content.assemble(
                 (f"{record.short_id}  ", "bold"),
                 (record.status.value, "bold"),
+                (", dismissed" if record.dismissed_at is not None else "", "dim"),
                 "  ",
                 safe_content(record.target_url),
             )
@@ -262,24 +302,43 @@ class SessionDetailScreen(Screen[None]):
 
     def show_pages(self, pages: list[PageRecord]) -> None:
         self.pages = pages
-        table = self.query_one("#pages-table", DataTable)
+        table = self.query_one("#pages-table", FlexTable)
+        home = self.record.target_url if self.record else None
+        width = table.column_width("url")
         with self.app.batch_update():
             table.clear()
             for page in pages:
                 table.add_row(
                     http_text(page.http_status),
                     status_text(page.status),
-                    safe_text(page.url),
+                    Text(short_url(display_safe(page.url), width, home=home), no_wrap=True),
                     safe_text(page.title or ""),
                     Text(human_bytes(page.size), justify="right"),
                     key=str(page.id),
                 )
-            name = self.page_filter.value if self.page_filter else "all"
-            more = f" (first {PAGE_LIMIT})" if len(pages) >= PAGE_LIMIT else ""
             self.query_one("#pages-filter", Label).update(
-                Content(f"Showing {name} pages: {len(pages)}{more}.  f changes the filter.")
+                safe_content(self._pages_caption(len(pages)))
             )
             self._show_selected_page()
+        self.refresh_bindings()
+
+    def _pages_caption(self, shown: int) -> str:
+        name = self.page_filter.value if self.page_filter else "all"
+        total = (
+            sum(self.counts.values())
+            if self.page_filter is None
+            else self.counts.get(self.page_filter, 0)
+        )
+        first = len(self._earlier) * PAGE_SIZE + 1
+        where = f"{first}–{first + shown - 1}" if shown else "none"
+        if self.search:
+            return f"{name} pages matching {self.search!r}: {where}.  / search  f filter  [ ] pages"
+        return f"{name} pages {where} of {total:,}.  f filter  / search  [ ] pages"
+
+    @on(FlexTable.Fitted, "#pages-table")
+    def _refit(self) -> None:
+        if self.pages:
+            self.show_pages(self.pages)
 
     def selected_page(self) -> PageRecord | None:
         table = self.query_one("#pages-table", DataTable)
@@ -297,16 +356,63 @@ class SessionDetailScreen(Screen[None]):
 
     # --- actions --------------------------------------------------------------------------
 
+    def _first_page(self) -> None:
+        self.page_after = 0
+        self._earlier = []
+        self._reload_pages()
+
     def action_cycle_filter(self) -> None:
         index = PAGE_FILTERS.index(self.page_filter)
-        self.page_filter = PAGE_FILTERS[(index + 1) % len(PAGE_FILTERS)]
-        self.action_tab("pages")
-        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
+        self.set_filter(PAGE_FILTERS[(index + 1) % len(PAGE_FILTERS)])
 
     def set_filter(self, status: PageStatus | None) -> None:
         self.page_filter = status
         self.action_tab("pages")
-        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
+        self._first_page()
+
+    def action_search(self) -> None:
+        self.action_tab("pages")
+        box = self.query_one("#pages-search", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Changed, "#pages-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search = event.value.strip()
+        self._first_page()
+
+    @on(Input.Submitted, "#pages-search")
+    def _search_done(self) -> None:
+        self.query_one("#pages-table").focus()
+
+    def action_next_page(self) -> None:
+        if not self.has_next or not self.pages:
+            return
+        self._earlier.append(self.page_after)
+        self.page_after = self.pages[-1].id
+        self.action_tab("pages")
+        self._reload_pages()
+
+    def action_prev_page(self) -> None:
+        if not self._earlier:
+            return
+        self.page_after = self._earlier.pop()
+        self.action_tab("pages")
+        self._reload_pages()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_page":
+            return self.has_next or None
+        if action == "prev_page":
+            return bool(self._earlier) or None
+        return True
+
+    def disabled_reason(self, action: str) -> str | None:
+        if action == "next_page":
+            return "This is the last page of pages"
+        if action == "prev_page":
+            return "This is the first page of pages"
+        return None
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
@@ -323,6 +429,13 @@ class SessionDetailScreen(Screen[None]):
         self.scraper.ask_export(self.session_id, target)
 
     def action_back(self) -> None:
+        box = self.query_one("#pages-search", Input)
+        if box.has_class("-shown") and (self.focused is box or self.search):
+            # Escape closes the search first (and shows every page again), then the screen.
+            box.value = ""
+            box.remove_class("-shown")
+            self.query_one("#pages-table").focus()
+            return
         self.dismiss(None)
 
     def palette_commands(self) -> list[tuple[str, Any, str]]:

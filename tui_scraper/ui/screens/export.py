@@ -1,7 +1,14 @@
-"""Ask where and how to export a session's pages."""
+"""Ask where and how to export a session's pages, and run the export from the dialog.
+
+The dialog stays open until the file is written: a bad path (missing folder, a directory, no
+permission) is shown in the dialog, where it can be fixed, instead of a toast after it closed;
+an existing file is overwritten only after a yes.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,13 +20,17 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from ..text import labelled
+from tui_scraper.session import ScraperError
+
+from ..text import display_safe, labelled
+from .confirm import ConfirmScreen
 
 FORMATS = ("jsonl", "csv")
+Exporter = Callable[[str, Path], Awaitable[int]]  # (format, path) -> rows written; raises
 
 
-class ExportScreen(ModalScreen[tuple[str, Path] | None]):
-    """Dismisses with (format, path), or None when cancelled."""
+class ExportScreen(ModalScreen[tuple[str, Path, int] | None]):
+    """Dismisses with (format, path, rows) once written, or None when cancelled."""
 
     DEFAULT_CSS = """
     ExportScreen {
@@ -55,11 +66,15 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
         Binding("ctrl+s", "export", "Export", id="export.run"),
     ]
 
-    def __init__(self, session_id: str, target_url: str, directory: Path) -> None:
+    def __init__(
+        self, session_id: str, target_url: str, directory: Path, exporter: Exporter
+    ) -> None:
         super().__init__()
         self.session_id = session_id
         self.target_url = target_url
         self.directory = directory
+        self.exporter = exporter
+        self.busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -102,18 +117,70 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
         else:
             self.dismiss(None)
 
+    def show_error(self, message: str) -> None:
+        # Messages quote the path typed (and OS errors): plain Content, sanitised.
+        self.query_one("#export-error", Label).update(Content(display_safe(message)))
+
     def action_export(self) -> None:
-        value = self.query_one("#path", Input).value.strip()
-        error = self.query_one("#export-error", Label)
-        if not value:
-            error.update(Content("A file name is required"))
+        if self.busy:
             return
-        path = Path(value).expanduser()
-        if path.is_dir():
-            error.update(Content("That is a directory; give a file name"))
+        value = self.query_one("#path", Input).value.strip()
+        if not value:
+            self.show_error("A file name is required")
             return
         fmt = str(self.query_one("#format", Select).value)
-        self.dismiss((fmt, path))
+        path = Path(value).expanduser()
+        self.busy = True
+        self.run_worker(self._check_then_export(fmt, path), group="export", exit_on_error=False)
+
+    async def _check_then_export(self, fmt: str, path: Path) -> None:
+        # stat() can block on a slow or network file system: off the event loop.
+        problem, exists = await asyncio.to_thread(_check_path, path)
+        if problem:
+            self.busy = False
+            self.show_error(problem)
+            self.query_one("#path", Input).focus()
+            return
+        if not exists:
+            await self._export(fmt, path)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._export(fmt, path), group="export", exit_on_error=False)
+            else:
+                self.busy = False
+                self.query_one("#path", Input).focus()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                Content(f"{display_safe(str(path))} exists. Overwrite it?"),
+                yes="Overwrite",
+                no="Keep it",
+            ),
+            answered,
+        )
+
+    async def _export(self, fmt: str, path: Path) -> None:
+        self.show_error("")
+        self.query_one("#export-error", Label).update(Content("Exporting…"))
+        try:
+            rows = await self.exporter(fmt, path)
+        except (ScraperError, OSError) as exc:
+            self.busy = False
+            self.show_error(f"Export failed: {exc}")
+            self.query_one("#path", Input).focus()
+            return
+        self.dismiss((fmt, path, rows))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _check_path(path: Path) -> tuple[str | None, bool]:
+    """(what is wrong with `path` as an export target, whether it exists already)."""
+    if path.is_dir():
+        return "That is a directory; give a file name", False
+    if not path.parent.is_dir():
+        return f"The folder {path.parent} does not exist", False
+    return None, path.exists()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Log, ProgressBar, Sparkline
+from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkline
 
 from tui_scraper.crawl.stats import StatsSnapshot
 from tui_scraper.session import RESUMABLE, SessionRecord, Status
@@ -52,6 +53,8 @@ class ProgressScreen(Screen[None]):
         Binding("c", "cancel_crawl", "Cancel crawl", id="progress.cancel"),
         Binding("i", "details", "Details", id="progress.details"),
         Binding("escape", "back", "Back", id="progress.back"),
+        # The README's promise: q quits while it runs (asks, then checkpoints; app.quit).
+        Binding("q", "app.quit", "Quit", id="progress.quit"),
     ]
 
     def __init__(
@@ -89,12 +92,20 @@ class ProgressScreen(Screen[None]):
             yield ProgressBar(total=100, show_eta=False, id="progress-bar")
             yield Label(Content(""), id="progress-hosts")
             yield RecentPagesTable(id="progress-recent")
-            yield Log(max_lines=MAX_LOG_LINES, id="progress-errors", auto_scroll=True)
+            # Wrapped, not cut: an error quotes a URL and a reason, longer than 80 columns.
+            yield RichLog(
+                max_lines=MAX_LOG_LINES,
+                id="progress-errors",
+                auto_scroll=True,
+                wrap=True,
+                markup=False,
+                highlight=False,
+            )
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"Session {self.session_id[:8]}"
-        self.query_one("#progress-errors", Log).border_title = "Errors"
+        self.query_one("#progress-errors", RichLog).border_title = "Errors"
         self.scraper.sessions_changed.subscribe(self, self._changed)
         if self.sample_hz:
             self.set_interval(1 / self.sample_hz, self.sample)
@@ -204,9 +215,10 @@ class ProgressScreen(Screen[None]):
                 self.query_one(RecentPagesTable).show(snap.recent)
                 fresh = new_tail(self._errors, snap.errors)
                 self._errors = list(snap.errors)
-                if fresh:
-                    # Log is plain text (no markup), but control characters still need stripping.
-                    self.query_one(Log).write_lines([display_safe(e) for e in fresh])
+                log = self.query_one(RichLog)
+                for error in fresh:
+                    # Text is never parsed as markup; control characters still need stripping.
+                    log.write(Text(display_safe(error)))
         if state_changed:
             # Only when it matters: refresh_bindings recomposes the Footer, and doing that at
             # every sample cost the crawl a measurable share of its throughput.
@@ -222,6 +234,13 @@ class ProgressScreen(Screen[None]):
             # simply stays stopped, or is dismissed from the recovery screen.
             return self._live or None
         return True
+
+    def disabled_reason(self, action: str) -> str | None:
+        if action == "pause":
+            return f"This session is {self.state.value}: there is nothing to pause or resume"
+        if action == "cancel_crawl":
+            return f"This session is {self.state.value}, not running: there is nothing to cancel"
+        return None
 
     async def action_pause(self) -> None:
         handle = self.scraper.manager.handle(self.session_id)

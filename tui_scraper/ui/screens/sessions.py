@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from tui_scraper.session import RESUMABLE, SessionRecord, Status
 
-from ..text import display_safe, human_time, labelled, safe_text
+from ..text import display_safe, human_time, labelled, short_url
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 
@@ -33,6 +33,16 @@ COLUMNS = (
     ("updated", "Update", 6),
 )
 DISMISSABLE = frozenset({Status.INTERRUPTED, Status.PAUSED})
+
+
+class SessionsTable(FlexTable):
+    """The list itself. Its own enter binding carries a description, so the footer shows
+    "enter Open": DataTable's (select_cursor, no description) would otherwise hide the
+    screen's, the focused widget's binding for a key winning over the screen's."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", id="sessions.open_row"),
+    ]
 
 
 class SessionsScreen(Screen[None]):
@@ -59,7 +69,7 @@ class SessionsScreen(Screen[None]):
         yield Header()
         with Vertical(id="sessions-body"):
             yield Input(placeholder="filter by target, id or status", id="filter")
-            yield FlexTable(
+            yield SessionsTable(
                 flex_column="target", id="sessions-table", cursor_type="row", zebra_stripes=True
             )
             yield Label(Content(""), id="sessions-empty")
@@ -83,6 +93,12 @@ class SessionsScreen(Screen[None]):
 
     def _changed(self, _session_id: str) -> None:
         self.reload()
+
+    @on(FlexTable.Fitted)
+    def _refit(self) -> None:
+        # Targets are shortened to the column's width: a resize re-shortens them.
+        if self.records:
+            self.show_records(list(self.records.values()))
 
     def reload(self) -> None:
         # A callable, not a coroutine: an exclusive worker cancelled before it starts would
@@ -123,16 +139,26 @@ class SessionsScreen(Screen[None]):
     def _cells(self, record: SessionRecord) -> list[Text]:
         p = record.progress
         now = self.scraper.now()
+        width = self.query_one(SessionsTable).column_width("target")
+        target = short_url(display_safe(record.target_url), width)
         return [
             Text(record.short_id),
-            status_text(record.status),
-            safe_text(record.target_url),
+            self._status_cell(record.status, record),
+            Text(target, no_wrap=True, overflow="ellipsis"),
             Text(str(p.done), justify="right"),
             Text(str(p.failed), justify="right", style="red" if p.failed else ""),
             Text(str(p.queued + p.fetching), justify="right"),
             Text(human_time(record.start_time or record.created_at, now=now, short=True)),
             Text(human_time(record.last_updated, now=now, short=True)),
         ]
+
+    @staticmethod
+    def _status_cell(status: Status, record: SessionRecord) -> Text:
+        # Dismissed is a flag, not a status: the row says so (dimmed) and the line under the
+        # table gives the status; `r` still resumes it.
+        if record.dismissed_at is not None and status in DISMISSABLE:
+            return Text("dismissed", style="dim italic")
+        return status_text(status)
 
     def sample(self) -> None:
         """Refresh the rows of running crawls from their in-memory stats (no database read)."""
@@ -145,7 +171,9 @@ class SessionsScreen(Screen[None]):
                 continue
             snap = handle.stats.snapshot()
             p = snap.progress
-            table.update_cell(session_id, "status", status_text(snap.state))
+            record = self.records.get(session_id)
+            cell = self._status_cell(snap.state, record) if record else status_text(snap.state)
+            table.update_cell(session_id, "status", cell)
             table.update_cell(session_id, "done", Text(str(p.done), justify="right"))
             table.update_cell(
                 session_id,
@@ -193,6 +221,28 @@ class SessionsScreen(Screen[None]):
             return (ok and self._live_status(record) != Status.RUNNING) or None
         return True
 
+    def disabled_reason(self, action: str) -> str | None:
+        """What the footer's dimmed key would say, told when it is pressed anyway."""
+        record = self.selected()
+        if record is None:
+            return "No session selected" if action in _ON_SESSION else None
+        status = self._live_status(record)
+        if action == "resume":
+            if status == Status.RUNNING:
+                return f"Session {record.short_id} is already running"
+            return (
+                f"Session {record.short_id} is {status.value}: "
+                "only paused or interrupted sessions can be resumed"
+            )
+        if action == "dismiss_session":
+            if record.dismissed_at is not None:
+                return f"Session {record.short_id} is already dismissed"
+            return (
+                f"Session {record.short_id} is {status.value}: "
+                "only paused or interrupted sessions can be dismissed"
+            )
+        return None
+
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
         self._update_detail()
@@ -211,7 +261,13 @@ class SessionsScreen(Screen[None]):
                 (f"{record.short_id} ", "bold"),
                 record.target_url,
                 (
-                    f"\nstarted {human_time(record.start_time, now=now)}"
+                    f"\n{record.status.value}"
+                    + (
+                        f", dismissed {human_time(record.dismissed_at, now=now)}"
+                        if record.dismissed_at is not None
+                        else ""
+                    )
+                    + f"  started {human_time(record.start_time, now=now)}"
                     f"  updated {human_time(record.last_updated, now=now)}",
                     "",
                 ),
@@ -307,5 +363,9 @@ def _opener(screen: SessionsScreen, session_id: str) -> Any:
     return open_it
 
 
+_ON_SESSION = frozenset({"open", "export", "resume", "dismiss_session"})
+
+
 def _haystack(record: SessionRecord) -> str:
-    return f"{record.id} {record.status.value} {record.target_url}".casefold()
+    dismissed = " dismissed" if record.dismissed_at is not None else ""
+    return f"{record.id} {record.status.value}{dismissed} {record.target_url}".casefold()

@@ -1,0 +1,144 @@
+"""Keys that work everywhere: q on live progress, ctrl+c, ?/F1 help, Enter shown, disabled keys."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from tui_scraper.session import Status
+from tui_scraper.ui.screens.confirm import ConfirmScreen
+from tui_scraper.ui.screens.help import KeyHelpScreen
+from tui_scraper.ui.screens.progress import ProgressScreen
+from tui_scraper.ui.screens.sessions import SessionsScreen
+
+from .conftest import make_app, seeded
+from .fakes import FakeManager
+from .helpers import screen_text, toasts, until
+
+
+async def _live(pilot, app, manager: FakeManager) -> ProgressScreen:  # type: ignore[no-untyped-def]
+    record = manager.add("http://demo.test/", Status.PENDING)
+    await pilot.pause()
+    await app.resume_and_show(record.id)
+    await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
+    await pilot.pause()
+    assert isinstance(app.screen, ProgressScreen)
+    return app.screen
+
+
+async def test_q_on_live_progress_asks_then_checkpoints(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _live(pilot, app, manager)
+        assert "q Quit" in screen_text(app)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("q")  # a second q does not stack a second question
+        await pilot.pause()
+        assert sum(isinstance(s, ConfirmScreen) for s in app.screen_stack) == 1
+        await pilot.press("n")  # stay: the crawl goes on
+        await until(pilot, lambda: app.screen is screen)
+        assert manager.running()
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not manager.running())
+    assert app.return_code == 0
+    assert ("interrupt_all", ("quit while running", "ui")) in manager.calls
+    (record,) = manager.sessions.values()
+    assert record.status is Status.INTERRUPTED
+
+
+async def test_ctrl_c_is_the_quit_key_not_a_toast(manager: FakeManager) -> None:
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await _live(pilot, app, manager)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "to quit" not in toasts(app)  # Textual's "Press ctrl+q to quit the app"
+        await pilot.press("n")
+        await pilot.pause()
+        assert manager.running()
+        manager.finish(next(iter(manager.running())))
+        await pilot.pause()
+        await pilot.press("ctrl+c")  # nothing running: quits at once
+        await until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0
+
+
+async def test_question_mark_and_f1_show_this_screens_keys(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")  # recovery → sessions
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, KeyHelpScreen))
+        await pilot.pause()
+        text = screen_text(app)
+        for shown in ("New", "Open", "Resume", "Dismiss", "Export", "Filter", "Quit"):
+            assert shown in text, shown
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await _live(pilot, app, manager)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, KeyHelpScreen))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Pause/resume" in text and "Cancel crawl" in text and "Quit" in text
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
+
+
+async def test_help_says_why_a_key_is_disabled(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.pause()
+        # the newest first: failed (cancelled) on top, then paused, interrupted, completed
+        table = app.screen.query_one(DataTable)
+        completed = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        table.move_cursor(row=table.get_row_index(completed.id))
+        await pilot.pause()
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, KeyHelpScreen))
+        await pilot.pause()
+        text = screen_text(app)  # the reason wraps inside the dialog
+        assert f"{completed.short_id} is completed" in text and "can be resumed" in text
+
+
+async def test_enter_open_is_in_the_footer(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.pause()
+        assert "enter Open" in screen_text(app) or "⏎ Open" in screen_text(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, SessionsScreen))
+
+
+async def test_a_disabled_key_says_why_when_pressed(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        completed = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        table.move_cursor(row=table.get_row_index(completed.id))
+        await pilot.pause()
+        await pilot.press("r")
+        await until(pilot, lambda: "can be resumed" in toasts(app))
+        assert f"{completed.short_id} is completed" in toasts(app)
+        assert ("start", completed.id) not in manager.calls
+        await pilot.press("d")
+        await until(pilot, lambda: "can be dismissed" in toasts(app))
