@@ -1,6 +1,10 @@
 """Command line: the headless engine and the session history; the TUI is imported lazily.
 
-Exit codes (DESIGN.md): 0 completed, 1 failed, 2 bad input, 130 interrupted by a signal.
+Exit codes: 0 completed, 1 failed (or the disk refused a write), 2 bad input, 130 interrupted by
+a signal, 141 standard output was closed by its reader (as for a tool killed by SIGPIPE).
+
+Standard output carries only results (a session id, a JSON record, a listing, an export), so
+scripts can capture it; everything for people goes to stderr, one line per message.
 """
 
 from __future__ import annotations
@@ -806,7 +810,8 @@ def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> 
     p = session.progress
     _out(f"session   {session.id}")
     _out(f"target    {display_safe(session.target_url, 300)}")
-    _out(f"status    {session.status.value}" + (f" ({session.error})" if session.error else ""))
+    error = f" ({display_safe(session.error, 300)})" if session.error else ""
+    _out(f"status    {session.status.value}{error}")
     _out(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
     _out(
         f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "
