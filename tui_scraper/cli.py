@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new crawl session",
         description="Start a crawl session of URL.",
     )
-    crawl.add_argument("url", help=URL_HELP)
+    crawl.add_argument("url", metavar="URL", help=URL_HELP)
     crawl.add_argument(
         "--headless",
         action="store_true",

@@ -190,7 +190,7 @@ def test_help_shows_every_default_and_what_url_is(tmp_path: Path) -> None:
         "requests in flight (default: 16)",
         "requests in flight per host (default: 4)",
         "(default: host)",
-        "url the start URL (http:// or https://)",
+        "URL the start URL (http:// or https://)",
         "--header-file FILE",
         "visible to other users in `ps`",
         "(default: tui-scraper/",
