@@ -168,8 +168,10 @@ def _whole_in_range(name: str, value: int | None) -> None:
     if value is None and name in ("max-pages", "max-depth"):
         return
     low, high = BOUNDS[name]
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise_config(name, f"must be a whole number of at least {_n(low)} and at most {_n(high)}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise_config(name, f"must be a whole number of at least {_n(low)}")
+    if value > high:
+        raise_config(name, f"must be at most {_n(high)}")
 
 
 def _number_in_range(name: str, value: float, what: str) -> None:
@@ -177,7 +179,7 @@ def _number_in_range(name: str, value: float, what: str) -> None:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     # NaN compares false to everything, so this also refuses it.
     if not ok or not low <= value <= high:
-        raise_config(name, f"must be a {what}, at least {_n(low)} and at most {_n(high)}")
+        raise_config(name, f"must be a {what} from {_n(low)} to {_n(high)}")
 
 
 def _n(x: float) -> str:
