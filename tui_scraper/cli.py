@@ -385,6 +385,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
 
 # ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    _reserve_std_fds()
     try:
         code = _main(argv)
         _flush_stdout()
@@ -486,8 +487,24 @@ class StdoutFailed(Exception):
         self.strerror = exc.strerror or str(exc)
 
 
+def _reserve_std_fds() -> None:
+    """Started with fd 0, 1 or 2 closed (`>&-`): put /dev/null there. Otherwise the next file we
+    open (the database!) would get that number, and a stray write to "stdout" would land in it.
+    Python has already set sys.stdout to None for a closed fd 1, so writes still report it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+
+
 def _out(text: str = "") -> None:
     """Print a line on stdout; a failure becomes StdoutFailed, handled once in main()."""
+    if sys.stdout is None:
+        raise StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))
     try:
         print(text)
     except OSError as exc:
@@ -495,6 +512,8 @@ def _out(text: str = "") -> None:
 
 
 def _flush_stdout() -> None:
+    if sys.stdout is None:
+        return
     try:
         sys.stdout.flush()
     except OSError as exc:
@@ -507,7 +526,7 @@ def _silence_stdout() -> None:
     """Point fd 1 at /dev/null so the interpreter's last flush cannot fail again at exit."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, 1)
         os.close(devnull)
 
 

@@ -18,6 +18,7 @@ export still running elsewhere is locked and left alone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -102,6 +103,8 @@ def open_stdout() -> OutputFile:
     """Standard output as an OutputFile (a dup, so closing it leaves fd 1 to the interpreter)."""
     import sys
 
+    if sys.stdout is None:  # started with fd 1 closed (`>&-`)
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
     sys.stdout.flush()
     return _stream(Path("-"), os.dup(sys.stdout.fileno()))
 
