@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 SCOPES = ("host", "domain", "any")
@@ -44,7 +44,7 @@ class ExtractRule:
         return f"{self.name}={self.css}" + (f"@{self.attr}" if self.attr else "")
 
 
-def raise_config(field_name: str, message: str) -> None:
+def raise_config(field_name: str, message: str) -> NoReturn:
     from .errors import ConfigError
 
     raise ConfigError(field_name, message)
