@@ -35,7 +35,7 @@ from .session.config import (
 from .session.errors import ScraperError
 from .session.records import SessionRecord
 from .session.status import RESUMABLE, Status
-from .store.db import StorageUnavailable
+from .store.db import DB_FILENAME, StorageUnavailable
 from .store.secrets import delete_secret_headers, secrets_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -44,6 +44,7 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a tool kille
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 # Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
 PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
+READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export"})
 STATUS_EXIT = {
     Status.COMPLETED: EXIT_OK,
     Status.FAILED: EXIT_FAILED,
@@ -595,11 +596,17 @@ def _check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets:
 
 async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     from .manager import SessionManager
+    from .store import Store
 
     if getattr(args, "session", None) is not None:
         args.session = _session_ref(args.session)
     try:
-        manager = await SessionManager.open(data_dir, who="cli")
+        if args.command in READ_ONLY_COMMANDS and not (data_dir / DB_FILENAME).exists():
+            # Nothing stored yet: answer from an empty read-only store instead of creating a
+            # data dir and a database just to say "no session matches".
+            manager = SessionManager(await Store.open(data_dir, readonly=True), who="cli")
+        else:
+            manager = await SessionManager.open(data_dir, who="cli")
     except OSError as exc:
         # e.g. a data dir on a read-only file system: name the dir, then what refused.
         raise BadInput(f"data dir {data_dir} cannot be used: {_describe_os_error(exc)}") from None
