@@ -601,7 +601,7 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     if getattr(args, "session", None) is not None:
         args.session = _session_ref(args.session)
     try:
-        if args.command in READ_ONLY_COMMANDS and not (data_dir / DB_FILENAME).exists():
+        if args.command in READ_ONLY_COMMANDS and _nothing_stored_yet(data_dir):
             # Nothing stored yet: answer from an empty read-only store instead of creating a
             # data dir and a database just to say "no session matches".
             manager = SessionManager(await Store.open(data_dir, readonly=True), who="cli")
@@ -635,6 +635,22 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         raise BadInput(f"unknown command {args.command}")
     finally:
         await asyncio.wait_for(manager.close(), 30)
+
+
+def _nothing_stored_yet(data_dir: Path) -> bool:
+    """True if `data_dir` holds no database but could: a directory without one, or a name that
+    could be made one (probed with mkdir + rmdir, so a bad place like /proc/x is still refused
+    by the normal open with its own message)."""
+    if data_dir.is_dir():
+        return not os.path.lexists(data_dir / DB_FILENAME)
+    if os.path.lexists(data_dir):
+        return False  # a file or a symlink where the dir should be: refused by the open
+    try:
+        os.mkdir(data_dir, 0o700)
+        os.rmdir(data_dir)
+    except OSError:
+        return False
+    return True
 
 
 async def _export(manager: Any, args: argparse.Namespace) -> int:
