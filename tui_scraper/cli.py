@@ -1,6 +1,10 @@
 """Command line: the headless engine and the session history; the TUI is imported lazily.
 
-Exit codes (DESIGN.md): 0 completed, 1 failed, 2 bad input, 130 interrupted by a signal.
+Exit codes: 0 completed, 1 failed (or the disk refused a write), 2 bad input, 130 interrupted by
+a signal, 141 standard output was closed by its reader (as for a tool killed by SIGPIPE).
+
+Standard output carries only results (a session id, a JSON record, a listing, an export), so
+scripts can capture it; everything for people goes to stderr, one line per message.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from .session.config import (
 from .session.errors import ScraperError
 from .session.records import SessionRecord
 from .session.status import RESUMABLE, Status
-from .store.db import StorageUnavailable
+from .store.db import DB_FILENAME, StorageUnavailable
 from .store.secrets import delete_secret_headers, secrets_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -40,6 +44,7 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a tool kille
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 # Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
 PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
+READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export"})
 STATUS_EXIT = {
     Status.COMPLETED: EXIT_OK,
     Status.FAILED: EXIT_FAILED,
@@ -268,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new crawl session",
         description="Start a crawl session of URL.",
     )
-    crawl.add_argument("url", help=URL_HELP)
+    crawl.add_argument("url", metavar="URL", help=URL_HELP)
     crawl.add_argument(
         "--headless",
         action="store_true",
@@ -422,6 +427,7 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
 
 # ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    _reserve_std_fds()
     try:
         code = _main(argv)
         _flush_stdout()
@@ -523,8 +529,24 @@ class StdoutFailed(Exception):
         self.strerror = exc.strerror or str(exc)
 
 
+def _reserve_std_fds() -> None:
+    """Started with fd 0, 1 or 2 closed (`>&-`): put /dev/null there. Otherwise the next file we
+    open (the database!) would get that number, and a stray write to "stdout" would land in it.
+    Python has already set sys.stdout to None for a closed fd 1, so writes still report it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+
+
 def _out(text: str = "") -> None:
     """Print a line on stdout; a failure becomes StdoutFailed, handled once in main()."""
+    if sys.stdout is None:
+        raise StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))
     try:
         print(text)
     except OSError as exc:
@@ -532,6 +554,8 @@ def _out(text: str = "") -> None:
 
 
 def _flush_stdout() -> None:
+    if sys.stdout is None:
+        return
     try:
         sys.stdout.flush()
     except OSError as exc:
@@ -544,7 +568,7 @@ def _silence_stdout() -> None:
     """Point fd 1 at /dev/null so the interpreter's last flush cannot fail again at exit."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, 1)
         os.close(devnull)
 
 
@@ -611,11 +635,17 @@ def _check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets:
 
 async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     from .manager import SessionManager
+    from .store import Store
 
     if getattr(args, "session", None) is not None:
         args.session = _session_ref(args.session)
     try:
-        manager = await SessionManager.open(data_dir, who="cli")
+        if args.command in READ_ONLY_COMMANDS and _nothing_stored_yet(data_dir):
+            # Nothing stored yet: answer from an empty read-only store instead of creating a
+            # data dir and a database just to say "no session matches".
+            manager = SessionManager(await Store.open(data_dir, readonly=True), who="cli")
+        else:
+            manager = await SessionManager.open(data_dir, who="cli")
     except OSError as exc:
         # e.g. a data dir on a read-only file system: name the dir, then what refused.
         raise BadInput(f"data dir {data_dir} cannot be used: {_describe_os_error(exc)}") from None
@@ -644,6 +674,22 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         raise BadInput(f"unknown command {args.command}")
     finally:
         await asyncio.wait_for(manager.close(), 30)
+
+
+def _nothing_stored_yet(data_dir: Path) -> bool:
+    """True if `data_dir` holds no database but could: a directory without one, or a name that
+    could be made one (probed with mkdir + rmdir, so a bad place like /proc/x is still refused
+    by the normal open with its own message)."""
+    if data_dir.is_dir():
+        return not os.path.lexists(data_dir / DB_FILENAME)
+    if os.path.lexists(data_dir):
+        return False  # a file or a symlink where the dir should be: refused by the open
+    try:
+        os.mkdir(data_dir, 0o700)
+        os.rmdir(data_dir)
+    except OSError:
+        return False
+    return True
 
 
 async def _export(manager: Any, args: argparse.Namespace) -> int:
@@ -862,7 +908,8 @@ def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> 
     p = session.progress
     _out(f"session   {session.id}")
     _out(f"target    {display_safe(session.target_url, 300)}")
-    _out(f"status    {session.status.value}" + (f" ({session.error})" if session.error else ""))
+    error = f" ({display_safe(session.error, 300)})" if session.error else ""
+    _out(f"status    {session.status.value}{error}")
     _out(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
     _out(
         f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "

@@ -114,7 +114,11 @@ async def export_pages(
     `keep_formulas`."""
     if fmt not in FORMATS:
         raise ConfigError("format", f"must be one of {', '.join(FORMATS)}")
-    out = open_stdout() if path is None or str(path) == "-" else open_output(path)
+    if path is None or str(path) == "-":
+        out = open_stdout()
+    else:
+        # In a thread: opening a FIFO waits for its reader, and the UI's loop must not wait.
+        out = await asyncio.to_thread(open_output, path)
     unreadable: list[str] = []
     with out:
         to_terminal = out.is_terminal

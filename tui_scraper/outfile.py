@@ -18,6 +18,7 @@ export still running elsewhere is locked and left alone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -31,6 +32,7 @@ from .session.errors import ConfigError
 TMP_SUFFIX = ".tui-scraper-tmp"
 _FD_LINK = re.compile(r"^/(?:dev|proc/(self|thread-self|\d+))/fd/(\d+)$")
 _MAX_HOPS = 40
+_CREATE_TRIES = 5
 
 
 class OutputFile:
@@ -101,6 +103,8 @@ def open_stdout() -> OutputFile:
     """Standard output as an OutputFile (a dup, so closing it leaves fd 1 to the interpreter)."""
     import sys
 
+    if sys.stdout is None:  # started with fd 1 closed (`>&-`)
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
     sys.stdout.flush()
     return _stream(Path("-"), os.dup(sys.stdout.fileno()))
 
@@ -130,11 +134,13 @@ def _replacement(target: Path, old: os.stat_result | None) -> OutputFile:
     if not directory.is_dir():
         raise ConfigError("output", f"{directory} does not exist")
     remove_stale_temps(target)
-    # mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, a random name, mode 0600.
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=directory)
-    tmp = Path(name)
+    for _ in range(_CREATE_TRIES):
+        fd, tmp = _locked_temp(target)
+        if fd >= 0:
+            break
+    else:
+        raise ConfigError("output", f"cannot create a temp file beside {target}")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         if old is not None:
             os.fchmod(fd, stat.S_IMODE(old.st_mode))
             with contextlib.suppress(PermissionError):  # only root can give a file away
@@ -149,6 +155,24 @@ def _replacement(target: Path, old: os.stat_result | None) -> OutputFile:
         tmp.unlink(missing_ok=True)
         raise
     return OutputFile(target, handle, tmp, fd)
+
+
+def _locked_temp(target: Path) -> tuple[int, Path]:
+    """A new temp file beside `target`, flocked; (-1, path) if another export's cleanup removed
+    it in the instant between its creation and the lock (then the caller makes another)."""
+    # mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, a random name, mode 0600.
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.stat(name, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+            return fd, Path(name)
+    except FileNotFoundError:
+        pass
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return -1, Path(name)
 
 
 def remove_stale_temps(target: Path) -> list[Path]:

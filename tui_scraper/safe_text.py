@@ -1,8 +1,9 @@
 """Untrusted text (titles, URLs, errors from websites) made safe to put on a terminal.
 
 Textual and Rich strip only BEL, BS, VT, FF and CR; OSC/CSI sequences, C1 controls and bidi
-overrides reach the terminal raw (RELIABILITY-GUIDE §0.5, §4.3). Everything not printable is
-replaced with a visible U+FFFD. Stored data stays raw; this runs only at display time.
+overrides would reach the terminal raw (a page title could set the window title, write the
+clipboard with OSC 52, or reorder text). Everything not printable is replaced with a visible
+U+FFFD. Stored data stays raw; this runs only at display time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ DEFAULT_LIMIT = 500
 
 
 def display_safe(s: object, limit: int = DEFAULT_LIMIT) -> str:
-    """Return `s` with nothing a terminal would interpret (RELIABILITY-GUIDE §4.3).
+    """Return `s` with nothing a terminal would interpret.
 
     Spaces of every kind become a plain space, tabs and newlines too (one line per cell);
     every other non-printable code point (C0/C1 controls incl. ESC, bidi overrides, zero

@@ -59,6 +59,10 @@ def test_every_exit_path_terminates_without_traceback(tmp_path: Path) -> None:
             1,
         ),  # unreachable: the start page fails, so the session fails (exit 1), no traceback
         (("crawl", "http://[::1", "--headless"), 2),
+        (("crawl", "http://127.0.0.1:9/", "--headless", "--rate", "1e-300"), 2),
+        (("resume", "0000"), 2),  # unknown id, no --headless: one line, the app never opens
+        (("export", "0000", "-o", "out.jsonl"), 2),
+        (("show", "zz"), 2),
     ]
     for args, code in cases:
         result = cli(data, *args, timeout=60)

@@ -300,3 +300,15 @@ def test_read_only_file_system_data_dir(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and all("Read-only file system" in line for line in lines), lines
     assert _snapshot(data) == before
+
+
+def test_reading_commands_create_nothing(tmp_path: Path) -> None:
+    """`show`/`export` of an unknown id, or `sessions`, in a data dir that does not exist yet:
+    an answer, and no data dir or database made just to give it."""
+    data = tmp_path / "fresh"
+    for args in (("show", "0000"), ("export", "0000", "-o", str(tmp_path / "out.jsonl"))):
+        result = cli(data, *args)
+        assert "no session matches" in _one_line_exit_2(result.stderr, result.returncode)
+    listed = cli(data, "sessions", "--json")
+    assert listed.returncode == 0 and listed.stdout.strip() == "[]", listed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

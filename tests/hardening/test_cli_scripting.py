@@ -190,7 +190,7 @@ def test_help_shows_every_default_and_what_url_is(tmp_path: Path) -> None:
         "requests in flight (default: 16)",
         "requests in flight per host (default: 4)",
         "(default: host)",
-        "url the start URL (http:// or https://)",
+        "URL the start URL (http:// or https://)",
         "--header-file FILE",
         "visible to other users in `ps`",
         "(default: tui-scraper/",
@@ -204,3 +204,29 @@ def test_help_shows_every_default_and_what_url_is(tmp_path: Path) -> None:
     export = " ".join(cli(tmp_path, "export", "--help", env={"COLUMNS": "200"}).stdout.split())
     assert "(default: jsonl)" in export and "(default: standard output)" in export
     assert not (tmp_path / "scraper.db").exists()
+
+
+@pytest.mark.parametrize("args", [("sessions",), ("show", "{id}"), ("export", "{id}")])
+def test_closed_stdout_is_one_line_and_nothing_lands_in_the_db(
+    done: tuple[Path, str], args: tuple[str, ...]
+) -> None:
+    """Started with fd 1 closed (`>&-`): the database must not become fd 1 (a stray print would
+    write into it); the command says stdout is closed, exit 1."""
+    data, session_id = done
+    before = (data / "scraper.db").read_bytes()
+    argv = [sys.executable, str(RUN_CLI), "--data-dir", str(data)]
+    argv += [a.format(id=session_id[:8]) for a in args]
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *argv],
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert_clean_stderr(result.stderr)
+    assert result.stderr.strip().splitlines() == [
+        "tui-scraper: cannot write to standard output: Bad file descriptor"
+    ]
+    assert (data / "scraper.db").read_bytes() == before

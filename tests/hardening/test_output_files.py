@@ -349,3 +349,31 @@ def test_csv_formulas_neutralised_unless_kept(crawled: tuple[Path, str]) -> None
     assert "Home" in guarded  # ordinary cells untouched
     raw = titles("--keep-formulas")
     assert FORMULA_TITLE in raw and "-2+3" in raw
+
+
+def test_temp_removed_by_a_concurrent_cleanup_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unit: another export's stale-temp cleanup can take the lock of a temp file in the instant
+    between its creation and our flock, and unlink it. Simulated by unlinking it right there;
+    the export then makes a new temp file and still replaces the target."""
+    from tui_scraper import outfile
+
+    real_flock = fcntl.flock
+    unlinked: list[str] = []
+
+    def flock_after_cleanup(fd: int, op: int) -> None:
+        if not unlinked:
+            name = os.readlink(f"/proc/self/fd/{fd}")
+            os.unlink(name)
+            unlinked.append(name)
+        real_flock(fd, op)
+
+    monkeypatch.setattr(outfile.fcntl, "flock", flock_after_cleanup)
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n")
+    with outfile.open_output(target) as out:
+        out.write(b"new\n")
+        out.commit()
+    assert unlinked and target.read_text() == "new\n"
+    _no_temp_files(tmp_path)

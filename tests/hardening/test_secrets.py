@@ -4,13 +4,15 @@ stored or printed. The seed's links redirect to (and point at) a second server o
 from __future__ import annotations
 
 import json
+import signal
+import stat
 from pathlib import Path
 
 from aiohttp import web
 from engine.invariants import assert_store_invariants
 from engine.site import SiteServer, page_html
 
-from .conftest import assert_clean_stderr, cli, dump_db, only_session, pages
+from .conftest import assert_clean_stderr, cli, dump_db, only_session, pages, popen_cli
 
 SECRET = "S3CR3T"
 
@@ -125,3 +127,103 @@ def test_secrets_not_persisted_or_leaked(tmp_path: Path) -> None:
     finally:
         seed.stop()
         other.stop()
+
+
+def _interrupted_with_secrets(
+    tmp_path: Path, server: HeaderLog, *secret_args: str, env: dict[str, str] | None = None
+) -> tuple[Path, str]:
+    """A crawl with secrets, stopped by SIGINT once it runs: resumable, secrets kept."""
+    data = tmp_path / "d"
+    proc = popen_cli(
+        data, "crawl", server.base + "/", "--headless", "--rate", "0.5", *secret_args, env=env
+    )
+    assert proc.stdout is not None
+    session_id = proc.stdout.readline().strip()
+    assert len(session_id) == 32, session_id
+    # What `ps` shows of the crawl: its command line. Secrets from a file or the environment
+    # are not in it.
+    if "--header" not in secret_args:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert SECRET.encode() not in cmdline
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert_clean_stderr(err)
+    assert "its secret headers are kept until the session ends" in err
+    stored = data / "secrets" / f"{session_id}.json"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    return data, session_id
+
+
+def _site() -> HeaderLog:
+    return _server(
+        "127.0.0.1",
+        {f"/{n}.html": page_html(f"P{n}", []) for n in range(1, 6)}
+        | {"/": page_html("Home", [f"/{n}.html" for n in range(1, 6)])},
+    )
+
+
+def test_secrets_from_file_and_env_kept_while_resumable_then_deleted(tmp_path: Path) -> None:
+    server = _site().start()
+    headers = tmp_path / "headers.txt"
+    headers.write_text(f"# for the test\nAuthorization: Bearer {SECRET}\n\n")
+    headers.chmod(0o600)
+    try:
+        data, session_id = _interrupted_with_secrets(
+            tmp_path,
+            server,
+            "--header-file",
+            str(headers),
+            "--header-env",
+            "TEST_API_HEADERS",
+            env={"TEST_API_HEADERS": f"X-Api-Key: {SECRET}"},
+        )
+        before = len(server.headers)
+        resumed = cli(data, "resume", session_id[:8], "--headless")
+        assert resumed.returncode == 0, resumed.stderr
+        assert_clean_stderr(resumed.stderr)
+        after = [h for p, h in server.headers[before:] if p != "/robots.txt"]
+        assert after, "the resumed run made no request"
+        for h in after:  # the resumed run sent the secrets again
+            assert h.get("authorization") == f"Bearer {SECRET}"
+            assert h.get("x-api-key") == SECRET
+        # Completed: the file is gone, and the CLI said so.
+        assert not (data / "secrets" / f"{session_id}.json").exists()
+        assert f"deleted the secret headers of session {session_id[:8]}" in resumed.stderr
+        assert SECRET not in resumed.stdout + resumed.stderr
+    finally:
+        server.stop()
+
+
+def test_resume_refuses_lost_or_damaged_secrets(tmp_path: Path) -> None:
+    server = _site().start()
+    try:
+        data, session_id = _interrupted_with_secrets(
+            tmp_path, server, "--header", f"Authorization: Bearer {SECRET}"
+        )
+        stored = data / "secrets" / f"{session_id}.json"
+        for damage in ("truncate", "delete"):
+            if damage == "truncate":
+                stored.write_bytes(stored.read_bytes()[:7])
+            else:
+                stored.unlink()
+            for args in (("--headless",), ()):
+                before = dump_db(data)
+                result = cli(data, "resume", session_id[:8], *args)
+                assert result.returncode == 2, (damage, args, result.stderr)
+                assert_clean_stderr(result.stderr)
+                lines = result.stderr.strip().splitlines()
+                assert len(lines) == 1, lines
+                assert "Authorization" in lines[0] and "--without-secrets" in lines[0]
+                assert dump_db(data) == before  # nothing started, nothing changed
+        assert only_session(data)[1] == "interrupted"
+
+        before = len(server.headers)
+        result = cli(data, "resume", session_id[:8], "--headless", "--without-secrets")
+        assert result.returncode == 0, result.stderr
+        assert f"resuming {session_id[:8]} without its secret headers" in result.stderr
+        sent = [h for _, h in server.headers[before:]]
+        assert sent and all("authorization" not in h for h in sent)
+        assert only_session(data)[1] == "completed"
+    finally:
+        server.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 SCOPES = ("host", "domain", "any")
@@ -51,7 +51,7 @@ class ExtractRule:
         return f"{self.name}={self.css}" + (f"@{self.attr}" if self.attr else "")
 
 
-def raise_config(field_name: str, message: str) -> None:
+def raise_config(field_name: str, message: str) -> NoReturn:
     from .errors import ConfigError
 
     raise ConfigError(field_name, message)
@@ -196,8 +196,10 @@ def _whole_in_range(name: str, value: int | None) -> None:
     if value is None and name in ("max-pages", "max-depth"):
         return
     low, high = BOUNDS[name]
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise_config(name, f"must be a whole number of at least {_n(low)} and at most {_n(high)}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise_config(name, f"must be a whole number of at least {_n(low)}")
+    if value > high:
+        raise_config(name, f"must be at most {_n(high)}")
 
 
 def _number_in_range(name: str, value: float, what: str) -> None:
@@ -205,7 +207,7 @@ def _number_in_range(name: str, value: float, what: str) -> None:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     # NaN compares false to everything, so this also refuses it.
     if not ok or not low <= value <= high:
-        raise_config(name, f"must be a {what}, at least {_n(low)} and at most {_n(high)}")
+        raise_config(name, f"must be a {what} from {_n(low)} to {_n(high)}")
 
 
 def _n(x: float) -> str:

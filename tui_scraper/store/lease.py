@@ -2,7 +2,7 @@
 
 An flock dies with its process (even on SIGKILL), so "lock not held" proves the owner is gone
 with no timeout; pids alone prove nothing (reuse). We never use POSIX lockf/F_SETLK: closing any
-fd of the file would drop them (RELIABILITY-GUIDE 1.6). Lock files are never deleted: unlinking
+fd of the file would drop them. Lock files are never deleted: unlinking
 a lock file races with a process that has just opened it.
 """
 
