@@ -20,9 +20,10 @@ __all__ = ["RedirectTargets"]
 
 class RedirectTargets:
     def __init__(self) -> None:
-        # url -> (owner page id, the target's result once the owner's fetch has finished)
+        # url -> owner page id, and the target's result once the owner's fetch has finished
         self._owner: dict[str, int] = {}
         self._done: dict[str, asyncio.Future[PageResult | None]] = {}
+        self._by_owner: dict[int, list[str]] = {}  # so `finish` costs nothing for most pages
 
     def __len__(self) -> int:
         return len(self._done)
@@ -33,12 +34,13 @@ class RedirectTargets:
             return self._owner[url] == owner
         self._owner[url] = owner
         self._done[url] = asyncio.get_running_loop().create_future()
+        self._by_owner.setdefault(owner, []).append(url)
         return True
 
     def finish(self, owner: int, target: PageResult | None) -> None:
         """The owner's fetch ended. Its final target stays reserved (with its result) until
         `committed`; every other hop it reserved is released."""
-        for url in [u for u, o in self._owner.items() if o == owner]:
+        for url in self._by_owner.pop(owner, ()):
             kept = target is not None and target.url == url
             future = self._done[url]
             if not future.done():
