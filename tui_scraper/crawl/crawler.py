@@ -474,12 +474,17 @@ class Crawler:
         target = canonicalize(url)
         if target is None:
             return None
+        # Reserved before the store is asked: a row inserted and claimed during that read
+        # then waits for this fetch instead of making a second one (`finish` releases it).
+        if not self._hops.reserve(target, page_id):
+            return f"redirected to {target}, already being fetched"
         status = await self.store.page_status(self.session_id, target)
         if status is not None:
             return f"redirected to {target}, already {status.value}"
-        if not self._hops.reserve(target, page_id):
-            return f"redirected to {target}, already being fetched"
         return None
+
+    async def _is_claimed(self, url: str) -> bool:
+        return await self.store.page_status(self.session_id, url) is PageStatus.FETCHING
 
     async def _admit_links(
         self,
@@ -756,7 +761,7 @@ class Crawler:
             self._results[0:0] = batch
             raise
         _maybe_crash("after_checkpoint")
-        self._hops.committed(batch)
+        await self._hops.committed(batch, self._is_claimed)
         self._last_flush = time.monotonic()
         self._counts.queued += new
         self._publish_progress()

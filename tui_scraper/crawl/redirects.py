@@ -10,7 +10,7 @@ refused, and a claimed row for a reserved URL adopts the redirect's result inste
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
 from ..session.records import ClaimedPage, PageResult
@@ -20,9 +20,12 @@ __all__ = ["RedirectTargets"]
 
 class RedirectTargets:
     def __init__(self) -> None:
-        # url -> (owner page id, the target's result once the owner's fetch has finished)
+        # url -> owner page id, and the target's result once the owner's fetch has finished
         self._owner: dict[str, int] = {}
         self._done: dict[str, asyncio.Future[PageResult | None]] = {}
+        self._by_owner: dict[int, list[str]] = {}  # so `finish` costs nothing for most pages
+        # Committed targets whose row was claimed meanwhile: kept until that row adopts them.
+        self._orphans: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._done)
@@ -33,12 +36,13 @@ class RedirectTargets:
             return self._owner[url] == owner
         self._owner[url] = owner
         self._done[url] = asyncio.get_running_loop().create_future()
+        self._by_owner.setdefault(owner, []).append(url)
         return True
 
     def finish(self, owner: int, target: PageResult | None) -> None:
         """The owner's fetch ended. Its final target stays reserved (with its result) until
         `committed`; every other hop it reserved is released."""
-        for url in [u for u, o in self._owner.items() if o == owner]:
+        for url in self._by_owner.pop(owner, ()):
             kept = target is not None and target.url == url
             future = self._done[url]
             if not future.done():
@@ -46,11 +50,29 @@ class RedirectTargets:
             if not kept:
                 del self._owner[url], self._done[url]
 
-    def committed(self, results: Iterable[PageResult]) -> None:
-        """Results stored under their own URL are in the frontier now: it answers from here on."""
+    async def committed(
+        self,
+        results: Iterable[PageResult],
+        claimed: Callable[[str], Awaitable[bool]],
+    ) -> None:
+        """Results stored under their own URL are in the frontier now: it answers from here on.
+
+        Except for a row that was claimed before the commit (the store then keeps that row and
+        drops the redirect's copy): `claimed(url)` says so, and the reservation waits for that
+        row to adopt it.
+        """
         for result in results:
-            if result.page_id is None and result.url in self._done:
-                del self._owner[result.url], self._done[result.url]
+            url = result.url
+            if result.page_id is None and url in self._done and url not in self._orphans:
+                if await claimed(url):
+                    self._orphans.add(url)
+                else:
+                    self._forget(url)
+
+    def _forget(self, url: str) -> None:
+        self._owner.pop(url, None)
+        self._done.pop(url, None)
+        self._orphans.discard(url)
 
     async def adopt(self, page: ClaimedPage) -> PageResult | None:
         """For a claimed row whose URL a redirect is fetching: that fetch's result, as this row's
@@ -59,6 +81,8 @@ class RedirectTargets:
         if future is None or self._owner.get(page.url) == page.id:
             return None
         target = await asyncio.shield(future)
+        if page.url in self._orphans:
+            self._forget(page.url)  # adopted: this row's own result now settles it
         if target is None:
             return None
         return replace(target, page_id=page.id, attempts=page.attempts + 1, redirect_result=None)
