@@ -230,6 +230,9 @@ def test_failed_start_url_fails_the_crawl(tmp_path: Path) -> None:
             _sid, status, error = only_session(data)
             assert status == "failed" and error and "start URL" in error, (name, status, error)
         assert "HTTP 404" in cli(tmp_path / "404", "sessions", "--json").stdout
+        # A refused connection is a connect error, not "robots_unavailable".
+        [(_status, error)] = pages(tmp_path / "refused").values()
+        assert error is not None and error["kind"] == "connect", error
     finally:
         server.stop()
 

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import errno
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -376,10 +377,13 @@ class Crawler:
             if not verdict.allowed and verdict.temporary:
                 # robots.txt could not be read (5xx, unreachable): RFC 9309 says crawl nothing
                 # there for now, so the page waits and is retried like a transient failure.
+                # A host that cannot be reached at all is that (a refused connection is a
+                # connect error), not a robots.txt problem.
+                kind, message = _robots_failure(verdict.reason)
                 return retry_or_fail(
                     page,
-                    kind="robots_unavailable",
-                    message=verdict.reason or "robots.txt",
+                    kind=kind,
+                    message=message,
                     now=now,
                     max_retries=cfg.retries,
                     rng=self.rng,
@@ -729,6 +733,17 @@ def _error_outcome(exc: BaseException) -> CrawlOutcome:
         # intact; the session is resumed once the cause is fixed (see the module doc).
         return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
     return CrawlOutcome(Status.FAILED, "error", _describe(exc))
+
+
+_ROBOTS_UNREACHABLE = re.compile(r"^robots\.txt unreachable \((connect|timeout)\): (.+)$", re.S)
+
+
+def _robots_failure(reason: str | None) -> tuple[str, str]:
+    """(error kind, message) for a page held back because robots.txt could not be read."""
+    match = _ROBOTS_UNREACHABLE.match(reason or "")
+    if match is not None:
+        return match.group(1), match.group(2)
+    return "robots_unavailable", reason or "robots.txt"
 
 
 def _describe(exc: BaseException) -> str:
