@@ -4,6 +4,7 @@ Used by the hardening tests as `python run_cli.py ARGS...` (the venv's python):
 - HARDENING_FSIZE=N: RLIMIT_FSIZE of N bytes, SIGXFSZ ignored, so writes past N fail with EFBIG
   (what a full disk looks like to SQLite and to the blob writer, without root);
 - HARDENING_NOFILE=N: RLIMIT_NOFILE of N descriptors (`ulimit -n N`);
+- HARDENING_AS=N: RLIMIT_AS of N bytes (`ulimit -v`), so allocations past it raise MemoryError;
 - HARDENING_HWM_FILE=PATH: at exit, write this process's peak RSS (VmHWM, KiB) to PATH. VmHWM
   belongs to the new address space only; ru_maxrss would carry the parent's peak across exec.
 """
@@ -33,6 +34,9 @@ def run() -> int:
     if nofile:
         _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (int(nofile), hard))
+    address_space = os.environ.get("HARDENING_AS")
+    if address_space:
+        resource.setrlimit(resource.RLIMIT_AS, (int(address_space), int(address_space)))
     from tui_scraper.cli import main
 
     try:

@@ -57,8 +57,16 @@ def is_our_fault(exc: BaseException) -> bool:
             return True
         if isinstance(current, OSError) and current.errno in _OUR_ERRNOS:
             return True
+        if _no_thread(current):
+            return True
         current = current.__cause__
     return False
+
+
+def _no_thread(exc: BaseException) -> bool:
+    # What threading (and so asyncio.to_thread) raises when the address space or the process
+    # limit has no room for another thread's stack: memory, as far as the crawl is concerned.
+    return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
 
 
 # The old name, kept for callers that only care about the disk.
@@ -101,7 +109,11 @@ def describe_fault(exc: BaseException) -> str:
     text = (str(exc) or type(exc).__name__).splitlines()[0][:300]
     if isinstance(exc, StorageUnavailable | ParseWorkerUnavailable):
         return text  # already says which file and what to do
-    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+    if (
+        isinstance(exc, MemoryError)
+        or _no_thread(exc)
+        or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM)
+    ):
         return f"out of memory ({text}); resume with a lower --concurrency"
     if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         return f"too many open files ({text}); raise `ulimit -n` or lower --concurrency"

@@ -224,7 +224,10 @@ def _worker_main(jobs: Connection, results: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Say when we can take work: the parent's per-page deadline must not include our start-up
     # (importing modules can take seconds on a loaded machine).
-    results.send(("ready", 0, None))
+    try:
+        results.send(("ready", 0, None))
+    except OSError:
+        return  # the parent closed the pool while we started: nothing to say, nobody to hear
     while True:
         try:
             batch = jobs.recv()
@@ -237,7 +240,10 @@ def _worker_main(jobs: Connection, results: Connection) -> None:
                 reply: tuple[str, int, Any] = ("ok", job_id, process_page(job))
             except Exception as exc:
                 reply = ("err", job_id, _picklable(exc))
-            results.send(reply)
+            try:
+                results.send(reply)
+            except OSError:
+                return  # the parent went away (or killed the pool) mid-batch
 
 
 def _picklable(exc: Exception) -> Exception:

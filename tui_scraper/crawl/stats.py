@@ -111,7 +111,8 @@ class CrawlStats:
     def record_page(self, page: RecentPage) -> None:
         self._recent.append(page)
         self._count_rate()
-        self._times.append(self.clock())
+        if page.status != "retry":  # pages/s counts pages finished, not attempts put back
+            self._times.append(self.clock())
         self.progress.last_url = page.url
         self._seq += 1
 
