@@ -1,6 +1,6 @@
 """The crawl loop: claim from the frontier, fetch, process off the loop, checkpoint in batches.
 
-Invariants (DESIGN.md "Invariants that make resume exact") and where they hold here:
+The invariants that make resume exact, and where they hold here:
 1. a page's result and its links commit together: one `PageResult` carries both into one
    `Store.checkpoint` transaction;
 2. checkpoints are batched by count and time (`BATCH_SIZE`, `BATCH_SECONDS`);
@@ -67,7 +67,7 @@ PAUSE_GRACE_S = 5.0
 INTERRUPT_GRACE_S = 1.0
 StopKind = Literal["pause", "cancel", "interrupt"]
 
-# Faults for the crash tests (RELIABILITY-GUIDE T02): SIGKILL ourselves at a named point.
+# Faults for the crash tests (T02): SIGKILL ourselves at a named point.
 _CRASH_AT = None
 
 

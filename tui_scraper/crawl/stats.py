@@ -1,4 +1,4 @@
-"""The live aggregator the crawler feeds and observers sample (TEXTUAL-GUIDE §5b).
+"""The live aggregator the crawler feeds and observers sample.
 
 The crawler calls the `record_*` methods (cheap, synchronous, no I/O); the UI and the headless
 progress line call `snapshot()` a few times a second. Nothing here sends a message per page.
