@@ -2,8 +2,9 @@
 
 Why a worker *process*: lexbor's parse time is super-linear on crafted shapes (40 KB of the
 lexbor#340 pattern: 8 s; 100k nested divs: ~49 s; shapes in tests/parse/test_pool.py). A thread
-keeps the loop responsive but cannot be stopped, so each page gets a deadline and a stuck worker is killed and
-replaced. The process also puts the second core to work on hashing, compression and parsing.
+keeps the loop responsive but cannot be stopped, so each page gets a deadline and a stuck worker is
+killed and replaced. The process also puts the second core to work on hashing, compression and
+parsing.
 
 Workers are started with the forkserver method (spawn where it does not exist), never fork: the
 parent holds SQLite connections, and a forked copy of those corrupts databases
