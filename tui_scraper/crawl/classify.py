@@ -69,9 +69,6 @@ def _no_thread(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
 
 
-# The old name, kept for callers that only care about the disk.
-is_storage_error = is_our_fault
-
 # Errnos that say a *request* failed for want of our resources, not because of the site.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 _RESOURCE_TEXTS = tuple(os.strerror(code) for code in sorted(_RESOURCE_ERRNOS))
