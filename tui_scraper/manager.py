@@ -11,9 +11,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .crawl.classify import describe_fault, is_our_fault
 from .crawl.crawler import Crawler, CrawlOutcome
 from .crawl.extract import validate_rules
+from .crawl.faults import describe_fault, is_our_fault
 from .crawl.stats import CrawlStats
 from .crawl.summary import summarise
 from .crawl.urls import canonicalize
@@ -202,7 +202,7 @@ class SessionManager:
             except asyncio.CancelledError:
                 outcome = CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
             except Exception as exc:
-                if is_our_fault(exc):  # out of memory, disk, ...: resumable (crawl/classify.py)
+                if is_our_fault(exc):  # out of memory, disk, ...: resumable (crawl/faults.py)
                     outcome = CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
                 else:
                     outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")

@@ -190,7 +190,7 @@ def test_capped_concurrency_by_descriptor_limit(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_our_faults_are_told_from_the_pages() -> None:
-    from tui_scraper.crawl.classify import is_our_fault, is_resource_exhaustion
+    from tui_scraper.crawl.faults import is_our_fault, is_resource_exhaustion
     from tui_scraper.crawl.fetch import FetchError
     from tui_scraper.store import StorageUnavailable
 

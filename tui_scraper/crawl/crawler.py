@@ -16,7 +16,7 @@ pending batch), so a kill refetches at most concurrency + 2 × BATCH_SIZE pages.
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
 untouched. `failed` is kept for what is final (the start URL failed, nothing could be fetched).
-See `classify.is_our_fault`.
+See `crawl/faults.py`.
 """
 
 from __future__ import annotations
@@ -39,16 +39,14 @@ from ..session.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageR
 from ..session.status import PageStatus, Status
 from .addresses import seed_allows_private
 from .classify import (
-    describe_fault,
     error_info,
     is_html,
-    is_our_fault,
-    is_resource_exhaustion,
     matches_download,
     permanent,
     requeue_untouched,
     retry_or_fail,
 )
+from .faults import describe_fault, is_our_fault, is_resource_exhaustion
 from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
 from .limits import capped_concurrency
 from .parse import PageJob, ParsePool, ParseTimeout
