@@ -349,7 +349,8 @@ class Crawler:
                     )
             finally:
                 self._inflight -= 1
-            while len(self._results) >= BATCH_SIZE:
+            rows = 1 if result.redirect_result is None else 2
+            while self._results and len(self._results) + rows > BATCH_SIZE:
                 # The pending batch is full (a commit is slow): wait for the checkpointer to take
                 # it, so the results a kill can lose stay bounded (see the module doc).
                 self._room.clear()
