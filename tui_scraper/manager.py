@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .crawl.crawler import Crawler, CrawlOutcome
 from .crawl.extract import validate_rules
+from .crawl.faults import describe_fault, is_our_fault
 from .crawl.stats import CrawlStats
 from .crawl.summary import summarise
 from .crawl.urls import canonicalize
@@ -230,7 +231,10 @@ class SessionManager:
             except asyncio.CancelledError:
                 outcome = CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
             except Exception as exc:
-                outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
+                if is_our_fault(exc):  # out of memory, disk, ...: resumable (crawl/faults.py)
+                    outcome = CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
+                else:
+                    outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
             if outcome.status is Status.COMPLETED:
                 outcome = await self._store_summary(crawler, started)
             reason = (
@@ -245,13 +249,16 @@ class SessionManager:
                     expected=Status.RUNNING,
                     error=outcome.error,
                 )
-            except StorageUnavailable as exc:
+            except (StorageUnavailable, MemoryError) as exc:
                 # Even the final transition could not be written (disk full, lock held past
-                # the bound): the session stays `running` under a lease that dies with us, and
-                # the next start settles it as interrupted. Resumable either way.
-                stats.record_error(str(exc))
+                # the bound, no memory): the session stays `running` under a lease that dies
+                # with us, and the next start settles it as interrupted. Resumable either way.
+                text = describe_fault(exc)
+                stats.record_error(text)
                 stats.set_state(Status.INTERRUPTED)
-                raise
+                if isinstance(exc, StorageUnavailable):
+                    raise
+                raise StorageUnavailable(f"could not record the outcome: {text}") from None
             stats.set_state(outcome.status)
             if outcome.status in FINAL:
                 # A final session is never resumed: its secret headers have no use any more.

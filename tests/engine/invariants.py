@@ -1,4 +1,4 @@
-"""`assert_store_invariants`: what must hold for a data dir after any crash (RELIABILITY §7)."""
+"""`assert_store_invariants`: what must hold for a data dir after any crash."""
 
 from __future__ import annotations
 

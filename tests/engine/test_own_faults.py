@@ -190,7 +190,7 @@ def test_capped_concurrency_by_descriptor_limit(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_our_faults_are_told_from_the_pages() -> None:
-    from tui_scraper.crawl.classify import is_our_fault, is_resource_exhaustion
+    from tui_scraper.crawl.faults import is_our_fault, is_resource_exhaustion
     from tui_scraper.crawl.fetch import FetchError
     from tui_scraper.store import StorageUnavailable
 
@@ -202,6 +202,7 @@ def test_our_faults_are_told_from_the_pages() -> None:
         OSError(errno.EROFS, "Read-only file system"),
         StorageUnavailable("disk full"),
         parse.ParseWorkerUnavailable("cannot start a parse worker"),
+        RuntimeError("can't start new thread"),
     ):
         assert is_our_fault(ours), ours
     assert not is_our_fault(ValueError("a bug")) and not is_our_fault(parse.ParseTimeout("slow"))

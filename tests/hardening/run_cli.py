@@ -6,6 +6,7 @@ Used by the hardening tests as `python run_cli.py ARGS...` (the venv's python):
 - HARDENING_NOFILE=N: RLIMIT_NOFILE of N descriptors (`ulimit -n N`);
 - HARDENING_STOP_AFTER_OPEN=1: an export stops for good right after it opened its output (temp
   file created), so the test can SIGKILL it exactly there;
+- HARDENING_AS=N: RLIMIT_AS of N bytes (`ulimit -v`), so allocations past it raise MemoryError;
 - HARDENING_HWM_FILE=PATH: at exit, write this process's peak RSS (VmHWM, KiB) to PATH. VmHWM
   belongs to the new address space only; ru_maxrss would carry the parent's peak across exec.
 """
@@ -54,6 +55,9 @@ def run() -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (int(nofile), hard))
     if os.environ.get("HARDENING_STOP_AFTER_OPEN"):
         _stop_after_open()
+    address_space = os.environ.get("HARDENING_AS")
+    if address_space:
+        resource.setrlimit(resource.RLIMIT_AS, (int(address_space), int(address_space)))
     from tui_scraper.cli import main
 
     try:

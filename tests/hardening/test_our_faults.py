@@ -149,6 +149,32 @@ def test_no_descriptor_for_a_parse_worker_stops_resumably(tmp_path: Path) -> Non
         server.stop()
 
 
+def test_out_of_memory_is_never_final(tmp_path: Path) -> None:
+    """T41c: RLIMIT_AS 85 MB with --concurrency 64 (MemoryError, threads that cannot start): the
+    session is interrupted (or, with room to spare, completed), never `failed`, no page is charged
+    and it resumes to completion under the normal limit.
+
+    Not checked here: the CLI's own exit path (asyncio.run starting a thread to shut down its
+    executor) can still print a traceback when even that thread cannot start."""
+    server = SiteServer(generated_site(2000, filler=60)).start()
+    data = tmp_path / "d"
+    try:
+        args = ("--headless", "--concurrency", "64", "--per-host", "64")
+        run = cli(data, "crawl", server.base + "/", *args, env={"HARDENING_AS": str(85 << 20)})
+        listed = json.loads(cli(data, "sessions", "--json").stdout)
+        assert [s["status"] for s in listed] in (["interrupted"], ["completed"]), run.stderr
+        assert listed[0]["progress"]["failed"] == 0
+        assert not [u for u, (s, _e) in pages(data).items() if s == "failed"]
+        if listed[0]["status"] == "interrupted":
+            assert run.returncode == 1, run.stderr
+            resumed = cli(data, "resume", listed[0]["id"][:8], "--headless", timeout=300)
+            assert resumed.returncode == 0, resumed.stderr
+        assert set(page_states(data).values()) == {"done"}
+        assert_store_invariants(data)
+    finally:
+        server.stop()
+
+
 def test_blobs_deleted_mid_crawl_stops_resumably(tmp_path: Path) -> None:
     """T42a: blobs/ removed under a running crawl: interrupted, exit 1, no page failed, and no row
     committed after the removal names a missing blob."""
@@ -230,6 +256,9 @@ def test_failed_start_url_fails_the_crawl(tmp_path: Path) -> None:
             _sid, status, error = only_session(data)
             assert status == "failed" and error and "start URL" in error, (name, status, error)
         assert "HTTP 404" in cli(tmp_path / "404", "sessions", "--json").stdout
+        # A refused connection is a connect error, not "robots_unavailable".
+        [(_status, error)] = pages(tmp_path / "refused").values()
+        assert error is not None and error["kind"] == "connect", error
     finally:
         server.stop()
 

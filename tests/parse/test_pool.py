@@ -36,7 +36,7 @@ NORMAL = (
     + "</body></html>"
 ).encode()
 
-# RELIABILITY-GUIDE §3.1 shapes: each takes seconds to minutes in lexbor.
+# Hostile shapes: each takes seconds to minutes in lexbor.
 # lexbor/lexbor#340: n <b {i}>, then n <i {i}>, then n "x</b>"; n = 2000 is ~40 KB, ~8 s.
 LEXBOR_340 = (
     "".join(f"<b {i}>" for i in range(2000))

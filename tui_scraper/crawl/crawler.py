@@ -1,6 +1,6 @@
 """The crawl loop: claim from the frontier, fetch, process off the loop, checkpoint in batches.
 
-Invariants (DESIGN.md "Invariants that make resume exact") and where they hold here:
+The invariants that make resume exact, and where they hold here:
 1. a page's result and its links commit together: one `PageResult` carries both into one
    `Store.checkpoint` transaction;
 2. checkpoints are batched by count and time (`BATCH_SIZE`, `BATCH_SECONDS`);
@@ -16,7 +16,7 @@ pending batch), so a kill refetches at most concurrency + 2 × BATCH_SIZE pages.
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
 untouched. `failed` is kept for what is final (the start URL failed, nothing could be fetched).
-See `classify.is_our_fault`.
+See `crawl/faults.py`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import errno
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,16 +39,14 @@ from ..session.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageR
 from ..session.status import PageStatus, Status
 from .addresses import seed_allows_private
 from .classify import (
-    describe_fault,
     error_info,
     is_html,
-    is_our_fault,
-    is_resource_exhaustion,
     matches_download,
     permanent,
     requeue_untouched,
     retry_or_fail,
 )
+from .faults import describe_fault, is_our_fault, is_resource_exhaustion
 from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
 from .limits import capped_concurrency
 from .parse import PageJob, ParsePool, ParseTimeout
@@ -69,7 +68,7 @@ PAUSE_GRACE_S = 5.0
 INTERRUPT_GRACE_S = 1.0
 StopKind = Literal["pause", "cancel", "interrupt"]
 
-# Faults for the crash tests (RELIABILITY-GUIDE T02): SIGKILL ourselves at a named point.
+# Faults for the crash tests (T02): SIGKILL ourselves at a named point.
 _CRASH_AT = None
 
 
@@ -362,7 +361,8 @@ class Crawler:
                     )
             finally:
                 self._inflight -= 1
-            while len(self._results) >= BATCH_SIZE:
+            rows = 1 if result.redirect_result is None else 2
+            while self._results and len(self._results) + rows > BATCH_SIZE:
                 # The pending batch is full (a commit is slow): wait for the checkpointer to take
                 # it, so the results a kill can lose stay bounded (see the module doc).
                 self._room.clear()
@@ -391,10 +391,13 @@ class Crawler:
             if not verdict.allowed and verdict.temporary:
                 # robots.txt could not be read (5xx, unreachable): RFC 9309 says crawl nothing
                 # there for now, so the page waits and is retried like a transient failure.
+                # A host that cannot be reached at all is that (a refused connection is a
+                # connect error), not a robots.txt problem.
+                kind, message = _robots_failure(verdict.reason)
                 return retry_or_fail(
                     page,
-                    kind="robots_unavailable",
-                    message=verdict.reason or "robots.txt",
+                    kind=kind,
+                    message=message,
                     now=now,
                     max_retries=cfg.retries,
                     rng=self.rng,
@@ -805,6 +808,17 @@ def _error_outcome(exc: BaseException) -> CrawlOutcome:
         # intact; the session is resumed once the cause is fixed (see the module doc).
         return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
     return CrawlOutcome(Status.FAILED, "error", _describe(exc))
+
+
+_ROBOTS_UNREACHABLE = re.compile(r"^robots\.txt unreachable \((connect|timeout)\): (.+)$", re.S)
+
+
+def _robots_failure(reason: str | None) -> tuple[str, str]:
+    """(error kind, message) for a page held back because robots.txt could not be read."""
+    match = _ROBOTS_UNREACHABLE.match(reason or "")
+    if match is not None:
+        return match.group(1), match.group(2)
+    return "robots_unavailable", reason or "robots.txt"
 
 
 def _describe(exc: BaseException) -> str:

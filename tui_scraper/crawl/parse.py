@@ -1,9 +1,10 @@
 """The page processor: decode, parse, extract, find links, store the blob — off the event loop.
 
 Why a worker *process*: lexbor's parse time is super-linear on crafted shapes (40 KB of the
-lexbor#340 pattern: 8 s; 100k nested divs: ~49 s; RELIABILITY-GUIDE §3). A thread keeps the loop
-responsive but cannot be stopped, so each page gets a deadline and a stuck worker is killed and
-replaced. The process also puts the second core to work on hashing, compression and parsing.
+lexbor#340 pattern: 8 s; 100k nested divs: ~49 s; shapes in tests/parse/test_pool.py). A thread
+keeps the loop responsive but cannot be stopped, so each page gets a deadline and a stuck worker is
+killed and replaced. The process also puts the second core to work on hashing, compression and
+parsing.
 
 Workers are started with the forkserver method (spawn where it does not exist), never fork: the
 parent holds SQLite connections, and a forked copy of those corrupts databases
@@ -236,7 +237,10 @@ def _worker_main(jobs: Connection, results: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Say when we can take work: the parent's per-page deadline must not include our start-up
     # (importing modules can take seconds on a loaded machine).
-    results.send(("ready", 0, None))
+    try:
+        results.send(("ready", 0, None))
+    except OSError:
+        return  # the parent closed the pool while we started: nothing to say, nobody to hear
     while True:
         try:
             batch = jobs.recv()
@@ -249,7 +253,10 @@ def _worker_main(jobs: Connection, results: Connection) -> None:
                 reply: tuple[str, int, Any] = ("ok", job_id, process_page(job))
             except Exception as exc:
                 reply = ("err", job_id, _picklable(exc))
-            results.send(reply)
+            try:
+                results.send(reply)
+            except OSError:
+                return  # the parent went away (or killed the pool) mid-batch
 
 
 def _picklable(exc: Exception) -> Exception:

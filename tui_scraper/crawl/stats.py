@@ -1,4 +1,4 @@
-"""The live aggregator the crawler feeds and observers sample (TEXTUAL-GUIDE §5b).
+"""The live aggregator the crawler feeds and observers sample.
 
 The crawler calls the `record_*` methods (cheap, synchronous, no I/O); the UI and the headless
 progress line call `snapshot()` a few times a second. Nothing here sends a message per page.
@@ -111,7 +111,8 @@ class CrawlStats:
     def record_page(self, page: RecentPage) -> None:
         self._recent.append(page)
         self._count_rate()
-        self._times.append(self.clock())
+        if page.status != "retry":  # pages/s counts pages finished, not attempts put back
+            self._times.append(self.clock())
         self.progress.last_url = page.url
         self._seq += 1
 

@@ -2,7 +2,7 @@
 
 Synchronous on purpose: called from worker threads and from the parse worker process, which must
 not open the database. The name is always the hash of the original bytes, never anything a URL or
-a server chose, so no stored name can escape the data dir (RELIABILITY-GUIDE 5.2).
+a server chose, so no stored name can escape the data dir (T16).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """One SQLite connection, one thread, whole transactions as single calls.
 
-Why not aiosqlite: every `await db.execute()` is a thread hop, and a task cancelled between
-`BEGIN` and `COMMIT` leaves the transaction open on the shared connection (RELIABILITY-GUIDE
-finding 7). Here each store operation is ONE synchronous function run on the connection's
-thread: `BEGIN IMMEDIATE … COMMIT` (or ROLLBACK) happen inside that function, so a cancelled
-caller either never started it (the queued call is dropped) or it runs to its end. No await ever
-sits inside a transaction, and a half-committed batch cannot exist.
+Why not aiosqlite: every `await db.execute()` is a thread hop, and a task cancelled between `BEGIN`
+and `COMMIT` leaves the transaction open on the shared connection (T09 in
+tests/store/test_cancel.py). Here each store operation is ONE synchronous function run on the
+connection's thread: `BEGIN IMMEDIATE … COMMIT` (or ROLLBACK) happen inside that function, so a
+cancelled caller either never started it (the queued call is dropped) or it runs to its end. No
+await ever sits inside a transaction, and a half-committed batch cannot exist.
 """
 
 from __future__ import annotations

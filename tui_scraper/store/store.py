@@ -225,7 +225,7 @@ class Store:
         named = [r.storage_path for r in results if r.storage_path]
         if named:
             # Blobs named by this batch were written without fsync: make them durable first
-            # (DESIGN invariant 3: a blob is on disk before the row that names it commits), and
+            # (invariant 3: a blob is on disk before the row that names it commits), and
             # check they are still there (blobs/ deleted or replaced under a running crawl must
             # stop it, not commit rows that name nothing). Off the db thread, so claims and
             # reads are not held up behind the flush.
