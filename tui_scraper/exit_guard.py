@@ -28,7 +28,7 @@ from typing import NoReturn
 
 SIGNAL_EXIT_CODE = 130
 # From the signal to os._exit: the orderly path normally ends well before; 2 s is the promise.
-DEFAULT_GRACE_S = 1.4
+DEFAULT_GRACE_S = 1.5
 # Once the sessions are settled, the little the orderly path has left (restoring the terminal)
 # gets this long before it is cut short.
 DEFAULT_SETTLE_S = 0.4

@@ -143,3 +143,13 @@ def test_resumed_demo_session_serves_its_site_again_on_its_port(tmp_path: Path) 
     assert final["status"] == "completed"
     assert final["progress"]["failed"] == 3  # the three broken links, nothing unreachable
     assert_like_a_fresh_crawl(data, record["target_url"])
+
+
+def test_only_a_loopback_demo_site_is_ever_served() -> None:
+    from tui_scraper.demo.session import DEMO_KEY, demo_address
+
+    config = demo_config(8123, paced=False)
+    assert demo_address(config) == ("127.0.0.1", 8123)
+    for spec in ({"host": "0.0.0.0", "port": 8123}, {"host": "127.0.0.1", "port": 0}, "8123"):
+        assert demo_address(config.with_changes(extra={DEMO_KEY: spec})) is None
+    assert demo_address(config.with_changes(extra={})) is None  # any other session

@@ -147,3 +147,46 @@ def test_second_sigint_after_a_pause_forces_exit_but_never_leaves_running(
     last = last_interruption(data)
     assert last["who"] == "signal", last
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+async def test_interrupt_now_settles_running_sessions_bounded_by_the_lock(tmp_path: Path) -> None:
+    """The forced exit's own transition (store.emergency), on a real database file: it moves a
+    running session like the reaper does, leaves settled ones alone, and gives up in bounded
+    time on a database another connection keeps locked."""
+    import os
+
+    from tui_scraper.session import CrawlConfig, LeaseOwner, PageStatus
+    from tui_scraper.store import Store
+    from tui_scraper.store.emergency import interrupt_now
+
+    store = await Store.open(tmp_path / "data")
+    try:
+        running = await store.create_session(CrawlConfig("http://127.0.0.1:9/"), who="test")
+        settled = await store.create_session(CrawlConfig("http://127.0.0.1:9/"), who="test")
+        owner = LeaseOwner("host", os.getpid(), time.time(), "run")
+        await store.acquire_run(running.id, owner, who="test", reason="started")
+        await store.claim_batch(running.id, 10, now=0)
+        assert (await store.page_counts(running.id))[PageStatus.FETCHING] == 1  # the seed
+
+        blocker = sqlite3.connect(store.db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        assert interrupt_now(store.db_path, [running.id], reason="r", who="w", timeout=0.2) == []
+        assert time.monotonic() - started < 2.0
+        blocker.rollback()
+        blocker.close()
+
+        moved = interrupt_now(
+            store.db_path, [running.id, settled.id], reason="forced", who="signal", timeout=1.0
+        )
+        assert moved == [running.id]
+        record = await store.get_session(running.id)
+        assert record.status.value == "interrupted"
+        assert (await store.get_session(settled.id)).status.value == "pending"
+        counts = await store.page_counts(running.id)
+        assert counts.get(PageStatus.FETCHING, 0) == 0 and counts[PageStatus.QUEUED] == 1
+        last = (await store.events(running.id))[-1]
+        assert (last.reason, last.who) == ("forced", "signal")
+        await store.release_run(running.id)
+    finally:
+        await store.close()

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from engine.site import SiteServer, page_html
 
+from . import procs
+
 PAYLOAD_TITLE = "PWN\x1b]0;EVILTITLE\x07X\x1b]52;c;cHduZWQ=\x07Y\x9b31mZ\u202eQ"
 FORBIDDEN = {
     "OSC 0 (window title)": b"\x1b]0;EVILTITLE",
@@ -75,15 +77,19 @@ def test_terminal_escapes_never_reach_the_tty(tmp_path: Path) -> None:
         for name, sequence in FORBIDDEN.items():
             assert sequence not in out, f"{name} reached the terminal"
     finally:
+        tree = procs.tree(pid)
         try:
+            # Quit as a person would; the crawl may be over (no question) or still running.
             os.write(fd, b"\x11")  # ctrl+q
-            _read_until(fd, b"\x00never", 3.0, out)
-            os.write(fd, b"\r")  # confirm quitting while running, if asked
-            _read_until(fd, b"\x00never", 3.0, out)
+            if _read_until(fd, b"Quit anyway?", 30.0, out):
+                os.write(fd, b"y")
         except OSError:
             pass
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-        server.stop()
+        try:
+            procs.wait_gone(tree, timeout=30)  # the app, its parse workers and their helpers
+        finally:
+            procs.kill_all(p for p in tree if procs.alive(p))
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            os.close(fd)
+            server.stop()

@@ -107,9 +107,14 @@ class Tmux:
         raise AssertionError(f"{what!r} not shown within {timeout} s; screen:\n{screen}")
 
     def wait_focus(self, label: str) -> None:
-        """Until the form field `label` has the focus (Textual draws its label bold)."""
-        bold = re.compile(r"\x1b\[1m(?:\x1b\[[0-9;]*m)*" + re.escape(label))
-        self.wait_until(lambda s: bool(bold.search(s)), what=f"focus on {label}", escapes=True)
+        """Until the form field `label` has the focus: in the default 256-colour theme the
+        focused input is drawn on background 235, the others on 234."""
+        focused = re.compile(re.escape(label) + r".*\x1b\[48;5;235m")
+        self.wait_until(
+            lambda s: any(focused.search(line) for line in s.splitlines()),
+            what=f"focus on {label}",
+            escapes=True,
+        )
 
     def pane_dead(self) -> bool:
         out = self.run("list-panes", "-t", "app", "-F", "#{pane_dead}", check=False)
@@ -249,14 +254,16 @@ def fill_form(tmux: Tmux, url: str, *, max_pages: int, rate: float) -> None:
 
 def test_quit_while_running_then_recover_and_resume(tmux: Tmux, demo_url: str) -> None:
     tmux.start()
-    tmux.wait_for("No sessions yet")
+    tmux.wait_until(lambda s: "No sessions yet" in s and "n New" in s, what="sessions")
     tmux.keys("n")
     # Slow enough (5 pages/s, 40 pages) that the quit lands while the crawl runs.
     fill_form(tmux, demo_url, max_pages=40, rate=5)
     tmux.wait_for("RUNNING")
     tmux.wait_until(lambda s: "done 0 " not in s, what="a page done")
     tmux.keys("Escape")
-    tmux.wait_for("q Quit")  # the sessions screen's footer: its keys are live
+    # The sessions screen's own footer ("^q Quit" is on every screen): its keys are live. Also
+    # keeps `q` out of the moment where Textual would read ESC q as alt+q.
+    tmux.wait_for("n New")
     tmux.keys("q")
     tmux.wait_for("Quit anyway?")
     tmux.keys("y")
@@ -274,8 +281,7 @@ def test_quit_while_running_then_recover_and_resume(tmux: Tmux, demo_url: str) -
     tmux.wait_for("RUNNING")
     tmux.wait_for("COMPLETED", timeout=120)
     tmux.keys("Escape")
-    tmux.wait_for("completed")
-    tmux.wait_for("q Quit")
+    tmux.wait_until(lambda s: "completed" in s and "n New" in s, what="sessions, completed")
     tmux.keys("q")
     assert tmux.exit_status() == 0
     (record,) = sessions(tmux.data_dir)
@@ -428,14 +434,13 @@ def colours(raw: str) -> tuple[set[int], set[tuple[int, int, int]]]:
 
 def open_form_then_quit(tmux: Tmux) -> str:
     """Sessions → new-session form (its escaped capture is returned) → back → quit, exit 0."""
-    tmux.wait_for("No sessions yet")
-    tmux.wait_for("n New")
+    tmux.wait_until(lambda s: "No sessions yet" in s and "n New" in s, what="sessions")
     tmux.keys("n")
-    tmux.wait_focus("Start URL")
+    tmux.wait_for("^s Start")  # the form's footer: mounted, its keys live
     raw = tmux.screen(escapes=True)
     tmux.keys("Escape")
     # The sessions screen again, with its own keys live: `q` would otherwise go to the form.
-    tmux.wait_until(lambda s: "No sessions yet" in s and "q Quit" in s, what="sessions again")
+    tmux.wait_until(lambda s: "No sessions yet" in s and "n New" in s, what="sessions again")
     tmux.keys("q")
     assert tmux.exit_status() == 0
     return raw
