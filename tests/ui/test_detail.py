@@ -70,7 +70,7 @@ async def test_f_filters_pages_by_status(manager: FakeManager) -> None:
         await pilot.press("f")  # failed
         await pilot.pause()
         assert table.row_count == 1
-        assert "failed pages 1–1 of 1" in screen_text(app)
+        assert "Failed pages: 1–1 of 1" in screen_text(app)
 
 
 async def test_selected_page_shows_data_and_errors(manager: FakeManager) -> None:
@@ -150,7 +150,7 @@ async def test_pages_are_paged_through_without_a_cap(manager: FakeManager) -> No
         screen = await _pages(pilot, app, sid)
         table = screen.query_one("#pages-table", DataTable)
         assert table.row_count == PAGE_SIZE
-        assert "all pages 1–200 of 1,250" in screen_text(app)
+        assert "All pages: 1–200 of 1,250" in screen_text(app)
         for _ in range(6):  # to the last page, far past the old 500-row cap
             await pilot.press("right_square_bracket")
             await pilot.pause()

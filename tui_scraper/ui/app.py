@@ -50,7 +50,8 @@ class ScraperApp(App[int]):
     TITLE = "tui-scraper"
     COMMANDS = App.COMMANDS | {ScraperCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        # Not in the footer: every main screen shows its own q, and `?` lists this one.
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),
         Binding("ctrl+z", "suspend_process", "Suspend", show=False, id="app.suspend"),
         # Not priority: `?` typed into a text field stays a character there.
         Binding("question_mark,f1", "key_help", "Keys", key_display="?", id="app.help"),
@@ -210,10 +211,10 @@ class ScraperApp(App[int]):
         self._quit_asked = True
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
 
-    async def action_help_quit(self) -> None:
+    def action_help_quit(self) -> None:
         # Textual binds ctrl+c to a toast saying "press ctrl+q"; here it is the quit key, with
         # the same confirmation while crawls run. (In a text field ctrl+c still copies.)
-        await self.action_quit()
+        self.run_worker(self.action_quit(), group="quit", exit_on_error=False)
 
     def action_key_help(self) -> None:
         screen = self.screen
@@ -340,7 +341,7 @@ class ScraperApp(App[int]):
             self._watched.discard(handle.session_id)
         self.sessions_changed.publish(handle.session_id)
         if status is not None and not self._stopping:
-            severity = "error" if status == Status.FAILED else "information"
+            severity: SeverityLevel = "error" if status == Status.FAILED else "information"
             self.say(f"Session {handle.session_id[:8]} {status.value}", severity=severity)
 
     async def create_and_start(

@@ -138,15 +138,16 @@ def page_details(page: PageRecord | None) -> Content:
 
 
 class SessionDetailScreen(Screen[None]):
+    # 1/2/3 are not in the footer (the tab bar shows the tabs; `?` lists the keys).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "export", "Export", id="detail.export"),
         Binding("f", "cycle_filter", "Filter pages", id="detail.filter"),
         Binding("slash", "search", "Search", key_display="/", id="detail.search"),
         Binding("right_square_bracket", "next_page", "Next", key_display="]", id="detail.next"),
         Binding("left_square_bracket", "prev_page", "Prev", key_display="[", id="detail.prev"),
-        Binding("1", "tab('summary')", "Summary", id="detail.summary"),
-        Binding("2", "tab('pages')", "Pages", id="detail.pages"),
-        Binding("3", "tab('timeline')", "Timeline", id="detail.timeline"),
+        Binding("1", "tab('summary')", "Summary", show=False, id="detail.summary"),
+        Binding("2", "tab('pages')", "Pages", show=False, id="detail.pages"),
+        Binding("3", "tab('timeline')", "Timeline", show=False, id="detail.timeline"),
         Binding("escape", "back", "Back", id="detail.back"),
     ]
 
@@ -196,20 +197,20 @@ class SessionDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = f"Session {self.session_id[:8]}"
         codes = self.query_one("#summary-codes", DataTable)
-        codes.add_column(Content("HTTP"), key="code", width=5)
-        codes.add_column(Content("Pages"), key="count", width=7)
+        codes.add_column(Text("HTTP"), key="code", width=5)
+        codes.add_column(Text("Pages"), key="count", width=7)
         pages = self.query_one("#pages-table", DataTable)
-        pages.add_column(Content("Code"), key="code", width=4)
-        pages.add_column(Content("State"), key="state", width=8)
-        pages.add_column(Content("URL"), key="url", width=30)
-        pages.add_column(Content("Title"), key="title", width=10)
-        pages.add_column(Content("Size"), key="size", width=8)
+        pages.add_column(Text("Code"), key="code", width=4)
+        pages.add_column(Text("State"), key="state", width=8)
+        pages.add_column(Text("URL"), key="url", width=30)
+        pages.add_column(Text("Title"), key="title", width=10)
+        pages.add_column(Text("Size"), key="size", width=8)
         events = self.query_one("#events-table", DataTable)
-        events.add_column(Content("When"), key="at", width=8)
-        events.add_column(Content("What"), key="kind", width=10)
-        events.add_column(Content("Change"), key="change", width=22)
-        events.add_column(Content("Reason"), key="reason", width=10)
-        events.add_column(Content("Who"), key="who", width=10)
+        events.add_column(Text("When"), key="at", width=8)
+        events.add_column(Text("What"), key="kind", width=10)
+        events.add_column(Text("Change"), key="change", width=22)
+        events.add_column(Text("Reason"), key="reason", width=10)
+        events.add_column(Text("Who"), key="who", width=10)
         search = self.query_one("#pages-search", Input)
         search.cursor_blink = getattr(self.app, "cursor_blink", True)
         self.scraper.sessions_changed.subscribe(self, self._changed)
@@ -220,7 +221,7 @@ class SessionDetailScreen(Screen[None]):
             self.reload()
 
     def reload(self) -> None:
-        self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)
+        self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _load(self) -> None:
         manager = self.scraper.manager
@@ -246,7 +247,7 @@ class SessionDetailScreen(Screen[None]):
         self.show_pages(await self._fetch_pages())
 
     def _reload_pages(self) -> None:
-        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
+        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -332,8 +333,8 @@ class SessionDetailScreen(Screen[None]):
         first = len(self._earlier) * PAGE_SIZE + 1
         where = f"{first}–{first + shown - 1}" if shown else "none"
         if self.search:
-            return f"{name} pages matching {self.search!r}: {where}.  / search  f filter  [ ] pages"
-        return f"{name} pages {where} of {total:,}.  f filter  / search  [ ] pages"
+            return f"{name.capitalize()} pages matching {self.search!r}: {where}"
+        return f"{name.capitalize()} pages: {where} of {total:,}"
 
     @on(FlexTable.Fitted, "#pages-table")
     def _refit(self) -> None:

@@ -151,7 +151,7 @@ class ProgressScreen(Screen[None]):
 
     def _load_record(self) -> None:
         self._record_loaded = True
-        self.run_worker(self._read_record, group="record", exclusive=True, exit_on_error=False)
+        self.run_worker(self._read_record, group="record", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _read_record(self) -> None:
         record = await self.scraper.manager.get(self.session_id)
