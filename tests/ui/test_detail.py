@@ -175,6 +175,9 @@ async def test_search_over_url_and_title(manager: FakeManager) -> None:
         await pilot.press("slash", *"needle")
         await until(pilot, lambda: len(screen.pages) == 12)
         assert all("needle" in (p.title or "") for p in screen.pages)
+        # The query waits for a pause in the typing: not one full read per keystroke.
+        searched = [c[1][2] for c in manager.calls if c[0] == "pages_after" and c[1][2]]  # type: ignore[index]
+        assert searched[-1] == "needle" and len(searched) < len("needle")
         await pilot.press("ctrl+a", "ctrl+k", *"article-0042")  # by URL
         await until(pilot, lambda: [p.id for p in screen.pages] == [42])
         await pilot.press("escape")  # closes the search, every page again
