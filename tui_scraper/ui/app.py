@@ -278,12 +278,13 @@ class ScraperApp(App[int]):
         """
         from textual._files import generate_datetime_filename
 
-        folder = Path(path).expanduser() if path else self._screenshot_dir()
         name = filename or generate_datetime_filename(self.title, ".svg", time_format)
-        svg = self.export_screenshot()
-        target = folder / name
+        svg = self.export_screenshot()  # rendering needs the loop; choosing and writing do not
+        data_dir = getattr(self._manager, "data_dir", None) or self.data_dir
 
         def write() -> None:
+            folder = Path(path).expanduser() if path else _screenshot_dir(data_dir)
+            target = folder / name
             try:
                 target.write_text(svg, encoding="utf-8")
             except OSError as exc:
@@ -292,13 +293,7 @@ class ScraperApp(App[int]):
             self.call_from_thread(self.say, f"Screenshot saved to {target}")
 
         self.run_worker(write, thread=True, group="screenshot", exit_on_error=False)
-        return str(target)
-
-    def _screenshot_dir(self) -> Path:
-        data_dir = getattr(self._manager, "data_dir", None) or self.data_dir
-        if isinstance(data_dir, Path) and data_dir.is_dir():
-            return data_dir
-        return Path.cwd()
+        return name
 
     def say(self, message: str, *, severity: SeverityLevel = "information") -> None:
         """A toast that may quote a website or a path: sanitised and never parsed as markup."""
@@ -493,6 +488,14 @@ def run_app(
     if app.startup_error:
         return 2
     return int(app.return_code or 0)
+
+
+def _screenshot_dir(data_dir: object) -> Path:
+    """The data directory when there is one, else the current directory (never ~/Downloads,
+    which a server account rarely has)."""
+    if isinstance(data_dir, Path) and data_dir.is_dir():
+        return data_dir
+    return Path.cwd()
 
 
 def disabled_reason(node: object, action: str) -> str | None:
