@@ -142,3 +142,20 @@ async def test_a_disabled_key_says_why_when_pressed(manager: FakeManager) -> Non
         assert ("start", completed.id) not in manager.calls
         await pilot.press("d")
         await until(pilot, lambda: "can be dismissed" in toasts(app))
+
+
+async def test_pause_and_cancel_on_a_finished_session_say_why(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        app.show_progress(done.id)
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
+        screen = app.screen
+        await until(pilot, lambda: screen.state is Status.COMPLETED)  # type: ignore[attr-defined]
+        await pilot.press("p")
+        await until(pilot, lambda: "nothing to pause or resume" in toasts(app))
+        await pilot.press("c")
+        await until(pilot, lambda: "nothing to cancel" in toasts(app))
+        assert not isinstance(app.screen, ConfirmScreen)
