@@ -2,7 +2,7 @@
 
 Deterministic by construction: a fake manager with fixed ids and timestamps (FakeClock), no
 sampler timer (sample_hz=None, `sample()` called by hand), ProgressBar without ETA, no cursor
-blink, UTC. Sync tests: snap_compare runs its own event loop (TEXTUAL-GUIDE §5d.2).
+blink, UTC. Sync tests: snap_compare runs its own event loop.
 Update after reviewing the report: `pytest tests/snapshots --snapshot-update`.
 """
 

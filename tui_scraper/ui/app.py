@@ -1,7 +1,7 @@
 """ScraperApp: opens the SessionManager, routes to the first screen, owns crawls and shutdown.
 
 Crawls are owned by the manager and watched by the App, never by a screen: a screen's workers
-die with it (TEXTUAL-GUIDE §5d.9), and leaving the live progress screen must not stop a crawl.
+are cancelled when it is popped, and leaving the live progress screen must not stop a crawl.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from .text import display_safe
 if TYPE_CHECKING:
     from tui_scraper.manager import CrawlHandle, SessionManager
 
-SIGNAL_EXIT_CODE = 130  # DESIGN.md: "130 interrupted by a signal"
+SIGNAL_EXIT_CODE = 130  # README: "130 interrupted by a signal"
 
 
 class ScraperApp(App[int]):
@@ -90,7 +90,7 @@ class ScraperApp(App[int]):
         self.demo = demo
         self.new_config = new_config
         self.resume = resume
-        # None = no timers: tests call `screen.sample()` themselves (determinism, §5d.15).
+        # None = no timers: tests call `screen.sample()` themselves (deterministic snapshots).
         self.sample_hz = sample_hz
         self.clock = clock
         self.cursor_blink = cursor_blink

@@ -1,4 +1,4 @@
-"""Untrusted text → safe renderables (RELIABILITY-GUIDE §4, TEXTUAL-GUIDE §5d.13).
+"""Untrusted text → safe renderables, for every widget that shows what a website sent.
 
 Everything a website controls (titles, URLs, error strings, extracted values) reaches a widget
 only through these helpers: the string is first made *display safe* (control characters,

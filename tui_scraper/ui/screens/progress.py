@@ -202,7 +202,7 @@ class ProgressScreen(Screen[None]):
                     f"{human_bytes(p.bytes)} {human_duration(p.elapsed_s)}"
                 )
             )
-            # A new list each time: Sparkline.data compares by equality (§5d.12).
+            # A new list each time: Sparkline.data compares by equality, an edited list is unseen.
             self.query_one(Sparkline).data = list(snap.rate_history)
             fraction = snap.fraction
             self.query_one(ProgressBar).update(
