@@ -2,7 +2,7 @@
 
 Deterministic by construction: a fake manager with fixed ids and timestamps (FakeClock), no
 sampler timer (sample_hz=None, `sample()` called by hand), ProgressBar without ETA, no cursor
-blink, UTC. Sync tests: snap_compare runs its own event loop (TEXTUAL-GUIDE §5d.2).
+blink, UTC. Sync tests: snap_compare runs its own event loop.
 Update after reviewing the report: `pytest tests/snapshots --snapshot-update`.
 """
 
@@ -148,6 +148,34 @@ def test_quit_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
         await app.start_session(_by_status(manager, Status.PAUSED))
         await _settle(pilot)
         await pilot.press("q")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_key_help(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _ = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape", "question_mark")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_new_session_every_option(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The lower half of the form: retries … cookies, with a masked secret typed in."""
+    app, _ = _app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape", "n")
+        await _settle(pilot)
+        pilot.app.screen.query_one("#f-headers").focus()
+        await pilot.press(*"Authorization: Bearer x")
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -10,7 +10,7 @@ from tui_scraper.ui.app import ScraperApp
 
 from .fakes import T0, FakeClock, FakeManager
 
-# Titles a hostile site can send (RELIABILITY-GUIDE §4.1, §4.2): each must show literally.
+# Titles a hostile site can send (markup, escape sequences, bidi): each must show literally.
 HOSTILE = [
     "[/]",
     "[/",

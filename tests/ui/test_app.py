@@ -54,7 +54,7 @@ async def test_footer_shows_the_keys_of_each_screen(manager: FakeManager) -> Non
         assert "r Resume" in screen_text(app) and "esc Later" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
-        for key in ("n New", "r Resume", "d Dismiss", "e Export", "/ Filter", "q Quit"):
+        for key in ("⏎ Open", "n New", "r Resume", "d Dismiss", "e Export", "q Quit", "? Keys"):
             assert key in screen_text(app)
         await pilot.press("n")
         await pilot.pause()

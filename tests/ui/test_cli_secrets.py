@@ -94,10 +94,10 @@ def test_crawl_with_header_and_cookie_in_the_app(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)  # the app checkpoints and exits on SIGTERM
         end = time.monotonic() + 20
-        status = None
+
         while time.monotonic() < end:
             _drain(fd, out, time.monotonic() + 0.2)
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, _ = os.waitpid(pid, os.WNOHANG)
             if done:
                 break
         else:

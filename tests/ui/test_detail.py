@@ -70,7 +70,7 @@ async def test_f_filters_pages_by_status(manager: FakeManager) -> None:
         await pilot.press("f")  # failed
         await pilot.pause()
         assert table.row_count == 1
-        assert "failed pages 1–1 of 1" in screen_text(app)
+        assert "Failed pages: 1–1 of 1" in screen_text(app)
 
 
 async def test_selected_page_shows_data_and_errors(manager: FakeManager) -> None:
@@ -150,7 +150,7 @@ async def test_pages_are_paged_through_without_a_cap(manager: FakeManager) -> No
         screen = await _pages(pilot, app, sid)
         table = screen.query_one("#pages-table", DataTable)
         assert table.row_count == PAGE_SIZE
-        assert "all pages 1–200 of 1,250" in screen_text(app)
+        assert "All pages: 1–200 of 1,250" in screen_text(app)
         for _ in range(6):  # to the last page, far past the old 500-row cap
             await pilot.press("right_square_bracket")
             await pilot.pause()
@@ -175,6 +175,9 @@ async def test_search_over_url_and_title(manager: FakeManager) -> None:
         await pilot.press("slash", *"needle")
         await until(pilot, lambda: len(screen.pages) == 12)
         assert all("needle" in (p.title or "") for p in screen.pages)
+        # The query waits for a pause in the typing: not one full read per keystroke.
+        searched = [c[1][2] for c in manager.calls if c[0] == "pages_after" and c[1][2]]  # type: ignore[index]
+        assert searched[-1] == "needle" and len(searched) < len("needle")
         await pilot.press("ctrl+a", "ctrl+k", *"article-0042")  # by URL
         await until(pilot, lambda: [p.id for p in screen.pages] == [42])
         await pilot.press("escape")  # closes the search, every page again

@@ -1,6 +1,6 @@
 """Hostile text from websites shows literally on every screen, toast and palette entry.
 
-RELIABILITY-GUIDE §4: markup in a title must not crash (`[/]`), restyle (`[b]`), hide text
+Untrusted text: markup in a title must not crash (`[/]`), restyle (`[b]`), hide text
 (`[TODO]`) or become an action when clicked (`[@click=app.quit]`); escape sequences and bidi
 overrides must not reach the terminal. Notifications are only rendered with
 `run_test(notifications=True)`, so every test here turns them on.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable
 
 from tui_scraper.session import Status
@@ -142,3 +143,46 @@ async def test_a_disabled_key_says_why_when_pressed(manager: FakeManager) -> Non
         assert ("start", completed.id) not in manager.calls
         await pilot.press("d")
         await until(pilot, lambda: "can be dismissed" in toasts(app))
+
+
+async def test_pause_and_cancel_on_a_finished_session_say_why(manager: FakeManager) -> None:
+    seeded(manager)
+    app = make_app(manager)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        app.show_progress(done.id)
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
+        screen = app.screen
+        await until(pilot, lambda: screen.state is Status.COMPLETED)  # type: ignore[attr-defined]
+        await pilot.press("p")
+        await until(pilot, lambda: "nothing to pause or resume" in toasts(app))
+        await pilot.press("c")
+        await until(pilot, lambda: "nothing to cancel" in toasts(app))
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_new_screens_read_without_colour(
+    manager: FakeManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NO_COLOR and an ANSI theme: the help, the dismissed flag and disabled keys stay legible
+    as text (not only as a colour)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    seeded(manager)
+    hidden = manager.add("http://demo.test/hidden", Status.PAUSED, dismissed=True)
+    app = make_app(manager)
+    app.theme = "ansi-dark"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(hidden.id))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "dismissed" in text and "paused, dismissed" in text
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, KeyHelpScreen))
+        await pilot.pause()
+        assert "Keys: Sessions" in screen_text(app) and "Export" in screen_text(app)

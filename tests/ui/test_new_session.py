@@ -212,7 +212,7 @@ def test_a_bare_host_becomes_an_https_url() -> None:
     assert normalize_url(" example.org/docs ") == "https://example.org/docs"
     assert normalize_url("http://example.org") == "http://example.org/"
     assert normalize_url("localhost:8080?q=1") == "https://localhost:8080?q=1"
-    assert normalize_url("ftp://example.org/") == "ftp://example.org/"  # refused later
+    assert normalize_url("ftp://example.org") == "ftp://example.org"  # left to be refused
     assert check_field("url", "ftp://example.org/") is not None
 
 

@@ -81,3 +81,17 @@ async def test_screenshot_without_a_downloads_folder_goes_to_the_data_dir(
         assert str(shot) in toasts(app)
         assert shot.read_text(encoding="utf-8").startswith("<svg")
         assert not (home / "Downloads").exists()
+
+
+async def test_screenshot_without_a_data_dir_goes_to_the_current_directory(
+    manager: FakeManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    app = make_app(manager)  # the fake manager has no data dir
+    async with app.run_test(notifications=True) as pilot:
+        await pilot.pause()
+        app.action_screenshot()  # what Textual's own screenshot key would run
+        await until(pilot, lambda: "Screenshot saved" in toasts(app))
+        (shot,) = tmp_path.glob("*.svg")
+        assert str(shot) in toasts(app)

@@ -1,7 +1,7 @@
 """ScraperApp: opens the SessionManager, routes to the first screen, owns crawls and shutdown.
 
 Crawls are owned by the manager and watched by the App, never by a screen: a screen's workers
-die with it (TEXTUAL-GUIDE §5d.9), and leaving the live progress screen must not stop a crawl.
+are cancelled when it is popped, and leaving the live progress screen must not stop a crawl.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class ScraperApp(App[int]):
     TITLE = "tui-scraper"
     COMMANDS = App.COMMANDS | {ScraperCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        # Not in the footer: every main screen shows its own q, and `?` lists this one.
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),
         Binding("ctrl+z", "suspend_process", "Suspend", show=False, id="app.suspend"),
         # Not priority: `?` typed into a text field stays a character there.
         Binding("question_mark,f1", "key_help", "Keys", key_display="?", id="app.help"),
@@ -90,7 +91,7 @@ class ScraperApp(App[int]):
         self.demo = demo
         self.new_config = new_config
         self.resume = resume
-        # None = no timers: tests call `screen.sample()` themselves (determinism, §5d.15).
+        # None = no timers: tests call `screen.sample()` themselves (deterministic snapshots).
         self.sample_hz = sample_hz
         self.clock = clock
         self.cursor_blink = cursor_blink
@@ -235,10 +236,10 @@ class ScraperApp(App[int]):
         self._quit_asked = True
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
 
-    async def action_help_quit(self) -> None:
+    def action_help_quit(self) -> None:
         # Textual binds ctrl+c to a toast saying "press ctrl+q"; here it is the quit key, with
         # the same confirmation while crawls run. (In a text field ctrl+c still copies.)
-        await self.action_quit()
+        self.run_worker(self.action_quit(), group="quit", exit_on_error=False)
 
     def action_key_help(self) -> None:
         screen = self.screen
@@ -302,12 +303,13 @@ class ScraperApp(App[int]):
         """
         from textual._files import generate_datetime_filename
 
-        folder = Path(path).expanduser() if path else self._screenshot_dir()
         name = filename or generate_datetime_filename(self.title, ".svg", time_format)
-        svg = self.export_screenshot()
-        target = folder / name
+        svg = self.export_screenshot()  # rendering needs the loop; choosing and writing do not
+        data_dir = getattr(self._manager, "data_dir", None) or self.data_dir
 
         def write() -> None:
+            folder = Path(path).expanduser() if path else _screenshot_dir(data_dir)
+            target = folder / name
             try:
                 target.write_text(svg, encoding="utf-8")
             except OSError as exc:
@@ -316,13 +318,7 @@ class ScraperApp(App[int]):
             self.call_from_thread(self.say, f"Screenshot saved to {target}")
 
         self.run_worker(write, thread=True, group="screenshot", exit_on_error=False)
-        return str(target)
-
-    def _screenshot_dir(self) -> Path:
-        data_dir = getattr(self._manager, "data_dir", None) or self.data_dir
-        if isinstance(data_dir, Path) and data_dir.is_dir():
-            return data_dir
-        return Path.cwd()
+        return name
 
     def say(self, message: str, *, severity: SeverityLevel = "information") -> None:
         """A toast that may quote a website or a path: sanitised and never parsed as markup."""
@@ -365,7 +361,7 @@ class ScraperApp(App[int]):
             self._watched.discard(handle.session_id)
         self.sessions_changed.publish(handle.session_id)
         if status is not None and not self._stopping:
-            severity = "error" if status == Status.FAILED else "information"
+            severity: SeverityLevel = "error" if status == Status.FAILED else "information"
             self.say(f"Session {handle.session_id[:8]} {status.value}", severity=severity)
 
     async def create_and_start(
@@ -535,6 +531,14 @@ def run_app(
     if app.startup_error:
         return 2
     return int(app.return_code or 0)
+
+
+def _screenshot_dir(data_dir: object) -> Path:
+    """The data directory when there is one, else the current directory (never ~/Downloads,
+    which a server account rarely has)."""
+    if isinstance(data_dir, Path) and data_dir.is_dir():
+        return data_dir
+    return Path.cwd()
 
 
 def disabled_reason(node: object, action: str) -> str | None:

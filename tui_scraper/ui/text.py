@@ -1,4 +1,4 @@
-"""Untrusted text → safe renderables (RELIABILITY-GUIDE §4, TEXTUAL-GUIDE §5d.13).
+"""Untrusted text → safe renderables, for every widget that shows what a website sent.
 
 Everything a website controls (titles, URLs, error strings, extracted values) reaches a widget
 only through these helpers: the string is first made *display safe* (control characters,
@@ -19,6 +19,19 @@ from textual.content import Content
 
 # One sanitiser for the app and the headless CLI alike.
 from tui_scraper.safe_text import DEFAULT_LIMIT, display_safe
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "display_safe",
+    "human_bytes",
+    "human_duration",
+    "human_ms",
+    "human_time",
+    "labelled",
+    "safe_content",
+    "safe_text",
+    "short_url",
+]
 
 
 def safe_text(s: object, style: str = "", *, limit: int = DEFAULT_LIMIT) -> Text:
@@ -113,7 +126,9 @@ def short_url(url: str, width: int, *, home: str | None = None) -> str:
     room = width - len(path)
     if room >= 8:
         return _middle(host, room) + path
-    return _fit(_middle(host, 8) + path, width)
+    # Neither fits whole: at most half the cell for the host, the rest for the path's start.
+    budget = min(len(host), max(8, width // 2))
+    return _middle(host, budget) + _fit(path, width - budget)
 
 
 def _middle(text: str, width: int) -> str:

@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import (
     DataTable,
     Footer,
@@ -55,6 +56,9 @@ PAGE_FILTERS: tuple[PageStatus | None, ...] = (
     PageStatus.QUEUED,
 )
 PAGE_SIZE = 200
+# A search that matches little reads the whole session (~0.2 s per million pages): wait for a
+# pause in the typing instead of running one per keystroke.
+SEARCH_DELAY_S = 0.3
 
 
 def summary_lines(record: SessionRecord, *, now: float | None = None) -> list[tuple[str, str]]:
@@ -138,15 +142,16 @@ def page_details(page: PageRecord | None) -> Content:
 
 
 class SessionDetailScreen(Screen[None]):
+    # 1/2/3 are not in the footer (the tab bar shows the tabs; `?` lists the keys).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "export", "Export", id="detail.export"),
-        Binding("f", "cycle_filter", "Filter pages", id="detail.filter"),
+        Binding("f", "cycle_filter", "Filter", id="detail.filter"),
         Binding("slash", "search", "Search", key_display="/", id="detail.search"),
         Binding("right_square_bracket", "next_page", "Next", key_display="]", id="detail.next"),
         Binding("left_square_bracket", "prev_page", "Prev", key_display="[", id="detail.prev"),
-        Binding("1", "tab('summary')", "Summary", id="detail.summary"),
-        Binding("2", "tab('pages')", "Pages", id="detail.pages"),
-        Binding("3", "tab('timeline')", "Timeline", id="detail.timeline"),
+        Binding("1", "tab('summary')", "Summary", show=False, id="detail.summary"),
+        Binding("2", "tab('pages')", "Pages", show=False, id="detail.pages"),
+        Binding("3", "tab('timeline')", "Timeline", show=False, id="detail.timeline"),
         Binding("escape", "back", "Back", id="detail.back"),
     ]
 
@@ -164,6 +169,7 @@ class SessionDetailScreen(Screen[None]):
         self._earlier: list[int] = []
         self.has_next = False
         self.counts: dict[PageStatus, int] = {}
+        self._search_timer: Timer | None = None
 
     @property
     def scraper(self) -> ScraperApp:
@@ -196,20 +202,20 @@ class SessionDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = f"Session {self.session_id[:8]}"
         codes = self.query_one("#summary-codes", DataTable)
-        codes.add_column(Content("HTTP"), key="code", width=5)
-        codes.add_column(Content("Pages"), key="count", width=7)
+        codes.add_column(Text("HTTP"), key="code", width=5)
+        codes.add_column(Text("Pages"), key="count", width=7)
         pages = self.query_one("#pages-table", DataTable)
-        pages.add_column(Content("Code"), key="code", width=4)
-        pages.add_column(Content("State"), key="state", width=8)
-        pages.add_column(Content("URL"), key="url", width=30)
-        pages.add_column(Content("Title"), key="title", width=10)
-        pages.add_column(Content("Size"), key="size", width=8)
+        pages.add_column(Text("Code"), key="code", width=4)
+        pages.add_column(Text("State"), key="state", width=8)
+        pages.add_column(Text("URL"), key="url", width=30)
+        pages.add_column(Text("Title"), key="title", width=10)
+        pages.add_column(Text("Size"), key="size", width=8)
         events = self.query_one("#events-table", DataTable)
-        events.add_column(Content("When"), key="at", width=8)
-        events.add_column(Content("What"), key="kind", width=10)
-        events.add_column(Content("Change"), key="change", width=22)
-        events.add_column(Content("Reason"), key="reason", width=10)
-        events.add_column(Content("Who"), key="who", width=10)
+        events.add_column(Text("When"), key="at", width=8)
+        events.add_column(Text("What"), key="kind", width=10)
+        events.add_column(Text("Change"), key="change", width=22)
+        events.add_column(Text("Reason"), key="reason", width=10)
+        events.add_column(Text("Who"), key="who", width=10)
         search = self.query_one("#pages-search", Input)
         search.cursor_blink = getattr(self.app, "cursor_blink", True)
         self.scraper.sessions_changed.subscribe(self, self._changed)
@@ -220,18 +226,21 @@ class SessionDetailScreen(Screen[None]):
             self.reload()
 
     def reload(self) -> None:
-        self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)
+        self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _load(self) -> None:
         manager = self.scraper.manager
         record = await manager.get(self.session_id)
         events = await manager.events(self.session_id)
-        pages = await self._fetch_pages()
+        pages = await self._fetch_pages(counts=True)
         self.show(record, events, pages)
 
-    async def _fetch_pages(self) -> list[PageRecord]:
+    async def _fetch_pages(self, *, counts: bool = False) -> list[PageRecord]:
         manager = self.scraper.manager
-        self.counts = await manager.page_counts(self.session_id)
+        if counts or not self.counts:
+            # A count reads the session's index range (~0.2 s per million pages): on (re)load,
+            # not on every page turn.
+            self.counts = await manager.page_counts(self.session_id)
         rows = await manager.pages_after(
             self.session_id,
             status=self.page_filter,
@@ -246,7 +255,7 @@ class SessionDetailScreen(Screen[None]):
         self.show_pages(await self._fetch_pages())
 
     def _reload_pages(self) -> None:
-        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)
+        self.run_worker(self._load_pages, group="pages", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -332,8 +341,8 @@ class SessionDetailScreen(Screen[None]):
         first = len(self._earlier) * PAGE_SIZE + 1
         where = f"{first}–{first + shown - 1}" if shown else "none"
         if self.search:
-            return f"{name} pages matching {self.search!r}: {where}.  / search  f filter  [ ] pages"
-        return f"{name} pages {where} of {total:,}.  f filter  / search  [ ] pages"
+            return f"{name.capitalize()} pages matching {self.search!r}: {where}"
+        return f"{name.capitalize()} pages: {where} of {total:,}"
 
     @on(FlexTable.Fitted, "#pages-table")
     def _refit(self) -> None:
@@ -379,7 +388,9 @@ class SessionDetailScreen(Screen[None]):
     @on(Input.Changed, "#pages-search")
     def _search_changed(self, event: Input.Changed) -> None:
         self.search = event.value.strip()
-        self._first_page()
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY_S, self._first_page)
 
     @on(Input.Submitted, "#pages-search")
     def _search_done(self) -> None:

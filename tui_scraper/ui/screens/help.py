@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -87,16 +89,17 @@ class KeyHelpScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        width = max((len(k) for k, *_ in self.rows), default=1) + 2
-        pieces: list[Content | tuple[str, str] | str] = []
+        # A grid, so a long reason wraps under its description, not under the keys. Cells are
+        # rich Text (never parsed as markup), though every string here is the app's own.
+        grid = Table.grid(padding=(0, 2), expand=True)
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(ratio=1)
         for key, description, enabled, reason in self.rows:
-            style = "bold" if enabled else "dim"
-            pieces.append((f"{key:>{width}}  ", style))
-            pieces.append((description, "" if enabled else "dim"))
+            text = Text(description, style="" if enabled else "dim")
             if reason:
-                pieces.append((f" — {reason}", "dim italic"))
-            pieces.append("\n")
-        body = Content.assemble(*pieces) if pieces else Content("No keys on this screen.")
+                text.append(f" — {reason}", style="dim italic")
+            grid.add_row(Text(key, style="bold" if enabled else "dim"), text)
+        body: Table | Content = grid if self.rows else Content("No keys on this screen.")
         with Vertical():
             yield Label(Content(f"Keys: {self.title_text}"), id="help-title")
             with VerticalScroll():

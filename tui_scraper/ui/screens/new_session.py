@@ -109,7 +109,7 @@ def normalize_url(text: str) -> str:
     if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         text = "https://" + text.lstrip("/")
     scheme, sep, rest = text.partition("://")
-    if rest and not re.search(r"[/?#]", rest):
+    if scheme.lower() in ("http", "https") and rest and not re.search(r"[/?#]", rest):
         text = f"{scheme}{sep}{rest}/"
     return text
 

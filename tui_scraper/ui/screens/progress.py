@@ -151,7 +151,7 @@ class ProgressScreen(Screen[None]):
 
     def _load_record(self) -> None:
         self._record_loaded = True
-        self.run_worker(self._read_record, group="record", exclusive=True, exit_on_error=False)
+        self.run_worker(self._read_record, group="record", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _read_record(self) -> None:
         record = await self.scraper.manager.get(self.session_id)
@@ -202,7 +202,7 @@ class ProgressScreen(Screen[None]):
                     f"{human_bytes(p.bytes)} {human_duration(p.elapsed_s)}"
                 )
             )
-            # A new list each time: Sparkline.data compares by equality (§5d.12).
+            # A new list each time: Sparkline.data compares by equality, an edited list is unseen.
             self.query_one(Sparkline).data = list(snap.rate_history)
             fraction = snap.fraction
             self.query_one(ProgressBar).update(

@@ -67,18 +67,18 @@ class RecoveryScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Interrupted sessions"
         table = self.query_one(DataTable)
-        table.add_column(Content("ID"), key="id", width=8)
-        table.add_column(Content("State"), key="state", width=11)
-        table.add_column(Content("Target"), key="target", width=10)
-        table.add_column(Content("Reason"), key="reason", width=14)
-        table.add_column(Content("Saved"), key="checkpoint", width=5)
-        table.add_column(Content("Done/queued"), key="pages", width=11)
+        table.add_column(Text("ID"), key="id", width=8)
+        table.add_column(Text("State"), key="state", width=11)
+        table.add_column(Text("Target"), key="target", width=10)
+        table.add_column(Text("Reason"), key="reason", width=14)
+        table.add_column(Text("Saved"), key="checkpoint", width=5)
+        table.add_column(Text("Done/queued"), key="pages", width=11)
         for record in self.records.values():
             table.add_row(*self._cells(record), key=record.id)
         table.focus()
         self._update_detail()
         if not self.reasons:
-            self.run_worker(self._load_reasons, exit_on_error=False)
+            self.run_worker(self._load_reasons, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     def _cells(self, record: SessionRecord) -> list[Text]:
         p = record.progress

@@ -52,7 +52,8 @@ class SessionsScreen(Screen[None]):
         Binding("r", "resume", "Resume", id="sessions.resume"),
         Binding("d", "dismiss_session", "Dismiss", id="sessions.dismiss"),
         Binding("e", "export", "Export", id="sessions.export"),
-        Binding("slash", "filter", "Filter", key_display="/", id="sessions.filter"),
+        # Not in the footer (no room at 80 columns next to "? Keys", which lists it).
+        Binding("slash", "filter", "Filter", key_display="/", show=False, id="sessions.filter"),
         Binding("q", "app.quit", "Quit", id="sessions.quit"),
     ]
 
@@ -80,7 +81,7 @@ class SessionsScreen(Screen[None]):
         self.sub_title = "Sessions"
         table = self.query_one(DataTable)
         for key, label, width in COLUMNS:
-            table.add_column(Content(label), key=key, width=width)
+            table.add_column(Text(label), key=key, width=width)
         self.query_one("#filter", Input).cursor_blink = self.scraper.cursor_blink
         self.scraper.sessions_changed.subscribe(self, self._changed)
         if self.scraper.sample_hz:
@@ -103,7 +104,7 @@ class SessionsScreen(Screen[None]):
     def reload(self) -> None:
         # A callable, not a coroutine: an exclusive worker cancelled before it starts would
         # otherwise leave a never-awaited coroutine behind.
-        self.run_worker(self._reload, group="reload", exclusive=True, exit_on_error=False)
+        self.run_worker(self._reload, group="reload", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _reload(self) -> None:
         records = await self.scraper.manager.list_sessions()
