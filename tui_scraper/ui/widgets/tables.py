@@ -42,10 +42,6 @@ class FlexTable(DataTable[Text]):
         if flex_column is not None:
             self.flex.setdefault(flex_column, 1)
 
-    @property
-    def flex_column(self) -> str:
-        return next(iter(self.flex))
-
     def on_resize(self, event: events.Resize) -> None:
         self.fit_columns(event.size.width)
 
