@@ -264,7 +264,7 @@ async def test_every_cli_option_and_masked_secrets_reach_create(manager: FakeMan
     ("field", "value", "message"),
     [
         ("retries", "1.5", "whole number"),
-        ("timeout", "0", "between 0 and 3600"),
+        ("timeout", "0", "from 0.1 to 3600"),
         ("timeout", "soon", "number of seconds"),
         ("max_body", "0", "at least 1"),
         ("user_agent", "a\x07b", "one line"),
