@@ -84,6 +84,26 @@ async def test_final_rate_is_the_session_average_the_summary_stores(
         server.stop()
 
 
+async def test_paused_session_shows_its_average_not_a_frozen_live_rate(
+    manager: SessionManager,
+) -> None:
+    server = slow_site(400, 0.01)
+    try:
+        session = await manager.create(CrawlConfig(target_url=server.base + "/", concurrency=4))
+        handle = await manager.start(session.id)
+        while handle.stats.snapshot().progress.done < 40:
+            await asyncio.sleep(0.01)
+        handle.pause()
+        assert await handle.wait() is Status.PAUSED
+        stored = (await manager.get(session.id)).progress
+        live = handle.stats.snapshot().progress
+        assert stored.avg_pages_per_s > 0
+        assert stored.pages_per_s == stored.avg_pages_per_s == live.pages_per_s
+        assert stored.fetching == 0
+    finally:
+        server.stop()
+
+
 def test_recent_rate_divides_by_the_time_it_covers() -> None:
     now = [1000.0]
     stats = CrawlStats("s", "http://x/", clock=lambda: now[0])

@@ -215,6 +215,12 @@ def test_blobs_deleted_mid_crawl_stops_resumably(tmp_path: Path) -> None:
         resumed = cli(data, "resume", session_id[:8], "--headless", timeout=300)
         assert resumed.returncode == 0, resumed.stderr
         assert only_session(data)[1] == "completed"
+        # The pages whose content went with blobs/ were fetched again: every done row's blob
+        # is there and matches its hash.
+        assert set(page_states(data).values()) == {"done"}
+        assert_store_invariants(data)
+        if missing:
+            assert any("lost their content" in r for r in _events(data, session_id))
     finally:
         server.stop()
 

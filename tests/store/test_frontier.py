@@ -16,6 +16,7 @@ from tui_scraper.session import (
     SessionNotFound,
     Status,
 )
+from tui_scraper.session.records import PageRecord
 from tui_scraper.store import PageNotFound, Store
 from tui_scraper.store.frontier import _CLAIM_SQL
 
@@ -218,3 +219,33 @@ def test_progress_stored_by_an_older_version_still_loads() -> None:
     loaded = Progress.from_dict(old)
     assert (loaded.done, loaded.queued, loaded.avg_pages_per_s, loaded.waiting) == (3, 9, 0.0, "")
     assert Progress.from_dict({**old, "from_the_future": 1}).done == 3
+
+
+async def test_done_pages_whose_content_is_gone_are_queued_again(
+    store: Store, data_dir: Path
+) -> None:
+    sid = await new_session(store)
+    [seed] = await store.claim_batch(sid, 10, now=0)
+    await store.checkpoint(
+        sid, [done(seed.id, seed.url, links(seed.id, 1, ["a", "b"]))], Progress(), heartbeat=1
+    )
+    claimed = await store.claim_batch(sid, 10, now=0)
+    results = []
+    for page in [seed, *claimed]:
+        _sha, rel = store.blobs.write(f"content of {page.url}".encode())
+        result = done(page.id, page.url)
+        result.storage_path, result.size = rel, 20
+        results.append((page, rel, result))
+    await store.checkpoint(sid, [r for _p, _rel, r in results], Progress(), heartbeat=2)
+    (_p0, kept, _r0), (p1, deleted, _r1), (p2, truncated, _r2) = results
+    (data_dir / deleted).unlink()
+    (data_dir / truncated).write_bytes(b"")
+    assert await store.requeue_lost_content(sid) == 2
+    states = {p.url: p.status for p in await _all_pages(store, sid)}
+    assert states[p1.url] is states[p2.url] is PageStatus.QUEUED
+    assert states[seed.url] is PageStatus.DONE and (data_dir / kept).is_file()
+    assert await store.requeue_lost_content(sid) == 0  # queued rows are not looked at again
+
+
+async def _all_pages(store: Store, sid: str) -> list[PageRecord]:
+    return [page async for page in store.iter_pages(sid)]

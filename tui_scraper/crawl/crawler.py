@@ -120,6 +120,7 @@ class Crawler:
         self._room = asyncio.Event()  # set when a flush takes rows out of a full pending batch
         self._inflight = 0
         self._concurrency = self.config.concurrency
+        self._checked_content = False  # done pages whose blob is gone are requeued once a run
         # The live page counters; only their count fields are used, the rest is filled at publish.
         self._counts = Progress()
         self._started_mono = time.monotonic()
@@ -160,6 +161,13 @@ class Crawler:
 
     async def _run(self) -> CrawlOutcome:
         await self.store.requeue_fetching(self.session_id)
+        if not self._checked_content:
+            self._checked_content = True
+            lost = await self.store.requeue_lost_content(self.session_id)
+            if lost:
+                await self._note_host(
+                    "", "repair", f"{lost} stored page(s) had lost their content; fetching again"
+                )
         await self._load_counts()
         self.stats.start_run()
         await self._cap_concurrency()

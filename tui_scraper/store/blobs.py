@@ -134,6 +134,18 @@ def blob_present(data_dir: Path, relative_path: str) -> bool:
     return os.path.isfile(os.path.join(data_dir, relative_path))
 
 
+def blob_looks_intact(data_dir: Path, relative_path: str, original_size: int | None) -> bool:
+    """A stat's worth of checking: the file exists, and is not empty unless the content was.
+    Catches a deleted blobs/ or shard and a truncated file without reading anything."""
+    if _REL_RE.match(relative_path) is None:
+        return False
+    try:
+        size = os.stat(os.path.join(data_dir, relative_path)).st_size
+    except OSError:
+        return False
+    return size > 0 or not original_size
+
+
 def sync_data_dir(data_dir: Path) -> None:
     """Make every blob written with sync=False durable (contents and directory entries).
 

@@ -36,9 +36,19 @@ _BUSY_TIMEOUT_MS = 5000  # opening (and migrating) the file
 # wait is visible ("waiting for the database") and bounded by BUSY_WAIT_S, not SQLite's timeout.
 _BUSY_STEP_MS = 1000
 _BUSY_PAUSE_S = 0.05  # between two tries when SQLite answered BUSY without waiting
+
+
 # How long a write waits for a lock held by another process (a sibling crawl stopped with Ctrl-Z,
 # a sqlite3 shell in BEGIN IMMEDIATE) before the caller gets DatabaseBusy.
-BUSY_WAIT_S = float(os.environ.get("TUI_SCRAPER_DB_WAIT_S", "60"))
+def _busy_wait_s(default: float = 60.0) -> float:
+    try:
+        value = float(os.environ.get("TUI_SCRAPER_DB_WAIT_S", default))
+    except ValueError:
+        return default  # a malformed override must not stop the program from starting
+    return value if value >= 0 else default
+
+
+BUSY_WAIT_S = _busy_wait_s()
 _JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 # Negative: KiB. 8 MiB keeps peak RSS flat from 10 k to 1 M queued URLs (64 MiB doubled it at
 # 1 M); the frontier claim and the checkpoint touch only a few index pages each.

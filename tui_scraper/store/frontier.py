@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..session.errors import ScraperError, SessionNotFound
 from ..session.progress import Progress
 from ..session.records import ClaimedPage, PageRecord, PageResult
 from ..session.status import PageStatus
+from .blobs import blob_looks_intact
 from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, page_record
 
 _CLAIM_SQL = (
@@ -75,6 +77,22 @@ def requeue_fetching(conn: sqlite3.Connection, session_id: str) -> int:
         (session_id,),
     )
     return cursor.rowcount
+
+
+def requeue_lost_content(conn: sqlite3.Connection, session_id: str, data_dir: str) -> int:
+    """Done pages whose blob file is gone or empty (blobs/ deleted, truncated) go back to the queue,
+    attempts untouched: their row says "stored", the disk says otherwise, and the disk wins.
+    A stat per done page (no reading), once per crawl start."""
+    rows = conn.execute(
+        "SELECT id, raw_html_storage_path, bytes FROM pages WHERE session_id = ? "
+        "AND status = 'done' AND raw_html_storage_path IS NOT NULL",
+        (session_id,),
+    ).fetchall()
+    root = Path(data_dir)
+    lost = [(page_id,) for page_id, rel, size in rows if not blob_looks_intact(root, rel, size)]
+    if lost:
+        conn.executemany("UPDATE pages SET status = 'queued' WHERE id = ?", lost)
+    return len(lost)
 
 
 def checkpoint(

@@ -212,6 +212,10 @@ class Store:
     async def requeue_fetching(self, session_id: str) -> int:
         return await self._db.write(frontier.requeue_fetching, session_id)
 
+    async def requeue_lost_content(self, session_id: str) -> int:
+        """Done pages whose stored content is gone are queued again; returns how many."""
+        return await self._db.write(frontier.requeue_lost_content, session_id, str(self.data_dir))
+
     async def checkpoint(
         self,
         session_id: str,
