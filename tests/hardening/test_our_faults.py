@@ -275,6 +275,9 @@ def test_failed_start_url_fails_the_crawl(tmp_path: Path) -> None:
         # A refused connection is a connect error, not "robots_unavailable".
         [(_status, error)] = pages(tmp_path / "refused").values()
         assert error is not None and error["kind"] == "connect", error
+        # An http URL's error says why in plain words and never mentions TLS.
+        assert "Connection refused" in error["message"], error
+        assert "ssl" not in error["message"].lower(), error
     finally:
         server.stop()
 

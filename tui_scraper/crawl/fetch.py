@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import math
+import os
 import random
 import ssl
 import time
@@ -181,6 +182,14 @@ def _tls_error(exc: aiohttp.ClientConnectorError) -> FetchError:
     return FetchError("tls", f"TLS handshake with {where} failed: {exc.os_error}", transient=False)
 
 
+def _connect_message(exc: aiohttp.ClientConnectorError) -> str:
+    """Our own wording: aiohttp's names its TLS setting ("ssl:default") even for http URLs,
+    which sends a user hunting for a certificate problem that is not there."""
+    os_error = exc.os_error
+    why = os.strerror(os_error.errno) if os_error.errno else (os_error.strerror or str(os_error))
+    return f"cannot connect to {exc.host}:{exc.port}: {why}"
+
+
 def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchError:
     """Translate httpx/aiohttp/OS errors into one FetchError kind.
 
@@ -197,7 +206,7 @@ def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchErr
         if isinstance(cause, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
             return _tls_error(cause)
         if isinstance(cause, aiohttp.ClientConnectorError):
-            return FetchError("connect", msg, transient=True)
+            return FetchError("connect", _connect_message(cause), transient=True)
         if isinstance(cause, aiohttp.ServerTimeoutError):
             return FetchError("timeout", msg, transient=True)
         if isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
