@@ -1,6 +1,6 @@
 """The raw baseline crawler: asyncio + httpx + selectolax, in-memory seen set, no persistence.
 
-It is the yardstick of PERFORMANCE.md (= 1.00): the least a Python crawler on this stack
+It is the yardstick (= 1.00): the least a Python crawler on this stack
 must do per page, and nothing more. Same canonicalisation as tui-scraper (fragment
 dropped, query parameters sorted, scheme/host lower-case) and redirects followed by hand
 with the target recorded as seen, so it fetches each page exactly once.
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--transport", choices=("default", "aiohttp"), default="default")
     args = parser.parse_args()
     if "sniffio" not in sys.modules:
-        # PERFORMANCE.md §1: without sniffio installed, httpcore is ~2x slower; say so loudly
+        # Without sniffio installed, httpcore is ~2x slower; say so loudly
         # rather than publish a baseline that flatters everyone measured against it.
         try:
             import sniffio  # noqa: F401

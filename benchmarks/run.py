@@ -3,7 +3,7 @@
     python benchmarks/run.py [--pages 5000] [--rounds 3] [--concurrency 16]
     python benchmarks/run.py --frontier          # resume latency and RSS vs. queued URLs
 
-What it does (PERFORMANCE.md, "How to measure like-for-like"):
+What it does (measured like-for-like):
 1. generates the static site into benchmarks/out/site (cached between runs; sitegen.py);
 2. serves it with nginx (one worker, access log on) when installed, else with the aiohttp
    fallback in its own process (static_server.py), and says which;
@@ -153,7 +153,7 @@ def serve(site: Path, want: str) -> Iterator[Server]:
     if nginx and want in ("auto", "nginx"):
         port = _free_port()
         user = "user root;" if os.geteuid() == 0 else ""
-        # One worker and an access log, as in PERFORMANCE.md; sendfile so nginx stays cheap.
+        # One worker and an access log; sendfile so nginx stays cheap.
         conf = f"""
 {user}
 worker_processes 1;

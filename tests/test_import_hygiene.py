@@ -1,4 +1,4 @@
-"""The core never imports the UI: headless runs must not load Textual (DESIGN.md, layers)."""
+"""The core never imports the UI: headless runs must not load Textual (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_headless_cli_never_loads_textual(tmp_path: object) -> None:
 
 
 async def test_sniffio_is_installed_for_httpcore() -> None:
-    # PERFORMANCE.md §1: without sniffio, httpcore retries the import on every request and
+    # Without sniffio, httpcore retries the import on every request and
     # httpx runs about 2x slower. It is a declared dependency; this notices if it goes missing.
     from importlib.metadata import requires
 

@@ -13,7 +13,7 @@ import sys
 
 
 async def main(url: str, concurrency: int) -> None:
-    # In-memory storage: PERFORMANCE.md measured the file-system default 2.8x slower.
+    # In-memory storage: the file-system default measured 2.8x slower.
     os.environ.setdefault("CRAWLEE_PERSIST_STORAGE", "false")
     from crawlee import ConcurrencySettings  # type: ignore[import-not-found]
     from crawlee.crawlers import (  # type: ignore[import-not-found]

@@ -2,8 +2,8 @@
 
     scrapy runspider benchmarks/peers/scrapy_spider.py -a start=URL
 
-Follows every same-host link, as the other crawlers do. allowed_domains ignores the port
-(PERFORMANCE.md §8), which is harmless here: the benchmark site links to no other port.
+Follows every same-host link, as the other crawlers do. allowed_domains ignores the port,
+which is harmless here: the benchmark site links to no other port.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class BenchSpider(scrapy.Spider):  # type: ignore[misc]
     name = "bench"
     custom_settings = {  # noqa: RUF012 (Scrapy's own convention)
         "ROBOTSTXT_OBEY": False,
-        "TELNETCONSOLE_ENABLED": False,  # no local control server (PERFORMANCE.md §7)
+        "TELNETCONSOLE_ENABLED": False,  # no local control server
         "HTTPCACHE_ENABLED": False,
         "COOKIES_ENABLED": False,
     }

@@ -18,7 +18,7 @@ import pytest
 import zstandard
 
 # 100 MiB of zeros: ten times the tests' 10 MiB cap, so an unbounded decoder would blow the
-# "cap + 32 MB" RSS bound by far, at half the set-up time of the guide's 200 MiB.
+# "cap + 32 MB" RSS bound by far, at half the set-up time of a 200 MiB bomb.
 BOMB_DECODED = 100 * 1024 * 1024
 
 

@@ -1,6 +1,6 @@
 """Run in a fresh subprocess: fetch one URL and report the growth of peak RSS.
 
-Peak RSS is a high-water mark, so each case needs its own process (RELIABILITY-GUIDE §8). And on
+Peak RSS is a high-water mark, so each case needs its own process. And on
 Linux ru_maxrss survives fork+exec: a child of a big pytest process starts with the parent's peak
 and would report zero growth. VmHWM in /proc/self/status belongs to the new address space only.
 Usage: python rss_probe.py WARMUP_URL URL CAP_BYTES aiohttp|httpx

@@ -1,4 +1,4 @@
-"""Address policy (RELIABILITY-GUIDE §5.1, T15): classification table, odd spellings, seeds."""
+"""Address policy (T15): classification table, odd spellings, seeds."""
 
 from __future__ import annotations
 

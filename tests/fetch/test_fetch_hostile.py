@@ -1,4 +1,4 @@
-"""Fetcher against hostile servers: RELIABILITY-GUIDE T12 (caps and bombs), T13 (slow drip),
+"""Fetcher against hostile servers: T12 (caps and bombs), T13 (slow drip),
 T14 (redirect policy), T15 (addresses on redirect hops) and T24 (secrets on redirects)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""robots.txt per RFC 9309 through the Fetcher (RELIABILITY-GUIDE §5.4, T18)."""
+"""robots.txt per RFC 9309 through the Fetcher (T18)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ BOMB_DECODED = 32 * 1024 * 1024  # 8x the 4 MiB cap the tests use
 CAP = 4 * 1024 * 1024
 N_NORMAL = 60
 
-# lexbor/lexbor#340 (RELIABILITY-GUIDE §3.1): n=2000 took 8.4 s, the cost grows ~n^3, so n=3000
+# lexbor/lexbor#340: n=2000 took 8.4 s, the cost grows ~n^3, so n=3000
 # runs far past the crawler's parse deadline.
 LEXBOR_340 = (
     "".join(f"<b {i}>" for i in range(3000))

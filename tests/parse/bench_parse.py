@@ -44,7 +44,7 @@ def bench_urls() -> None:
 
 
 def make_page(rng: random.Random, index: int) -> bytes:
-    """~36 KB of ordinary HTML with ~25 links, like the benchmark site in PERFORMANCE.md."""
+    """~36 KB of ordinary HTML with ~25 links, like the benchmark site (benchmarks/sitegen.py)."""
     links = "".join(
         f'<li><a href="/section-{rng.randrange(50)}/page-{rng.randrange(3000)}.html">'
         f"link {i}</a></li>"

@@ -1,4 +1,4 @@
-"""Encoding precedence golden tests (RELIABILITY-GUIDE T20, §3.2):
+"""Encoding precedence golden tests (T20):
 BOM -> HTTP charset -> <meta> in the first 1024 bytes -> detector -> UTF-8 with replacement."""
 
 from __future__ import annotations

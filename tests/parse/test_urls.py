@@ -1,4 +1,4 @@
-"""Canonical URLs and scope (issue 3 "URLs and scope"; RELIABILITY-GUIDE §5.3, T17)."""
+"""Canonical URLs and scope (T17)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Address policy: which IP addresses the crawler may connect to (RELIABILITY-GUIDE §5.1).
+"""Address policy: which IP addresses the crawler may connect to.
 
 A string blocklist on URLs is not enough: getaddrinfo accepts `2852039166`, `0xA9.0xFE.0xA9.0xFE`,
 `127.1` and `0`, and `::ffff:169.254.169.254` is not `is_link_local` in Python 3.11 although the

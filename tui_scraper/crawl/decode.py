@@ -1,4 +1,4 @@
-"""Choose the character encoding of an HTML body ourselves (RELIABILITY-GUIDE §0.11, §3.2).
+"""Choose the character encoding of an HTML body ourselves.
 
 Precedence, as the HTML Standard's encoding sniffing: BOM -> HTTP charset -> <meta> prescan of the
 first 1024 bytes -> statistical guess (charset_normalizer) -> UTF-8 with replacement. lexbor would

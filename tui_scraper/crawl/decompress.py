@@ -2,7 +2,7 @@
 
 httpx (and aiohttp, unless told otherwise) decode a response eagerly per network read with no
 limit on the output: a 329-byte br body becomes one 210 MB chunk before any byte cap in the caller
-can act (RELIABILITY-GUIDE §0.1). So the fetcher reads *raw* bytes and feeds them here; every
+can act. So the fetcher reads *raw* bytes and feeds them here; every
 decoder below is asked for at most `cap - size + 1` bytes at a time, so memory stays within the cap
 plus one output step whatever the compression ratio.
 """

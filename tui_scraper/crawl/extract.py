@@ -1,7 +1,7 @@
 """Default page fields and user extraction rules (`NAME=CSS`, `NAME=CSS@attr`).
 
 Only lexbor's own iterative machinery is used on the tree (`css`, `text`): a Python-recursive walk
-dies with RecursionError on a 10,000-deep document (RELIABILITY-GUIDE §0.10).
+dies with RecursionError on a 10,000-deep document.
 """
 
 from __future__ import annotations

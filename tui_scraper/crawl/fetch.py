@@ -1,4 +1,4 @@
-"""HTTP fetching against hostile servers (RELIABILITY-GUIDE §0.1–0.3, §2.3, §5.1).
+"""HTTP fetching against hostile servers.
 
 One shared httpx.AsyncClient per Fetcher, over aiohttp's transport (about twice the pages/s of
 httpx's own on our benchmark). Each fetch:

@@ -1,4 +1,4 @@
-"""robots.txt per RFC 9309, fetched through our own Fetcher (RELIABILITY-GUIDE §5.4).
+"""robots.txt per RFC 9309, fetched through our own Fetcher.
 
 urllib.robotparser gets longest-match and wildcards wrong, has no timeout or size cap, and treats
 401/403 as disallow-all; protego parses and matches per RFC 9309 and leaves fetching to us. So:

@@ -354,10 +354,10 @@ class Scope:
 
     - host:   the seed's host and port. http and https count as the same site when both use their
               default port (the usual http -> https upgrade), otherwise the explicit port must match
-              (PERFORMANCE.md §8: a scope that ignores the port wanders to dead ports).
+              (a scope that ignores the port wanders to dead ports).
     - domain: the seed host with a leading "www." stripped, and every subdomain of it; same port
               rule.
-              No Public Suffix List: we never download one (PERFORMANCE.md §7).
+              No Public Suffix List: we never download one.
     - any:    every http(s) URL.
     include/exclude regexes are searched (re.search) in the canonical URL.
     """

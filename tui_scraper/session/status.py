@@ -1,4 +1,4 @@
-"""Session states and the transitions between them (DESIGN.md, "Session states")."""
+"""Session states and the transitions between them (docs/ARCHITECTURE.md, "Session states")."""
 
 from __future__ import annotations
 

@@ -157,12 +157,12 @@ class ScraperApp(App[int]):
             loop.remove_signal_handler(sig)
         if self._manager is not None:
             # close() interrupts what still runs (final checkpoint) and closes the database;
-            # an unclosed aiosqlite connection would keep the process alive (§5d.17).
+            # an unclosed database thread would keep the process alive.
             await self._manager.close()
 
     def _install_signal_handlers(self) -> None:
         # Textual installs no SIGHUP/SIGTERM handler: without ours a dropped SSH link kills the
-        # process with no final checkpoint and the session left `running` (RELIABILITY §4.4).
+        # process with no final checkpoint and the session left `running`.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
