@@ -24,17 +24,25 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 SIGNAL_EXIT_CODE = 130
 # From the signal to os._exit: the orderly path normally ends well before; 2 s is the promise.
-DEFAULT_GRACE_S = 1.5
+DEFAULT_GRACE_S = 1.4
 # Once the sessions are settled, the little the orderly path has left (restoring the terminal)
 # gets this long before it is cut short.
 DEFAULT_SETTLE_S = 0.4
 TTY_POLL_S = 0.25
 # The synchronous final transition waits at most this long for the database write lock.
-EMERGENCY_DB_TIMEOUT_S = 0.3
+EMERGENCY_DB_TIMEOUT_S = 0.2
+
+# What a full-screen app switched on, switched off again: mouse reporting, bracketed paste, focus
+# events, in-band resize, the kitty keyboard protocol, line wrap back on, then the main screen
+# and the cursor. A forced exit skips the app's own teardown; the user's shell must still work.
+TERMINAL_RESET = (
+    b"\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[?2048l"
+    b"\x1b[<u\x1b[?7h\x1b[?1049l\x1b[?25h"
+)
 
 # What the watchdog needs at a forced exit: the database and the sessions this process runs.
 Running = Callable[[], tuple[Path | None, list[str]]]
@@ -154,9 +162,14 @@ class ExitGuard:
         os.set_blocking(self._wake_w, False)
         self._previous: dict[signal.Signals, object] = {}
         self._thread: threading.Thread | None = None
+        self._tty_attrs: list[Any] | None = None
         self.triggered_by: str | None = None
 
     def install(self) -> None:
+        if self.tty_fd is not None:
+            # The terminal's modes before the app changes them, to put back at a forced exit.
+            with contextlib.suppress(termios.error, OSError):
+                self._tty_attrs = termios.tcgetattr(self.tty_fd)
         for sig in self.signals:
             self._previous[sig] = signal.signal(sig, self._on_signal)
         self._thread = threading.Thread(
@@ -202,6 +215,7 @@ class ExitGuard:
             time.sleep(max(0.0, deadline - time.monotonic()))
         # Still here: the orderly path is stuck (or there is none yet). Leave anyway.
         db_path, session_ids = _safe_running(self._running)
+        self._restore_terminal()
         hard_exit(
             SIGNAL_EXIT_CODE,
             db_path=db_path,
@@ -209,6 +223,24 @@ class ExitGuard:
             reason=f"{reason} (forced exit)",
             who=self.who,
         )
+
+    def _restore_terminal(self) -> None:
+        """Best effort, never blocking: a dead terminal fails with EIO, a stuck one (XOFF)
+        would block a plain write, so the write is non-blocking and may be cut short. The
+        flag is put back: the file description is the shell's too."""
+        fd = self.tty_fd
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            was_blocking = os.get_blocking(fd)
+            os.set_blocking(fd, False)
+            try:
+                os.write(fd, TERMINAL_RESET)
+            finally:
+                os.set_blocking(fd, was_blocking)
+        if self._tty_attrs is not None:
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(fd, termios.TCSANOW, self._tty_attrs)
 
     def _wait_for_trigger(self) -> str:
         timeout = TTY_POLL_S if self.tty_fd is not None else None
