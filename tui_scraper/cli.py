@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .paths import ENV_VAR, resolve_data_dir, user_data_dir
+from .run_async import run_async
 from .safe_text import display_safe
 from .session.config import (
     CrawlConfig,
@@ -456,9 +457,9 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command in ("crawl", "resume", "demo") and not args.headless:
             if args.command == "resume":
                 # Resolved before the UI starts: a wrong id is one line, not an app with a toast.
-                args.session = asyncio.run(_resumable_id(data_dir, args))
+                args.session = run_async(_resumable_id(data_dir, args))
             return _run_ui(data_dir, args=args)
-        return asyncio.run(_dispatch(args, data_dir))
+        return run_async(_dispatch(args, data_dir))
     except StorageUnavailable as exc:
         # The disk refused a write (full, I/O error): not bad input. Committed data is intact.
         _error(str(exc))
