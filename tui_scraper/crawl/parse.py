@@ -270,6 +270,11 @@ def _picklable(exc: Exception) -> Exception:
 
 
 def _context() -> BaseContext:
+    # The forkserver (and spawn) child is `python -c …`, which puts the current directory first
+    # on sys.path, and 3.11's forkserver never restores the parent's path: run from a directory
+    # holding another `tui_scraper` (a checkout of an older version) and the workers would run
+    # that code. PYTHONSAFEPATH keeps the current directory out of the child's path.
+    os.environ.setdefault("PYTHONSAFEPATH", "1")
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__])
