@@ -29,6 +29,7 @@ import pickle
 import signal
 import struct
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -270,16 +271,28 @@ def _picklable(exc: Exception) -> Exception:
 
 
 def _context() -> BaseContext:
-    # The forkserver (and spawn) child is `python -c …`, which puts the current directory first
-    # on sys.path, and 3.11's forkserver never restores the parent's path: run from a directory
-    # holding another `tui_scraper` (a checkout of an older version) and the workers would run
-    # that code. PYTHONSAFEPATH keeps the current directory out of the child's path.
-    os.environ.setdefault("PYTHONSAFEPATH", "1")
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__])
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def _no_cwd_on_child_path() -> Iterator[None]:
+    """The forkserver (or spawn child) is `python -c …`, which puts the current directory first on
+    sys.path, and 3.11's forkserver preloads this module before it ever applies the parent's path:
+    started from a directory holding another `tui_scraper` (a checkout of an older version), the
+    workers would run that code. PYTHONSAFEPATH keeps the current directory out, for that exec only
+    (set for good, it would also drop a script's own directory from every later child's path)."""
+    if "PYTHONSAFEPATH" in os.environ:
+        yield
+        return
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYTHONSAFEPATH", None)
 
 
 def _start_process(ctx: BaseContext) -> tuple[BaseProcess, Connection, Connection]:
@@ -294,7 +307,8 @@ def _start_process(ctx: BaseContext) -> tuple[BaseProcess, Connection, Connectio
     proc = ctx.Process(  # type: ignore[attr-defined]
         target=_worker_main, args=(jobs_r, results_w), name="tui-scraper-parse", daemon=True
     )
-    proc.start()
+    with _no_cwd_on_child_path():
+        proc.start()
     jobs_r.close()
     results_w.close()
     os.set_blocking(jobs_w.fileno(), False)
