@@ -156,6 +156,10 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()  # one transaction block at a time on the writer
+        # Read-only on a file nobody had open: read it without WAL index (see _open_readonly)
+        # until a writer attaches; then switch to an ordinary read-only connection.
+        self._immutable = False
+        self._switching = asyncio.Lock()
         self._closed = False
         self.busy_wait_s = BUSY_WAIT_S
         self._listeners: list[WaitListener] = []
@@ -181,8 +185,11 @@ class Database:
         """Check the file's header first (never touching it), then connect on the db threads."""
         check_database_file(path)
         if readonly:
-            reader = await _Connection.open(functools.partial(_open_readonly, path))
-            return cls(path, None, reader, readonly=True)
+            immutable = not _sidecars(path)
+            opener = functools.partial(_open_readonly, path, immutable=immutable)
+            db = cls(path, None, await _Connection.open(opener), readonly=True)
+            db._immutable = immutable
+            return db
         writer = await _Connection.open(functools.partial(_open_writable, path))
         try:
             reader = await _Connection.open(functools.partial(_open_reader, path))
@@ -226,7 +233,7 @@ class Database:
         """Run `fn(conn, …)` in autocommit on the writer (the reader when read-only), between
         transaction blocks, waiting for another process's lock like `write` does."""
         if self._writer is None:
-            return await self._retrying(self._reader.call, self.path, fn, *args, **kw)
+            return await self._retrying(self._read_plain, fn, *args, **kw)
         return await self._retrying(self._run_locked, self._writer, fn, *args, **kw)
 
     async def _run_locked(
@@ -242,7 +249,24 @@ class Database:
         return await self._retrying(self._read_once, fn, *args, **kw)
 
     async def _read_once(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
-        return await self._reader.call(self.path, _in_txn, "BEGIN", fn, *args, **kw)
+        reader = await self._current_reader()
+        return await reader.call(self.path, _in_txn, "BEGIN", fn, *args, **kw)
+
+    async def _read_plain(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        reader = await self._current_reader()
+        return await reader.call(self.path, fn, *args, **kw)
+
+    async def _current_reader(self) -> _Connection:
+        """The reader; an immutable one is replaced once a writer has attached to the file."""
+        if not self._immutable or not _sidecars(self.path):
+            return self._reader
+        async with self._switching:
+            if self._immutable:
+                opener = functools.partial(_open_readonly, self.path, immutable=False)
+                old, self._reader = self._reader, await _Connection.open(opener)
+                self._immutable = False
+                await _shielded(old.close())  # queued behind the calls already sent to it
+        return self._reader
 
     async def write(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
         """Run `fn` inside one transaction block; any exception rolls back everything."""
@@ -448,13 +472,29 @@ def _open_writable(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _open_readonly(path: Path) -> sqlite3.Connection:
+def _sidecars(path: Path) -> bool:
+    """Whether any connection has (or had, and left) the file's -wal, -shm or -journal."""
+    return any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm", "-journal"))
+
+
+def _open_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    """A connection that writes nothing, not even a -wal or -shm it did not find.
+
+    A WAL-mode file opened read-only still gets a -wal and an -shm created next to it (and left
+    there: a read-only connection never removes them). When none exists, no connection is
+    attached and the file is complete by itself, so it is read `immutable` (no WAL index, no
+    locks). Before each call the Database checks for sidecars again: a writer that attached
+    since makes it switch to an ordinary `mode=ro` connection, which uses the writer's files.
+    A writer changes the main file only when it checkpoints (after ~1000 pages of WAL, or when
+    it closes), so a read that started just before the writer attached still reads whole pages.
+    """
     if not path.exists() or path.stat().st_size == 0:
         # No database yet: an empty in-memory store with the schema answers every query.
         conn = _connect(":memory:", uri=False)
         migrate(conn)
         return conn
-    conn = _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    mode = "ro&immutable=1" if immutable else "ro"
+    conn = _connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
     try:
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.execute(f"PRAGMA cache_size = {_CACHE_KIB}")
