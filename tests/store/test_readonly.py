@@ -6,12 +6,13 @@ exactly as it was (a backup, a read-only mount, a crawl of another user's data).
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from tui_scraper.session.status import Status
 from tui_scraper.store import Store
 
-from .helpers import config, fingerprint
+from .helpers import child_env, child_script, config, fingerprint
 
 
 async def _seeded(data_dir: Path) -> str:
@@ -57,3 +58,36 @@ async def test_readonly_on_a_live_writer_uses_its_files(data_dir: Path) -> None:
         await writer.transition(session_id, Status.PAUSED, reason="p", who="t")
         async with await Store.open(data_dir, readonly=True) as reader:
             assert (await reader.get_session(session_id)).status == Status.PAUSED
+
+
+UNCLOSED = """
+    import asyncio, sys
+    from pathlib import Path
+    from tui_scraper.store import Store
+
+    KEPT = []  # still referenced at exit, as by a crashed app's frame or a cycle
+
+    async def main() -> None:
+        writer = await Store.open(Path(sys.argv[1]))
+        reader = await Store.open(Path(sys.argv[1]), readonly=True)
+        await writer.list_sessions()
+        await reader.list_sessions()
+        KEPT.extend([writer, reader])
+        print("opened", flush=True)  # and never closed: an error path that forgot to
+
+    asyncio.run(main())
+"""
+
+
+def test_a_store_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    # aiosqlite's worker threads would block interpreter exit; ours are daemons (what a
+    # dying process leaves is what kill -9 leaves, which the store is built to survive).
+    done = subprocess.run(
+        [*child_script(tmp_path, "unclosed", UNCLOSED), str(tmp_path / "data")],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "opened\n"

@@ -107,6 +107,10 @@ class _Connection:
     @classmethod
     async def open(cls, opener: Callable[[], sqlite3.Connection]) -> _Connection:
         conn = aiosqlite.Connection(opener, iter_chunk_size=64)
+        # A daemon: a store an error path left open must not keep the process from exiting
+        # (aiosqlite's thread is not one). What an exit cuts short is what kill -9 cuts short,
+        # which WAL and synchronous=FULL make safe.
+        conn._thread.daemon = True
         # shield: a cancelled open must still finish (and so hand back, and close) its connection.
         task = asyncio.ensure_future(_connected(conn))
         try:
@@ -439,7 +443,7 @@ def _translate(
         raise DatabaseError(f"{path}: {exc}") from exc
 
 
-# on the db thread ------------------------------------------------------------------------
+# on the connection threads -------------------------------------------------------------------
 def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
     # isolation_level=None: no implicit BEGIN; we issue BEGIN IMMEDIATE ourselves.
     return sqlite3.connect(
