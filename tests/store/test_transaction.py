@@ -110,3 +110,30 @@ async def test_readonly_has_no_transaction(data_dir: Path) -> None:
         with pytest.raises(DatabaseError, match="read-only"):
             async with store._db.transaction():
                 pass
+
+
+async def test_a_cancel_during_commit_returns_only_after_it(data_dir: Path) -> None:
+    # If the caller returned while its COMMIT still ran, a read on the reader right after
+    # would see the state before the commit, and the state after a moment later.
+    store = await _open(data_dir)
+    db = store._db
+    body_done = asyncio.Event()
+
+    async def block() -> None:
+        async with db.transaction() as tx:
+            await tx.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(ROWS)])
+            body_done.set()  # no await left in the body: the next one is the COMMIT's
+
+    try:
+        for _ in range(5):
+            body_done.clear()
+            task = asyncio.create_task(block())
+            await body_done.wait()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert await _rows(db) == list(range(ROWS))  # committed, and visible at once
+            async with db.transaction() as tx:
+                await tx.execute("DELETE FROM t")
+    finally:
+        await store.close()

@@ -10,7 +10,9 @@ tests/store/test_cancel.py). The rule that makes it safe:
   blocks; BEGIN IMMEDIATE runs at entry; COMMIT on success, ROLLBACK on any error (a cancel
   included). The end runs as its own task under `asyncio.shield`, and that task releases the
   lock only once the COMMIT/ROLLBACK finished, so a cancel that lands anywhere in the block never
-  leaves a transaction open and the next block never starts inside someone else's.
+  leaves a transaction open and the next block never starts inside someone else's. The
+  cancelled caller waits for that end too before it sees its CancelledError, so what it reads
+  next is the state after its COMMIT or ROLLBACK, never before.
 - The end is queued on the connection's thread behind every statement the block already sent
   (FIFO), so a ROLLBACK after a cancelled statement runs after that statement, never beside it.
 - A store operation written against sqlite3 (`tx.run(fn, …)`) runs whole on the thread: one
@@ -243,10 +245,19 @@ class Database:
     async def _run_locked(
         self, writer: _Connection, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs
     ) -> T:
-        async with self._lock:
-            # shielded: the call runs to its end on the thread anyway; the lock must be held
-            # until it did, or the next block's BEGIN would queue behind a statement of ours.
-            return await _shielded(writer.call(self.path, fn, *args, **kw))
+        await self._lock.acquire()
+        # The call runs to its end on the thread even if we are cancelled; the lock is freed
+        # by the (shielded) task once it did, as a block's end does, so that nothing started
+        # under the lock (a test's trace callback, a PRAGMA) overlaps the next block.
+        return await _shielded(self._call_then_release(writer, fn, *args, **kw))
+
+    async def _call_then_release(
+        self, writer: _Connection, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        try:
+            return await writer.call(self.path, fn, *args, **kw)
+        finally:
+            self._lock.release()
 
     async def read(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
         """Run `fn` on the reader inside one short read transaction (a consistent snapshot)."""
@@ -355,8 +366,25 @@ async def _connected(conn: aiosqlite.Connection) -> aiosqlite.Connection:
 
 
 async def _shielded(awaitable: Awaitable[T]) -> T:
-    """Run `awaitable` as its own task that a cancel of the caller does not stop."""
-    return await asyncio.shield(asyncio.ensure_future(awaitable))
+    """Run `awaitable` as its own task, which a cancel of the caller does not stop.
+
+    The caller still waits for it to end and only then sees its CancelledError: a caller that
+    returned while its COMMIT was still running could read the state before it on the reader
+    (and a replay would then find its work already done). The wait is bounded: what is shielded
+    is one COMMIT, ROLLBACK, close or call already on its thread.
+    """
+    task = asyncio.ensure_future(awaitable)
+    cancel: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError as exc:
+            cancel = exc
+    if cancel is not None:
+        if not task.cancelled():
+            task.exception()  # seen: the caller's cancel is what it gets
+        raise cancel
+    return task.result()
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
