@@ -118,8 +118,10 @@ class StoreMachine(RuleBasedStateMachine):
         self.store._leases.clear()
         db = self.store._db
         db._closed = True
-        db._executor.submit(db._conn.close).result()
-        db._executor.shutdown(wait=True)
+        # Close the connections as a dying process does: no final checkpoint, no cleanup.
+        assert db._writer is not None
+        self.run(db._reader.close())
+        self.run(db._writer.close())
         self.store = self.run(Store.open(self.data_dir))
         reaped = set(self.run(self.store.reap_orphans(who="hyp")))
         running = {s for s, status in self.status.items() if status == Status.RUNNING}

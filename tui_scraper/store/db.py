@@ -1,26 +1,40 @@
-"""One SQLite connection, one thread, whole transactions as single calls.
+"""The SQLite database on aiosqlite: one writer connection, one reader connection.
 
-Why not aiosqlite: every `await db.execute()` is a thread hop, and a task cancelled between `BEGIN`
-and `COMMIT` leaves the transaction open on the shared connection (T09 in
-tests/store/test_cancel.py). Here each store operation is ONE synchronous function run on the
-connection's thread: `BEGIN IMMEDIATE … COMMIT` (or ROLLBACK) happen inside that function, so a
-cancelled caller either never started it (the queued call is dropped) or it runs to its end. No
-await ever sits inside a transaction, and a half-committed batch cannot exist.
+Why aiosqlite: the project's design names it, and it gives each connection its own worker thread
+with a FIFO queue, so the event loop never blocks on SQLite. Its hazard is cancellation: a
+cancelled `await conn.execute()` does not stop the statement in the thread, and a task cancelled
+between `BEGIN` and `COMMIT` would leave the transaction open on the shared connection (T09 in
+tests/store/test_cancel.py). The rule that makes it safe:
+
+- A write is one `async with db.transaction() as tx:` block. An `asyncio.Lock` serialises the
+  blocks; BEGIN IMMEDIATE runs at entry; COMMIT on success, ROLLBACK on any error (a cancel
+  included). The end runs as its own task under `asyncio.shield`, and that task releases the
+  lock only once the COMMIT/ROLLBACK finished, so a cancel that lands anywhere in the block never
+  leaves a transaction open and the next block never starts inside someone else's. The
+  cancelled caller waits for that end too before it sees its CancelledError, so what it reads
+  next is the state after its COMMIT or ROLLBACK, never before.
+- The end is queued on the connection's thread behind every statement the block already sent
+  (FIFO), so a ROLLBACK after a cancelled statement runs after that statement, never beside it.
+- A store operation written against sqlite3 (`tx.run(fn, …)`) runs whole on the thread: one
+  hop per operation, not one per row, so the checkpoint's batch does not pay a hop per page.
+- Reads run on their own connection, each as one call in one short read transaction: a long
+  export never waits behind the writer, and it never pins the WAL (tests/hardening/test_wal.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import functools
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+import aiosqlite
 
 from ..session.errors import DatabaseError
 from .fileguard import check_database_file, refuse
@@ -78,14 +92,80 @@ class DatabaseBusy(StorageUnavailable):
     """
 
 
-class Database:
-    """A connection living on its own single worker thread."""
+SqlFn = Callable[Concatenate[sqlite3.Connection, P], T]
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, executor: Any, *, readonly: bool):
+
+class _Connection:
+    """One aiosqlite connection and the sqlite3 connection on its thread.
+
+    aiosqlite's `_execute` queues a callable on the connection's thread (its own methods are
+    built on it); running a whole store operation there is what keeps it to one hop.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.aio = conn
+        self.raw: sqlite3.Connection = conn._conn  # the connector's result, fixed for its life
+
+    @classmethod
+    async def open(cls, opener: Callable[[], sqlite3.Connection]) -> _Connection:
+        conn = aiosqlite.Connection(opener, iter_chunk_size=64)
+        # A daemon: a store an error path left open must not keep the process from exiting
+        # (aiosqlite's thread is not one). What an exit cuts short is what kill -9 cuts short,
+        # which WAL and synchronous=FULL make safe.
+        conn._thread.daemon = True
+        # shield: a cancelled open must still finish (and so hand back, and close) its connection.
+        task = asyncio.ensure_future(_connected(conn))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await task
+                await conn.close()
+            raise
+        return cls(conn)
+
+    async def call(self, path: Path, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        call = functools.partial(_translate, path, fn, self.raw, *args, **kw)
+        execute = cast(Callable[[Callable[[], T]], Awaitable[T]], self.aio._execute)
+        return await execute(call)
+
+    async def close(self) -> None:
+        await self.aio.close()
+
+
+class Transaction:
+    """The open write transaction of one `async with db.transaction()` block."""
+
+    def __init__(self, db: Database, conn: _Connection) -> None:
+        self._db = db
+        self._conn = conn
+
+    async def run(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        """`fn(conn, …)` on the writer's thread, inside this transaction."""
+        return await self._conn.call(self._db.path, fn, *args, **kw)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self.run(_fetchall, sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.run(_executemany, sql, list(rows))
+
+
+class Database:
+    """A writer connection (transactions, serialised) and a reader connection (queries)."""
+
+    def __init__(
+        self, path: Path, writer: _Connection | None, reader: _Connection, *, readonly: bool
+    ) -> None:
         self.path = path
         self.readonly = readonly
-        self._conn = conn
-        self._executor: concurrent.futures.ThreadPoolExecutor = executor
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()  # one transaction block at a time on the writer
+        # Read-only on a file nobody had open: read it without WAL index (see _open_readonly)
+        # until a writer attaches; then switch to an ordinary read-only connection.
+        self._immutable = False
+        self._switching = asyncio.Lock()
         self._closed = False
         self.busy_wait_s = BUSY_WAIT_S
         self._listeners: list[WaitListener] = []
@@ -108,38 +188,135 @@ class Database:
     # opening -------------------------------------------------------------------------------
     @classmethod
     async def open(cls, path: Path, *, readonly: bool) -> Database:
-        """Check the file's header first (never touching it), then connect on the db thread."""
+        """Check the file's header first (never touching it), then connect on the db threads."""
         check_database_file(path)
-        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tui-scraper-db")
-        loop = asyncio.get_running_loop()
-        opener = _open_readonly if readonly else _open_writable
+        if readonly:
+            immutable = not _sidecars(path)
+            opener = functools.partial(_open_readonly, path, immutable=immutable)
+            db = cls(path, None, await _Connection.open(opener), readonly=True)
+            db._immutable = immutable
+            return db
+        writer = await _Connection.open(functools.partial(_open_writable, path))
         try:
-            # shield: a cancelled open must still hand back (and so close) its connection.
-            conn = await asyncio.shield(loop.run_in_executor(executor, opener, path))
+            reader = await _Connection.open(functools.partial(_open_reader, path))
         except BaseException:
-            executor.shutdown(wait=False)
+            await asyncio.shield(writer.close())
             raise
-        return cls(path, conn, executor, readonly=readonly)
+        return cls(path, writer, reader, readonly=False)
+
+    # transactions --------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """BEGIN IMMEDIATE … COMMIT around the block; any exception (a cancel too) rolls back.
+
+        Not retried here: a busy lock or a full disk surfaces as the exception; `write` is the
+        retrying form.
+        """
+        writer = self._require_writer()
+        await self._lock.acquire()
+        try:
+            await writer.call(self.path, _begin_immediate)
+            yield Transaction(self, writer)
+        except BaseException:
+            await _shielded(self._end(writer, commit=False))
+            raise
+        else:
+            await _shielded(self._end(writer, commit=True))
+
+    async def _end(self, writer: _Connection, *, commit: bool) -> None:
+        """COMMIT or ROLLBACK, then free the lock: runs as its own task, never cancelled."""
+        try:
+            if commit:
+                await writer.call(self.path, _commit)
+            else:
+                with contextlib.suppress(Exception):  # the block's own error is the one to tell
+                    await writer.call(self.path, _rollback)
+        finally:
+            self._lock.release()
 
     # running -------------------------------------------------------------------------------
-    async def run(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
-    ) -> T:
-        """Run `fn(conn, …)` on the db thread (reads: autocommit, each statement consistent).
+    async def run(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        """Run `fn(conn, …)` in autocommit on the writer (the reader when read-only), between
+        transaction blocks, waiting for another process's lock like `write` does."""
+        if self._writer is None:
+            return await self._retrying(self._read_plain, fn, *args, **kw)
+        return await self._retrying(self._run_locked, self._writer, fn, *args, **kw)
 
-        A lock held by another process is waited on, for at most `busy_wait_s`: the call failed
-        whole (a transaction rolls back on any error), so trying it again is the same as trying
-        it the first time. Past the bound, DatabaseBusy: the crawl stops resumably.
-        """
+    async def _run_locked(
+        self, writer: _Connection, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        await self._lock.acquire()
+        # The call runs to its end on the thread even if we are cancelled; the lock is freed
+        # by the (shielded) task once it did, as a block's end does, so that nothing started
+        # under the lock (a test's trace callback, a PRAGMA) overlaps the next block.
+        return await _shielded(self._call_then_release(writer, fn, *args, **kw))
+
+    async def _call_then_release(
+        self, writer: _Connection, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        try:
+            return await writer.call(self.path, fn, *args, **kw)
+        finally:
+            self._lock.release()
+
+    async def read(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        """Run `fn` on the reader inside one short read transaction (a consistent snapshot)."""
+        return await self._retrying(self._read_once, fn, *args, **kw)
+
+    async def _read_once(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        reader = await self._current_reader()
+        return await reader.call(self.path, _in_txn, "BEGIN", fn, *args, **kw)
+
+    async def _read_plain(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        reader = await self._current_reader()
+        return await reader.call(self.path, fn, *args, **kw)
+
+    async def _current_reader(self) -> _Connection:
+        """The reader; an immutable one is replaced once a writer has attached to the file."""
+        if not self._immutable or not _sidecars(self.path):
+            return self._reader
+        async with self._switching:
+            if self._immutable:
+                opener = functools.partial(_open_readonly, self.path, immutable=False)
+                old, self._reader = self._reader, await _Connection.open(opener)
+                self._immutable = False
+                await _shielded(old.close())  # queued behind the calls already sent to it
+        return self._reader
+
+    async def write(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        """Run `fn` inside one transaction block; any exception rolls back everything."""
+        self._require_writer()
+        try:
+            return await self._retrying(self._write_once, fn, *args, **kw)
+        except DatabaseBusy:
+            raise  # waited for already; truncating the WAL would need the same lock
+        except StorageUnavailable:
+            # The WAL may be all that is in the way (it grows until a checkpoint; a file-size
+            # limit or a nearly full disk stops it first). Fold it into the database and start
+            # it from zero, then try once more: the failed transaction rolled back whole, so
+            # running it again is the same as running it the first time.
+            with contextlib.suppress(DatabaseError):
+                await self.run(_truncate_wal)
+            return await self._retrying(self._write_once, fn, *args, **kw)
+
+    async def _write_once(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        async with self.transaction() as tx:
+            return await tx.run(fn, *args, **kw)
+
+    async def _retrying(
+        self, attempt: Callable[P, Awaitable[T]], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """`attempt(…)`, tried again while another process holds the lock, for at most
+        `busy_wait_s`: an attempt fails whole (a transaction rolls back on any error), so trying
+        it again is the same as trying it the first time. Past the bound, DatabaseBusy: the
+        crawl stops resumably."""
         if self._closed:
             raise DatabaseError(f"{self.path} is closed")
-        loop = asyncio.get_running_loop()
-        call = functools.partial(_translate, self.path, fn, self._conn, *args, **kw)
         started: float | None = None
         try:
             while True:
                 try:
-                    return await loop.run_in_executor(self._executor, call)
+                    return await attempt(*args, **kw)
                 except DatabaseBusy:
                     now = time.monotonic()
                     if started is None:
@@ -159,42 +336,90 @@ class Database:
                 if self._waiters == 0:
                     self._tell("")
 
-    async def read(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
-    ) -> T:
-        """Run `fn` inside one short read transaction (a consistent snapshot across statements)."""
-        return await self.run(_in_txn, "BEGIN", fn, *args, **kw)
-
-    async def write(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], /, *args: P.args, **kw: P.kwargs
-    ) -> T:
-        """Run `fn` inside BEGIN IMMEDIATE … COMMIT; any exception rolls back everything."""
-        if self.readonly:
+    def _require_writer(self) -> _Connection:
+        if self._closed:
+            raise DatabaseError(f"{self.path} is closed")
+        if self._writer is None:
             raise DatabaseError(f"{self.path} is open read-only")
-        try:
-            return await self.run(_in_txn, "BEGIN IMMEDIATE", fn, *args, **kw)
-        except DatabaseBusy:
-            raise  # waited for already; truncating the WAL would need the same lock
-        except StorageUnavailable:
-            # The WAL may be all that is in the way (it grows until a checkpoint; a file-size
-            # limit or a nearly full disk stops it first). Fold it into the database and start
-            # it from zero, then try once more: the failed transaction rolled back whole, so
-            # running it again is the same as running it the first time.
-            with contextlib.suppress(DatabaseError):
-                await self.run(_truncate_wal)
-            return await self.run(_in_txn, "BEGIN IMMEDIATE", fn, *args, **kw)
+        return self._writer
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        loop = asyncio.get_running_loop()
-        closer = functools.partial(_close, self._conn, checkpoint=not self.readonly)
+        await _shielded(self._close())
+
+    async def _close(self) -> None:
+        # The reader first: its snapshot must not hold back the writer's final checkpoint.
         try:
-            await asyncio.shield(loop.run_in_executor(self._executor, closer))
+            await self._reader.close()
         finally:
-            # The worker is idle now (FIFO: the close ran last); it exits on its own.
-            self._executor.shutdown(wait=False)
+            if self._writer is not None:
+                async with self._lock:  # after the last block ended
+                    with contextlib.suppress(DatabaseError):
+                        await self._writer.call(self.path, _final_checkpoint)
+                    await self._writer.close()
+
+
+async def _connected(conn: aiosqlite.Connection) -> aiosqlite.Connection:
+    return await conn  # starts its thread, runs the opener there
+
+
+async def _shielded(awaitable: Awaitable[T]) -> T:
+    """Run `awaitable` as its own task, which a cancel of the caller does not stop.
+
+    The caller still waits for it to end and only then sees its CancelledError: a caller that
+    returned while its COMMIT was still running could read the state before it on the reader
+    (and a replay would then find its work already done). The wait is bounded: what is shielded
+    is one COMMIT, ROLLBACK, close or call already on its thread.
+    """
+    task = asyncio.ensure_future(awaitable)
+    cancel: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError as exc:
+            cancel = exc
+    if cancel is not None:
+        if not task.cancelled():
+            task.exception()  # seen: the caller's cancel is what it gets
+        raise cancel
+    return task.result()
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        # A COMMIT that failed (disk full, lock) can leave the transaction open: end it.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # Queued behind whatever the block sent, so this sees (and ends) the real state.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _fetchall(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _executemany(conn: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) -> None:
+    conn.executemany(sql, rows)
+
+
+def _final_checkpoint(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _truncate_wal(conn: sqlite3.Connection) -> None:
@@ -246,7 +471,7 @@ def _translate(
         raise DatabaseError(f"{path}: {exc}") from exc
 
 
-# on the db thread ------------------------------------------------------------------------
+# on the connection threads -------------------------------------------------------------------
 def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
     # isolation_level=None: no implicit BEGIN; we issue BEGIN IMMEDIATE ourselves.
     return sqlite3.connect(
@@ -254,7 +479,7 @@ def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
         uri=uri,
         timeout=_BUSY_TIMEOUT_MS / 1000,
         isolation_level=None,
-        check_same_thread=False,  # only the db thread uses it; close may come from a finaliser
+        check_same_thread=False,  # opened on the connection's thread; tests close it from another
     )
 
 
@@ -279,17 +504,46 @@ def _open_writable(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _open_readonly(path: Path) -> sqlite3.Connection:
+def _sidecars(path: Path) -> bool:
+    """Whether any connection has (or had, and left) the file's -wal, -shm or -journal."""
+    return any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm", "-journal"))
+
+
+def _open_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    """A connection that writes nothing, not even a -wal or -shm it did not find.
+
+    A WAL-mode file opened read-only still gets a -wal and an -shm created next to it (and left
+    there: a read-only connection never removes them). When none exists, no connection is
+    attached and the file is complete by itself, so it is read `immutable` (no WAL index, no
+    locks). Before each call the Database checks for sidecars again: a writer that attached
+    since makes it switch to an ordinary `mode=ro` connection, which uses the writer's files.
+    A writer changes the main file only when it checkpoints (after ~1000 pages of WAL, or when
+    it closes), so a read that started just before the writer attached still reads whole pages.
+    """
     if not path.exists() or path.stat().st_size == 0:
         # No database yet: an empty in-memory store with the schema answers every query.
         conn = _connect(":memory:", uri=False)
         migrate(conn)
         return conn
-    conn = _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    mode = "ro&immutable=1" if immutable else "ro"
+    conn = _connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
     try:
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.execute(f"PRAGMA cache_size = {_CACHE_KIB}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise refuse(path, str(exc)) from exc
+    return conn
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    """The writable store's query connection: never writes (query_only), sees each commit."""
+    conn = _connect(str(path), uri=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_STEP_MS}")
+        conn.execute(f"PRAGMA cache_size = {_CACHE_KIB}")
+        conn.execute("PRAGMA query_only = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise refuse(path, str(exc)) from exc
@@ -331,14 +585,3 @@ def _remove_new_sidecars(path: Path, existed: dict[str, bool]) -> None:
         if not was_there:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{path}{suffix}")
-
-
-def _close(conn: sqlite3.Connection, *, checkpoint: bool) -> None:
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if checkpoint:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()

@@ -1,10 +1,12 @@
 """Mark sessions interrupted from a process that is about to exit *now*, without its event loop.
 
 The ordinary way out of a crawl is the crawler's final checkpoint and its transition, both run
-on the store's db thread and awaited on the event loop. A forced exit (a second Ctrl-C after a
-human-scale gap, a stuck terminal that keeps the loop from running) cannot wait for that, but it
-must still not leave its sessions `running`: this opens a connection of its own, in the calling
-thread, and does the same compare-and-set the reaper does, bounded by `timeout`.
+as transaction blocks on the store's aiosqlite writer and awaited on the event loop. A forced
+exit (a second Ctrl-C after a human-scale gap, a stuck terminal that keeps the loop from
+running) cannot wait for that, but it must still not leave its sessions `running`: this opens a
+connection of its own, in the calling thread, and does the same compare-and-set the reaper
+does, bounded by `timeout`. It stays plain sqlite3 (not aiosqlite) on purpose: it runs exactly
+when the event loop is stuck, so nothing here may need the loop.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The pages table as the frontier: claim, requeue, checkpoint, counts. Runs on the db thread."""
+"""The pages table as the frontier: claim, requeue, checkpoint, counts. On a connection's thread."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def checkpoint(
             conn.executemany(_INSERT_LINK_SQL, links)
             inserted = conn.total_changes - before
         else:
-            # Near the limit: one row at a time (no round trips here, we are on the db thread)
+            # Near the limit: one row at a time (no round trips: we are on the connection's thread)
             # so the count stops exactly at max_pages.
             room = max(0, max_pages - total)
             for params in links:

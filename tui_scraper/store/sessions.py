@@ -1,5 +1,5 @@
-"""Sessions, the state machine and the event log. Every function runs on the db thread,
-inside the transaction `Database.read`/`Database.write` opened for it."""
+"""Sessions, the state machine and the event log. Every function runs on a connection's
+thread, inside the transaction `Database.read`/`Database.write` opened for it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Store: the async face of the database, the lease locks and the blob directory.
 
-Each method is one call on the db thread (see db.py), so no transaction spans an await.
+A write is one transaction block on the writer connection, a read one call on the reader
+(see db.py: the lock and shield that make a cancel mid-block roll back whole).
 """
 
 from __future__ import annotations
