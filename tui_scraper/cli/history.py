@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from ..formatting import human_bytes, human_duration
 from ..safe_text import display_safe
 from ..session.records import SessionRecord
 from .errors import EXIT_OK
@@ -78,7 +79,7 @@ def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> 
     _out(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
     _out(
         f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "
-        f"{p.bytes / 1e6:.1f} MB, {p.elapsed_s:.0f} s"
+        f"{human_bytes(p.bytes)}, {human_duration(p.elapsed_s)}"
     )
     _out(f"config    {session.config.to_json()}")
     if session.summary:

@@ -8,9 +8,7 @@ from typing import Any, NoReturn
 from .. import __version__
 from ..paths import user_data_dir
 from ..safe_text import display_safe
-from ..session.config import (
-    CrawlConfig,
-)
+from ..session.config import SCOPES, CrawlConfig
 from .errors import BadInput
 
 
@@ -47,7 +45,13 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Every crawl option's default is read from CrawlConfig, so the parser cannot drift from it.
 _DEFAULTS = CrawlConfig(target_url="http://x/")
+
+
+def _limit(value: object) -> str:
+    """A default that may be "no limit" (None), for a help text."""
+    return "no limit" if value is None else str(value)
 
 
 _BOUNDS = "from {} to {}".format
@@ -69,12 +73,18 @@ SECRETS_HELP = (
 
 def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     """Crawl options of `crawl` (one group, one call per option: add new ones anywhere)."""
-    from ..session.config import DEFAULT_MAX_PARAM_VALUES, DEFAULT_MAX_PER_PATTERN
-
     g = parser.add_argument_group("crawl options")
-    g.add_argument("--max-pages", type=int, help="stop after this many pages (default: no limit)")
     g.add_argument(
-        "--max-depth", type=int, help="follow links at most this many hops deep (default: no limit)"
+        "--max-pages",
+        type=int,
+        default=_DEFAULTS.max_pages,
+        help=f"stop after this many pages (default: {_limit(_DEFAULTS.max_pages)})",
+    )
+    g.add_argument(
+        "--max-depth",
+        type=int,
+        default=_DEFAULTS.max_depth,
+        help=f"follow links at most this many hops deep (default: {_limit(_DEFAULTS.max_depth)})",
     )
     g.add_argument(
         "--concurrency", type=int, default=_DEFAULTS.concurrency, help="requests in flight"
@@ -88,11 +98,13 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--rate",
         type=float,
-        help="at most N requests per second per host, 0.01 to 1000 (default: no limit)",
+        default=_DEFAULTS.rate_per_host,
+        help="at most N requests per second per host, 0.01 to 1000 "
+        f"(default: {_limit(_DEFAULTS.rate_per_host)})",
     )
     g.add_argument(
         "--scope",
-        choices=("host", "domain", "any"),
+        choices=SCOPES,
         default=_DEFAULTS.scope,
         help="which links to follow: same host, same registrable domain, or any",
     )
@@ -152,18 +164,16 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--max-per-pattern",
         type=int,
-        default=DEFAULT_MAX_PER_PATTERN,
+        default=_DEFAULTS.trap_max_per_pattern,
         metavar="N",
-        help="trap guard: at most N URLs of one shape, digits aside, e.g. /cal?day=N "
-        f"(default {DEFAULT_MAX_PER_PATTERN}; 0: no limit)",
+        help="trap guard: at most N URLs of one shape, digits aside, e.g. /cal?day=N (0: no limit)",
     )
     g.add_argument(
         "--max-param-values",
         type=int,
-        default=DEFAULT_MAX_PARAM_VALUES,
+        default=_DEFAULTS.trap_max_param_values,
         metavar="N",
-        help="trap guard: at most N distinct values of one query parameter per host "
-        f"(default {DEFAULT_MAX_PARAM_VALUES}; 0: no limit)",
+        help="trap guard: at most N distinct values of one query parameter per host (0: no limit)",
     )
     g.add_argument(
         "--ca-bundle",

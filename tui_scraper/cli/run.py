@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..formatting import human_bytes, human_duration, human_rate
 from ..paths import ENV_VAR, user_data_dir
 from ..safe_text import display_safe
+from ..session.ids import is_session_ref
 from ..session.records import SessionRecord
 from ..session.status import RESUMABLE, Status
 from ..store.secrets import delete_secret_headers, secrets_problem
@@ -52,7 +54,7 @@ async def _resumable_id(data_dir: Path, args: argparse.Namespace) -> str:
 
 
 def _session_ref(ref: str) -> str:
-    if not ref.strip() or not all(c in "0123456789abcdefABCDEF" for c in ref.strip()):
+    if not is_session_ref(ref.strip()):
         raise BadInput(f"{display_safe(ref, 60)!r} is not a session id (hex digits, see sessions)")
     return ref.strip()
 
@@ -206,7 +208,7 @@ def _print_line(snapshot: Any, *, final: bool, tty: bool = False) -> None:
     p = snapshot.progress
     text = (
         f"done {p.done}  failed {p.failed}  skipped {p.skipped}  queued {p.queued}  "
-        f"{p.bytes / 1e6:.1f} MB  {p.pages_per_s:.0f} pages/s  {p.elapsed_s:.0f} s"
+        f"{human_bytes(p.bytes)}  {human_rate(p.pages_per_s)}  {human_duration(p.elapsed_s)}"
     )
     for host, state in sorted(p.host_states.items()):
         text += f"  [{display_safe(host)}: {display_safe(state)}]"
