@@ -12,13 +12,13 @@ from ..paths import ENV_VAR, resolve_data_dir
 from ..session.errors import DatabaseError
 from ..store.db import DB_FILENAME
 from .errors import BadInput
-from .output import _error
+from .output import warn
 
 if TYPE_CHECKING:
     from ..manager import SessionManager
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
+def choose_data_dir(args: argparse.Namespace) -> Path:
     chosen = getattr(args, "data_dir", None)
     if chosen is not None and not chosen.strip():
         raise BadInput("--data-dir is empty: name a directory")
@@ -28,7 +28,7 @@ def _data_dir(args: argparse.Namespace) -> Path:
     data_dir = resolve_data_dir(chosen)
     if chosen is None and env is None and not os.environ.get("HOME"):
         # The default comes from the password database then: say where data goes.
-        _error(f"HOME is not set; using the data dir {data_dir}")
+        warn(f"HOME is not set; using the data dir {data_dir}")
     _check_chosen_data_dir(data_dir, chosen=chosen is not None)
     return data_dir
 
@@ -41,7 +41,7 @@ def _check_chosen_data_dir(data_dir: Path, *, chosen: bool) -> None:
         raise BadInput(f"data dir {data_dir}: {data_dir.parent} does not exist (create it first)")
 
 
-def _nothing_stored_yet(data_dir: Path) -> bool:
+def nothing_stored_yet(data_dir: Path) -> bool:
     """True if `data_dir` holds no database but could: a directory without one, or a name that
     could be made one (probed with mkdir + rmdir, so a bad place like /proc/x is still refused
     by the normal open with its own message)."""
@@ -57,7 +57,7 @@ def _nothing_stored_yet(data_dir: Path) -> bool:
     return True
 
 
-async def _open_to_look(data_dir: Path) -> SessionManager:
+async def open_to_look(data_dir: Path) -> SessionManager:
     """The manager of a command that only reads: nothing is created, reaped or collected."""
     from ..manager import SessionManager
 

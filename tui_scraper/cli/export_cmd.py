@@ -12,7 +12,7 @@ from ..session.errors import StorageUnavailable
 from .errors import EXIT_OK, StdoutFailed
 
 
-async def _export(manager: Any, args: argparse.Namespace) -> int:
+async def export_command(manager: Any, args: argparse.Namespace) -> int:
     from ..export import export_pages
 
     to_stdout = args.output in (None, "-")

@@ -10,7 +10,7 @@ from ..formatting import human_bytes, human_duration
 from ..safe_text import display_safe
 from ..session.records import SessionRecord
 from .errors import EXIT_OK
-from .output import _out
+from .output import emit
 
 
 def _when(ts: float | None) -> str:
@@ -32,20 +32,20 @@ def _session_json(s: SessionRecord) -> dict[str, Any]:
     }
 
 
-def _print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
+def print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
     if as_json:
-        _out(json.dumps([_session_json(s) for s in sessions], indent=2))
+        emit(json.dumps([_session_json(s) for s in sessions], indent=2))
         return EXIT_OK
     if not sessions:
-        _out("no sessions yet — start one with: tui-scraper crawl URL --headless")
+        emit("no sessions yet — start one with: tui-scraper crawl URL --headless")
         return EXIT_OK
-    _out(
+    emit(
         f"{'ID':8}  {'STATUS':11}  {'DONE':>6}  {'FAILED':>6}  {'QUEUED':>6}  "
         f"{'STARTED':19}  {'UPDATED':19}  TARGET"
     )
     for s in sessions:
         p = s.progress
-        _out(
+        emit(
             f"{s.short_id:8}  {s.status.value:11}  {p.done:>6}  {p.failed:>6}  {p.queued:>6}  "
             f"{_when(s.start_time):19}  {_when(s.last_updated):19}  "
             f"{display_safe(s.target_url, 200)}"
@@ -53,7 +53,7 @@ def _print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> int:
+def print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> int:
     if as_json:
         record = _session_json(session)
         record["config"] = json.loads(session.config.to_json())
@@ -69,25 +69,25 @@ def _print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> 
             }
             for e in events
         ]
-        _out(json.dumps(record, indent=2))
+        emit(json.dumps(record, indent=2))
         return EXIT_OK
     p = session.progress
-    _out(f"session   {session.id}")
-    _out(f"target    {display_safe(session.target_url, 300)}")
+    emit(f"session   {session.id}")
+    emit(f"target    {display_safe(session.target_url, 300)}")
     error = f" ({display_safe(session.error, 300)})" if session.error else ""
-    _out(f"status    {session.status.value}{error}")
-    _out(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
-    _out(
+    emit(f"status    {session.status.value}{error}")
+    emit(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
+    emit(
         f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "
         f"{human_bytes(p.bytes)}, {human_duration(p.elapsed_s)}"
     )
-    _out(f"config    {session.config.to_json()}")
+    emit(f"config    {session.config.to_json()}")
     if session.summary:
-        _out(f"summary   {json.dumps(session.summary)}")
-    _out("timeline")
+        emit(f"summary   {json.dumps(session.summary)}")
+    emit("timeline")
     for e in events:
         change = ""
         if e.to_status is not None:
             change = f"{e.from_status.value if e.from_status else '-'} → {e.to_status.value}  "
-        _out(f"  {_when(e.at)}  {change}{display_safe(e.reason, 300)}  ({e.who})")
+        emit(f"  {_when(e.at)}  {change}{display_safe(e.reason, 300)}  ({e.who})")
     return EXIT_OK

@@ -11,7 +11,7 @@ from ..safe_text import display_safe
 from .errors import StdoutFailed
 
 
-def _reserve_std_fds() -> None:
+def reserve_std_fds() -> None:
     """Started with fd 0, 1 or 2 closed (`>&-`): put /dev/null there. Otherwise the next file we
     open (the database!) would get that number, and a stray write to "stdout" would land in it.
     Python has already set sys.stdout to None for a closed fd 1, so writes still report it."""
@@ -25,7 +25,7 @@ def _reserve_std_fds() -> None:
                 os.close(opened)
 
 
-def _out(text: str = "") -> None:
+def emit(text: str = "") -> None:
     """Print a line on stdout; a failure becomes StdoutFailed, handled once in main()."""
     if sys.stdout is None:
         raise StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))
@@ -35,7 +35,7 @@ def _out(text: str = "") -> None:
         raise StdoutFailed(exc) from None
 
 
-def _flush_stdout() -> None:
+def flush_stdout() -> None:
     if sys.stdout is None:
         return
     try:
@@ -46,7 +46,7 @@ def _flush_stdout() -> None:
         pass
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     """Point fd 1 at /dev/null so the interpreter's last flush cannot fail again at exit."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -54,10 +54,10 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def _error(message: str) -> None:
+def warn(message: str) -> None:
     print(f"tui-scraper: {display_safe(message, 1000)}", file=sys.stderr)
 
 
-def _describe_os_error(exc: OSError) -> str:
+def describe_os_error(exc: OSError) -> str:
     where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
     return f"{where}{exc.strerror or exc}"

@@ -22,10 +22,10 @@ from ..session.records import SessionRecord
 from ..session.status import RESUMABLE, Status
 from ..store.secrets import delete_secret_headers, secrets_problem
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, STATUS_EXIT, BadInput
-from .output import _error, _flush_stdout, _out
+from .output import emit, flush_stdout, warn
 
 
-def _run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
+def run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         # The app would draw its escape codes into the file or pipe stdout points at.
         raise BadInput("the terminal app needs a terminal; use --headless in scripts")
@@ -40,26 +40,26 @@ def _run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
     return run_app(data_dir, resume=args.session)
 
 
-async def _resumable_id(data_dir: Path, args: argparse.Namespace) -> str:
+async def resumable_id(data_dir: Path, args: argparse.Namespace) -> str:
     """The full id of the session `resume` names, checked read-only (creates nothing)."""
     from ..store import Store
 
     store = await Store.open(data_dir, readonly=True)
     try:
-        session = await store.get_session(await store.resolve_id(_session_ref(args.session)))
+        session = await store.get_session(await store.resolve_id(check_session_ref(args.session)))
     finally:
         await store.close()
-    _check_resumable(session, data_dir, without_secrets=args.without_secrets)
+    check_resumable(session, data_dir, without_secrets=args.without_secrets)
     return session.id
 
 
-def _session_ref(ref: str) -> str:
+def check_session_ref(ref: str) -> str:
     if not is_session_ref(ref.strip()):
         raise BadInput(f"{display_safe(ref, 60)!r} is not a session id (hex digits, see sessions)")
     return ref.strip()
 
 
-def _check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets: bool) -> None:
+def check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets: bool) -> None:
     """Refuse a resume that cannot do what the first run did: a final session, or one whose
     secret headers are gone (its requests would silently go out without Authorization)."""
     if session.status not in RESUMABLE:
@@ -79,17 +79,17 @@ def _check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets:
     with contextlib.suppress(OSError):
         # Told to go on without them: a damaged file would otherwise fail the start.
         delete_secret_headers(data_dir, session.id)
-    _error(f"resuming {session.short_id} without its secret headers ({', '.join(names)})")
+    warn(f"resuming {session.short_id} without its secret headers ({', '.join(names)})")
 
 
-async def _run_demo(manager: Any) -> int:
+async def run_demo(manager: Any) -> int:
     from ..demo.session import demo_config, free_port
 
     # The same session the app's demo creates, unpaced; the manager serves its site for the run
     # (and again on `resume`, on the same port).
     session = await manager.create(demo_config(free_port(), paced=False))
     print(f"demo site at {session.target_url}", file=sys.stderr)
-    return await _run_headless(manager, session.id)
+    return await run_headless(manager, session.id)
 
 
 # A second interrupt is a person insisting only after a human-scale gap: `timeout -s INT` and
@@ -100,7 +100,7 @@ FORCE_GAP_S = 1.0
 FORCE_DB_TIMEOUT_S = 2.0
 
 
-async def _run_headless(manager: Any, session_ref: str, *, as_json: bool = False) -> int:
+async def run_headless(manager: Any, session_ref: str, *, as_json: bool = False) -> int:
     before = await manager.get(session_ref)
     handle = await manager.start(session_ref)
     loop = asyncio.get_running_loop()
@@ -138,8 +138,8 @@ async def _run_headless(manager: Any, session_ref: str, *, as_json: bool = False
     )
     if not as_json:
         # The id first, alone on stdout, so `id=$(tui-scraper crawl URL --headless)` works.
-        _out(handle.session_id)
-        _flush_stdout()
+        emit(handle.session_id)
+        flush_stdout()
     reporter = asyncio.create_task(_report_progress(handle))
     try:
         status = await handle.wait()
@@ -185,7 +185,7 @@ def _print_outcome(session: SessionRecord, data_dir: Path, *, as_json: bool) -> 
             "bytes": p.bytes,
             "duration_s": round(p.elapsed_s, 3),
         }
-        _out(json.dumps(record))
+        emit(json.dumps(record))
 
 
 def resume_command(short_id: str, data_dir: Path) -> str:
