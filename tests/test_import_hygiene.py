@@ -13,6 +13,7 @@ CORE = [
     "tui_scraper.manager",
     "tui_scraper.export",
     "tui_scraper.cli",
+    "tui_scraper.formatting",
     "tui_scraper.demo",
 ]
 

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .outfile import open_output, open_stdout
 from .safe_text import display_safe
-from .session.errors import ConfigError
+from .session.errors import ConfigError, StorageUnavailable
 from .session.records import PageRecord
-from .store.db import StorageUnavailable
 
 if TYPE_CHECKING:
     from .store import Store

@@ -63,7 +63,14 @@ class SessionManager:
         self.parse_workers = 2
 
     @classmethod
-    async def open(cls, data_dir: Path, *, who: str = "ui") -> SessionManager:
+    async def open(
+        cls, data_dir: Path, *, who: str = "ui", readonly: bool = False
+    ) -> SessionManager:
+        """The manager of `data_dir`. `readonly` is for commands that only look: the store is
+        opened read-only and nothing is reaped or collected, so a look never changes a byte
+        (an orphan stays `running` until a process that may write opens the dir)."""
+        if readonly:
+            return cls(await Store.open(data_dir, readonly=True), who=who)
         store = await Store.open(data_dir)
         manager = cls(store, who=who)
         try:

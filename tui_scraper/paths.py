@@ -56,18 +56,27 @@ def _refuse(path: Path, why: str) -> Exception:
     return DatabaseError(f"{path}: {why}")
 
 
+def mkdir_private(path: Path) -> bool:
+    """The one rule for a private directory: mkdir 0700, then chmod, because the umask may
+    have taken bits away (or the mode given to mkdir is only an upper bound). True if it was
+    made here; False if a directory (or anything) is already there. OSError as it comes."""
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        return False
+    os.chmod(path, DIR_MODE)
+    return True
+
+
 def make_private_dir(path: Path) -> Path:
-    """mkdir 0700 if missing; chmod explicitly because the umask may be looser or stricter.
+    """mkdir_private, with a refusal fit for stderr.
 
     A file (or a dangling symlink) where the directory should be is refused by name here: the
     error would otherwise surface later as a bare ENOTDIR from whatever opens a file inside."""
     try:
-        os.mkdir(path, DIR_MODE)
-    except FileExistsError:
-        if not os.path.isdir(path):
-            raise _refuse(Path(path), "is not a directory") from None
-        return path
+        made = mkdir_private(path)
     except OSError as exc:
         raise _refuse(Path(path), f"cannot create it: {exc.strerror}") from None
-    os.chmod(path, DIR_MODE)
+    if not made and not os.path.isdir(path):
+        raise _refuse(Path(path), "is not a directory")
     return path

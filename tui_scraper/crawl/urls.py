@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tui_scraper.session.config import SCOPES
+
 if TYPE_CHECKING:
     from tui_scraper.session import CrawlConfig
 
@@ -390,7 +392,7 @@ class Scope:
         exclude: Iterable[str] = (),
         max_depth: int | None = None,
     ) -> Scope:
-        if mode not in ("host", "domain", "any"):
+        if mode not in SCOPES:
             raise ValueError(f"unknown scope {mode!r}")
         canonical = canonicalize(seed)
         parts = _split_canonical(canonical) if canonical is not None else None

@@ -52,6 +52,14 @@ class DatabaseError(ScraperError):
     """The database file cannot be used (corrupt, truncated, newer schema, unwritable)."""
 
 
+class StorageUnavailable(DatabaseError):
+    """A write failed because of the disk (full, I/O error, file too large, now read-only).
+
+    What was committed before is intact, so a crawl that meets this stops *resumably*
+    (`interrupted`) instead of failing for good: resume it once there is space again.
+    """
+
+
 class ConfigError(ScraperError):
     """A crawl option is invalid; `field` names the option or form field."""
 

@@ -20,10 +20,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from ..paths import mkdir_private
 from ..session.errors import ScraperError
 
 BLOBS_DIRNAME = "blobs"
-_DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _TMP_PREFIX = ".tmp-"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -254,11 +254,8 @@ def _resolved(data_dir: Path) -> Path:
 
 
 def _make_dir(path: Path, parent: Path, *, sync: bool = True) -> None:
-    try:
-        os.mkdir(path, _DIR_MODE)
-    except FileExistsError:
+    if not mkdir_private(path):
         return
-    os.chmod(path, _DIR_MODE)
     # The new directory entry must be durable before a file inside it can be.
     if sync:
         _fsync_dir(parent)

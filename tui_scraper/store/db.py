@@ -36,7 +36,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import aiosqlite
 
+# StorageUnavailable lives with the other domain errors; re-exported here for the store.
 from ..session.errors import DatabaseError
+from ..session.errors import StorageUnavailable as StorageUnavailable
 from .fileguard import check_database_file, refuse
 from .migrations import migrate
 
@@ -75,14 +77,6 @@ _STORAGE_CODES = frozenset({8, 10, 13, 14})
 # SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection holds the lock.
 _BUSY_CODES = frozenset({5, 6})
 WaitListener = Callable[[str], None]
-
-
-class StorageUnavailable(DatabaseError):
-    """A write failed because of the disk (full, I/O error, file too large, now read-only).
-
-    What was committed before is intact, so a crawl that meets this stops *resumably*
-    (`interrupted`) instead of failing for good: resume it once there is space again.
-    """
 
 
 class DatabaseBusy(StorageUnavailable):

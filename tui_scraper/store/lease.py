@@ -12,16 +12,16 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..paths import make_private_dir
+from ..session.ids import SESSION_ID_RE
 
 LOCKS_DIRNAME = "locks"
 _FILE_MODE = 0o600
-_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_ID_RE = SESSION_ID_RE
 
 
 @dataclass

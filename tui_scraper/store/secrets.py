@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from pathlib import Path
 
+from ..paths import mkdir_private
 from ..session.errors import ScraperError
+from ..session.ids import SESSION_ID_RE
 
 SECRETS_DIRNAME = "secrets"
-_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+_SESSION_ID = SESSION_ID_RE
 
 
 class SecretsDamaged(ScraperError):
@@ -34,7 +35,7 @@ def save_secret_headers(data_dir: Path, session_id: str, headers: dict[str, str]
     if not headers:
         return
     folder = data_dir / SECRETS_DIRNAME
-    folder.mkdir(mode=0o700, exist_ok=True)
+    mkdir_private(folder)
     path = secrets_path(data_dir, session_id)
     tmp = path.with_suffix(".tmp")
     # A leftover temp from a killed run is ours (the folder is 0700): remove it, then create

@@ -24,6 +24,7 @@ from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
+from tui_scraper.paths import resolve_data_dir
 from tui_scraper.session import ConfigError, CrawlConfig, ScraperError, Status
 
 from .commands import ScraperCommands
@@ -133,7 +134,7 @@ class ScraperApp(App[int]):
             from tui_scraper.manager import SessionManager
 
             try:
-                self._manager = await SessionManager.open(self.data_dir or _default_data_dir())
+                self._manager = await SessionManager.open(self.data_dir or resolve_data_dir(None))
             except ScraperError as exc:
                 self.startup_error = str(exc)
                 self.exit(return_code=2, message=Text(display_safe(str(exc))))
@@ -488,15 +489,6 @@ def _terminal_fd() -> int | None:
             if stream is not None and stream.isatty():
                 return stream.fileno()
     return None
-
-
-def _default_data_dir() -> Path:
-    env = os.environ.get("TUI_SCRAPER_DATA_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return platformdirs.user_data_path("tui-scraper", appauthor=False)
 
 
 def run_app(

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkli
 from tui_scraper.crawl.stats import StatsSnapshot
 from tui_scraper.session import RESUMABLE, SessionRecord, Status
 
-from ..text import display_safe, human_bytes, human_duration, safe_content
+from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
 from ..widgets.recent_pages import RecentPagesTable
 from ..widgets.status import STATUS_STYLE
 from ..widgets.tail import new_tail
@@ -198,7 +198,7 @@ class ProgressScreen(Screen[None]):
             )
             self.query_one("#progress-speed", Label).update(
                 Content(
-                    f"{p.pages_per_s:.1f} pages/s\n"
+                    f"{human_rate(p.pages_per_s)}\n"
                     f"{human_bytes(p.bytes)} {human_duration(p.elapsed_s)}"
                 )
             )

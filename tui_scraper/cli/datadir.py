@@ -1,0 +1,81 @@
+"""Which data dir a command uses, refused early when it is a typo."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..paths import ENV_VAR, resolve_data_dir
+from ..session.errors import DatabaseError
+from ..store.db import DB_FILENAME
+from .errors import BadInput
+from .output import warn
+
+if TYPE_CHECKING:
+    from ..manager import SessionManager
+
+
+def choose_data_dir(args: argparse.Namespace) -> Path:
+    chosen = getattr(args, "data_dir", None)
+    if chosen is not None and not chosen.strip():
+        raise BadInput("--data-dir is empty: name a directory")
+    env = os.environ.get(ENV_VAR)
+    if chosen is None and env is not None and not env.strip():
+        raise BadInput(f"{ENV_VAR} is set but empty: name a directory or unset it")
+    data_dir = resolve_data_dir(chosen)
+    if chosen is None and env is None and not os.environ.get("HOME"):
+        # The default comes from the password database then: say where data goes.
+        warn(f"HOME is not set; using the data dir {data_dir}")
+    _check_chosen_data_dir(data_dir, chosen=chosen is not None)
+    return data_dir
+
+
+def _check_chosen_data_dir(data_dir: Path, *, chosen: bool) -> None:
+    """A data dir the user named may be created, but not its parents: a missing parent is most
+    likely a typo or a disk that is not mounted, and a tree made there would hide the mistake."""
+    chosen = chosen or bool(os.environ.get(ENV_VAR))
+    if chosen and not data_dir.exists() and not data_dir.parent.is_dir():
+        raise BadInput(f"data dir {data_dir}: {data_dir.parent} does not exist (create it first)")
+
+
+def nothing_stored_yet(data_dir: Path) -> bool:
+    """True if `data_dir` holds no database but could: a directory without one, or a name that
+    could be made one (probed with mkdir + rmdir, so a bad place like /proc/x is still refused
+    by the normal open with its own message)."""
+    if data_dir.is_dir():
+        return not os.path.lexists(data_dir / DB_FILENAME)
+    if os.path.lexists(data_dir):
+        return False  # a file or a symlink where the dir should be: refused by the open
+    try:
+        os.mkdir(data_dir, 0o700)
+        os.rmdir(data_dir)
+    except OSError:
+        return False
+    return True
+
+
+async def open_to_look(data_dir: Path) -> SessionManager:
+    """The manager of a command that only reads: nothing is created, reaped or collected."""
+    from ..manager import SessionManager
+
+    try:
+        return await SessionManager.open(data_dir, who="cli", readonly=True)
+    except DatabaseError:
+        if not _on_read_only_medium(data_dir):
+            raise
+        # SQLite cannot read a WAL database whose -shm it may not create, and says "unable to
+        # open database file": name the medium, which is the cause, not the file, which is fine.
+        raise BadInput(
+            f"data dir {data_dir} cannot be used: "
+            f"{os.strerror(errno.EROFS)} (the database needs its -shm file beside it)"
+        ) from None
+
+
+def _on_read_only_medium(data_dir: Path) -> bool:
+    try:
+        return bool(os.statvfs(data_dir).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

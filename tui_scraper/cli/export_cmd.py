@@ -1,0 +1,33 @@
+"""The export command: a session's pages to a file or standard output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..safe_text import display_safe
+from ..session.errors import StorageUnavailable
+from .errors import EXIT_OK, StdoutFailed
+
+
+async def export_command(manager: Any, args: argparse.Namespace) -> int:
+    from ..export import export_pages
+
+    to_stdout = args.output in (None, "-")
+    out = None if to_stdout else Path(args.output)
+    session_id = await manager.store.resolve_id(args.session)
+    try:
+        count = await export_pages(
+            manager.store, session_id, args.format, out, keep_formulas=args.keep_formulas
+        )
+    except OSError as exc:
+        if to_stdout:
+            raise StdoutFailed(exc) from None
+        raise StorageUnavailable(
+            f"cannot write {out}: {exc.strerror or exc}; nothing was replaced"
+        ) from None
+    if out is not None:
+        print(f"wrote {count} pages to {display_safe(out)}", file=sys.stderr)
+    return EXIT_OK

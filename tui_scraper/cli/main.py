@@ -1,0 +1,154 @@
+"""main(): parse, pick the data dir, dispatch; every failure becomes one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..run_async import run_async
+from ..safe_text import display_safe
+from ..session.errors import ScraperError, StorageUnavailable
+from .datadir import choose_data_dir, nothing_stored_yet, open_to_look
+from .errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    STORAGE_ERRNOS,
+    BadInput,
+    StdoutFailed,
+)
+from .export_cmd import export_command
+from .history import print_sessions, print_show
+from .options import config_from_args, secret_headers_from_args
+from .output import (
+    describe_os_error,
+    emit,
+    flush_stdout,
+    reserve_std_fds,
+    silence_stdout,
+    warn,
+)
+from .parser import build_parser
+from .run import check_resumable, check_session_ref, resumable_id, run_demo, run_headless, run_ui
+
+# Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
+PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
+
+
+READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export"})
+
+
+# ---------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    reserve_std_fds()
+    try:
+        code = _main(argv)
+        flush_stdout()
+        return code
+    except StdoutFailed as exc:
+        silence_stdout()
+        if exc.errno == errno.EPIPE:
+            # The reader is gone (`| head`): stop quietly, like a Unix tool killed by SIGPIPE.
+            return EXIT_BROKEN_PIPE
+        warn(f"cannot write to standard output: {exc.strerror}")
+        return EXIT_FAILED
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _refuse_undecodable(args)
+        if args.command == "crawl":
+            # Every option is checked before the data dir is touched: bad input creates nothing.
+            args.config = config_from_args(args)
+            args.secrets = secret_headers_from_args(args)
+        data_dir = choose_data_dir(args)
+        if args.command is None:
+            return run_ui(data_dir)
+        if args.command in ("crawl", "resume", "demo") and not args.headless:
+            if args.command == "resume":
+                # Resolved before the UI starts: a wrong id is one line, not an app with a toast.
+                args.session = run_async(resumable_id(data_dir, args))
+            return run_ui(data_dir, args=args)
+        return run_async(_dispatch(args, data_dir))
+    except StorageUnavailable as exc:
+        # The disk refused a write (full, I/O error): not bad input. Committed data is intact.
+        warn(str(exc))
+        return EXIT_FAILED
+    except (BadInput, ScraperError) as exc:
+        warn(str(exc))
+        return EXIT_BAD_INPUT
+    except StdoutFailed:
+        raise
+    except OSError as exc:
+        # Anything the system refused that no layer turned into a message of its own (a data
+        # dir on a read-only file system, a path through a file): one line, never a traceback.
+        warn(describe_os_error(exc))
+        return EXIT_FAILED if exc.errno in STORAGE_ERRNOS else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _refuse_undecodable(args: argparse.Namespace) -> None:
+    """Arguments that are not UTF-8 arrive as lone surrogates; only paths may carry them."""
+    for key, value in vars(args).items():
+        if key in PATH_ARGS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and _has_surrogate(item):
+                option = key.replace("_", "-")
+                raise BadInput(f"{option} {display_safe(item, 60)!r} is not valid UTF-8 text")
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
+    from ..manager import SessionManager
+
+    if getattr(args, "session", None) is not None:
+        args.session = check_session_ref(args.session)
+    try:
+        if args.command in READ_ONLY_COMMANDS and (
+            data_dir.is_dir() or nothing_stored_yet(data_dir)
+        ):
+            # A look writes nothing: no data dir or database is created to say "no session
+            # matches", and an orphaned `running` session is not reaped by a listing.
+            manager = await open_to_look(data_dir)
+        else:
+            manager = await SessionManager.open(data_dir, who="cli")
+    except OSError as exc:
+        # e.g. a data dir on a read-only file system: name the dir, then what refused.
+        raise BadInput(f"data dir {data_dir} cannot be used: {describe_os_error(exc)}") from None
+    try:
+        if args.command == "crawl":
+            session = await manager.create(args.config, secret_headers=args.secrets)
+            return await run_headless(manager, session.id, as_json=args.json)
+        if args.command == "resume":
+            session = await manager.get(args.session)
+            check_resumable(session, data_dir, without_secrets=args.without_secrets)
+            return await run_headless(manager, session.id, as_json=args.json)
+        if args.command == "demo":
+            return await run_demo(manager)
+        if args.command == "sessions":
+            return print_sessions(await manager.list_sessions(), as_json=args.json)
+        if args.command == "show":
+            session = await manager.get(args.session)
+            events = await manager.events(session.id)
+            return print_show(session, events, as_json=args.json)
+        if args.command == "dismiss":
+            session = await manager.dismiss(args.session)
+            emit(f"dismissed {session.short_id} ({session.status.value}); it can still be resumed")
+            return EXIT_OK
+        if args.command == "export":
+            return await export_command(manager, args)
+        raise BadInput(f"unknown command {args.command}")
+    finally:
+        await asyncio.wait_for(manager.close(), 30)

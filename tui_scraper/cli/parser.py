@@ -1,0 +1,314 @@
+"""The argument parser; crawl option defaults come from CrawlConfig itself, never copied."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, NoReturn
+
+from .. import __version__
+from ..paths import user_data_dir
+from ..safe_text import display_safe
+from ..session.config import SCOPES, CrawlConfig
+from .errors import BadInput
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, no usage dump: scripts read stderr, people read the first line.
+        raise BadInput(f"{message} (see {self.prog} --help)")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Show the default of every option that has one, so a new option cannot forget it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default" in text
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool | list)
+            or default == ""
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="where sessions are stored (default: $TUI_SCRAPER_DATA_DIR, else "
+        f"{display_safe(user_data_dir())})",
+    )
+
+
+# Every crawl option's default is read from CrawlConfig, so the parser cannot drift from it.
+_DEFAULTS = CrawlConfig(target_url="http://x/")
+
+
+def _limit(value: object) -> str:
+    """A default that may be "no limit" (None), for a help text."""
+    return "no limit" if value is None else str(value)
+
+
+_BOUNDS = "from {} to {}".format
+
+
+URL_HELP = (
+    "the start URL (http:// or https://); links found on it are followed within --scope, "
+    "so the crawl stays on its host by default"
+)
+
+
+SECRETS_HELP = (
+    "Secret headers are sent only to the start URL's origin and never stored in the database. "
+    "Values given with --header/--cookie are visible to other users in `ps` while the crawl "
+    "runs: prefer --header-file FILE or --header-env VAR. The values are kept in a 0600 file "
+    "in the data dir while the session can be resumed, and deleted when it completes or fails."
+)
+
+
+def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
+    """Crawl options of `crawl` (one group, one call per option: add new ones anywhere)."""
+    g = parser.add_argument_group("crawl options")
+    g.add_argument(
+        "--max-pages",
+        type=int,
+        default=_DEFAULTS.max_pages,
+        help=f"stop after this many pages (default: {_limit(_DEFAULTS.max_pages)})",
+    )
+    g.add_argument(
+        "--max-depth",
+        type=int,
+        default=_DEFAULTS.max_depth,
+        help=f"follow links at most this many hops deep (default: {_limit(_DEFAULTS.max_depth)})",
+    )
+    g.add_argument(
+        "--concurrency", type=int, default=_DEFAULTS.concurrency, help="requests in flight"
+    )
+    g.add_argument(
+        "--per-host",
+        type=int,
+        default=_DEFAULTS.per_host_concurrency,
+        help="requests in flight per host",
+    )
+    g.add_argument(
+        "--rate",
+        type=float,
+        default=_DEFAULTS.rate_per_host,
+        help="at most N requests per second per host, 0.01 to 1000 "
+        f"(default: {_limit(_DEFAULTS.rate_per_host)})",
+    )
+    g.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default=_DEFAULTS.scope,
+        help="which links to follow: same host, same registrable domain, or any",
+    )
+    g.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="only crawl URLs matching this regex (repeatable)",
+    )
+    g.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="never crawl URLs matching this regex (repeatable)",
+    )
+    g.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
+    g.add_argument(
+        "--extract",
+        action="append",
+        default=[],
+        metavar="NAME=CSS[@attr]",
+        help="extract every match of a CSS selector (repeatable)",
+    )
+    g.add_argument(
+        "--download",
+        default="",
+        metavar="TYPES",
+        help="also store files of these types, e.g. 'image/*,application/pdf' (default: none)",
+    )
+    g.add_argument(
+        "--retries",
+        type=int,
+        default=_DEFAULTS.retries,
+        help="retries of a transient failure (timeout, 5xx, reset), 0 to 20",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=_DEFAULTS.request_timeout,
+        metavar="SECONDS",
+        help="overall deadline of one request, headers and body, 0.1 to 3600",
+    )
+    g.add_argument(
+        "--max-body",
+        type=int,
+        default=_DEFAULTS.max_body_bytes,
+        metavar="BYTES",
+        help="largest body stored, in bytes after decompression; larger pages fail",
+    )
+    g.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow private/loopback addresses even if the start URL is public",
+    )
+    g.add_argument(
+        "--max-per-pattern",
+        type=int,
+        default=_DEFAULTS.trap_max_per_pattern,
+        metavar="N",
+        help="trap guard: at most N URLs of one shape, digits aside, e.g. /cal?day=N (0: no limit)",
+    )
+    g.add_argument(
+        "--max-param-values",
+        type=int,
+        default=_DEFAULTS.trap_max_param_values,
+        metavar="N",
+        help="trap guard: at most N distinct values of one query parameter per host (0: no limit)",
+    )
+    g.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        default=None,
+        help="also trust the CA certificates in this PEM file (e.g. a local CA)",
+    )
+    g.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do NOT verify TLS certificates (anyone on the path can read and change pages)",
+    )
+    g.add_argument(
+        "--user-agent", default=_DEFAULTS.user_agent, metavar="TEXT", help="User-Agent header"
+    )
+    s = parser.add_argument_group("secret headers", SECRETS_HELP)
+    s.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra request header, e.g. Authorization (repeatable)",
+    )
+    s.add_argument(
+        "--cookie",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="cookie (repeatable)",
+    )
+    s.add_argument(
+        "--header-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read headers from FILE, one 'NAME: VALUE' per line; blank lines and lines "
+        "starting with # are skipped (repeatable)",
+    )
+    s.add_argument(
+        "--header-env",
+        action="append",
+        default=[],
+        metavar="VAR",
+        help="read headers from environment variable VAR, same format as --header-file",
+    )
+
+
+SESSION_HELP = "session id (a unique prefix is enough)"
+
+
+JSON_HELP = (
+    "with --headless: print one JSON record at the end on stdout "
+    "(id, status, counts, duration_s) instead of the bare id"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tui-scraper",
+        formatter_class=_HelpFormatter,
+        description="Web crawls as durable sessions. With no command, opens the terminal app "
+        "(the recovery screen first if a crawl was interrupted).",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-scraper {__version__}")
+    _add_data_dir(parser)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    sub_kw: dict[str, Any] = {"formatter_class": _HelpFormatter}
+
+    crawl = sub.add_parser(
+        "crawl",
+        **sub_kw,
+        help="start a new crawl session",
+        description="Start a crawl session of URL.",
+    )
+    crawl.add_argument("url", metavar="URL", help=URL_HELP)
+    crawl.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: progress lines on stderr, the session id on stdout",
+    )
+    crawl.add_argument("--json", action="store_true", help=JSON_HELP)
+    _add_crawl_options(crawl)
+    _add_data_dir(crawl)
+
+    resume = sub.add_parser("resume", **sub_kw, help="resume a paused or interrupted session")
+    resume.add_argument("session", help=SESSION_HELP)
+    resume.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: progress lines on stderr, the session id on stdout",
+    )
+    resume.add_argument("--json", action="store_true", help=JSON_HELP)
+    resume.add_argument(
+        "--without-secrets",
+        action="store_true",
+        help="resume even though the secret headers this session was started with are missing "
+        "or damaged; they are then not sent",
+    )
+    _add_data_dir(resume)
+
+    demo = sub.add_parser("demo", **sub_kw, help="crawl the built-in demo site (no network needed)")
+    demo.add_argument("--headless", action="store_true", help="no UI: print progress lines")
+    _add_data_dir(demo)
+
+    sessions = sub.add_parser("sessions", **sub_kw, help="list every session")
+    sessions.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_data_dir(sessions)
+
+    show = sub.add_parser("show", **sub_kw, help="one session: config, progress, timeline")
+    show.add_argument("session", help=SESSION_HELP)
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_data_dir(show)
+
+    dismiss = sub.add_parser(
+        "dismiss", **sub_kw, help="hide an interrupted/paused session from recovery"
+    )
+    dismiss.add_argument("session", help=SESSION_HELP)
+    _add_data_dir(dismiss)
+
+    export = sub.add_parser("export", **sub_kw, help="write a session's pages as JSON Lines or CSV")
+    export.add_argument("session", help=SESSION_HELP)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="where to write (default: standard output). A regular file is replaced "
+        "atomically and keeps its mode; a FIFO, device or /dev/fd/N is written in place. "
+        "To a terminal, control characters in page text are shown as \N{REPLACEMENT CHARACTER}",
+    )
+    export.add_argument(
+        "--keep-formulas",
+        action="store_true",
+        help="CSV: leave cells starting with = + - @ as they are (by default they get a "
+        "leading ' so a spreadsheet shows them as text instead of running them)",
+    )
+    _add_data_dir(export)
+    return parser
