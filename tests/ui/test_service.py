@@ -1,0 +1,55 @@
+"""The local SessionService over a real store and a real crawl of the demo site on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from tui_scraper.demo import DemoServer
+from tui_scraper.service import ProgressSnapshot
+from tui_scraper.service.local import LocalSessionService
+from tui_scraper.session import CrawlConfig, Status
+
+
+async def test_watch_yields_frozen_snapshots_at_a_bounded_rate_and_ends(tmp_path: Path) -> None:
+    async with DemoServer(slow_seconds=0.5) as server:
+        service = await LocalSessionService.open(tmp_path, who="test")
+        try:
+            config = CrawlConfig(target_url=str(server.base_url), max_pages=20, allow_private=True)
+            session = await service.create(config)
+            session_id = await service.start(session.id)
+            assert service.running_ids() == [session_id]
+            hz = 10.0
+            started = time.monotonic()
+            snaps: list[ProgressSnapshot] = [s async for s in service.watch(session_id, hz=hz)]
+            took = time.monotonic() - started
+        finally:
+            await service.close()
+    assert snaps, "watch yielded nothing"
+    # Ends when the crawl ends, and the last snapshot says how it ended.
+    assert snaps[-1].status is Status.COMPLETED
+    assert not snaps[-1].live
+    assert all(s.live for s in snaps[:-1])
+    # Bounded: never more than one snapshot per period (plus the first and the final one).
+    assert len(snaps) <= took * hz + 2
+    # Only when something moved: no two consecutive snapshots are the same sample.
+    assert all((a.seq, a.status) != (b.seq, b.status) for a, b in itertools.pairwise(snaps))
+    assert snaps[-1].progress.done > 0 and snaps[-1].recent
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snaps[-1].status = Status.FAILED  # type: ignore[misc]
+    assert isinstance(snaps[-1].recent, tuple) and isinstance(snaps[-1].errors, tuple)
+
+
+async def test_watch_of_a_session_not_running_ends_at_once(tmp_path: Path) -> None:
+    service = await LocalSessionService.open(tmp_path, who="test")
+    try:
+        session = await service.create(CrawlConfig(target_url="http://127.0.0.1:9/"))
+        assert [s async for s in service.watch(session.id)] == []
+        assert service.latest(session.id) is None
+        assert service.pause(session.id) is False and service.cancel(session.id) is False
+    finally:
+        await service.close()
