@@ -91,6 +91,12 @@ class SessionService(Protocol):
     @property
     def data_dir(self) -> Path: ...
 
+    @property
+    def db_path(self) -> Path | None:
+        """The database a forced exit marks interrupted directly when the loop is stuck
+        (None: no local database, nothing to do)."""
+        ...
+
     # queries -------------------------------------------------------------------------------
     async def list_sessions(self) -> list[SessionRecord]: ...
 

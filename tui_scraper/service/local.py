@@ -44,6 +44,10 @@ class LocalSessionService:
     def data_dir(self) -> Path:
         return self._manager.data_dir
 
+    @property
+    def db_path(self) -> Path | None:
+        return self._manager.store.db_path
+
     # queries -------------------------------------------------------------------------------
     async def list_sessions(self) -> list[SessionRecord]:
         return await self._manager.list_sessions()
