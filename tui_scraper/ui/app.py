@@ -318,7 +318,7 @@ class ScraperApp(App[int]):
 
         name = filename or generate_datetime_filename(self.title, ".svg", time_format)
         svg = self.export_screenshot()  # rendering needs the loop; choosing and writing do not
-        data_dir = self._service.data_dir if self._service is not None else self.data_dir
+        data_dir = (self._service.data_dir if self._service is not None else None) or self.data_dir
 
         def write() -> None:
             folder = Path(path).expanduser() if path else _screenshot_dir(data_dir)
