@@ -45,11 +45,11 @@ async def live() -> float:
     from tui_scraper.ui.screens.progress import ProgressScreen
     app = ScraperApp(data_dir, new_config=config)
     async with app.run_test(size=(100, 30)) as pilot:
-        while not app.manager.running():
+        while not app.service.running_ids():
             await pilot.pause(0.01)
         started = time.perf_counter()
         assert isinstance(app.screen, ProgressScreen), app.screen
-        while app.manager.running():
+        while app.service.running_ids():
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
     return elapsed

@@ -1,7 +1,9 @@
-"""ScraperApp: opens the SessionManager, routes to the first screen, owns crawls and shutdown.
+"""ScraperApp: opens the session service, routes to the first screen, owns crawls and shutdown.
 
-Crawls are owned by the manager and watched by the App, never by a screen: a screen's workers
+Crawls are owned by the service and watched by the App, never by a screen: a screen's workers
 are cancelled when it is popped, and leaving the live progress screen must not stop a crawl.
+Screens reach the App only through the `ScraperHost` Protocol (ui/host.py), so they never
+import this module.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ from .text import display_safe
 
 if TYPE_CHECKING:
     from tui_scraper.exit_guard import ExitGuard
-    from tui_scraper.manager import CrawlHandle, SessionManager
+    from tui_scraper.manager import SessionManager
+    from tui_scraper.service import SessionService
+
+    from .host import ScraperHost
 
 SIGNAL_EXIT_CODE = 130  # the CLI's exit code for "interrupted by a signal"
 
@@ -63,6 +68,7 @@ class ScraperApp(App[int]):
         data_dir: Path | None = None,
         *,
         manager: SessionManager | Any | None = None,
+        service: SessionService | None = None,
         demo: bool = False,
         sample_hz: float | None = 4.0,
         clock: Callable[[], float] = time.time,
@@ -87,8 +93,11 @@ class ScraperApp(App[int]):
             else:
                 self._settings_problem = f"Saved theme {self.settings.theme!r} is not available"
         self.data_dir = data_dir
-        self._manager: Any = manager
-        self._owns_manager = manager is None
+        if service is None and manager is not None:
+            from tui_scraper.service.local import LocalSessionService
+
+            service = LocalSessionService(manager)
+        self._service: SessionService | None = service
         self.demo = demo
         self.new_config = new_config
         self.resume = resume
@@ -108,16 +117,20 @@ class ScraperApp(App[int]):
         self._exit_guard = exit_guard
         self.demo_url: str | None = None
         self.startup_error: str | None = None
-        if manager is None:
+        if service is None:
             _prestart_resource_tracker()
 
     # --- lifecycle ------------------------------------------------------------------------
 
     @property
-    def manager(self) -> SessionManager:
-        if self._manager is None:
-            raise RuntimeError("the session manager is not open yet")
-        return self._manager  # type: ignore[no-any-return]
+    def service(self) -> SessionService:
+        if self._service is None:
+            raise RuntimeError("the session service is not open yet")
+        return self._service
+
+    @property
+    def service_ready(self) -> bool:
+        return self._service is not None
 
     def now(self) -> float:
         return self.clock()
@@ -130,11 +143,13 @@ class ScraperApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self._settings_problem:
             self.say(self._settings_problem, severity="warning")
-        if self._manager is None:
-            from tui_scraper.manager import SessionManager
+        if self._service is None:
+            from tui_scraper.service.local import LocalSessionService
 
             try:
-                self._manager = await SessionManager.open(self.data_dir or resolve_data_dir(None))
+                self._service = await LocalSessionService.open(
+                    self.data_dir or resolve_data_dir(None)
+                )
             except ScraperError as exc:
                 self.startup_error = str(exc)
                 self.exit(return_code=2, message=Text(display_safe(str(exc))))
@@ -148,7 +163,7 @@ class ScraperApp(App[int]):
         elif self.resume is not None:
             await self.resume_and_show(self.resume)
         else:
-            recoverable = await self.manager.recoverable()
+            recoverable = await self.service.recoverable()
             if recoverable:
                 await self.push_screen(RecoveryScreen(recoverable))
 
@@ -156,10 +171,10 @@ class ScraperApp(App[int]):
         loop = asyncio.get_running_loop()
         for sig in self._signals:
             loop.remove_signal_handler(sig)
-        if self._manager is not None:
+        if self._service is not None:
             # close() interrupts what still runs (final checkpoint) and closes the database;
             # an unclosed database thread would keep the process alive.
-            await self._manager.close()
+            await self._service.close()
 
     def _install_signal_handlers(self) -> None:
         # Textual installs no SIGHUP/SIGTERM handler: without ours a dropped SSH link kills the
@@ -179,10 +194,10 @@ class ScraperApp(App[int]):
             loop.call_soon_threadsafe(self.stop_for_signal, reason)
 
         def running() -> tuple[Path | None, list[str]]:  # idem, only at a forced exit
-            manager = self._manager
-            if manager is None:
+            service = self._service
+            if service is None:
                 return None, []
-            return manager.store.db_path, list(manager.running())
+            return service.db_path, service.running_ids()
 
         guard.attach(request_exit, running)
 
@@ -202,8 +217,8 @@ class ScraperApp(App[int]):
 
     async def _interrupt_and_exit(self, reason: str, *, who: str, code: int = 0) -> None:
         try:
-            if self._manager is not None:
-                await self._manager.interrupt_all(reason, who=who)
+            if self._service is not None:
+                await self._service.interrupt_all(reason, who=who)
         finally:
             if self._exit_guard is not None:
                 self._exit_guard.settled()
@@ -212,7 +227,7 @@ class ScraperApp(App[int]):
     async def action_quit(self) -> None:
         if self._stopping:
             return
-        running = self._manager.running() if self._manager is not None else {}
+        running = self._service.running_ids() if self._service is not None else []
         if not running:
             self.exit(result=0, return_code=0)
             return
@@ -306,7 +321,7 @@ class ScraperApp(App[int]):
 
         name = filename or generate_datetime_filename(self.title, ".svg", time_format)
         svg = self.export_screenshot()  # rendering needs the loop; choosing and writing do not
-        data_dir = getattr(self._manager, "data_dir", None) or self.data_dir
+        data_dir = (self._service.data_dir if self._service is not None else None) or self.data_dir
 
         def write() -> None:
             folder = Path(path).expanduser() if path else _screenshot_dir(data_dir)
@@ -330,46 +345,46 @@ class ScraperApp(App[int]):
     async def start_session(self, session_ref: str) -> str | None:
         """Start or resume a session (id or unique prefix); returns its full id, None on error.
 
-        The crawl runs as a task of the manager and is watched by the App, never by a screen.
+        The crawl runs as a task of the service and is watched by the App, never by a screen.
         """
         try:
-            handle = await self.manager.start(session_ref)
+            session_id = await self.service.start(session_ref)
         except ScraperError as exc:
             self.say(str(exc), severity="error")
             return None
-        self.watch_handle(handle)
-        self.sessions_changed.publish(handle.session_id)
-        return handle.session_id
+        self.watch_crawl(session_id)
+        self.sessions_changed.publish(session_id)
+        return session_id
 
-    def watch_handle(self, handle: CrawlHandle) -> None:
-        if handle.session_id in self._watched:
+    def watch_crawl(self, session_id: str) -> None:
+        if session_id in self._watched:
             return
-        self._watched.add(handle.session_id)
+        self._watched.add(session_id)
         self.run_worker(
-            self._watch(handle),
-            group=f"watch-{handle.session_id}",
+            self._watch(session_id),
+            group=f"watch-{session_id}",
             exit_on_error=False,
-            description=f"watch crawl {handle.session_id[:8]}",
+            description=f"watch crawl {session_id[:8]}",
         )
 
-    async def _watch(self, handle: CrawlHandle) -> None:
+    async def _watch(self, session_id: str) -> None:
         try:
-            status = await handle.wait()
+            status = await self.service.wait(session_id)
         except Exception as exc:  # the crawl task itself failed: tell the user, keep the app
             self.say(f"Crawl error: {exc}", severity="error")
             status = None
         finally:
-            self._watched.discard(handle.session_id)
-        self.sessions_changed.publish(handle.session_id)
+            self._watched.discard(session_id)
+        self.sessions_changed.publish(session_id)
         if status is not None and not self._stopping:
             severity: SeverityLevel = "error" if status == Status.FAILED else "information"
-            self.say(f"Session {handle.session_id[:8]} {status.value}", severity=severity)
+            self.say(f"Session {session_id[:8]} {status.value}", severity=severity)
 
     async def create_and_start(
         self, config: CrawlConfig, secret_headers: dict[str, str] | None = None
     ) -> str:
         """Create a session (raises ConfigError) and start it at once, showing live progress."""
-        record = await self.manager.create(config, secret_headers=secret_headers or None)
+        record = await self.service.create(config, secret_headers=secret_headers or None)
         self.sessions_changed.publish(record.id)
         await self.resume_and_show(record.id)
         return record.id
@@ -385,7 +400,7 @@ class ScraperApp(App[int]):
 
         async def submit() -> None:
             try:
-                record = await self.manager.create(config, secret_headers=secret_headers or None)
+                record = await self.service.create(config, secret_headers=secret_headers or None)
             except ConfigError as exc:
                 form.show_config_error(exc)
                 return
@@ -418,7 +433,7 @@ class ScraperApp(App[int]):
 
     def show_recovery(self) -> None:
         async def load() -> None:
-            records = await self.manager.recoverable()
+            records = await self.service.recoverable()
             if not records:
                 self.say("Nothing to recover")
                 return
@@ -433,13 +448,13 @@ class ScraperApp(App[int]):
                 self.say(f"Exported {rows} rows to {path}")
 
         async def export(fmt: str, path: Path) -> int:
-            return await self.manager.export(session_id, fmt, path)
+            return await self.service.export(session_id, fmt, path)
 
         self.push_screen(ExportScreen(session_id, target_url, self.export_dir, export), done)
 
     async def dismiss_session(self, session_id: str) -> bool:
         try:
-            await self.manager.dismiss(session_id)
+            await self.service.dismiss(session_id)
         except ScraperError as exc:
             self.say(str(exc), severity="error")
             return False
@@ -540,3 +555,8 @@ def disabled_reason(node: object, action: str) -> str | None:
         return None
     reason = explain(action)
     return reason if isinstance(reason, str) and reason else None
+
+
+def _is_a_host(app: ScraperApp) -> ScraperHost:
+    """mypy checks here that the App gives the screens everything ScraperHost promises."""
+    return app

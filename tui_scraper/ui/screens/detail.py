@@ -46,7 +46,7 @@ from ..widgets.status import http_text, status_text
 from ..widgets.tables import FlexTable
 
 if TYPE_CHECKING:
-    from ..app import ScraperApp
+    from ..host import ScraperHost
 
 PAGE_FILTERS: tuple[PageStatus | None, ...] = (
     None,
@@ -172,8 +172,8 @@ class SessionDetailScreen(Screen[None]):
         self._search_timer: Timer | None = None
 
     @property
-    def scraper(self) -> ScraperApp:
-        return cast("ScraperApp", self.app)
+    def scraper(self) -> ScraperHost:
+        return cast("ScraperHost", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -229,14 +229,14 @@ class SessionDetailScreen(Screen[None]):
         self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _load(self) -> None:
-        manager = self.scraper.manager
+        manager = self.scraper.service
         record = await manager.get(self.session_id)
         events = await manager.events(self.session_id)
         pages = await self._fetch_pages(counts=True)
         self.show(record, events, pages)
 
     async def _fetch_pages(self, *, counts: bool = False) -> list[PageRecord]:
-        manager = self.scraper.manager
+        manager = self.scraper.service
         if counts or not self.counts:
             # A count reads the session's index range (~0.2 s per million pages): on (re)load,
             # not on every page turn.

@@ -27,7 +27,7 @@ from ..text import display_safe
 from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from ..app import ScraperApp
+    from ..host import ScraperHost
 
 # form field id -> (label, ConfigError.field names that belong to it)
 FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -229,8 +229,8 @@ class NewSessionScreen(Screen[None]):
         self._pristine: dict[str, str | bool] = {}
 
     @property
-    def scraper(self) -> ScraperApp:
-        return cast("ScraperApp", self.app)
+    def scraper(self) -> ScraperHost:
+        return cast("ScraperHost", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -1,11 +1,13 @@
-"""Live progress of one session, sampled a few times a second from the crawl's aggregator.
+"""Live progress of one session, from the service's progress snapshots.
 
-The screen only *reads* `handle.stats.snapshot()`; the crawl belongs to the manager, so leaving
+The screen only receives frozen `ProgressSnapshot`s (from `service.watch`, a few a second, or
+`service.latest` when a test samples by hand); the crawl belongs to the service, so leaving
 this screen (escape) does not stop it, and coming back shows it as it is.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -16,7 +18,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkline
 
-from tui_scraper.crawl.stats import StatsSnapshot
+from tui_scraper.service import ProgressSnapshot
 from tui_scraper.session import RESUMABLE, SessionRecord, Status
 
 from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
@@ -26,25 +28,14 @@ from ..widgets.tail import new_tail
 from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from tui_scraper.manager import CrawlHandle
-
-    from ..app import ScraperApp
+    from ..host import ScraperHost
 
 MAX_LOG_LINES = 500
 
 
-def snapshot_of_record(record: SessionRecord) -> StatsSnapshot:
+def snapshot_of_record(record: SessionRecord) -> ProgressSnapshot:
     """What a stopped session looks like to this screen: its stored progress, nothing live."""
-    return StatsSnapshot(
-        session_id=record.id,
-        target_url=record.target_url,
-        state=record.status,
-        progress=record.progress,
-        max_pages=record.config.max_pages,
-        recent=[],
-        errors=[],
-        rate_history=[],
-    )
+    return ProgressSnapshot.of_record(record)
 
 
 class ProgressScreen(Screen[None]):
@@ -70,16 +61,15 @@ class ProgressScreen(Screen[None]):
         self._table_every = max(1, round(sample_hz / table_hz)) if sample_hz else 1
         self._samples = 0
         self.state: Status = Status.PENDING
-        self.snapshot: StatsSnapshot | None = None
+        self.snapshot: ProgressSnapshot | None = None
         self._seq: int | None = None
         self._errors: list[str] = []
         self._live = False
         self._record_loaded = False
-        self._handle: CrawlHandle | None = None
 
     @property
-    def scraper(self) -> ScraperApp:
-        return cast("ScraperApp", self.app)
+    def scraper(self) -> ScraperHost:
+        return cast("ScraperHost", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,9 +97,8 @@ class ProgressScreen(Screen[None]):
         self.sub_title = f"Session {self.session_id[:8]}"
         self.query_one("#progress-errors", RichLog).border_title = "Errors"
         self.scraper.sessions_changed.subscribe(self, self._changed)
-        if self.sample_hz:
-            self.set_interval(1 / self.sample_hz, self.sample)
         self.sample()
+        self._watch()
         self.query_one(RecentPagesTable).focus()
 
     def on_screen_resume(self) -> None:
@@ -119,30 +108,38 @@ class ProgressScreen(Screen[None]):
         if session_id == self.session_id:
             self._record_loaded = False
             self.sample()
+            self._watch()  # (re)started: follow the new run
+
+    def _watch(self) -> None:
+        """Follow `service.watch` while the crawl runs (no timer without a rate: tests sample)."""
+        if self.sample_hz:
+            self.run_worker(self._follow, group="watch", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
+
+    async def _follow(self) -> None:
+        assert self.sample_hz
+        async for snap in self.scraper.service.watch(self.session_id, hz=self.sample_hz):
+            if self.app.screen is self:  # covered: on_screen_resume catches up
+                self._take(snap)
+        self._take(self.scraper.service.latest(self.session_id))
 
     # --- sampling -------------------------------------------------------------------------
 
     def sample(self) -> None:
-        """Read the aggregator once and redraw if anything moved (called by the timer)."""
+        """Take the service's current snapshot once and redraw if anything moved."""
         if self.app.screen is not self and self.sample_hz:
             return  # covered by another screen: nothing to draw (on_screen_resume catches up)
+        self._take(self.scraper.service.latest(self.session_id))
+
+    def _take(self, snap: ProgressSnapshot | None) -> None:
         self._samples += 1
-        handle = self.scraper.manager.handle(self.session_id)
-        if handle is not None:
-            self._handle = handle
-        elif self._handle is not None:
-            # The manager forgets a finished crawl; its stats still hold the last pages and
-            # errors, which may have arrived after our previous sample.
-            handle, self._handle = self._handle, None
-        if handle is not None:
-            snap = handle.stats.snapshot()
-            was_live, self._live = self._live, not handle.done
-            if snap.seq != self._seq or snap.state != self.state:
-                full = handle.done or self._samples % self._table_every == 0
+        if snap is not None:
+            was_live, self._live = self._live, snap.live
+            if snap.seq != self._seq or snap.status != self.state:
+                full = not snap.live or self._samples % self._table_every == 0
                 self.show(snap, tables=full)
             if was_live != self._live:
                 self.refresh_bindings()
-            if handle.done:
+            if not snap.live and not self._record_loaded:
                 self._load_record()
             return
         self._live = False
@@ -154,40 +151,36 @@ class ProgressScreen(Screen[None]):
         self.run_worker(self._read_record, group="record", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _read_record(self) -> None:
-        record = await self.scraper.manager.get(self.session_id)
-        if self.scraper.manager.handle(self.session_id) is not None and self._live:
+        record = await self.scraper.service.get(self.session_id)
+        if self.session_id in self.scraper.service.running_ids() and self._live:
             return  # resumed meanwhile: the live stats win
         snap = snapshot_of_record(record)
         if self.snapshot is not None:
             # Keep what the live run showed (recent pages, errors, rate) under the final state.
-            snap = StatsSnapshot(
-                session_id=snap.session_id,
-                target_url=snap.target_url,
-                state=record.status,
+            snap = replace(
+                self.snapshot,
+                status=record.status,
                 progress=record.progress,
-                max_pages=snap.max_pages,
-                recent=self.snapshot.recent,
-                errors=self.snapshot.errors,
-                rate_history=self.snapshot.rate_history,
-                seq=self.snapshot.seq,
+                live=False,
+                host_states=snap.host_states,
             )
         self.show(snap)
 
-    def show(self, snap: StatsSnapshot, *, tables: bool = True) -> None:
+    def show(self, snap: ProgressSnapshot, *, tables: bool = True) -> None:
         """Render one snapshot. Pure with respect to time: everything shown comes from `snap`.
 
         `tables=False` skips the recent-pages table and the error log (throttled redraws).
         """
         self.snapshot = snap
         self._seq = snap.seq
-        state_changed = snap.state != self.state
-        self.state = snap.state
+        state_changed = snap.status != self.state
+        self.state = snap.status
         p = snap.progress
         with self.app.batch_update():
-            style = STATUS_STYLE.get(snap.state, "")
+            style = STATUS_STYLE.get(snap.status, "")
             self.query_one("#progress-status", Label).update(
                 Content.assemble(
-                    (f"{snap.state.value.upper()}", style), "  ", safe_content(snap.target_url)
+                    (f"{snap.status.value.upper()}", style), "  ", safe_content(snap.target_url)
                 )
             )
             self.query_one("#progress-counters", Label).update(
@@ -208,7 +201,7 @@ class ProgressScreen(Screen[None]):
             self.query_one(ProgressBar).update(
                 total=100, progress=round((fraction or 0.0) * 100, 1)
             )
-            hosts = "   ".join(f"{h}: {s}" for h, s in sorted(p.host_states.items()))
+            hosts = "   ".join(f"{h}: {s}" for h, s in snap.host_states)
             self.query_one("#progress-hosts", Label).update(safe_content(hosts))
             self.query_one("#progress-hosts", Label).display = bool(hosts)
             if tables:
@@ -230,7 +223,7 @@ class ProgressScreen(Screen[None]):
         if action == "pause":
             return self.state == Status.RUNNING or self.state in RESUMABLE or None
         if action == "cancel_crawl":
-            # The manager cancels only a live crawl (CrawlHandle.cancel); a stopped session
+            # The service cancels only a live crawl; a stopped session
             # simply stays stopped, or is dismissed from the recovery screen.
             return self._live or None
         return True
@@ -243,9 +236,8 @@ class ProgressScreen(Screen[None]):
         return None
 
     async def action_pause(self) -> None:
-        handle = self.scraper.manager.handle(self.session_id)
-        if handle is not None and not handle.done:
-            handle.pause()  # returns at once; the crawl checkpoints, then becomes paused
+        if self._live and self.scraper.service.pause(self.session_id):
+            # Returns at once; the crawl checkpoints, then becomes paused.
             self.scraper.say(f"Pausing {self.session_id[:8]}…")
         elif self.state in RESUMABLE and await self.scraper.start_session(self.session_id):
             self._record_loaded = False
@@ -272,9 +264,7 @@ class ProgressScreen(Screen[None]):
         )
 
     def _cancel(self) -> None:
-        handle = self.scraper.manager.handle(self.session_id)
-        if handle is not None and not handle.done:
-            handle.cancel()
+        if self.scraper.service.cancel(self.session_id):
             self.scraper.say(f"Cancelling {self.session_id[:8]}…")
 
     def action_details(self) -> None:

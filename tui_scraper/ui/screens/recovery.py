@@ -20,7 +20,7 @@ from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 
 if TYPE_CHECKING:
-    from ..app import ScraperApp
+    from ..host import ScraperHost
 
 
 def stop_reason(record: SessionRecord, events: list[EventRecord]) -> str:
@@ -45,8 +45,8 @@ class RecoveryScreen(Screen[None]):
         self.reasons: dict[str, str] = dict(reasons or {})
 
     @property
-    def scraper(self) -> ScraperApp:
-        return cast("ScraperApp", self.app)
+    def scraper(self) -> ScraperHost:
+        return cast("ScraperHost", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -95,7 +95,7 @@ class RecoveryScreen(Screen[None]):
     async def _load_reasons(self) -> None:
         table = self.query_one(DataTable)
         for record in list(self.records.values()):
-            events = await self.scraper.manager.events(record.id)
+            events = await self.scraper.service.events(record.id)
             self.reasons[record.id] = stop_reason(record, events)
             if record.id in table.rows:
                 table.update_cell(record.id, "reason", safe_text(self.reasons[record.id]))

@@ -20,7 +20,7 @@ from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 
 if TYPE_CHECKING:
-    from ..app import ScraperApp
+    from ..host import ScraperHost
 
 COLUMNS = (
     ("id", "ID", 8),
@@ -63,8 +63,8 @@ class SessionsScreen(Screen[None]):
         self.filter_text = ""
 
     @property
-    def scraper(self) -> ScraperApp:
-        return cast("ScraperApp", self.app)
+    def scraper(self) -> ScraperHost:
+        return cast("ScraperHost", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,7 +107,7 @@ class SessionsScreen(Screen[None]):
         self.run_worker(self._reload, group="reload", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _reload(self) -> None:
-        records = await self.scraper.manager.list_sessions()
+        records = await self.scraper.service.list_sessions()
         self.show_records(records)
 
     # --- rendering ------------------------------------------------------------------------
@@ -163,17 +163,17 @@ class SessionsScreen(Screen[None]):
 
     def sample(self) -> None:
         """Refresh the rows of running crawls from their in-memory stats (no database read)."""
-        if self.scraper._manager is None or self.app.screen is not self:
+        if not self.scraper.service_ready or self.app.screen is not self:
             return  # covered (e.g. by live progress): on_screen_resume reloads anyway
         table = self.query_one(DataTable)
-        running = self.scraper.manager.running()
-        for session_id, handle in running.items():
-            if session_id not in table.rows:
+        service = self.scraper.service
+        for session_id in service.running_ids():
+            snap = service.latest(session_id) if session_id in table.rows else None
+            if snap is None:
                 continue
-            snap = handle.stats.snapshot()
             p = snap.progress
             record = self.records.get(session_id)
-            cell = self._status_cell(snap.state, record) if record else status_text(snap.state)
+            cell = self._status_cell(snap.status, record) if record else status_text(snap.status)
             table.update_cell(session_id, "status", cell)
             table.update_cell(session_id, "done", Text(str(p.done), justify="right"))
             table.update_cell(
@@ -202,8 +202,8 @@ class SessionsScreen(Screen[None]):
         return self.records.get(session_id) if session_id else None
 
     def _live_status(self, record: SessionRecord) -> Status:
-        handle = self.scraper.manager.running().get(record.id)
-        return Status.RUNNING if handle is not None and not handle.done else record.status
+        running = record.id in self.scraper.service.running_ids()
+        return Status.RUNNING if running else record.status
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Disabled (greyed in the footer) rather than hidden, so the keys stay discoverable.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import count
 
 from rich.text import Text
@@ -39,7 +40,7 @@ class RecentPagesTable(FlexTable):
         self.add_column("Size", key="size", width=8)
         self.add_column("Time", key="time", width=7)
 
-    def show(self, recent: list[RecentPage]) -> None:
+    def show(self, recent: Sequence[RecentPage]) -> None:
         fresh = new_tail(self._shown, recent)
         self._shown = list(recent)
         if not fresh:

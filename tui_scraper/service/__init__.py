@@ -1,0 +1,173 @@
+"""The one API the UI (and later the CLI) calls: queries, commands and progress snapshots.
+
+UI-free and Textual-free: a screen holds a `SessionService` and the immutable
+`ProgressSnapshot`s it hands out, never a live crawl object, so what a screen can touch is
+exactly what this Protocol says (mypy checks every implementation against it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from tui_scraper.crawl.stats import RecentPage, StatsSnapshot
+from tui_scraper.session import (
+    CrawlConfig,
+    EventRecord,
+    PageRecord,
+    PageStatus,
+    Progress,
+    SessionRecord,
+    Status,
+)
+
+# At most this many snapshots a second from `watch`: a redraw costs the crawl's event loop
+# time, and a human cannot read counters faster than this anyway.
+DEFAULT_WATCH_HZ = 4.0
+
+
+@dataclass(frozen=True)
+class ProgressSnapshot:
+    """One sample of a session's progress. Frozen, with tuples: safe to keep and compare."""
+
+    session_id: str
+    target_url: str
+    status: Status
+    progress: Progress
+    max_pages: int | None
+    recent: tuple[RecentPage, ...] = ()
+    errors: tuple[str, ...] = ()
+    # Pages finished in each of the last few whole seconds, oldest first.
+    rate_history: tuple[int, ...] = ()
+    # Grows with every change of the live figures: a reader skips redraws when it did not move.
+    seq: int = 0
+    # True while a crawl of this session runs in the service (False for a stored record).
+    live: bool = False
+    host_states: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def fraction(self) -> float | None:
+        p = self.progress
+        finished = p.done + p.failed + p.skipped
+        if self.max_pages:
+            return min(1.0, finished / self.max_pages)
+        total = finished + p.queued + p.fetching
+        return finished / total if total else None
+
+    @classmethod
+    def of_stats(cls, snap: StatsSnapshot, *, live: bool) -> ProgressSnapshot:
+        return cls(
+            session_id=snap.session_id,
+            target_url=snap.target_url,
+            status=snap.state,
+            progress=snap.progress,
+            max_pages=snap.max_pages,
+            recent=tuple(snap.recent),
+            errors=tuple(snap.errors),
+            rate_history=tuple(snap.rate_history),
+            seq=snap.seq,
+            live=live,
+            host_states=tuple(sorted(snap.progress.host_states.items())),
+        )
+
+    @classmethod
+    def of_record(cls, record: SessionRecord) -> ProgressSnapshot:
+        """A stopped session: its stored progress, nothing live."""
+        return cls(
+            session_id=record.id,
+            target_url=record.target_url,
+            status=record.status,
+            progress=record.progress,
+            max_pages=record.config.max_pages,
+            host_states=tuple(sorted(record.progress.host_states.items())),
+        )
+
+
+class SessionService(Protocol):
+    """Everything a front end may ask of sessions and crawls."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def db_path(self) -> Path | None:
+        """The database a forced exit marks interrupted directly when the loop is stuck
+        (None: no local database, nothing to do)."""
+        ...
+
+    # queries -------------------------------------------------------------------------------
+    async def list_sessions(self) -> list[SessionRecord]: ...
+
+    async def get(self, session_ref: str) -> SessionRecord: ...
+
+    async def events(self, session_ref: str) -> list[EventRecord]: ...
+
+    async def recoverable(self) -> list[SessionRecord]: ...
+
+    async def pages(
+        self, session_ref: str, *, status: PageStatus | None = None, limit: int = 500
+    ) -> list[PageRecord]: ...
+
+    async def pages_after(
+        self,
+        session_ref: str,
+        *,
+        status: PageStatus | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        search: str = "",
+    ) -> list[PageRecord]: ...
+
+    async def page_counts(self, session_ref: str) -> dict[PageStatus, int]: ...
+
+    def running_ids(self) -> list[str]:
+        """Sessions whose crawl runs in this service now (cheap, never blocks)."""
+        ...
+
+    def latest(self, session_id: str) -> ProgressSnapshot | None:
+        """The current live sample of a running (or just finished) crawl, else None.
+        Cheap and synchronous: it copies in-memory counters, no I/O."""
+        ...
+
+    def watch(
+        self, session_id: str, *, hz: float = DEFAULT_WATCH_HZ
+    ) -> AsyncIterator[ProgressSnapshot]:
+        """Snapshots of a live crawl, at most `hz` a second and only when something moved;
+        the last one carries the final status, then the iterator ends."""
+        ...
+
+    # commands ------------------------------------------------------------------------------
+    async def create(
+        self, config: CrawlConfig, *, secret_headers: dict[str, str] | None = None
+    ) -> SessionRecord: ...
+
+    async def start(self, session_ref: str) -> str:
+        """Start (or resume) a crawl; returns the session id. Already running: a no-op."""
+        ...
+
+    async def resume(self, session_ref: str) -> str: ...
+
+    def pause(self, session_id: str) -> bool:
+        """Ask a live crawl to checkpoint and pause; False when none runs."""
+        ...
+
+    def cancel(self, session_id: str) -> bool:
+        """Ask a live crawl to stop as failed (cancelled); False when none runs."""
+        ...
+
+    async def wait(self, session_id: str) -> Status | None:
+        """The final status of the crawl running now, once it ends (None when none runs)."""
+        ...
+
+    async def dismiss(self, session_ref: str) -> SessionRecord: ...
+
+    async def export(self, session_ref: str, fmt: str, path: Path | None) -> int: ...
+
+    async def interrupt_all(self, reason: str, *, who: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+__all__ = ["DEFAULT_WATCH_HZ", "ProgressSnapshot", "SessionService"]

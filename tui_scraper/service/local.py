@@ -1,0 +1,167 @@
+"""LocalSessionService: the service in this process, over today's SessionManager.
+
+Crawls run in this event loop (today's behaviour). The live figures come from the crawl's
+CrawlStats, sampled and copied into frozen ProgressSnapshots, so no caller ever holds the
+engine's mutable objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from tui_scraper.crawl.stats import CrawlStats
+from tui_scraper.manager import SessionManager
+from tui_scraper.session import (
+    CrawlConfig,
+    EventRecord,
+    PageRecord,
+    PageStatus,
+    SessionRecord,
+    Status,
+)
+
+from . import DEFAULT_WATCH_HZ, ProgressSnapshot
+
+
+class LocalSessionService:
+    def __init__(self, manager: SessionManager) -> None:
+        self._manager = manager
+        # The stats of the last crawl of each session started here: a crawl that just ended
+        # still has recent pages and errors that arrived after a reader's previous sample.
+        self._stats: dict[str, CrawlStats] = {}
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, who: str = "ui") -> LocalSessionService:
+        return cls(await SessionManager.open(data_dir, who=who))
+
+    @property
+    def manager(self) -> SessionManager:
+        return self._manager
+
+    @property
+    def data_dir(self) -> Path:
+        return self._manager.data_dir
+
+    @property
+    def db_path(self) -> Path | None:
+        return self._manager.store.db_path
+
+    # queries -------------------------------------------------------------------------------
+    async def list_sessions(self) -> list[SessionRecord]:
+        return await self._manager.list_sessions()
+
+    async def get(self, session_ref: str) -> SessionRecord:
+        return await self._manager.get(session_ref)
+
+    async def events(self, session_ref: str) -> list[EventRecord]:
+        return await self._manager.events(session_ref)
+
+    async def recoverable(self) -> list[SessionRecord]:
+        return await self._manager.recoverable()
+
+    async def pages(
+        self, session_ref: str, *, status: PageStatus | None = None, limit: int = 500
+    ) -> list[PageRecord]:
+        return await self._manager.pages(session_ref, status=status, limit=limit)
+
+    async def pages_after(
+        self,
+        session_ref: str,
+        *,
+        status: PageStatus | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        search: str = "",
+    ) -> list[PageRecord]:
+        return await self._manager.pages_after(
+            session_ref, status=status, after_id=after_id, limit=limit, search=search
+        )
+
+    async def page_counts(self, session_ref: str) -> dict[PageStatus, int]:
+        return await self._manager.page_counts(session_ref)
+
+    def running_ids(self) -> list[str]:
+        return list(self._manager.running())
+
+    def latest(self, session_id: str) -> ProgressSnapshot | None:
+        handle = self._manager.handle(session_id)
+        if handle is not None:
+            self._stats[session_id] = handle.stats
+            snap = handle.stats.snapshot()
+            # The crawl sets its final state a moment before its task ends (it still releases
+            # its lease): from then on nothing more moves, so it no longer counts as live.
+            return ProgressSnapshot.of_stats(snap, live=snap.state is Status.RUNNING)
+        stats = self._stats.get(session_id)
+        if stats is None:
+            return None
+        return ProgressSnapshot.of_stats(stats.snapshot(), live=False)
+
+    async def watch(
+        self, session_id: str, *, hz: float = DEFAULT_WATCH_HZ
+    ) -> AsyncIterator[ProgressSnapshot]:
+        period = 1.0 / hz if hz > 0 else 1.0 / DEFAULT_WATCH_HZ
+        last: tuple[int, Status] | None = None
+        while True:
+            snap = self.latest(session_id)
+            if snap is None:
+                return  # nothing runs here: the stored record is the whole story
+            key = (snap.seq, snap.status)
+            if key != last:
+                last = key
+                yield snap
+            if not snap.live:
+                return
+            await asyncio.sleep(period)
+
+    # commands ------------------------------------------------------------------------------
+    async def create(
+        self, config: CrawlConfig, *, secret_headers: dict[str, str] | None = None
+    ) -> SessionRecord:
+        return await self._manager.create(config, secret_headers=secret_headers)
+
+    async def start(self, session_ref: str) -> str:
+        handle = await self._manager.start(session_ref)
+        self._stats[handle.session_id] = handle.stats
+        return handle.session_id
+
+    async def resume(self, session_ref: str) -> str:
+        return await self.start(session_ref)
+
+    def pause(self, session_id: str) -> bool:
+        handle = self._manager.handle(session_id)
+        if handle is None:
+            return False
+        handle.pause()
+        return True
+
+    def cancel(self, session_id: str) -> bool:
+        handle = self._manager.handle(session_id)
+        if handle is None:
+            return False
+        handle.cancel()
+        return True
+
+    async def wait(self, session_id: str) -> Status | None:
+        handle = self._manager.handle(session_id)
+        return None if handle is None else await handle.wait()
+
+    async def dismiss(self, session_ref: str) -> SessionRecord:
+        return await self._manager.dismiss(session_ref)
+
+    async def export(self, session_ref: str, fmt: str, path: Path | None) -> int:
+        return await self._manager.export(session_ref, fmt, path)
+
+    async def interrupt_all(self, reason: str, *, who: str) -> None:
+        await self._manager.interrupt_all(reason, who=who)
+
+    async def close(self) -> None:
+        await self._manager.close()
+
+
+def _conforms(service: LocalSessionService) -> None:
+    """mypy checks here that the local service implements the whole Protocol."""
+    from . import SessionService
+
+    _: SessionService = service
