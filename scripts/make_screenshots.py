@@ -54,7 +54,7 @@ async def first_run(data_dir: Path, url: str, out: Path) -> None:
             extract=(ExtractRule("heading", "h1"), ExtractRule("links", "a", "href")),
         )
         await app.create_and_start(config)
-        await until(pilot, lambda: not app.manager.running(), timeout=120)
+        await until(pilot, lambda: not app.service.running_ids(), timeout=120)
         await pilot.press("escape")
 
         await pilot.press("n")
@@ -111,7 +111,7 @@ async def second_run(data_dir: Path, out: Path) -> None:
         shot(app, out, "key_help")
         await pilot.press("escape")
         await pilot.pause(0.3)
-        records = await app.manager.list_sessions()
+        records = await app.service.list_sessions()
         done = next(r for r in records if r.status is Status.COMPLETED)
         app.show_detail(done.id)
         await until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
