@@ -288,6 +288,7 @@ def test_read_only_file_system_data_dir(tmp_path: Path) -> None:
     # Nothing listens on port 9: the session exists and has failed, which is all this needs.
     made = cli(data, "crawl", "http://127.0.0.1:9/", "--headless", "--retries", "0")
     assert made.returncode == 1, made.stderr
+    made_id = made.stdout.strip()
     before = _snapshot(data)
     script = (
         'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && '
@@ -295,10 +296,14 @@ def test_read_only_file_system_data_dir(tmp_path: Path) -> None:
         'python "$2" --data-dir "$1" $args; echo "rc=$?"; done'
     )
     result = run_in_mount_namespace(script, str(data), str(RUN_CLI))
-    assert result.stdout.split() == ["rc=2", "rc=2"], (result.stdout, result.stderr)
+    # Reading works on read-only media (the store opens a file nobody writes as immutable);
+    # starting a crawl there is refused in one line, and nothing changes either way.
+    out = result.stdout.splitlines()
+    assert [line for line in out if line.startswith("rc=")] == ["rc=0", "rc=2"], result.stdout
+    assert any(line.startswith(made_id[:8]) and "failed" in line for line in out), out
     assert_clean_stderr(result.stderr)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 2 and all("Read-only file system" in line for line in lines), lines
+    assert len(lines) == 1 and "Read-only file system" in lines[0], lines
     assert _snapshot(data) == before
 
 

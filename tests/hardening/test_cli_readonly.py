@@ -72,11 +72,14 @@ def test_looking_at_an_orphan_changes_no_byte(site: SiteServer, tmp_path: Path) 
         assert result.returncode == 0, (args, result.stderr)
         assert_clean_stderr(result.stderr)
     assert _bytes_of(data) == before  # no reaping, no temp-blob collection, no checkpoint
-    assert only_session(data)[1] == "running"  # still the next writer's to reap
+    assert only_session(data)[1] == "running"  # the row is still the next writer's to reap
+    # ...but what a reader shows is the truth: its owner is gone, so it is interrupted.
     listed = json.loads(results[("sessions", "--json")].stdout)
-    assert [(s["id"], s["status"]) for s in listed] == [(session_id, "running")]
+    assert [(s["id"], s["status"]) for s in listed] == [(session_id, "interrupted")]
+    shown = json.loads(results[("show", session_id, "--json")].stdout)
+    assert shown["status"] == "interrupted" and "gone" in shown["error"], shown
     # `show` formats its figures with the app's formatter.
-    progress = json.loads(results[("show", session_id, "--json")].stdout)["progress"]
+    progress = shown["progress"]
     shown = f"{human_bytes(progress['bytes'])}, {human_duration(progress['elapsed_s'])}"
     assert shown in results[("show", session_id[:8])].stdout
 

@@ -91,6 +91,15 @@ def _main(argv: Sequence[str] | None) -> int:
         # dir on a read-only file system, a path through a file): one line, never a traceback.
         warn(describe_os_error(exc))
         return EXIT_FAILED if exc.errno in STORAGE_ERRNOS else EXIT_BAD_INPUT
+    except (MemoryError, RuntimeError) as exc:
+        from ..crawl.faults import describe_fault, is_our_fault
+
+        if not is_our_fault(exc):
+            raise
+        # No memory (or no room for a thread) before the crawl could record it: one line, and
+        # the session, if it was started, is settled as interrupted by the next writer.
+        warn(describe_fault(exc))
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 

@@ -62,6 +62,22 @@ def try_lock(data_dir: Path, session_id: str) -> HeldLock | None:
     return HeldLock(session_id, path, fd)
 
 
+def owner_alive(data_dir: Path, session_id: str) -> bool:
+    """Whether a live process holds the session's lock — asked without creating or changing a
+    file, so read-only commands can tell a crashed run from a running one and write nothing."""
+    try:
+        fd = os.open(lock_path(data_dir, session_id), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False  # no lock file: nobody can be holding it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock we may have taken
+    return False
+
+
 def write_owner(lock: HeldLock, info: dict[str, Any]) -> None:
     """Who holds the lock, for error messages only (the flock itself is the truth)."""
     payload = json.dumps(info, sort_keys=True).encode()

@@ -10,6 +10,7 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,26 @@ class Store:
         return await self._db.write(sessions.create, config, who)
 
     async def get_session(self, session_id: str) -> SessionRecord:
-        return await self._db.read(sessions.get, session_id)
+        return self._as_seen(await self._db.read(sessions.get, session_id))
 
     async def resolve_id(self, ref: str) -> str:
         return await self._db.read(sessions.resolve_id, ref)
 
     async def list_sessions(self) -> list[SessionRecord]:
-        return await self._db.read(sessions.list_all)
+        return [self._as_seen(s) for s in await self._db.read(sessions.list_all)]
+
+    def _as_seen(self, record: SessionRecord) -> SessionRecord:
+        """A read-only store never reaps, so a `running` row whose owner is gone (its lock is
+        free) is shown as what the next writer will record: interrupted. Nothing is written."""
+        if not self.readonly or record.status is not Status.RUNNING:
+            return record
+        if lease.owner_alive(self.data_dir, record.id):
+            return record
+        return replace(
+            record,
+            status=Status.INTERRUPTED,
+            error=record.error or "the process running it is gone (not yet recorded)",
+        )
 
     async def transition(
         self,
