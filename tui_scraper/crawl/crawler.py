@@ -2,16 +2,15 @@
 
 The invariants that make resume exact, and where they hold here:
 1. a page's result and its links commit together: one `PageResult` carries both into one
-   `Store.checkpoint` transaction;
-2. checkpoints are batched by count and time (`BATCH_SIZE`, `BATCH_SECONDS`);
-3. blobs are written (tmp, fsync, rename) by the page processor before the result exists;
-5. a stop puts claimed-but-unfinished rows back with `requeue_fetching`;
-6. counters start from `page_counts`, so limits and figures stay exact across stops.
+   batch commit (the store's `checkpoint`, one transaction);
+2. results are committed in batches by count and time (`batching.Batcher`);
+3. blobs are written (tmp, rename) by the page processor before the result exists, and the
+   batch commit makes them durable before its COMMIT;
+4. a stop puts claimed-but-unfinished rows back with `requeue_fetching`;
+5. counters start from `page_counts`, so limits and figures stay exact across stops.
 
-The refetch bound: a kill loses at most the results not yet committed, and each of those pages
-is fetched again on resume. A batch never holds more than `BATCH_SIZE` rows, and while one is
-being committed at most `BATCH_SIZE` more are gathered (workers wait before adding to a full
-pending batch), so a kill refetches at most concurrency + 2 × BATCH_SIZE pages.
+The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages) is kept by
+`batching.Batcher`. The engine is typed against `ports.CrawlStore`, not a concrete store.
 
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
@@ -30,14 +29,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from ..session.config import CrawlConfig
 from ..session.progress import Progress
-from ..session.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageResult
+from ..session.records import ClaimedPage, DiscoveredLink, PageResult
 from ..session.status import PageStatus, Status
 from .addresses import seed_allows_private
+from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
 from .classify import (
     error_info,
     is_html,
@@ -46,11 +46,14 @@ from .classify import (
     requeue_untouched,
     retry_or_fail,
 )
+from .crashpoints import crash_point
+from .downloads import store_download
 from .faults import describe_fault, is_our_fault, is_resource_exhaustion
 from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
 from .limits import capped_concurrency
-from .parse import PageJob, ParsePool, ParseTimeout
+from .parse import PageJob, ParsePool, ParseTimeout, mark_truncated
 from .politeness import HostGate, HostHealth
+from .ports import CrawlStore
 from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .stats import CrawlStats, RecentPage, average_rate
@@ -58,30 +61,11 @@ from .tls import tls_context
 from .traps import TrapGuard
 from .urls import Scope, canonicalize
 
-if TYPE_CHECKING:
-    from ..store import Store
+__all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler"]
 
-BATCH_SIZE = 300
-BATCH_SECONDS = 0.5
-IDLE_HEARTBEAT_S = 5.0
 PAUSE_GRACE_S = 5.0
 INTERRUPT_GRACE_S = 1.0
 StopKind = Literal["pause", "cancel", "interrupt"]
-
-# Faults for the crash tests (T02): SIGKILL ourselves at a named point.
-_CRASH_AT = None
-
-
-def _maybe_crash(point: str) -> None:
-    import os
-
-    global _CRASH_AT
-    if _CRASH_AT is None:
-        _CRASH_AT = os.environ.get("TUI_SCRAPER_CRASH_AT", "")
-    if _CRASH_AT and point == _CRASH_AT:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -94,14 +78,13 @@ class CrawlOutcome:
 
 @dataclass
 class Crawler:
-    store: Store
+    store: CrawlStore
     session_id: str
     config: CrawlConfig
     stats: CrawlStats
     data_dir: Path
     previous_elapsed_s: float = 0.0
     parse_workers: int = 1
-    transport_factory: Callable[[], object] | None = None
     secret_headers: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
@@ -113,18 +96,14 @@ class Crawler:
         self._storage_error: BaseException | None = None  # our fault that stopped the crawl
         self._fatal: BaseException | None = None  # a bug in a background task
         self._stop_event = asyncio.Event()
-        self._flush_now = asyncio.Event()
         self._changed = asyncio.Event()
-        self._flush_lock = asyncio.Lock()
-        self._results: list[PageResult] = []
-        self._room = asyncio.Event()  # set when a flush takes rows out of a full pending batch
+        self._batch = Batcher(self._commit)
         self._inflight = 0
         self._concurrency = self.config.concurrency
         self._checked_content = False  # done pages whose blob is gone are requeued once a run
         # The live page counters; only their count fields are used, the rest is filled at publish.
         self._counts = Progress()
         self._started_mono = time.monotonic()
-        self._last_flush = 0.0
         self._scope = Scope.from_config(self.config)
         # Here, not in run(): run() starts again for retries that came due, the counts go on.
         self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
@@ -172,14 +151,12 @@ class Crawler:
         self.stats.start_run()
         await self._cap_concurrency()
         cfg = self.config
-        transport = self.transport_factory() if self.transport_factory else None
         self._fetcher = Fetcher(
             concurrency=self._concurrency,
             user_agent=cfg.user_agent,
             request_timeout=cfg.request_timeout,
             max_body_bytes=cfg.max_body_bytes,
             allow_private=self._allow_private,
-            transport=transport,  # type: ignore[arg-type]
             secret_headers=self.secret_headers or None,
             secret_origin=cfg.target_url if self.secret_headers else None,
             ssl_context=tls_context(cfg.ca_bundle, cfg.insecure),
@@ -192,7 +169,7 @@ class Crawler:
         self._pool = ParsePool(workers=self.parse_workers)
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
         workers = [asyncio.create_task(self._worker()) for _ in range(self._concurrency)]
-        checkpointer = asyncio.create_task(self._checkpointer())
+        committer = asyncio.create_task(self._committer())
         dispatcher = asyncio.create_task(self._dispatch())
         stop_wait = asyncio.create_task(self._stop_event.wait())
         outcome: CrawlOutcome
@@ -217,18 +194,18 @@ class Crawler:
             stop_wait.cancel()
             for task in workers:
                 task.cancel()
-            checkpointer.cancel()
-            await asyncio.gather(*workers, checkpointer, dispatcher, return_exceptions=True)
+            committer.cancel()
+            await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
             await self._fetcher.aclose()
             await self._pool.aclose()
             self.stats.end_run()
         try:
-            await self._flush(force=True)
+            await self._batch.flush(force=True)
             await self.store.requeue_fetching(self.session_id)
-            # The live counters are estimates between checkpoints (a redirect target may not
+            # The live counters are estimates between batch commits (a redirect target may not
             # fit under max-pages); the figures a session keeps are counted from the store.
             await self._load_counts()
-            await self._flush(force=True)
+            await self._batch.flush(force=True)
         except Exception as exc:  # disk full, I/O error: the reason goes into the session
             return _error_outcome(exc)
         if self._storage_error is not None:
@@ -308,7 +285,7 @@ class Crawler:
     async def _dispatch(self) -> None:
         """Keep the workers' queue fed from the frontier.
 
-        Links found on a page become claimable only when their checkpoint commits, so when the
+        Links found on a page become claimable only when their batch commits, so when the
         frontier runs dry the pending results are flushed at once instead of waiting for the
         batch timer: otherwise the crawl would advance in waves, one per timer tick.
         """
@@ -325,8 +302,8 @@ class Crawler:
                 for page in batch:
                     self._queue.put_nowait(page)
                 continue
-            if self._results:
-                await self._flush(force=True)
+            if len(self._batch):
+                await self._batch.flush(force=True)
                 continue
             if self._inflight or not self._queue.empty():
                 await self._wait_for_change(0.05)
@@ -369,13 +346,8 @@ class Crawler:
                     )
             finally:
                 self._inflight -= 1
-            rows = 1 if result.redirect_result is None else 2
-            while self._results and len(self._results) + rows > BATCH_SIZE:
-                # The pending batch is full (a commit is slow): wait for the checkpointer to take
-                # it, so the results a kill can lose stay bounded (see the module doc).
-                self._room.clear()
-                self._flush_now.set()
-                await self._room.wait()
+            # A full pending batch (a slow commit) holds the worker: the refetch bound.
+            await self._batch.wait_for_room(1 if result.redirect_result is None else 2)
             self._record(result)
             if result.redirect_result is not None:
                 self._record(result.redirect_result, claimed=False)
@@ -620,7 +592,7 @@ class Crawler:
                 rules=self.config.extract,
                 scope=self._scope,
                 blob_root=str(self.data_dir),
-                blob_sync=False,  # Store.checkpoint syncs once per batch, before its COMMIT
+                blob_sync=False,  # the batch commit syncs once per batch, before its COMMIT
                 download=self.config.download,
             )
             try:
@@ -635,29 +607,17 @@ class Crawler:
                     http_status=code,
                     content_type=ctype,
                 )
-            _maybe_crash("after_blob_write")
+            crash_point("after_blob_write")
             base.encoding = processed.encoding
             base.title = processed.title
-            base.extracted = processed.fields
+            base.extracted = mark_truncated(processed, job.max_parse_bytes)
             base.content_hash = processed.content_hash
             base.storage_path = processed.storage_path
             base.links = await self._admit_links(page, processed.links, processed.resources)
             return base
-        from ..store.blobs import write_blob
-
-        sha, rel = await asyncio.to_thread(
-            write_blob, self.data_dir, body, compress=False, sync=False
-        )
-        base.content_hash = sha
-        base.storage_path = rel
-        base.download = DownloadRecord(
-            url=page.url,
-            storage_path=rel,
-            mime_type=ctype or "application/octet-stream",
-            size=len(body),
-            sha256=sha,
-            referer_page_id=page.parent_id,
-        )
+        base.download = await store_download(self.data_dir, page, body, ctype)
+        base.content_hash = base.download.sha256
+        base.storage_path = base.download.storage_path
         return base
 
     async def _store_redirected(
@@ -687,7 +647,7 @@ class Crawler:
             return source
         return await self._handle_response(page, response, elapsed_ms, page.url)
 
-    # results and checkpoints ----------------------------------------------------------------
+    # results and batch commits ---------------------------------------------------------------
     def _record(self, result: PageResult, *, claimed: bool = True) -> None:
         counts = self._counts
         if claimed:
@@ -702,7 +662,7 @@ class Crawler:
             counts.skipped += 1
         else:
             counts.queued += 1
-        self._results.append(result)
+        self._batch.add(result)
         self._changed.set()
         shown = "retry" if status is PageStatus.QUEUED else status.value
         self.stats.record_page(
@@ -718,19 +678,15 @@ class Crawler:
         )
         if result.error and status is not PageStatus.DONE:
             self.stats.record_error(f"{result.url}: {result.error.get('message', '')}")
-        if len(self._results) >= BATCH_SIZE:
-            self._flush_now.set()
 
-    async def _checkpointer(self) -> None:
+    async def _committer(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), BATCH_SECONDS)
-            self._flush_now.clear()
+            await self._batch.wait_due(BATCH_SECONDS)
             try:
-                await self._flush()
+                await self._batch.flush()
             except Exception as exc:
-                # A checkpoint that cannot commit stops the crawl; the rows it held are still in
-                # `_results` (see _flush) and get one more try in the final flush.
+                # A batch that cannot commit stops the crawl; its rows stay pending (see
+                # Batcher) and get one more try in the final flush.
                 if is_our_fault(exc):
                     self._storage_error = self._storage_error or exc
                     self.request_stop("interrupt", describe_fault(exc))
@@ -739,41 +695,19 @@ class Crawler:
                     self.request_stop("interrupt", _describe(exc))
                 return
 
-    async def _flush(self, *, force: bool = False) -> None:
-        async with self._flush_lock:
-            idle = time.monotonic() - self._last_flush
-            if not self._results and not force and idle < IDLE_HEARTBEAT_S:
-                return
-            while True:
-                await self._flush_one()
-                if not self._results:
-                    return
-
-    async def _flush_one(self) -> None:
-        """Commit at most BATCH_SIZE rows; a redirect's source and target stay in one batch."""
-        cut = min(len(self._results), BATCH_SIZE)
-        while 0 < cut < len(self._results) and self._results[cut].page_id is None:
-            cut -= 1  # results[cut] is a redirect target: keep it with its source
-        batch = self._results[:cut]
-        del self._results[:cut]
-        self._room.set()
-        _maybe_crash("before_checkpoint")
+    async def _commit(self, batch: list[PageResult]) -> None:
+        """One batch commit: results, links and progress in one store transaction."""
+        crash_point("before_checkpoint")
         progress = self._publish_progress()
-        try:
-            new = await self.store.checkpoint(
-                self.session_id,
-                batch,
-                progress,
-                heartbeat=self.clock(),
-                max_pages=self.config.max_pages,
-            )
-        except BaseException:
-            # Nothing of it committed (one transaction): the rows wait for the next flush.
-            self._results[0:0] = batch
-            raise
-        _maybe_crash("after_checkpoint")
+        new = await self.store.checkpoint(
+            self.session_id,
+            batch,
+            progress,
+            heartbeat=self.clock(),
+            max_pages=self.config.max_pages,
+        )
+        crash_point("after_checkpoint")
         await self._hops.committed(batch, self._is_claimed)
-        self._last_flush = time.monotonic()
         self._counts.queued += new
         self._publish_progress()
 

@@ -51,6 +51,7 @@ from .urls import Scope, canonicalize
 
 __all__ = [
     "DEFAULT_MAX_PARSE_BYTES",
+    "TRUNCATED_FIELD",
     "PageJob",
     "ParseCrashed",
     "ParseError",
@@ -58,10 +59,14 @@ __all__ = [
     "ParseTimeout",
     "ParseWorkerUnavailable",
     "ProcessedPage",
+    "mark_truncated",
     "process_page",
 ]
 
 DEFAULT_MAX_PARSE_BYTES = 5 * 1024 * 1024
+# The field of `extracted` that marks a page parsed only up to the limit: its row is `done` (its
+# content is stored whole), but its links, title and fields come from the first bytes only.
+TRUNCATED_FIELD = "_truncated"
 NOT_HTTP = "not http(s)"
 
 # Batching: enough pages per message to amortise the pipe round trip, few enough that a page is
@@ -225,6 +230,17 @@ def process_page(job: PageJob) -> ProcessedPage:
         truncated=truncated,
         resources=resources,
     )
+
+
+def mark_truncated(page: ProcessedPage, parsed_bytes: int) -> dict[str, Any]:
+    """The page's fields, with `TRUNCATED_FIELD` saying how much was parsed when it was cut.
+
+    The marker wins over a user rule of the same name: a cut page must never pass for whole.
+    """
+    if not page.truncated:
+        return page.fields
+    marker = {"parsed_bytes": parsed_bytes, "size": page.size}
+    return {**page.fields, TRUNCATED_FIELD: marker}
 
 
 # --------------------------------------------------------------------------------------------------
