@@ -51,7 +51,7 @@ from .downloads import store_download
 from .faults import describe_fault, is_our_fault, is_resource_exhaustion
 from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
 from .limits import capped_concurrency
-from .parse import PageJob, ParsePool, ParseTimeout, mark_truncated
+from .parse import PageJob, ParseAbandoned, ParsePool, ParseTimeout, mark_truncated
 from .politeness import HostGate, HostHealth
 from .ports import CrawlStore
 from .redirects import RedirectTargets
@@ -597,12 +597,13 @@ class Crawler:
             )
             try:
                 processed = await self._pool.process(job)
-            except ParseTimeout as exc:
+            except ParseAbandoned as exc:
+                timeout = isinstance(exc, ParseTimeout)
                 return permanent(
                     page,
                     PageStatus.FAILED,
-                    kind="parse_timeout",
-                    message=str(exc) or "parse took too long",
+                    kind="parse_timeout" if timeout else "parse_crashed",
+                    message=str(exc) or ("parse took too long" if timeout else "parse crashed"),
                     now=now,
                     http_status=code,
                     content_type=ctype,

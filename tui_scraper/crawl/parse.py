@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_MAX_PARSE_BYTES",
     "TRUNCATED_FIELD",
     "PageJob",
+    "ParseAbandoned",
     "ParseCrashed",
     "ParseError",
     "ParsePool",
@@ -86,17 +87,19 @@ class ParseError(Exception):
     """Processing a page failed in a way that is about the page, not about us."""
 
 
-class ParseTimeout(ParseError):
+class ParseAbandoned(ParseError):
+    """The page cannot be processed within the worker's bounds; the worker was replaced.
+
+    A caller that fails such a page handles this one class; the two subclasses say why.
+    """
+
+
+class ParseTimeout(ParseAbandoned):
     """The page took longer than the pool's deadline; its worker was killed."""
 
 
-class ParseCrashed(ParseTimeout):
-    """The worker process died while processing the page (e.g. killed by the OOM killer).
-
-    A subclass of ParseTimeout on purpose: for the crawler both mean "this page cannot be processed
-    within the worker's bounds, the worker was replaced", and a caller that handles ParseTimeout
-    must not be taken down by a crashed worker.
-    """
+class ParseCrashed(ParseAbandoned):
+    """The worker process died while processing the page (e.g. killed by the OOM killer)."""
 
 
 class ParseWorkerUnavailable(ParseError):
@@ -366,9 +369,9 @@ class ParsePool:
     `workers=0` runs process_page in a thread (`asyncio.to_thread`) — for tests and debugging: the
     deadline still raises ParseTimeout, but the thread cannot be stopped and runs on.
 
-    Errors: ParseTimeout (deadline), ParseCrashed (worker died under the page; a ParseTimeout
-    subclass), or the exception process_page raised (e.g. OSError from the blob write) re-raised
-    with its own type. ParseError when the pool is closed.
+    Errors: ParseTimeout (deadline) or ParseCrashed (worker died under the page), both
+    ParseAbandoned; or the exception process_page raised (e.g. OSError from the blob write),
+    re-raised with its own type; ParseError when the pool is closed.
     """
 
     def __init__(self, workers: int = 1, deadline: float = 10.0) -> None:

@@ -25,12 +25,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from tui_scraper.session import CrawlConfig
 
 __all__ = [
+    "DEFAULT_PORTS",
     "MAX_PATH_SEGMENTS",
     "MAX_QUERY_PARAMS",
     "MAX_REPEATED_SEGMENTS",
@@ -44,7 +45,8 @@ MAX_REPEATED_SEGMENTS = 2  # Heritrix PathologicalPathDecideRule default
 MAX_PATH_SEGMENTS = 20
 MAX_QUERY_PARAMS = 30
 
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_DEFAULT_PORT_TEXT = {scheme: str(port) for scheme, port in DEFAULT_PORTS.items()}
 _SESSION_PARAMS = frozenset({"jsessionid", "phpsessid", "sid", "sessionid", "aspsessionid"})
 
 # Characters that may stay literal in a path / query. Anything else (space, quotes, <, >, `, {, },
@@ -196,7 +198,7 @@ def _canonical_netloc(scheme: str, authority: str) -> str | None:
         if not port.isdigit() or not port.isascii() or int(port) > 65535:
             return None
         port = str(int(port))  # "0080" -> "80"
-        if port != _DEFAULT_PORTS[scheme]:
+        if port != _DEFAULT_PORT_TEXT[scheme]:
             return f"{host}:{port}"
     return host
 
@@ -278,7 +280,7 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
             # Another scheme, or an oddity a browser still reads as http(s): "http:/x", "HTTP:\\x".
             # "HTTP://x" lands here too; it is then the same as "http://x".
             scheme = url[:colon].lower()
-            if scheme not in _DEFAULT_PORTS:
+            if scheme not in _DEFAULT_PORT_TEXT:
                 return None
             rest = url[colon + 1 :].replace("\\", "/").lstrip("/")
         elif base is None:
@@ -416,7 +418,7 @@ class Scope:
         if parts is None:
             return "out of scope"
         scheme, host, port, rest = parts
-        if scheme not in _DEFAULT_PORTS:
+        if scheme not in _DEFAULT_PORT_TEXT:
             return "out of scope"
         if self.mode != "any":
             if port != self.port:
