@@ -21,7 +21,6 @@ See `crawl/faults.py`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from .classify import (
     requeue_untouched,
 )
 from .crashpoints import crash_point
+from .dispatch import Dispatcher
 from .faults import describe_fault, is_our_fault
 from .fetch import Fetcher
 from .limits import capped_concurrency
@@ -178,7 +178,18 @@ class Crawler:
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
         workers = [asyncio.create_task(self._worker()) for _ in range(self._concurrency)]
         committer = asyncio.create_task(self._committer())
-        dispatcher = asyncio.create_task(self._dispatch())
+        dispatch = Dispatcher(
+            store=self.store,
+            session_id=self.session_id,
+            clock=self.clock,
+            queue=self._queue,
+            batch=self._batch,
+            changed=self._changed,
+            concurrency=self._concurrency,
+            counts=lambda: self._counts,
+            in_flight=lambda: self._inflight,
+        )
+        dispatcher = asyncio.create_task(dispatch.run())
         stop_wait = asyncio.create_task(self._stop_event.wait())
         outcome: CrawlOutcome
         try:
@@ -288,47 +299,6 @@ class Crawler:
         deadline = time.monotonic() + grace
         while self._inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-
-    # dispatch -----------------------------------------------------------------------------
-    async def _dispatch(self) -> None:
-        """Keep the workers' queue fed from the frontier.
-
-        Links found on a page become claimable only when their batch commits, so when the
-        frontier runs dry the pending results are flushed at once instead of waiting for the
-        batch timer: otherwise the crawl would advance in waves, one per timer tick.
-        """
-        low_water = max(1, self._concurrency // 2)
-        claim_size = max(self._concurrency * 2, 32)
-        while True:
-            if self._queue.qsize() >= low_water:
-                await self._wait_for_change(0.05)
-                continue
-            batch = await self.store.claim_batch(self.session_id, claim_size, self.clock())
-            if batch:
-                self._counts.queued = max(0, self._counts.queued - len(batch))
-                self._counts.fetching += len(batch)
-                for page in batch:
-                    self._queue.put_nowait(page)
-                continue
-            if len(self._batch):
-                await self._batch.flush(force=True)
-                continue
-            if self._inflight or not self._queue.empty():
-                await self._wait_for_change(0.05)
-                continue
-            due = await self.store.next_due_time(self.session_id)
-            if due is None:
-                return
-            await asyncio.sleep(min(max(due - self.clock(), 0.05), 1.0))
-
-    async def _wait_for_change(self, timeout: float) -> None:
-        """Sleep until a worker finishes a page (or `timeout`): no busy polling."""
-        self._changed.clear()
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as
-        # the event fires, and a dispatcher that ignores its cancel never lets the crawl stop.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._changed.wait()
 
     # workers ------------------------------------------------------------------------------
     async def _worker(self) -> None:
