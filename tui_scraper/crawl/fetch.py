@@ -499,7 +499,7 @@ class Fetcher:
                 async for chunk in response.aiter_raw():
                     if compressed:
                         # A few compressed bytes can decode to the whole cap in one call (a
-                        # gzip bomb: ~140 ms at 10 MiB): off the loop, which must not stall.
+                        # gzip bomb decoding to 10 MiB): off the loop, which must not stall.
                         # zlib, brotli and zstd release the GIL while they decode.
                         await asyncio.to_thread(decoder.feed, chunk)
                     else:

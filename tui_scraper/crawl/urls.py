@@ -1,10 +1,11 @@
 """Canonical URLs and crawl scope.
 
-`canonicalize` runs for every link of every page (~15,000 calls/s at the target crawl rate), so it
-is written with `str` methods on hand-split components instead of `urllib.parse` (whose `urljoin`
-alone costs several µs) and regexes are limited to single character-class scans that decide whether
-a component needs the slow path at all. Most links on real pages already are canonical-looking
-(lower-case host, no escapes, no dot segments): those leave after a few `find`/`in` checks.
+`canonicalize` runs for every link of every page (tens of calls per page fetched), so it is
+written with `str` methods on hand-split components instead of `urllib.parse` (whose `urljoin`
+alone costs more than the whole fast path here) and regexes are limited to single character-class
+scans that decide whether a component needs the slow path at all. Most links on real pages
+already are canonical-looking (lower-case host, no escapes, no dot segments): those leave after a
+few `find`/`in` checks.
 
 The canonical form (all of these are exercised by tests/parse/test_urls.py):
   scheme://host[:port]/path[?query]
@@ -289,7 +290,7 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
             return _relative(url, base)
     if "\\" in rest:
         rest = _backslashes_before_query(rest)
-    # The authority ends at the first "/", "?" or "#" (urlsplit would cost ~2 µs more per call).
+    # The authority ends at the first "/", "?" or "#" (urlsplit would cost more than this search).
     match = _AUTHORITY_END.search(rest)
     end = len(rest) if match is None else match.start()
     if end == 0:
