@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from tui_scraper.crawl import parse
-from tui_scraper.crawl.crawler import BATCH_SIZE
+from tui_scraper.crawl.batching import BATCH_SIZE
 from tui_scraper.crawl.stats import CrawlStats
 from tui_scraper.manager import SessionManager
 from tui_scraper.session import CrawlConfig, PageStatus, Status
@@ -132,7 +132,7 @@ async def test_batches_never_exceed_their_size_under_slow_commits(
         sizes.append(len(results))
         await asyncio.sleep(1.0 if results else 0)
         if crawlers:
-            behind.append(len(crawlers[0]._results))
+            behind.append(len(crawlers[0]._batch))
         return await original(self, session_id, results, *a, **k)
 
     monkeypatch.setattr(Store, "checkpoint", slow_checkpoint)

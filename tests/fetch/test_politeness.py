@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from tui_scraper.crawl.fetch import backoff_delay, is_transient_status, parse_retry_after
+from tui_scraper.crawl.backoff import backoff_delay
+from tui_scraper.crawl.fetch import is_transient_status, parse_retry_after
 from tui_scraper.crawl.politeness import HostGate, HostHealth
 
 

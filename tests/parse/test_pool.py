@@ -17,6 +17,7 @@ import pytest
 from tui_scraper.crawl import parse
 from tui_scraper.crawl.parse import (
     PageJob,
+    ParseAbandoned,
     ParseCrashed,
     ParseError,
     ParsePool,
@@ -139,8 +140,8 @@ async def test_hostile_html_is_time_bounded() -> None:
                 try:
                     await pool.process(make_job(body))
                     outcomes[name] = "done"
-                except ParseTimeout:
-                    outcomes[name] = "timeout"
+                except ParseAbandoned as exc:
+                    outcomes[name] = "timeout" if isinstance(exc, ParseTimeout) else "crashed"
                     # the stuck worker was killed and a fresh one started
                     await pool.start()
                     assert pool.pids and pool.pids != pids_before
@@ -201,8 +202,11 @@ async def test_page_that_kills_two_workers_fails_only_itself() -> None:
         while pool.pids in ([], [first]):  # the retry is running in a fresh worker
             await asyncio.sleep(0.01)
         await _kill_worker_under_a_page(pool)
-        with pytest.raises(ParseCrashed, match="died"):
+        with pytest.raises(ParseCrashed, match="died") as crashed:
             await asyncio.wait_for(hanging, 10)
+        # A crash is not a timeout (the crawler records them apart); both are abandoned pages.
+        assert not isinstance(crashed.value, ParseTimeout)
+        assert isinstance(crashed.value, ParseAbandoned)
         assert (await pool.process(make_job(NORMAL))).title == "ok"
         assert pool.crashes == 2
 

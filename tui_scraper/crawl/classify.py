@@ -10,7 +10,7 @@ from typing import Any
 
 from ..session.records import ClaimedPage, PageResult
 from ..session.status import PageStatus
-from .fetch import backoff_delay
+from .backoff import backoff_delay
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 

@@ -2,16 +2,15 @@
 
 The invariants that make resume exact, and where they hold here:
 1. a page's result and its links commit together: one `PageResult` carries both into one
-   `Store.checkpoint` transaction;
-2. checkpoints are batched by count and time (`BATCH_SIZE`, `BATCH_SECONDS`);
-3. blobs are written (tmp, fsync, rename) by the page processor before the result exists;
-5. a stop puts claimed-but-unfinished rows back with `requeue_fetching`;
-6. counters start from `page_counts`, so limits and figures stay exact across stops.
+   batch commit (the store's `checkpoint`, one transaction);
+2. results are committed in batches by count and time (`batching.Batcher`);
+3. blobs are written (tmp, rename) by the page processor before the result exists, and the
+   batch commit makes them durable before its COMMIT;
+4. a stop puts claimed-but-unfinished rows back with `requeue_fetching`;
+5. counters start from `page_counts`, so limits and figures stay exact across stops.
 
-The refetch bound: a kill loses at most the results not yet committed, and each of those pages
-is fetched again on resume. A batch never holds more than `BATCH_SIZE` rows, and while one is
-being committed at most `BATCH_SIZE` more are gathered (workers wait before adding to a full
-pending batch), so a kill refetches at most concurrency + 2 × BATCH_SIZE pages.
+The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages) is kept by
+`batching.Batcher`. The engine is typed against `ports.CrawlStore`, not a concrete store.
 
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
@@ -22,66 +21,44 @@ See `crawl/faults.py`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
 from ..session.config import CrawlConfig
 from ..session.progress import Progress
-from ..session.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageResult
+from ..session.records import ClaimedPage, PageResult
 from ..session.status import PageStatus, Status
 from .addresses import seed_allows_private
+from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
 from .classify import (
-    error_info,
-    is_html,
-    matches_download,
     permanent,
     requeue_untouched,
-    retry_or_fail,
 )
-from .faults import describe_fault, is_our_fault, is_resource_exhaustion
-from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
+from .crashpoints import crash_point
+from .dispatch import Dispatcher
+from .faults import describe_fault, is_our_fault
+from .fetch import Fetcher
 from .limits import capped_concurrency
-from .parse import PageJob, ParsePool, ParseTimeout
+from .pages import PageProcessor
+from .parse import ParsePool
 from .politeness import HostGate, HostHealth
+from .ports import CrawlStore
 from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .stats import CrawlStats, RecentPage, average_rate
 from .tls import tls_context
 from .traps import TrapGuard
-from .urls import Scope, canonicalize
+from .urls import Scope
 
-if TYPE_CHECKING:
-    from ..store import Store
+__all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler"]
 
-BATCH_SIZE = 300
-BATCH_SECONDS = 0.5
-IDLE_HEARTBEAT_S = 5.0
 PAUSE_GRACE_S = 5.0
 INTERRUPT_GRACE_S = 1.0
 StopKind = Literal["pause", "cancel", "interrupt"]
-
-# Faults for the crash tests (T02): SIGKILL ourselves at a named point.
-_CRASH_AT = None
-
-
-def _maybe_crash(point: str) -> None:
-    import os
-
-    global _CRASH_AT
-    if _CRASH_AT is None:
-        _CRASH_AT = os.environ.get("TUI_SCRAPER_CRASH_AT", "")
-    if _CRASH_AT and point == _CRASH_AT:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -94,14 +71,13 @@ class CrawlOutcome:
 
 @dataclass
 class Crawler:
-    store: Store
+    store: CrawlStore
     session_id: str
     config: CrawlConfig
     stats: CrawlStats
     data_dir: Path
     previous_elapsed_s: float = 0.0
     parse_workers: int = 1
-    transport_factory: Callable[[], object] | None = None
     secret_headers: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
@@ -113,26 +89,19 @@ class Crawler:
         self._storage_error: BaseException | None = None  # our fault that stopped the crawl
         self._fatal: BaseException | None = None  # a bug in a background task
         self._stop_event = asyncio.Event()
-        self._flush_now = asyncio.Event()
         self._changed = asyncio.Event()
-        self._flush_lock = asyncio.Lock()
-        self._results: list[PageResult] = []
-        self._room = asyncio.Event()  # set when a flush takes rows out of a full pending batch
+        self._batch = Batcher(self._commit)
         self._inflight = 0
         self._concurrency = self.config.concurrency
         self._checked_content = False  # done pages whose blob is gone are requeued once a run
         # The live page counters; only their count fields are used, the rest is filled at publish.
         self._counts = Progress()
         self._started_mono = time.monotonic()
-        self._last_flush = 0.0
         self._scope = Scope.from_config(self.config)
         # Here, not in run(): run() starts again for retries that came due, the counts go on.
         self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
-        # Resources (<img src>, …) are downloads, never pages: hashes of their URLs found this
-        # run, and the ids of rows being fetched as one. (A resumed run has forgotten the first;
-        # such a row is then fetched like any page, and an image is still stored as a download.)
+        # Hashes of resource URLs (<img src>, …) found this crawl: see PageProcessor.
         self._resources: set[int] = set()
-        self._resource_pages: set[int] = set()
         self._allow_private = self.config.allow_private or seed_allows_private(
             self.config.target_url
         )
@@ -172,14 +141,12 @@ class Crawler:
         self.stats.start_run()
         await self._cap_concurrency()
         cfg = self.config
-        transport = self.transport_factory() if self.transport_factory else None
         self._fetcher = Fetcher(
             concurrency=self._concurrency,
             user_agent=cfg.user_agent,
             request_timeout=cfg.request_timeout,
             max_body_bytes=cfg.max_body_bytes,
             allow_private=self._allow_private,
-            transport=transport,  # type: ignore[arg-type]
             secret_headers=self.secret_headers or None,
             secret_origin=cfg.target_url if self.secret_headers else None,
             ssl_context=tls_context(cfg.ca_bundle, cfg.insecure),
@@ -188,12 +155,41 @@ class Crawler:
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
         self._hops = RedirectTargets()
-        self._delays_set: set[str] = set()
         self._pool = ParsePool(workers=self.parse_workers)
+        self._pages = PageProcessor(
+            store=self.store,
+            session_id=self.session_id,
+            config=cfg,
+            data_dir=self.data_dir,
+            fetcher=self._fetcher,
+            robots=self._robots,
+            gate=self._gate,
+            health=self._health,
+            hops=self._hops,
+            pool=self._pool,
+            scope=self._scope,
+            traps=self._traps,
+            resources=self._resources,
+            note_host=self._note_host,
+            our_fault=self._our_fault,
+            clock=self.clock,
+            rng=self.rng,
+        )
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
         workers = [asyncio.create_task(self._worker()) for _ in range(self._concurrency)]
-        checkpointer = asyncio.create_task(self._checkpointer())
-        dispatcher = asyncio.create_task(self._dispatch())
+        committer = asyncio.create_task(self._committer())
+        dispatch = Dispatcher(
+            store=self.store,
+            session_id=self.session_id,
+            clock=self.clock,
+            queue=self._queue,
+            batch=self._batch,
+            changed=self._changed,
+            concurrency=self._concurrency,
+            counts=lambda: self._counts,
+            in_flight=lambda: self._inflight,
+        )
+        dispatcher = asyncio.create_task(dispatch.run())
         stop_wait = asyncio.create_task(self._stop_event.wait())
         outcome: CrawlOutcome
         try:
@@ -217,18 +213,18 @@ class Crawler:
             stop_wait.cancel()
             for task in workers:
                 task.cancel()
-            checkpointer.cancel()
-            await asyncio.gather(*workers, checkpointer, dispatcher, return_exceptions=True)
+            committer.cancel()
+            await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
             await self._fetcher.aclose()
             await self._pool.aclose()
             self.stats.end_run()
         try:
-            await self._flush(force=True)
+            await self._batch.flush(force=True)
             await self.store.requeue_fetching(self.session_id)
-            # The live counters are estimates between checkpoints (a redirect target may not
+            # The live counters are estimates between batch commits (a redirect target may not
             # fit under max-pages); the figures a session keeps are counted from the store.
             await self._load_counts()
-            await self._flush(force=True)
+            await self._batch.flush(force=True)
         except Exception as exc:  # disk full, I/O error: the reason goes into the session
             return _error_outcome(exc)
         if self._storage_error is not None:
@@ -304,54 +300,13 @@ class Crawler:
         while self._inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
 
-    # dispatch -----------------------------------------------------------------------------
-    async def _dispatch(self) -> None:
-        """Keep the workers' queue fed from the frontier.
-
-        Links found on a page become claimable only when their checkpoint commits, so when the
-        frontier runs dry the pending results are flushed at once instead of waiting for the
-        batch timer: otherwise the crawl would advance in waves, one per timer tick.
-        """
-        low_water = max(1, self._concurrency // 2)
-        claim_size = max(self._concurrency * 2, 32)
-        while True:
-            if self._queue.qsize() >= low_water:
-                await self._wait_for_change(0.05)
-                continue
-            batch = await self.store.claim_batch(self.session_id, claim_size, self.clock())
-            if batch:
-                self._counts.queued = max(0, self._counts.queued - len(batch))
-                self._counts.fetching += len(batch)
-                for page in batch:
-                    self._queue.put_nowait(page)
-                continue
-            if self._results:
-                await self._flush(force=True)
-                continue
-            if self._inflight or not self._queue.empty():
-                await self._wait_for_change(0.05)
-                continue
-            due = await self.store.next_due_time(self.session_id)
-            if due is None:
-                return
-            await asyncio.sleep(min(max(due - self.clock(), 0.05), 1.0))
-
-    async def _wait_for_change(self, timeout: float) -> None:
-        """Sleep until a worker finishes a page (or `timeout`): no busy polling."""
-        self._changed.clear()
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as
-        # the event fires, and a dispatcher that ignores its cancel never lets the crawl stop.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._changed.wait()
-
     # workers ------------------------------------------------------------------------------
     async def _worker(self) -> None:
         while True:
             page = await self._queue.get()
             self._inflight += 1
             try:
-                result = await self._process(page)
+                result = await self._pages.process(page)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must fail one page loudly, not stall the crawl
@@ -369,13 +324,8 @@ class Crawler:
                     )
             finally:
                 self._inflight -= 1
-            rows = 1 if result.redirect_result is None else 2
-            while self._results and len(self._results) + rows > BATCH_SIZE:
-                # The pending batch is full (a commit is slow): wait for the checkpointer to take
-                # it, so the results a kill can lose stay bounded (see the module doc).
-                self._room.clear()
-                self._flush_now.set()
-                await self._room.wait()
+            # A full pending batch (a slow commit) holds the worker: the refetch bound.
+            await self._batch.wait_for_room(1 if result.redirect_result is None else 2)
             self._record(result)
             if result.redirect_result is not None:
                 self._record(result.redirect_result, claimed=False)
@@ -385,78 +335,6 @@ class Crawler:
         self.request_stop("interrupt", describe_fault(exc))
         return requeue_untouched(page, at=self.clock())
 
-    async def _process(self, page: ClaimedPage) -> PageResult:
-        cfg = self.config
-        host = urlsplit(page.url).netloc
-        now = self.clock()
-        adopted = await self._hops.adopt(page)
-        if adopted is not None:
-            return adopted  # a redirect fetched this URL meanwhile: its result is this row's
-        if self._health.is_down(host, now):
-            return self._wait_for_host(page, host, now)
-        if cfg.respect_robots:
-            verdict = await self._robots.verdict(page.url)
-            if not verdict.allowed and verdict.temporary:
-                # robots.txt could not be read (5xx, unreachable): RFC 9309 says crawl nothing
-                # there for now, so the page waits and is retried like a transient failure.
-                # A host that cannot be reached at all is that (a refused connection is a
-                # connect error), not a robots.txt problem.
-                kind, message = _robots_failure(verdict.reason)
-                return retry_or_fail(
-                    page,
-                    kind=kind,
-                    message=message,
-                    now=now,
-                    max_retries=cfg.retries,
-                    rng=self.rng,
-                )
-            if not verdict.allowed:
-                return permanent(
-                    page,
-                    PageStatus.SKIPPED,
-                    kind="robots",
-                    message="disallowed by robots.txt",
-                    now=now,
-                )
-            if host not in self._delays_set:
-                self._delays_set.add(host)
-                delay = self._robots.crawl_delay(page.url)
-                if delay:
-                    self._gate.set_delay(host, delay)
-        if not self._health.may_dispatch(host, self.clock()):
-            return self._wait_for_host(page, host, self.clock())
-        target: PageResult | None = None
-        resource = bool(self._resources) and hash(page.url) in self._resources
-        if resource:
-            self._resource_pages.add(page.id)
-        try:
-            try:
-                async with self._gate.slot(host):
-                    # Timed from the slot, not the queue: the figure is the server's latency.
-                    started = time.monotonic()
-                    response = await self._fetcher.fetch(
-                        page.url,
-                        url_check=lambda url: self._scope.check(url, page.depth),
-                        want_body=self._wants_download if resource else self._wants_body,
-                        hop_check=lambda url: self._check_hop(page.id, url),
-                    )
-            except FetchError as exc:
-                return await self._fetch_failed(page, host, exc)
-            if self._health.record_success(host):
-                await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
-            elapsed_ms = (time.monotonic() - started) * 1000
-            result = await self._handle_response(page, response, elapsed_ms)
-            target = result.redirect_result
-            return result
-        finally:
-            self._hops.finish(page.id, target)
-            self._resource_pages.discard(page.id)
-
-    def _wait_for_host(self, page: ClaimedPage, host: str, now: float) -> PageResult:
-        """The outage is the host's, not the page's: back to the queue, no attempt charged."""
-        due = self._health.next_probe_at(host)
-        return requeue_untouched(page, at=max(due or 0.0, now + 0.5))
-
     async def _note_host(self, host: str, kind: str, text: str) -> None:
         self.stats.record_error(text)
         self._publish_progress()
@@ -465,229 +343,10 @@ class Crawler:
         except Exception as exc:  # the timeline is best effort; the crawl's data is not
             self.stats.record_error(f"could not record {kind}: {_describe(exc)}")
 
-    async def _check_hop(self, page_id: int, url: str) -> str | None:
-        """Every redirect hop obeys the robots.txt of its own origin, like a link would.
-
-        A hop to a page the frontier already holds, in any state, is not followed: a done or
-        fetching row would be fetched a second time under another name (wget's /d → /d/
-        refetch), and a queued one too, once the dispatcher claims it. A target no row holds
-        yet is reserved until its result commits, so a link or a second redirect to it waits.
-        """
-        if self.config.respect_robots:
-            verdict = await self._robots.verdict(url)
-            if not verdict.allowed:
-                if verdict.temporary:
-                    reason = f"redirect target's {verdict.reason or 'robots.txt unavailable'}"
-                    raise FetchError("robots_unavailable", reason, transient=True)
-                raise FetchError(
-                    "robots", f"redirect to {url}: disallowed by robots.txt", transient=False
-                )
-        target = canonicalize(url)
-        if target is None:
-            return None
-        # Reserved before the store is asked: a row inserted and claimed during that read
-        # then waits for this fetch instead of making a second one (`finish` releases it).
-        if not self._hops.reserve(target, page_id):
-            return f"redirected to {target}, already being fetched"
-        status = await self.store.page_status(self.session_id, target)
-        if status is not None:
-            return f"redirected to {target}, already {status.value}"
-        return None
-
     async def _is_claimed(self, url: str) -> bool:
         return await self.store.page_status(self.session_id, url) is PageStatus.FETCHING
 
-    async def _admit_links(
-        self,
-        page: ClaimedPage,
-        links: list[tuple[str, int]],
-        resources: list[tuple[str, int]],
-    ) -> list[DiscoveredLink]:
-        """The page's links and resources that pass the trap guard; a guard that trips says so
-        once. Resources are remembered as such: their rows are fetched as downloads only."""
-        guard = self._traps
-        known = self._resources
-        if known:
-            for url, _depth in links:
-                known.discard(hash(url))  # an <a> link to it elsewhere makes it a page
-        if resources:
-            known.update(hash(url) for url, _depth in resources)
-            links = links + resources
-        if not guard.enabled:
-            return [DiscoveredLink(url, depth, page.id) for url, depth in links]
-        kept = [DiscoveredLink(url, depth, page.id) for url, depth in links if guard.admit(url)]
-        for text in guard.new_saturations():
-            host = urlsplit(page.url).netloc
-            await self._note_host(host, "trap", f"trap guard: {text}; such links are not followed")
-        return kept
-
-    def _wants_body(self, content_type: str) -> bool:
-        return is_html(content_type) or matches_download(content_type, self.config.download)
-
-    def _wants_download(self, content_type: str) -> bool:
-        return matches_download(content_type, self.config.download)
-
-    async def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
-        now = self.clock()
-        if is_resource_exhaustion(exc):
-            # EMFILE/ENOMEM while connecting: our limit, not the host's outage nor the page's.
-            return self._our_fault(page, OSError(errno.EMFILE, str(exc)))
-        if exc.kind in ("connect", "timeout"):
-            if self._health.record_failure(host, now):
-                await self._note_host(
-                    host, "outage", f"{host}: {self._health.describe(host, now)} ({exc})"
-                )
-            if self._health.is_down(host, now):
-                return self._wait_for_host(page, host, now)
-        elif self._health.record_success(host):
-            # Any answer but silence means the host is up again (it may still be a bad answer).
-            await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
-        if exc.transient:
-            return retry_or_fail(
-                page,
-                kind=exc.kind,
-                message=str(exc),
-                now=now,
-                max_retries=self.config.retries,
-                retry_after=exc.retry_after,
-                rng=self.rng,
-            )
-        status = (
-            PageStatus.SKIPPED
-            if exc.kind
-            in ("redirect", "redirect_refused", "scheme_refused", "address_refused", "robots")
-            else PageStatus.FAILED
-        )
-        return permanent(page, status, kind=exc.kind, message=str(exc), now=now)
-
-    async def _handle_response(
-        self,
-        page: ClaimedPage,
-        response: FetchResponse,
-        elapsed_ms: float,
-        final: str | None = None,
-    ) -> PageResult:
-        now = self.clock()
-        code = response.status_code
-        ctype = response.content_type
-        if final is None and response.redirects:
-            return await self._store_redirected(page, response, elapsed_ms)
-        if is_transient_status(code):
-            retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-            return retry_or_fail(
-                page,
-                kind="http",
-                message=f"HTTP {code}",
-                now=now,
-                max_retries=self.config.retries,
-                retry_after=retry_after,
-                http_status=code,
-                rng=self.rng,
-            )
-        if code >= 400:
-            return permanent(
-                page,
-                PageStatus.FAILED,
-                kind="http",
-                message=f"HTTP {code}",
-                now=now,
-                http_status=code,
-                content_type=ctype,
-            )
-        base = PageResult(
-            page_id=page.id,
-            url=page.url,
-            status=PageStatus.DONE,
-            attempts=page.attempts + 1,
-            http_status=code,
-            content_type=ctype,
-            fetched_at=now,
-            elapsed_ms=elapsed_ms,
-        )
-        if response.body is None or response.body_skipped:
-            base.status = PageStatus.SKIPPED
-            base.error = error_info("content_type", f"not stored: {ctype or 'unknown type'}")
-            return base
-        body = response.body
-        base.size = len(body)
-        if is_html(ctype) and page.id not in self._resource_pages:
-            job = PageJob(
-                url=response.final_url,
-                depth=page.depth,
-                body=body,
-                charset=response.charset,
-                is_html=True,
-                rules=self.config.extract,
-                scope=self._scope,
-                blob_root=str(self.data_dir),
-                blob_sync=False,  # Store.checkpoint syncs once per batch, before its COMMIT
-                download=self.config.download,
-            )
-            try:
-                processed = await self._pool.process(job)
-            except ParseTimeout as exc:
-                return permanent(
-                    page,
-                    PageStatus.FAILED,
-                    kind="parse_timeout",
-                    message=str(exc) or "parse took too long",
-                    now=now,
-                    http_status=code,
-                    content_type=ctype,
-                )
-            _maybe_crash("after_blob_write")
-            base.encoding = processed.encoding
-            base.title = processed.title
-            base.extracted = processed.fields
-            base.content_hash = processed.content_hash
-            base.storage_path = processed.storage_path
-            base.links = await self._admit_links(page, processed.links, processed.resources)
-            return base
-        from ..store.blobs import write_blob
-
-        sha, rel = await asyncio.to_thread(
-            write_blob, self.data_dir, body, compress=False, sync=False
-        )
-        base.content_hash = sha
-        base.storage_path = rel
-        base.download = DownloadRecord(
-            url=page.url,
-            storage_path=rel,
-            mime_type=ctype or "application/octet-stream",
-            size=len(body),
-            sha256=sha,
-            referer_page_id=page.parent_id,
-        )
-        return base
-
-    async def _store_redirected(
-        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float
-    ) -> PageResult:
-        now = self.clock()
-        final = canonicalize(response.final_url) or page.url
-        if final != page.url:
-            # Stored under its own name, and the name that redirected to it is recorded as a
-            # redirect: a link to either spelling elsewhere is then never fetched again.
-            source = permanent(
-                page,
-                PageStatus.SKIPPED,
-                kind="redirect",
-                message=f"redirected to {final}",
-                now=now,
-            )
-            source.final_url = final
-            target_page = ClaimedPage(
-                id=page.id, url=final, depth=page.depth, attempts=0, parent_id=page.id
-            )
-            target = await self._handle_response(target_page, response, elapsed_ms, final)
-            target.page_id = None
-            target.depth = page.depth
-            target.parent_id = page.id
-            source.redirect_result = target
-            return source
-        return await self._handle_response(page, response, elapsed_ms, page.url)
-
-    # results and checkpoints ----------------------------------------------------------------
+    # results and batch commits ---------------------------------------------------------------
     def _record(self, result: PageResult, *, claimed: bool = True) -> None:
         counts = self._counts
         if claimed:
@@ -702,7 +361,7 @@ class Crawler:
             counts.skipped += 1
         else:
             counts.queued += 1
-        self._results.append(result)
+        self._batch.add(result)
         self._changed.set()
         shown = "retry" if status is PageStatus.QUEUED else status.value
         self.stats.record_page(
@@ -718,19 +377,15 @@ class Crawler:
         )
         if result.error and status is not PageStatus.DONE:
             self.stats.record_error(f"{result.url}: {result.error.get('message', '')}")
-        if len(self._results) >= BATCH_SIZE:
-            self._flush_now.set()
 
-    async def _checkpointer(self) -> None:
+    async def _committer(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), BATCH_SECONDS)
-            self._flush_now.clear()
+            await self._batch.wait_due(BATCH_SECONDS)
             try:
-                await self._flush()
+                await self._batch.flush()
             except Exception as exc:
-                # A checkpoint that cannot commit stops the crawl; the rows it held are still in
-                # `_results` (see _flush) and get one more try in the final flush.
+                # A batch that cannot commit stops the crawl; its rows stay pending (see
+                # Batcher) and get one more try in the final flush.
                 if is_our_fault(exc):
                     self._storage_error = self._storage_error or exc
                     self.request_stop("interrupt", describe_fault(exc))
@@ -739,41 +394,19 @@ class Crawler:
                     self.request_stop("interrupt", _describe(exc))
                 return
 
-    async def _flush(self, *, force: bool = False) -> None:
-        async with self._flush_lock:
-            idle = time.monotonic() - self._last_flush
-            if not self._results and not force and idle < IDLE_HEARTBEAT_S:
-                return
-            while True:
-                await self._flush_one()
-                if not self._results:
-                    return
-
-    async def _flush_one(self) -> None:
-        """Commit at most BATCH_SIZE rows; a redirect's source and target stay in one batch."""
-        cut = min(len(self._results), BATCH_SIZE)
-        while 0 < cut < len(self._results) and self._results[cut].page_id is None:
-            cut -= 1  # results[cut] is a redirect target: keep it with its source
-        batch = self._results[:cut]
-        del self._results[:cut]
-        self._room.set()
-        _maybe_crash("before_checkpoint")
+    async def _commit(self, batch: list[PageResult]) -> None:
+        """One batch commit: results, links and progress in one store transaction."""
+        crash_point("before_checkpoint")
         progress = self._publish_progress()
-        try:
-            new = await self.store.checkpoint(
-                self.session_id,
-                batch,
-                progress,
-                heartbeat=self.clock(),
-                max_pages=self.config.max_pages,
-            )
-        except BaseException:
-            # Nothing of it committed (one transaction): the rows wait for the next flush.
-            self._results[0:0] = batch
-            raise
-        _maybe_crash("after_checkpoint")
+        new = await self.store.checkpoint(
+            self.session_id,
+            batch,
+            progress,
+            heartbeat=self.clock(),
+            max_pages=self.config.max_pages,
+        )
+        crash_point("after_checkpoint")
         await self._hops.committed(batch, self._is_claimed)
-        self._last_flush = time.monotonic()
         self._counts.queued += new
         self._publish_progress()
 
@@ -816,17 +449,6 @@ def _error_outcome(exc: BaseException) -> CrawlOutcome:
         # intact; the session is resumed once the cause is fixed (see the module doc).
         return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
     return CrawlOutcome(Status.FAILED, "error", _describe(exc))
-
-
-_ROBOTS_UNREACHABLE = re.compile(r"^robots\.txt unreachable \((connect|timeout)\): (.+)$", re.S)
-
-
-def _robots_failure(reason: str | None) -> tuple[str, str]:
-    """(error kind, message) for a page held back because robots.txt could not be read."""
-    match = _ROBOTS_UNREACHABLE.match(reason or "")
-    if match is not None:
-        return match.group(1), match.group(2)
-    return "robots_unavailable", reason or "robots.txt"
 
 
 def _describe(exc: BaseException) -> str:

@@ -22,12 +22,11 @@ import asyncio
 import email.utils
 import math
 import os
-import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final
 
 import aiohttp
 import httpx
@@ -36,12 +35,12 @@ from .addresses import AddressPolicy, AddressRefused, ResolveFailed
 from .cookies import BoundedCookieJar
 from .decompress import SUPPORTED_ENCODINGS, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
 from .tls import shared_ssl_context
+from .urls import DEFAULT_PORTS
 
 __all__ = [
     "FetchError",
     "FetchResponse",
     "Fetcher",
-    "backoff_delay",
     "is_transient_status",
     "parse_retry_after",
 ]
@@ -60,8 +59,6 @@ KEPT_HEADERS: Final = (
     "last-modified",
     "etag",
 )
-
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 class FetchError(Exception):
@@ -101,10 +98,6 @@ class FetchResponse:
     truncated: bool = False  # only with truncate=True: the body was cut at the cap
 
 
-class UrlCheck(Protocol):
-    def __call__(self, url: str, /) -> str | None: ...
-
-
 def is_transient_status(code: int) -> bool:
     """429 and 5xx are worth retrying later; every other status is an answer."""
     return code == 429 or 500 <= code <= 599
@@ -130,23 +123,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return min(max(delay, 0.0), RETRY_AFTER_CAP)
 
 
-def backoff_delay(
-    attempt: int, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None
-) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)].
-
-    attempt 0 is the first retry. Full jitter spreads retries of many pages that failed together
-    (a host outage) instead of sending them back in one burst.
-    """
-    ceiling = min(cap, base * 2.0 ** min(max(attempt, 0), 62))
-    return (rng or _RNG).uniform(0.0, ceiling)
-
-
-_RNG: Final = random.Random()
-
-
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
+    return (url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme))
 
 
 def _parse_content_type(value: str) -> tuple[str, str | None]:
@@ -521,7 +499,7 @@ class Fetcher:
                 async for chunk in response.aiter_raw():
                     if compressed:
                         # A few compressed bytes can decode to the whole cap in one call (a
-                        # gzip bomb: ~140 ms at 10 MiB): off the loop, which must not stall.
+                        # gzip bomb decoding to 10 MiB): off the loop, which must not stall.
                         # zlib, brotli and zstd release the GIL while they decode.
                         await asyncio.to_thread(decoder.feed, chunk)
                     else:

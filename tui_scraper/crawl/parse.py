@@ -52,17 +52,23 @@ from .urls import Scope, canonicalize
 
 __all__ = [
     "DEFAULT_MAX_PARSE_BYTES",
+    "TRUNCATED_FIELD",
     "PageJob",
+    "ParseAbandoned",
     "ParseCrashed",
     "ParseError",
     "ParsePool",
     "ParseTimeout",
     "ParseWorkerUnavailable",
     "ProcessedPage",
+    "mark_truncated",
     "process_page",
 ]
 
 DEFAULT_MAX_PARSE_BYTES = 5 * 1024 * 1024
+# The field of `extracted` that marks a page parsed only up to the limit: its row is `done` (its
+# content is stored whole), but its links, title and fields come from the first bytes only.
+TRUNCATED_FIELD = "_truncated"
 NOT_HTTP = "not http(s)"
 
 # Batching: enough pages per message to amortise the pipe round trip, few enough that a page is
@@ -82,17 +88,19 @@ class ParseError(Exception):
     """Processing a page failed in a way that is about the page, not about us."""
 
 
-class ParseTimeout(ParseError):
+class ParseAbandoned(ParseError):
+    """The page cannot be processed within the worker's bounds; the worker was replaced.
+
+    A caller that fails such a page handles this one class; the two subclasses say why.
+    """
+
+
+class ParseTimeout(ParseAbandoned):
     """The page took longer than the pool's deadline; its worker was killed."""
 
 
-class ParseCrashed(ParseTimeout):
-    """The worker process died while processing the page (e.g. killed by the OOM killer).
-
-    A subclass of ParseTimeout on purpose: for the crawler both mean "this page cannot be processed
-    within the worker's bounds, the worker was replaced", and a caller that handles ParseTimeout
-    must not be taken down by a crashed worker.
-    """
+class ParseCrashed(ParseAbandoned):
+    """The worker process died while processing the page (e.g. killed by the OOM killer)."""
 
 
 class ParseWorkerUnavailable(ParseError):
@@ -226,6 +234,17 @@ def process_page(job: PageJob) -> ProcessedPage:
         truncated=truncated,
         resources=resources,
     )
+
+
+def mark_truncated(page: ProcessedPage, parsed_bytes: int) -> dict[str, Any]:
+    """The page's fields, with `TRUNCATED_FIELD` saying how much was parsed when it was cut.
+
+    The marker wins over a user rule of the same name: a cut page must never pass for whole.
+    """
+    if not page.truncated:
+        return page.fields
+    marker = {"parsed_bytes": parsed_bytes, "size": page.size}
+    return {**page.fields, TRUNCATED_FIELD: marker}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -369,9 +388,9 @@ class ParsePool:
     `workers=0` runs process_page in a thread (`asyncio.to_thread`) — for tests and debugging: the
     deadline still raises ParseTimeout, but the thread cannot be stopped and runs on.
 
-    Errors: ParseTimeout (deadline), ParseCrashed (worker died under the page; a ParseTimeout
-    subclass), or the exception process_page raised (e.g. OSError from the blob write) re-raised
-    with its own type. ParseError when the pool is closed.
+    Errors: ParseTimeout (deadline) or ParseCrashed (worker died under the page), both
+    ParseAbandoned; or the exception process_page raised (e.g. OSError from the blob write),
+    re-raised with its own type; ParseError when the pool is closed.
     """
 
     def __init__(self, workers: int = 1, deadline: float = 10.0) -> None:

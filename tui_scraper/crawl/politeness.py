@@ -19,6 +19,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
+from .backoff import backoff_delay
+
 __all__ = ["HostGate", "HostHealth"]
 
 
@@ -123,7 +125,7 @@ class HostHealth:
         self._hosts: dict[str, _Health] = {}
 
     def _backoff(self, n: int) -> float:
-        return self._rng.uniform(0.0, min(self.cap, self.base * 2.0 ** min(n, 62)))
+        return backoff_delay(n, self.base, self.cap, self._rng)
 
     def record_failure(self, host: str, now: float) -> bool:
         """Count one connect error/timeout. Returns True when this failure took the host down."""

@@ -23,8 +23,8 @@ INSECURE_WARNING = (
 
 @functools.cache
 def shared_ssl_context() -> ssl.SSLContext:
-    """One verifying SSL context per process. Building one loads the CA bundle, ~100 ms of CPU
-    with the GIL held: once per Fetcher it stalled the event loop at every crawl start."""
+    """One verifying SSL context per process. Building one loads the CA bundle, a long stretch of
+    CPU with the GIL held: once per Fetcher it stalled the event loop at every crawl start."""
     return httpx.create_ssl_context()
 
 

@@ -1,10 +1,11 @@
 """Canonical URLs and crawl scope.
 
-`canonicalize` runs for every link of every page (~15,000 calls/s at the target crawl rate), so it
-is written with `str` methods on hand-split components instead of `urllib.parse` (whose `urljoin`
-alone costs several µs) and regexes are limited to single character-class scans that decide whether
-a component needs the slow path at all. Most links on real pages already are canonical-looking
-(lower-case host, no escapes, no dot segments): those leave after a few `find`/`in` checks.
+`canonicalize` runs for every link of every page (tens of calls per page fetched), so it is
+written with `str` methods on hand-split components instead of `urllib.parse` (whose `urljoin`
+alone costs more than the whole fast path here) and regexes are limited to single character-class
+scans that decide whether a component needs the slow path at all. Most links on real pages
+already are canonical-looking (lower-case host, no escapes, no dot segments): those leave after a
+few `find`/`in` checks.
 
 The canonical form (all of these are exercised by tests/parse/test_urls.py):
   scheme://host[:port]/path[?query]
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tui_scraper.session.config import SCOPES
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from tui_scraper.session import CrawlConfig
 
 __all__ = [
+    "DEFAULT_PORTS",
     "MAX_PATH_SEGMENTS",
     "MAX_QUERY_PARAMS",
     "MAX_REPEATED_SEGMENTS",
@@ -46,7 +48,8 @@ MAX_REPEATED_SEGMENTS = 2  # Heritrix PathologicalPathDecideRule default
 MAX_PATH_SEGMENTS = 20
 MAX_QUERY_PARAMS = 30
 
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_DEFAULT_PORT_TEXT = {scheme: str(port) for scheme, port in DEFAULT_PORTS.items()}
 _SESSION_PARAMS = frozenset({"jsessionid", "phpsessid", "sid", "sessionid", "aspsessionid"})
 
 # Characters that may stay literal in a path / query. Anything else (space, quotes, <, >, `, {, },
@@ -198,7 +201,7 @@ def _canonical_netloc(scheme: str, authority: str) -> str | None:
         if not port.isdigit() or not port.isascii() or int(port) > 65535:
             return None
         port = str(int(port))  # "0080" -> "80"
-        if port != _DEFAULT_PORTS[scheme]:
+        if port != _DEFAULT_PORT_TEXT[scheme]:
             return f"{host}:{port}"
     return host
 
@@ -280,7 +283,7 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
             # Another scheme, or an oddity a browser still reads as http(s): "http:/x", "HTTP:\\x".
             # "HTTP://x" lands here too; it is then the same as "http://x".
             scheme = url[:colon].lower()
-            if scheme not in _DEFAULT_PORTS:
+            if scheme not in _DEFAULT_PORT_TEXT:
                 return None
             rest = url[colon + 1 :].replace("\\", "/").lstrip("/")
         elif base is None:
@@ -289,7 +292,7 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
             return _relative(url, base)
     if "\\" in rest:
         rest = _backslashes_before_query(rest)
-    # The authority ends at the first "/", "?" or "#" (urlsplit would cost ~2 µs more per call).
+    # The authority ends at the first "/", "?" or "#" (urlsplit would cost more than this search).
     match = _AUTHORITY_END.search(rest)
     end = len(rest) if match is None else match.start()
     if end == 0:
@@ -418,7 +421,7 @@ class Scope:
         if parts is None:
             return "out of scope"
         scheme, host, port, rest = parts
-        if scheme not in _DEFAULT_PORTS:
+        if scheme not in _DEFAULT_PORT_TEXT:
             return "out of scope"
         if self.mode != "any":
             if port != self.port:

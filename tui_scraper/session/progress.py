@@ -24,10 +24,6 @@ class Progress:
     # What the crawl is waiting on, e.g. "waiting for the database (locked by another process)".
     waiting: str = ""
 
-    @property
-    def total_seen(self) -> int:
-        return self.done + self.failed + self.skipped + self.queued + self.fetching
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
