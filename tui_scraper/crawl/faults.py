@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 
-from ..store.db import StorageUnavailable
+from ..session.errors import StorageUnavailable
 from .parse import ParseWorkerUnavailable
 
 # Errors of our own machine, not of the page. The disk: full, quota, EFBIG (what RLIMIT_FSIZE

@@ -170,4 +170,4 @@ class SessionService(Protocol):
     async def close(self) -> None: ...
 
 
-__all__ = ["DEFAULT_WATCH_HZ", "ProgressSnapshot", "SessionService"]
+__all__ = ["DEFAULT_WATCH_HZ", "ProgressSnapshot", "RecentPage", "SessionService"]

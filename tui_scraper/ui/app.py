@@ -43,7 +43,6 @@ from .text import display_safe
 
 if TYPE_CHECKING:
     from tui_scraper.exit_guard import ExitGuard
-    from tui_scraper.manager import SessionManager
     from tui_scraper.service import SessionService
 
     from .host import ScraperHost
@@ -67,7 +66,7 @@ class ScraperApp(App[int]):
         self,
         data_dir: Path | None = None,
         *,
-        manager: SessionManager | Any | None = None,
+        manager: Any | None = None,  # a SessionManager: wrapped in the local service
         service: SessionService | None = None,
         demo: bool = False,
         sample_hz: float | None = 4.0,

@@ -7,7 +7,7 @@ from itertools import count
 
 from rich.text import Text
 
-from tui_scraper.crawl.stats import RecentPage
+from tui_scraper.service import RecentPage
 
 from ..text import human_bytes, human_ms, safe_text
 from .status import http_text, status_text
