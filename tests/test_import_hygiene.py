@@ -14,6 +14,8 @@ CORE = [
     "tui_scraper.export",
     "tui_scraper.cli",
     "tui_scraper.formatting",
+    "tui_scraper.service",
+    "tui_scraper.service.local",
     "tui_scraper.demo",
 ]
 
