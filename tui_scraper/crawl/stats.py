@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..session.progress import Progress
+from ..session.progress import Progress, completed_fraction
 from ..session.status import Status
 
 RECENT_PAGES = 200
@@ -53,12 +53,7 @@ class StatsSnapshot:
 
     @property
     def fraction(self) -> float | None:
-        p = self.progress
-        finished = p.done + p.failed + p.skipped
-        if self.max_pages:
-            return min(1.0, finished / self.max_pages)
-        total = finished + p.queued + p.fetching
-        return finished / total if total else None
+        return completed_fraction(self.progress, self.max_pages)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from tui_scraper.session import (
     SessionRecord,
     Status,
 )
+from tui_scraper.session.progress import completed_fraction
 
 # At most this many snapshots a second from `watch`: a redraw costs the crawl's event loop
 # time, and a human cannot read counters faster than this anyway.
@@ -49,12 +50,7 @@ class ProgressSnapshot:
 
     @property
     def fraction(self) -> float | None:
-        p = self.progress
-        finished = p.done + p.failed + p.skipped
-        if self.max_pages:
-            return min(1.0, finished / self.max_pages)
-        total = finished + p.queued + p.fetching
-        return finished / total if total else None
+        return completed_fraction(self.progress, self.max_pages)
 
     @classmethod
     def of_stats(cls, snap: StatsSnapshot, *, live: bool) -> ProgressSnapshot:

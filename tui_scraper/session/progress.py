@@ -35,3 +35,13 @@ class Progress:
         # older or newer version stays loadable.
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def completed_fraction(progress: Progress, max_pages: int | None) -> float | None:
+    """How far a crawl is, 0..1: against its page budget when it has one, else against what it
+    knows of so far (finished + queued + in flight); None before it knows of any page."""
+    finished = progress.done + progress.failed + progress.skipped
+    if max_pages:
+        return min(1.0, finished / max_pages)
+    total = finished + progress.queued + progress.fetching
+    return finished / total if total else None
