@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tui_scraper.session.status import Status
-from tui_scraper.store import Store
+from tui_scraper.store import Store, lease
 
 from .helpers import child_env, child_script, config, fingerprint
 
@@ -30,7 +30,9 @@ async def test_readonly_reads_leave_the_directory_untouched(data_dir: Path) -> N
     async with await Store.open(data_dir, readonly=True) as store:
         assert store.readonly
         [record] = await store.list_sessions()
-        assert record.id == session_id and record.status == Status.RUNNING
+        # Its owner is gone (nobody holds its lock): shown as what a writer will record,
+        # interrupted, while its row stays `running` for that writer to reap.
+        assert record.id == session_id and record.status == Status.INTERRUPTED
         assert (await store.get_session(session_id)).id == session_id
         assert await store.page_counts(session_id)
         assert [page.url async for page in store.iter_pages(session_id)]
@@ -38,12 +40,14 @@ async def test_readonly_reads_leave_the_directory_untouched(data_dir: Path) -> N
         assert fingerprint(data_dir) == before  # nothing created while open either
 
     assert fingerprint(data_dir) == before
+    async with await Store.open(data_dir) as writer:  # the row itself was never changed
+        assert (await writer.get_session(session_id)).status == Status.RUNNING
 
 
 async def test_readonly_sees_a_writer_that_attaches_later(data_dir: Path) -> None:
     session_id = await _seeded(data_dir)
     async with await Store.open(data_dir, readonly=True) as reader:
-        assert (await reader.get_session(session_id)).status == Status.RUNNING
+        assert (await reader.get_session(session_id)).status == Status.INTERRUPTED  # an orphan
         async with await Store.open(data_dir) as writer:
             await writer.transition(session_id, Status.PAUSED, reason="p", who="t")
             # The writer's WAL holds the change: the reader must read through it.
@@ -91,3 +95,16 @@ def test_a_store_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "opened\n"
+
+
+async def test_readonly_shows_a_session_with_a_live_owner_as_running(data_dir: Path) -> None:
+    session_id = await _seeded(data_dir)
+    held = lease.try_lock(data_dir, session_id)  # what a live crawl holds for its whole run
+    assert held is not None
+    try:
+        before = fingerprint(data_dir)
+        async with await Store.open(data_dir, readonly=True) as reader:
+            assert (await reader.get_session(session_id)).status == Status.RUNNING
+        assert fingerprint(data_dir) == before
+    finally:
+        held.release()
