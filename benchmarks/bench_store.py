@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui_scraper.session import (
+from tui_scraper.backends.sqlite import Store
+from tui_scraper.domain import (
     CrawlConfig,
     DiscoveredLink,
     PageResult,
@@ -23,7 +24,6 @@ from tui_scraper.session import (
     Progress,
     Status,
 )
-from tui_scraper.store import Store
 
 
 def fill_frontier(db_path: Path, session_id: str, rows: int) -> float:

@@ -24,13 +24,13 @@ sys.path.insert(0, str(HERE))
 CHILD = r"""
 import asyncio, json, sys, time
 from pathlib import Path
-from tui_scraper.session.config import CrawlConfig
+from tui_scraper.domain.config import CrawlConfig
 
 mode, url, data_dir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 config = CrawlConfig(target_url=url, concurrency=16, per_host_concurrency=16, respect_robots=False)
 
 async def headless() -> float:
-    from tui_scraper.manager import SessionManager
+    from tui_scraper.runtime.manager import SessionManager
     manager = await SessionManager.open(data_dir, who="bench")
     session = await manager.create(config)
     started = time.perf_counter()

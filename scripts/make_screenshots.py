@@ -21,7 +21,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from tui_scraper.demo import HOSTILE_PATH, DemoServer
-from tui_scraper.session import CrawlConfig, ExtractRule, Status
+from tui_scraper.domain import CrawlConfig, ExtractRule, Status
 from tui_scraper.ui.app import ScraperApp
 from tui_scraper.ui.screens.detail import SessionDetailScreen
 from tui_scraper.ui.screens.progress import ProgressScreen
@@ -87,7 +87,7 @@ async def first_run(data_dir: Path, url: str, out: Path) -> None:
 
 
 async def _statuses(data_dir: Path) -> list[str]:
-    from tui_scraper.manager import SessionManager
+    from tui_scraper.runtime.manager import SessionManager
 
     manager = await SessionManager.open(data_dir)
     try:

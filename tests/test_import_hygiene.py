@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 CORE = [
-    "tui_scraper.session",
-    "tui_scraper.store",
-    "tui_scraper.crawl.crawler",
-    "tui_scraper.crawl.parse",
-    "tui_scraper.manager",
+    "tui_scraper.domain",
+    "tui_scraper.backends.sqlite",
+    "tui_scraper.engine.crawler",
+    "tui_scraper.engine.parse",
+    "tui_scraper.runtime.manager",
     "tui_scraper.export",
     "tui_scraper.cli",
     "tui_scraper.formatting",

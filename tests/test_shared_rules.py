@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tui_scraper import formatting
+from tui_scraper.backends.sqlite.blobs import BlobStore
+from tui_scraper.backends.sqlite.secrets import save_secret_headers
 from tui_scraper.cli import build_parser
-from tui_scraper.session.config import SCOPES
-from tui_scraper.session.ids import is_session_id, is_session_ref
-from tui_scraper.store.blobs import BlobStore
-from tui_scraper.store.secrets import save_secret_headers
+from tui_scraper.domain.config import SCOPES
+from tui_scraper.domain.ids import is_session_id, is_session_ref
 
 
 def test_the_app_and_the_cli_share_one_formatter() -> None:

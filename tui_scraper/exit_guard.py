@@ -111,7 +111,7 @@ def hard_exit(
     kill the helpers, leave at once."""
     ids = list(session_ids)
     if db_path is not None and ids:
-        from .store.emergency import interrupt_now
+        from .backends.sqlite.emergency import interrupt_now
 
         with contextlib.suppress(Exception):
             interrupt_now(db_path, ids, reason=reason, who=who, timeout=db_timeout)

@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .domain.errors import ConfigError, StorageUnavailable
+from .domain.records import PageRecord
 from .outfile import open_output, open_stdout
 from .safe_text import display_safe
-from .session.errors import ConfigError, StorageUnavailable
-from .session.records import PageRecord
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .backends.sqlite import Store
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (

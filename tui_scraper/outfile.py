@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from .session.errors import ConfigError
+from .domain.errors import ConfigError
 
 TMP_SUFFIX = ".tui-scraper-tmp"
 _FD_LINK = re.compile(r"^/(?:dev|proc/(self|thread-self|\d+))/fd/(\d+)$")

@@ -51,7 +51,7 @@ def ensure_data_dir(path: Path) -> Path:
 
 
 def _refuse(path: Path, why: str) -> Exception:
-    from .session.errors import DatabaseError
+    from .domain.errors import DatabaseError
 
     return DatabaseError(f"{path}: {why}")
 

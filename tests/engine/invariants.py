@@ -7,7 +7,7 @@ import sqlite3
 import zlib
 from pathlib import Path
 
-from tui_scraper.session.status import ALLOWED_TRANSITIONS, Status
+from tui_scraper.domain.status import ALLOWED_TRANSITIONS, Status
 
 
 def connect_ro(data_dir: Path) -> sqlite3.Connection:

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tui_scraper.crawl import parse
-from tui_scraper.crawl.batching import BATCH_SIZE
-from tui_scraper.crawl.stats import CrawlStats
-from tui_scraper.manager import SessionManager
-from tui_scraper.session import CrawlConfig, PageStatus, Status
-from tui_scraper.store import Store
+from tui_scraper.backends.sqlite import Store
+from tui_scraper.domain import CrawlConfig, PageStatus, Status
+from tui_scraper.engine import parse
+from tui_scraper.engine.batching import BATCH_SIZE
+from tui_scraper.engine.stats import CrawlStats
+from tui_scraper.runtime.manager import SessionManager
 
 from .invariants import assert_store_invariants
 from .site import SiteServer, generated_site
@@ -200,7 +200,7 @@ async def test_no_parse_worker_can_start_stops_resumably(
 
 
 def test_capped_concurrency_by_descriptor_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tui_scraper.crawl import limits
+    from tui_scraper.engine import limits
 
     monkeypatch.setattr(limits, "open_files_limit", lambda: 64)
     capped, limit = limits.capped_concurrency(64, 2)
@@ -210,9 +210,9 @@ def test_capped_concurrency_by_descriptor_limit(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_our_faults_are_told_from_the_pages() -> None:
-    from tui_scraper.crawl.faults import is_our_fault, is_resource_exhaustion
-    from tui_scraper.crawl.fetch import FetchError
-    from tui_scraper.store import StorageUnavailable
+    from tui_scraper.backends.sqlite import StorageUnavailable
+    from tui_scraper.engine.faults import is_our_fault, is_resource_exhaustion
+    from tui_scraper.engine.fetch import FetchError
 
     for ours in (
         MemoryError(),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_scraper.crawl.batching import BATCH_SIZE
+from tui_scraper.engine.batching import BATCH_SIZE
 
 from .invariants import assert_store_invariants, page_states, session_status
 from .killloop import kill_loop

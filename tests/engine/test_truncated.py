@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tui_scraper.crawl.parse import DEFAULT_MAX_PARSE_BYTES, TRUNCATED_FIELD
+from tui_scraper.engine.parse import DEFAULT_MAX_PARSE_BYTES, TRUNCATED_FIELD
 
 from .conftest import cli
 from .invariants import page_states, session_status

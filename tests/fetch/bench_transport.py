@@ -20,7 +20,7 @@ import time
 
 import httpx
 
-from tui_scraper.crawl.fetch import Fetcher
+from tui_scraper.engine.fetch import Fetcher
 
 SERVER = r"""
 import sys

@@ -16,7 +16,7 @@ import sys
 
 import httpx
 
-from tui_scraper.crawl.fetch import Fetcher, FetchError
+from tui_scraper.engine.fetch import Fetcher, FetchError
 
 
 def _maxrss_kib() -> int:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tui_scraper.crawl import addresses
-from tui_scraper.crawl.addresses import (
+from tui_scraper.engine import addresses
+from tui_scraper.engine.addresses import (
     AddressPolicy,
     AddressRefused,
     ResolveFailed,

@@ -11,7 +11,7 @@ import brotli
 import pytest
 import zstandard
 
-from tui_scraper.crawl.decompress import BodyTooLarge, BoundedDecoder, UnsupportedEncoding
+from tui_scraper.engine.decompress import BodyTooLarge, BoundedDecoder, UnsupportedEncoding
 
 DATA = b"".join(b"<p>line %d of a page</p>\n" % i for i in range(5000))
 

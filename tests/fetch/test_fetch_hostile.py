@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tui_scraper.crawl.fetch import Fetcher, FetchError
+from tui_scraper.engine.fetch import Fetcher, FetchError
 
 from .conftest import (
     BOMB_DECODED,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tui_scraper.crawl.fetch import Fetcher, FetchError
+from tui_scraper.engine.fetch import Fetcher, FetchError
 
 from .conftest import HostileServer, LogEntry, Request, send
 

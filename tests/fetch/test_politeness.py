@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from tui_scraper.crawl.backoff import backoff_delay
-from tui_scraper.crawl.fetch import is_transient_status, parse_retry_after
-from tui_scraper.crawl.politeness import HostGate, HostHealth
+from tui_scraper.engine.backoff import backoff_delay
+from tui_scraper.engine.fetch import is_transient_status, parse_retry_after
+from tui_scraper.engine.politeness import HostGate, HostHealth
 
 
 async def test_host_gate_limits_concurrency_per_host() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from tui_scraper.crawl.redirects import RedirectTargets
-from tui_scraper.session.records import ClaimedPage, PageResult
-from tui_scraper.session.status import PageStatus
+from tui_scraper.domain.records import ClaimedPage, PageResult
+from tui_scraper.domain.status import PageStatus
+from tui_scraper.engine.redirects import RedirectTargets
 
 URL = "http://example.com/d/"
 

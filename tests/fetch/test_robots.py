@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tui_scraper.crawl.fetch import Fetcher
-from tui_scraper.crawl.robots import RobotsCache
+from tui_scraper.engine.fetch import Fetcher
+from tui_scraper.engine.robots import RobotsCache
 
 from .conftest import HostileServer, LogEntry, Request, page, redirect, send
 

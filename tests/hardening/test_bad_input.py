@@ -147,8 +147,8 @@ def test_unsendable_or_absurd_option_is_refused(tmp_path: Path, option: str, val
 
 
 def test_bounds_live_in_the_config_for_the_ui_form_too() -> None:
-    from tui_scraper.session.config import CrawlConfig
-    from tui_scraper.session.errors import ConfigError
+    from tui_scraper.domain.config import CrawlConfig
+    from tui_scraper.domain.errors import ConfigError
 
     base = CrawlConfig(target_url="http://127.0.0.1:9/")
     base.validate()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from engine.site import SiteServer, generated_site
 
+from tui_scraper.domain.config import CrawlConfig
 from tui_scraper.formatting import human_bytes, human_duration
-from tui_scraper.session.config import CrawlConfig
 
 from .conftest import assert_clean_stderr, cli, only_session, popen_cli
 

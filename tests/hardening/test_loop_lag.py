@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tui_scraper.crawl.fetch import shared_ssl_context
-from tui_scraper.manager import SessionManager
-from tui_scraper.session.config import CrawlConfig
-from tui_scraper.session.status import Status
+from tui_scraper.domain.config import CrawlConfig
+from tui_scraper.domain.status import Status
+from tui_scraper.engine.fetch import shared_ssl_context
+from tui_scraper.runtime.manager import SessionManager
 
 from .conftest import pages
 from .hostile_site import CAP, EXPECTED, HostileSite

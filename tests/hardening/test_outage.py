@@ -18,7 +18,7 @@ import pytest
 from engine.invariants import assert_store_invariants, page_states
 from engine.site import generated_site
 
-from tui_scraper.crawl.politeness import PROBE_CAP
+from tui_scraper.engine.politeness import PROBE_CAP
 
 from .conftest import assert_clean_stderr, cli, only_session, pages
 

@@ -184,8 +184,8 @@ def test_planted_symlink_at_the_temp_name_is_never_followed(
     """The old temp name was `.NAME.PID.tmp`: predictable, opened without O_EXCL|O_NOFOLLOW.
     In this process the pid is known, so plant the symlink exactly there, pointing at a file
     the export must not touch."""
+    from tui_scraper.backends.sqlite import Store
     from tui_scraper.export import export_pages
-    from tui_scraper.store import Store
 
     data, sid = crawled
     victim = tmp_path / "victim"

@@ -155,9 +155,9 @@ async def test_interrupt_now_settles_running_sessions_bounded_by_the_lock(tmp_pa
     time on a database another connection keeps locked."""
     import os
 
-    from tui_scraper.session import CrawlConfig, LeaseOwner, PageStatus
-    from tui_scraper.store import Store
-    from tui_scraper.store.emergency import interrupt_now
+    from tui_scraper.backends.sqlite import Store
+    from tui_scraper.backends.sqlite.emergency import interrupt_now
+    from tui_scraper.domain import CrawlConfig, LeaseOwner, PageStatus
 
     store = await Store.open(tmp_path / "data")
     try:

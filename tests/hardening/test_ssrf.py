@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.invariants import assert_store_invariants
 from engine.site import SiteServer, page_html
 
-from tui_scraper.crawl.urls import canonicalize
+from tui_scraper.engine.urls import canonicalize
 
 from .conftest import assert_clean_stderr, cli, pages
 

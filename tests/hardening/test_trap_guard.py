@@ -17,7 +17,7 @@ from aiohttp import web
 from engine.invariants import assert_store_invariants, connect_ro
 from engine.site import SiteServer, page_html
 
-from tui_scraper.session.config import DEFAULT_MAX_PARAM_VALUES, DEFAULT_MAX_PER_PATTERN
+from tui_scraper.domain.config import DEFAULT_MAX_PARAM_VALUES, DEFAULT_MAX_PER_PATTERN
 
 from .conftest import assert_clean_stderr, cli, only_session, pages
 

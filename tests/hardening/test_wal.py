@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.invariants import assert_store_invariants, connect_ro, page_states
 from engine.site import SiteServer, generated_site
 
-from tui_scraper.store import Store
+from tui_scraper.backends.sqlite import Store
 
 from .conftest import assert_clean_stderr, cli, only_session, popen_cli
 

@@ -16,8 +16,8 @@ import time
 import timeit
 from urllib.parse import urljoin
 
-from tui_scraper.crawl.parse import PageJob, ParsePool, process_page
-from tui_scraper.crawl.urls import Scope, canonicalize
+from tui_scraper.engine.parse import PageJob, ParsePool, process_page
+from tui_scraper.engine.urls import Scope, canonicalize
 
 URL_CASES = [
     ("/p/12.html", "http://127.0.0.1:8000/dir/index.html"),

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from tui_scraper.crawl.decode import decode_html, normalise_label
-from tui_scraper.crawl.parse import PageJob, process_page
-from tui_scraper.crawl.urls import Scope
+from tui_scraper.engine.decode import decode_html, normalise_label
+from tui_scraper.engine.parse import PageJob, process_page
+from tui_scraper.engine.urls import Scope
 
 RU = "Привет мир"
 JA = "こんにちは世界"

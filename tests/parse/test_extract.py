@@ -7,11 +7,11 @@ import hashlib
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from tui_scraper.crawl.extract import count_words, default_fields, extract, validate_rules
-from tui_scraper.crawl.parse import NOT_HTTP, PageJob, process_page
-from tui_scraper.crawl.urls import Scope, canonicalize
-from tui_scraper.session import ConfigError, CrawlConfig, ExtractRule
-from tui_scraper.session.config import BUILTIN_FIELDS
+from tui_scraper.domain import ConfigError, CrawlConfig, ExtractRule
+from tui_scraper.domain.config import BUILTIN_FIELDS
+from tui_scraper.engine.extract import count_words, default_fields, extract, validate_rules
+from tui_scraper.engine.parse import NOT_HTTP, PageJob, process_page
+from tui_scraper.engine.urls import Scope, canonicalize
 
 DOC = """<!doctype html>
 <html lang="en-GB"><head>

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tui_scraper.crawl import parse
-from tui_scraper.crawl.parse import (
+from tui_scraper.domain import ExtractRule
+from tui_scraper.engine import parse
+from tui_scraper.engine.parse import (
     PageJob,
     ParseAbandoned,
     ParseCrashed,
@@ -25,8 +26,7 @@ from tui_scraper.crawl.parse import (
     ProcessedPage,
     process_page,
 )
-from tui_scraper.crawl.urls import Scope
-from tui_scraper.session import ExtractRule
+from tui_scraper.engine.urls import Scope
 
 SCOPE = Scope.build("http://example.com/")
 DEADLINE = 2.0

@@ -12,8 +12,8 @@ import tui_scraper
 
 PROBE = """
 import asyncio
-from tui_scraper.crawl.parse import PageJob, ParsePool
-from tui_scraper.crawl.urls import Scope
+from tui_scraper.engine.parse import PageJob, ParsePool
+from tui_scraper.engine.urls import Scope
 
 async def main():
     pool = ParsePool(workers=1)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tui_scraper.crawl.traps import TrapGuard
-from tui_scraper.session import CrawlConfig
-from tui_scraper.session.config import DEFAULT_MAX_PARAM_VALUES, DEFAULT_MAX_PER_PATTERN
+from tui_scraper.domain import CrawlConfig
+from tui_scraper.domain.config import DEFAULT_MAX_PARAM_VALUES, DEFAULT_MAX_PER_PATTERN
+from tui_scraper.engine.traps import TrapGuard
 
 BASE = "http://example.com"
 

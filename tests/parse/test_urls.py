@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui_scraper.crawl.urls import Scope, canonicalize
-from tui_scraper.session import CrawlConfig
+from tui_scraper.domain import CrawlConfig
+from tui_scraper.engine.urls import Scope, canonicalize
 
 BASE = "http://example.com/dir/sub/page.html?old=1"
 

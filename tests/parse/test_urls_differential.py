@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from w3lib.url import canonicalize_url
 
-from tui_scraper.crawl.urls import canonicalize
+from tui_scraper.engine.urls import canonicalize
 
 _LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789ABCXYZ", min_size=1, max_size=8)
 _HOST = st.lists(_LABEL, min_size=1, max_size=3).map(".".join).filter(lambda h: not h.isdigit())

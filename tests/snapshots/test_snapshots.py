@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from tests.ui.conftest import make_app, recent, seeded
 from tests.ui.fakes import FakeManager
-from tui_scraper.session import Status
+from tui_scraper.domain import Status
 from tui_scraper.ui.app import ScraperApp
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tui_scraper.crawl.stats import RecentPage
-from tui_scraper.session import PageStatus, Progress, Status
+from tui_scraper.domain import PageStatus, Progress, Status
+from tui_scraper.engine.stats import RecentPage
 from tui_scraper.ui.app import ScraperApp
 
 from .fakes import T0, FakeClock, FakeManager

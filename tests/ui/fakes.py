@@ -12,8 +12,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from tui_scraper.crawl.stats import CrawlStats, RecentPage
-from tui_scraper.session import (
+from tui_scraper.domain import (
     RESUMABLE,
     ConfigError,
     CrawlConfig,
@@ -26,6 +25,7 @@ from tui_scraper.session import (
     SessionRecord,
     Status,
 )
+from tui_scraper.engine.stats import CrawlStats, RecentPage
 
 T0 = 1_767_261_600.0  # 2026-01-01 10:00:00 UTC: every fixed timestamp counts from here
 

@@ -6,7 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-from tui_scraper.session import Status
+from tui_scraper.domain import Status
 from tui_scraper.ui.app import SIGNAL_EXIT_CODE, ScraperApp
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.new_session import NewSessionScreen

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Static, TabbedContent
 
-from tui_scraper.session import PageStatus, Status
+from tui_scraper.domain import PageStatus, Status
 from tui_scraper.ui.screens.detail import PAGE_SIZE, SessionDetailScreen
 from tui_scraper.ui.screens.export import ExportScreen
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Label
 
-from tui_scraper.session import Status
+from tui_scraper.domain import Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.export import ExportScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen

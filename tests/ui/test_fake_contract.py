@@ -12,7 +12,7 @@ import inspect
 from pathlib import Path
 
 import tui_scraper.service.local as local
-from tui_scraper.manager import CrawlHandle, SessionManager
+from tui_scraper.runtime.manager import CrawlHandle, SessionManager
 
 from .fakes import FakeHandle, FakeManager
 

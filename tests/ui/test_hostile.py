@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from textual.app import App
 
-from tui_scraper.crawl.stats import RecentPage
-from tui_scraper.session import PageStatus, Progress, Status
+from tui_scraper.domain import PageStatus, Progress, Status
+from tui_scraper.engine.stats import RecentPage
 from tui_scraper.ui.screens.detail import SessionDetailScreen
 from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.recovery import RecoveryScreen

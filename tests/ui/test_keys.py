@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from tui_scraper.session import Status
+from tui_scraper.domain import Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.help import KeyHelpScreen
 from tui_scraper.ui.screens.progress import ProgressScreen

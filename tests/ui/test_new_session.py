@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Button, Checkbox, Input, Label, TextArea
 
-from tui_scraper.session import ConfigError, Status
+from tui_scraper.domain import ConfigError, Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.new_session import (
     NewSessionScreen,

@@ -6,8 +6,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tui_scraper.manager import SessionManager
-from tui_scraper.session import CrawlConfig, PageStatus
+from tui_scraper.domain import CrawlConfig, PageStatus
+from tui_scraper.runtime.manager import SessionManager
 
 ROWS = 200_000
 

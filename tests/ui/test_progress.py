@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import ProgressBar, RichLog, Sparkline
 
-from tui_scraper.session import Progress, Status
+from tui_scraper.domain import Progress, Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.detail import SessionDetailScreen
 from tui_scraper.ui.screens.progress import ProgressScreen

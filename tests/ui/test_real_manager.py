@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from tui_scraper.session import Status
+from tui_scraper.domain import Status
 from tui_scraper.ui.app import ScraperApp
 from tui_scraper.ui.screens.detail import SessionDetailScreen
 from tui_scraper.ui.screens.progress import ProgressScreen
@@ -98,7 +98,7 @@ async def test_quit_while_running_then_recover_and_resume(tmp_path: Path) -> Non
 
 
 async def _records(data_dir: Path) -> list:  # type: ignore[type-arg]
-    from tui_scraper.manager import SessionManager
+    from tui_scraper.runtime.manager import SessionManager
 
     manager = await SessionManager.open(data_dir)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from tui_scraper.session import Progress, Status
+from tui_scraper.domain import Progress, Status
 from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.recovery import RecoveryScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tui_scraper.demo import DemoServer
+from tui_scraper.domain import CrawlConfig, Status
 from tui_scraper.service import ProgressSnapshot
 from tui_scraper.service.local import LocalSessionService
-from tui_scraper.session import CrawlConfig, Status
 from tui_scraper.ui.app import ScraperApp
 from tui_scraper.ui.screens.progress import ProgressScreen
 

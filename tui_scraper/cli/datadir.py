@@ -8,14 +8,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..backends.sqlite.db import DB_FILENAME
+from ..domain.errors import DatabaseError
 from ..paths import ENV_VAR, resolve_data_dir
-from ..session.errors import DatabaseError
-from ..store.db import DB_FILENAME
 from .errors import BadInput
 from .output import warn
 
 if TYPE_CHECKING:
-    from ..manager import SessionManager
+    from ..runtime.manager import SessionManager
 
 
 def choose_data_dir(args: argparse.Namespace) -> Path:
@@ -59,7 +59,7 @@ def nothing_stored_yet(data_dir: Path) -> bool:
 
 async def open_to_look(data_dir: Path) -> SessionManager:
     """The manager of a command that only reads: nothing is created, reaped or collected."""
-    from ..manager import SessionManager
+    from ..runtime.manager import SessionManager
 
     try:
         return await SessionManager.open(data_dir, who="cli", readonly=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import signal
 
-from ..session.status import Status
+from ..domain.status import Status
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 

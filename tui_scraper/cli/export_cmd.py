@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..domain.errors import StorageUnavailable
 from ..safe_text import display_safe
-from ..session.errors import StorageUnavailable
 from .errors import EXIT_OK, StdoutFailed
 
 

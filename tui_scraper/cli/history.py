@@ -6,9 +6,9 @@ import json
 import time
 from typing import Any
 
+from ..domain.records import SessionRecord
 from ..formatting import human_bytes, human_duration
 from ..safe_text import display_safe
-from ..session.records import SessionRecord
 from .errors import EXIT_OK
 from .output import emit
 

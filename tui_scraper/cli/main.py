@@ -8,9 +8,9 @@ import errno
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..domain.errors import ScraperError, StorageUnavailable
 from ..run_async import run_async
 from ..safe_text import display_safe
-from ..session.errors import ScraperError, StorageUnavailable
 from .datadir import choose_data_dir, nothing_stored_yet, open_to_look
 from .errors import (
     EXIT_BAD_INPUT,
@@ -92,7 +92,7 @@ def _main(argv: Sequence[str] | None) -> int:
         warn(describe_os_error(exc))
         return EXIT_FAILED if exc.errno in STORAGE_ERRNOS else EXIT_BAD_INPUT
     except (MemoryError, RuntimeError) as exc:
-        from ..crawl.faults import describe_fault, is_our_fault
+        from ..engine.faults import describe_fault, is_our_fault
 
         if not is_our_fault(exc):
             raise
@@ -120,7 +120,7 @@ def _has_surrogate(text: str) -> bool:
 
 
 async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
-    from ..manager import SessionManager
+    from ..runtime.manager import SessionManager
 
     if getattr(args, "session", None) is not None:
         args.session = check_session_ref(args.session)

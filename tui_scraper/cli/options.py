@@ -6,13 +6,13 @@ import argparse
 import os
 import sys
 
-from ..safe_text import display_safe
-from ..session.config import (
+from ..domain.config import (
     CrawlConfig,
     ExtractRule,
     validate_header_name,
     validate_header_value,
 )
+from ..safe_text import display_safe
 from .errors import BadInput
 
 
@@ -88,10 +88,10 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         **({"user_agent": args.user_agent} if args.user_agent else {}),
     )
     config.validate()
-    from ..crawl.extract import validate_rules
+    from ..engine.extract import validate_rules
 
     validate_rules(config.extract)
-    from ..crawl.tls import INSECURE_WARNING, check_ca_bundle
+    from ..engine.tls import INSECURE_WARNING, check_ca_bundle
 
     if config.ca_bundle is not None:
         check_ca_bundle(config.ca_bundle)

@@ -6,9 +6,9 @@ import argparse
 from typing import Any, NoReturn
 
 from .. import __version__
+from ..domain.config import SCOPES, CrawlConfig
 from ..paths import user_data_dir
 from ..safe_text import display_safe
-from ..session.config import SCOPES, CrawlConfig
 from .errors import BadInput
 
 

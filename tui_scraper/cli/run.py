@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..backends.sqlite.secrets import delete_secret_headers, secrets_problem
+from ..domain.ids import is_session_ref
+from ..domain.records import SessionRecord
+from ..domain.status import RESUMABLE, Status
 from ..formatting import human_bytes, human_duration, human_rate
 from ..paths import ENV_VAR, user_data_dir
 from ..safe_text import display_safe
-from ..session.ids import is_session_ref
-from ..session.records import SessionRecord
-from ..session.status import RESUMABLE, Status
-from ..store.secrets import delete_secret_headers, secrets_problem
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, STATUS_EXIT, BadInput
 from .output import emit, flush_stdout, warn
 
@@ -42,7 +42,7 @@ def run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
 
 async def resumable_id(data_dir: Path, args: argparse.Namespace) -> str:
     """The full id of the session `resume` names, checked read-only (creates nothing)."""
-    from ..store import Store
+    from ..backends.sqlite import Store
 
     store = await Store.open(data_dir, readonly=True)
     try:

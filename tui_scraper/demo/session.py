@@ -16,8 +16,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ..session.config import CrawlConfig
-from ..session.errors import ScraperError
+from ..domain.config import CrawlConfig
+from ..domain.errors import ScraperError
 from .server import start_in_thread
 
 T = TypeVar("T")

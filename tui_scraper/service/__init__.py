@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tui_scraper.crawl.stats import RecentPage, StatsSnapshot
-from tui_scraper.session import (
+from tui_scraper.domain import (
     CrawlConfig,
     EventRecord,
     PageRecord,
@@ -22,7 +21,8 @@ from tui_scraper.session import (
     SessionRecord,
     Status,
 )
-from tui_scraper.session.progress import completed_fraction
+from tui_scraper.domain.progress import completed_fraction
+from tui_scraper.engine.stats import RecentPage, StatsSnapshot
 
 # At most this many snapshots a second from `watch`: a redraw costs the crawl's event loop
 # time, and a human cannot read counters faster than this anyway.

@@ -11,9 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tui_scraper.crawl.stats import CrawlStats
-from tui_scraper.manager import SessionManager
-from tui_scraper.session import (
+from tui_scraper.domain import (
     CrawlConfig,
     EventRecord,
     PageRecord,
@@ -21,6 +19,8 @@ from tui_scraper.session import (
     SessionRecord,
     Status,
 )
+from tui_scraper.engine.stats import CrawlStats
+from tui_scraper.runtime.manager import SessionManager
 
 from . import DEFAULT_WATCH_HZ, ProgressSnapshot
 

@@ -26,8 +26,8 @@ from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
+from tui_scraper.domain import ConfigError, CrawlConfig, ScraperError, Status
 from tui_scraper.paths import resolve_data_dir
-from tui_scraper.session import ConfigError, CrawlConfig, ScraperError, Status
 
 from .commands import ScraperCommands
 from .screens.confirm import ConfirmScreen

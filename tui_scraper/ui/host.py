@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
+from tui_scraper.domain import CrawlConfig
 from tui_scraper.service import SessionService
-from tui_scraper.session import CrawlConfig
 
 if TYPE_CHECKING:
     from .screens.new_session import NewSessionScreen

@@ -30,7 +30,7 @@ from textual.widgets import (
     Tabs,
 )
 
-from tui_scraper.session import EventRecord, PageRecord, PageStatus, SessionRecord
+from tui_scraper.domain import EventRecord, PageRecord, PageStatus, SessionRecord
 
 from ..text import (
     display_safe,

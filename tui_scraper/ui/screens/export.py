@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from tui_scraper.session import ScraperError
+from tui_scraper.domain import ScraperError
 
 from ..text import display_safe, labelled
 from .confirm import ConfirmScreen

@@ -20,8 +20,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, TextArea
 
-from tui_scraper.session import ConfigError, CrawlConfig, ExtractRule
-from tui_scraper.session.config import DEFAULT_USER_AGENT, SCOPES, validate_url
+from tui_scraper.domain import ConfigError, CrawlConfig, ExtractRule
+from tui_scraper.domain.config import DEFAULT_USER_AGENT, SCOPES, validate_url
 
 from ..text import display_safe
 from .confirm import ConfirmScreen

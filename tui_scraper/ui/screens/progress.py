@@ -18,8 +18,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkline
 
+from tui_scraper.domain import RESUMABLE, SessionRecord, Status
 from tui_scraper.service import ProgressSnapshot
-from tui_scraper.session import RESUMABLE, SessionRecord, Status
 
 from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
 from ..widgets.recent_pages import RecentPagesTable

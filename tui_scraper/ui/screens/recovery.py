@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
-from tui_scraper.session import EventRecord, SessionRecord
+from tui_scraper.domain import EventRecord, SessionRecord
 
 from ..text import display_safe, human_time, labelled, safe_text
 from ..widgets.status import status_text

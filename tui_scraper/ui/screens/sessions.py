@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
-from tui_scraper.session import RESUMABLE, SessionRecord, Status
+from tui_scraper.domain import RESUMABLE, SessionRecord, Status
 
 from ..text import display_safe, human_time, labelled, short_url
 from ..widgets.status import status_text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tui_scraper.session import PageStatus, Status
+from tui_scraper.domain import PageStatus, Status
 
 # ANSI colour names (not hex) so 16-colour terminals and NO_COLOR degrade to plain words.
 STATUS_STYLE: dict[str, str] = {

@@ -1,0 +1,1 @@
+"""Storage backends: each implements the ports (tui_scraper.ports) over one database."""

@@ -1,0 +1,456 @@
+"""The crawl loop: claim from the frontier, fetch, process off the loop, checkpoint in batches.
+
+The invariants that make resume exact, and where they hold here:
+1. a page's result and its links commit together: one `PageResult` carries both into one
+   batch commit (the store's `checkpoint`, one transaction);
+2. results are committed in batches by count and time (`batching.Batcher`);
+3. blobs are written (tmp, rename) by the page processor before the result exists, and the
+   batch commit makes them durable before its COMMIT;
+4. a stop puts claimed-but-unfinished rows back with `requeue_fetching`;
+5. counters start from `page_counts`, so limits and figures stay exact across stops.
+
+The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages) is kept by
+`batching.Batcher`. The engine is typed against `ports.CrawlStore`, not a concrete store.
+
+Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
+the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
+untouched. `failed` is kept for what is final (the start URL failed, nothing could be fetched).
+See `crawl/faults.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from ..domain.config import CrawlConfig
+from ..domain.progress import Progress
+from ..domain.records import ClaimedPage, PageResult
+from ..domain.status import PageStatus, Status
+from ..ports import CrawlStore
+from .addresses import seed_allows_private
+from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
+from .classify import (
+    permanent,
+    requeue_untouched,
+)
+from .crashpoints import crash_point
+from .dispatch import Dispatcher
+from .faults import describe_fault, is_our_fault
+from .fetch import Fetcher
+from .limits import capped_concurrency
+from .pages import PageProcessor
+from .parse import ParsePool
+from .politeness import HostGate, HostHealth
+from .redirects import RedirectTargets
+from .robots import RobotsCache
+from .stats import CrawlStats, RecentPage, average_rate
+from .tls import tls_context
+from .traps import TrapGuard
+from .urls import Scope
+
+__all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler"]
+
+PAUSE_GRACE_S = 5.0
+INTERRUPT_GRACE_S = 1.0
+StopKind = Literal["pause", "cancel", "interrupt"]
+
+
+@dataclass
+class CrawlOutcome:
+    status: Status
+    reason: str
+    error: str | None = None
+    who: str | None = None  # who asked for the stop (e.g. "signal"); None: the crawl itself
+
+
+@dataclass
+class Crawler:
+    store: CrawlStore
+    session_id: str
+    config: CrawlConfig
+    stats: CrawlStats
+    data_dir: Path
+    previous_elapsed_s: float = 0.0
+    parse_workers: int = 1
+    secret_headers: dict[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._stop_kind: StopKind | None = None
+        self._stop_reason = ""
+        self._stop_who: str | None = None
+        self._storage_error: BaseException | None = None  # our fault that stopped the crawl
+        self._fatal: BaseException | None = None  # a bug in a background task
+        self._stop_event = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._batch = Batcher(self._commit)
+        self._inflight = 0
+        self._concurrency = self.config.concurrency
+        self._checked_content = False  # done pages whose blob is gone are requeued once a run
+        # The live page counters; only their count fields are used, the rest is filled at publish.
+        self._counts = Progress()
+        self._started_mono = time.monotonic()
+        self._scope = Scope.from_config(self.config)
+        # Here, not in run(): run() starts again for retries that came due, the counts go on.
+        self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
+        # Hashes of resource URLs (<img src>, …) found this crawl: see PageProcessor.
+        self._resources: set[int] = set()
+        self._allow_private = self.config.allow_private or seed_allows_private(
+            self.config.target_url
+        )
+
+    # control ------------------------------------------------------------------------------
+    def request_stop(self, kind: StopKind, reason: str, *, who: str | None = None) -> None:
+        if self._stop_kind is None:
+            self._stop_kind = kind
+            self._stop_reason = reason
+            self._stop_who = who
+            self._stop_event.set()
+
+    # main ---------------------------------------------------------------------------------
+    async def run(self) -> CrawlOutcome:
+        """Crawl until the frontier is empty or a stop is asked; the caller does the transition."""
+        self.store.add_wait_listener(self._on_db_wait)
+        try:
+            return await self._run()
+        finally:
+            self.store.remove_wait_listener(self._on_db_wait)
+
+    def _on_db_wait(self, text: str) -> None:
+        """Another process holds the database's lock: say so where the progress is shown."""
+        self.stats.progress.waiting = text
+        self._publish_progress()
+
+    async def _run(self) -> CrawlOutcome:
+        await self.store.requeue_fetching(self.session_id)
+        if not self._checked_content:
+            self._checked_content = True
+            lost = await self.store.requeue_lost_content(self.session_id)
+            if lost:
+                await self._note_host(
+                    "", "repair", f"{lost} stored page(s) had lost their content; fetching again"
+                )
+        await self._load_counts()
+        self.stats.start_run()
+        await self._cap_concurrency()
+        cfg = self.config
+        self._fetcher = Fetcher(
+            concurrency=self._concurrency,
+            user_agent=cfg.user_agent,
+            request_timeout=cfg.request_timeout,
+            max_body_bytes=cfg.max_body_bytes,
+            allow_private=self._allow_private,
+            secret_headers=self.secret_headers or None,
+            secret_origin=cfg.target_url if self.secret_headers else None,
+            ssl_context=tls_context(cfg.ca_bundle, cfg.insecure),
+        )
+        self._robots = RobotsCache(self._fetcher, cfg.user_agent)
+        self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
+        self._health = HostHealth()
+        self._hops = RedirectTargets()
+        self._pool = ParsePool(workers=self.parse_workers)
+        self._pages = PageProcessor(
+            store=self.store,
+            session_id=self.session_id,
+            config=cfg,
+            data_dir=self.data_dir,
+            fetcher=self._fetcher,
+            robots=self._robots,
+            gate=self._gate,
+            health=self._health,
+            hops=self._hops,
+            pool=self._pool,
+            scope=self._scope,
+            traps=self._traps,
+            resources=self._resources,
+            note_host=self._note_host,
+            our_fault=self._our_fault,
+            clock=self.clock,
+            rng=self.rng,
+        )
+        self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._concurrency)]
+        committer = asyncio.create_task(self._committer())
+        dispatch = Dispatcher(
+            store=self.store,
+            session_id=self.session_id,
+            clock=self.clock,
+            queue=self._queue,
+            batch=self._batch,
+            changed=self._changed,
+            concurrency=self._concurrency,
+            counts=lambda: self._counts,
+            in_flight=lambda: self._inflight,
+        )
+        dispatcher = asyncio.create_task(dispatch.run())
+        stop_wait = asyncio.create_task(self._stop_event.wait())
+        outcome: CrawlOutcome
+        try:
+            await asyncio.wait({dispatcher, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if dispatcher.done() and not stop_wait.done():
+                exc = dispatcher.exception()
+                if exc is not None:
+                    outcome = _error_outcome(exc)
+                else:
+                    outcome = CrawlOutcome(Status.COMPLETED, "frontier exhausted")
+            else:
+                dispatcher.cancel()
+                outcome = self._outcome_for_stop()
+                await self._drain_in_flight(
+                    PAUSE_GRACE_S if self._stop_kind == "pause" else INTERRUPT_GRACE_S
+                )
+        except BaseException:
+            dispatcher.cancel()
+            raise
+        finally:
+            stop_wait.cancel()
+            for task in workers:
+                task.cancel()
+            committer.cancel()
+            await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
+            await self._fetcher.aclose()
+            await self._pool.aclose()
+            self.stats.end_run()
+        try:
+            await self._batch.flush(force=True)
+            await self.store.requeue_fetching(self.session_id)
+            # The live counters are estimates between batch commits (a redirect target may not
+            # fit under max-pages); the figures a session keeps are counted from the store.
+            await self._load_counts()
+            await self._batch.flush(force=True)
+        except Exception as exc:  # disk full, I/O error: the reason goes into the session
+            return _error_outcome(exc)
+        if self._storage_error is not None:
+            return _error_outcome(self._storage_error)
+        if self._fatal is not None:
+            return _error_outcome(self._fatal)
+        if outcome.status is Status.COMPLETED:
+            # Retries that came due during the final flush keep the crawl alive, not "done".
+            pending = await self.store.page_counts(self.session_id)
+            if pending.get(PageStatus.QUEUED, 0):
+                return await self._run()
+            return await self._judge_completion(pending)
+        return outcome
+
+    async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
+        """An empty frontier is a success only if the crawl achieved something: a start URL
+        that failed, or a run in which no page could be fetched, is final and is `failed`."""
+        try:
+            seed = await self.store.seed_page(self.session_id)
+        except Exception as exc:
+            return _error_outcome(exc)
+        if seed is not None and seed.status is PageStatus.FAILED:
+            error = seed.error or {}
+            why = str(error.get("message") or error.get("kind") or "failed")
+            return CrawlOutcome(Status.FAILED, "error", f"the start URL failed: {why}")
+        if counts.get(PageStatus.DONE, 0) == 0 and counts.get(PageStatus.FAILED, 0):
+            failed = counts[PageStatus.FAILED]
+            return CrawlOutcome(
+                Status.FAILED, "error", f"no page could be fetched ({failed} failed)"
+            )
+        return CrawlOutcome(Status.COMPLETED, "frontier exhausted")
+
+    async def _cap_concurrency(self) -> None:
+        """Fewer workers than asked when the descriptor limit could not serve them all: running
+        out of descriptors mid-crawl would stop it; lowering the pressure up front does not."""
+        capped, limit = capped_concurrency(self.config.concurrency, self.parse_workers)
+        noted = self._concurrency < self.config.concurrency  # by an earlier _run of this crawl
+        self._concurrency = capped
+        if capped < self.config.concurrency and not noted:
+            await self._note_host(
+                "",
+                "limit",
+                f"concurrency {self.config.concurrency} lowered to {capped}: the open-files "
+                f"limit is {limit} (raise it with `ulimit -n`)",
+            )
+
+    async def _load_counts(self) -> None:
+        counts = await self.store.page_counts(self.session_id)
+        self._counts = Progress(
+            done=counts.get(PageStatus.DONE, 0),
+            failed=counts.get(PageStatus.FAILED, 0),
+            skipped=counts.get(PageStatus.SKIPPED, 0),
+            queued=counts.get(PageStatus.QUEUED, 0),
+            fetching=counts.get(PageStatus.FETCHING, 0),
+            bytes=self._counts.bytes or self.stats.progress.bytes,
+        )
+        self._publish_progress()
+
+    def _outcome_for_stop(self) -> CrawlOutcome:
+        if self._stop_kind == "pause":
+            return CrawlOutcome(Status.PAUSED, self._stop_reason or "paused by the user")
+        if self._stop_kind == "cancel":
+            return CrawlOutcome(Status.FAILED, "cancelled", "cancelled")
+        return CrawlOutcome(
+            Status.INTERRUPTED, self._stop_reason or "interrupted", who=self._stop_who
+        )
+
+    async def _drain_in_flight(self, grace: float) -> None:
+        """Stop dispatching; let running requests finish for a bounded time; the rest go back."""
+        while not self._queue.empty():
+            self._queue.get_nowait()  # claimed rows stay `fetching`; requeue_fetching resets them
+        deadline = time.monotonic() + grace
+        while self._inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    # workers ------------------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            page = await self._queue.get()
+            self._inflight += 1
+            try:
+                result = await self._pages.process(page)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must fail one page loudly, not stall the crawl
+                if is_our_fault(exc):
+                    # Our disk, descriptors, memory or data dir: not the page's fault, and every
+                    # page after it would fail the same way. Stop resumably (see the module doc).
+                    result = self._our_fault(page, exc)
+                else:
+                    result = permanent(
+                        page,
+                        PageStatus.FAILED,
+                        kind="internal",
+                        message=_describe(exc),
+                        now=self.clock(),
+                    )
+            finally:
+                self._inflight -= 1
+            # A full pending batch (a slow commit) holds the worker: the refetch bound.
+            await self._batch.wait_for_room(1 if result.redirect_result is None else 2)
+            self._record(result)
+            if result.redirect_result is not None:
+                self._record(result.redirect_result, claimed=False)
+
+    def _our_fault(self, page: ClaimedPage, exc: BaseException) -> PageResult:
+        self._storage_error = self._storage_error or exc
+        self.request_stop("interrupt", describe_fault(exc))
+        return requeue_untouched(page, at=self.clock())
+
+    async def _note_host(self, host: str, kind: str, text: str) -> None:
+        self.stats.record_error(text)
+        self._publish_progress()
+        try:
+            await self.store.add_event(self.session_id, kind, text, who="crawler")
+        except Exception as exc:  # the timeline is best effort; the crawl's data is not
+            self.stats.record_error(f"could not record {kind}: {_describe(exc)}")
+
+    async def _is_claimed(self, url: str) -> bool:
+        return await self.store.page_status(self.session_id, url) is PageStatus.FETCHING
+
+    # results and batch commits ---------------------------------------------------------------
+    def _record(self, result: PageResult, *, claimed: bool = True) -> None:
+        counts = self._counts
+        if claimed:
+            counts.fetching = max(0, counts.fetching - 1)
+        status = result.status
+        if status is PageStatus.DONE:
+            counts.done += 1
+            counts.bytes += result.size or 0
+        elif status is PageStatus.FAILED:
+            counts.failed += 1
+        elif status is PageStatus.SKIPPED:
+            counts.skipped += 1
+        else:
+            counts.queued += 1
+        self._batch.add(result)
+        self._changed.set()
+        shown = "retry" if status is PageStatus.QUEUED else status.value
+        self.stats.record_page(
+            RecentPage(
+                url=result.url,
+                status=shown,
+                http_status=result.http_status,
+                title=result.title,
+                size=result.size,
+                elapsed_ms=result.elapsed_ms,
+                at=result.fetched_at or self.clock(),
+            )
+        )
+        if result.error and status is not PageStatus.DONE:
+            self.stats.record_error(f"{result.url}: {result.error.get('message', '')}")
+
+    async def _committer(self) -> None:
+        while True:
+            await self._batch.wait_due(BATCH_SECONDS)
+            try:
+                await self._batch.flush()
+            except Exception as exc:
+                # A batch that cannot commit stops the crawl; its rows stay pending (see
+                # Batcher) and get one more try in the final flush.
+                if is_our_fault(exc):
+                    self._storage_error = self._storage_error or exc
+                    self.request_stop("interrupt", describe_fault(exc))
+                else:
+                    self._fatal = self._fatal or exc
+                    self.request_stop("interrupt", _describe(exc))
+                return
+
+    async def _commit(self, batch: list[PageResult]) -> None:
+        """One batch commit: results, links and progress in one store transaction."""
+        crash_point("before_checkpoint")
+        progress = self._publish_progress()
+        new = await self.store.checkpoint(
+            self.session_id,
+            batch,
+            progress,
+            heartbeat=self.clock(),
+            max_pages=self.config.max_pages,
+        )
+        crash_point("after_checkpoint")
+        await self._hops.committed(batch, self._is_claimed)
+        self._counts.queued += new
+        self._publish_progress()
+
+    def _publish_progress(self) -> Progress:
+        """The figures observers see. One source of truth for each:
+        - `fetching` is requests in flight (at most the concurrency); rows claimed from the
+          frontier but not yet started are waiting, so they count as `queued`;
+        - `pages_per_s` is the pages finished over the last few seconds divided by the time
+          those seconds actually cover; once the crawl stops it is the session average, the
+          same figure the summary stores (`avg_pages_per_s`, always the session average).
+        """
+        c = self._counts
+        elapsed = round(self.previous_elapsed_s + (time.monotonic() - self._started_mono), 1)
+        in_flight = min(self._inflight, c.fetching)
+        average = average_rate(c.done, c.failed, elapsed)
+        running = self.stats.running
+        hosts: dict[str, str] = {}
+        health: HostHealth | None = getattr(self, "_health", None)
+        if health is not None and running:
+            now = self.clock()
+            hosts = {host: health.describe(host, now) for host in health.down_hosts()}
+        progress = replace(
+            c,
+            queued=c.queued + (c.fetching - in_flight),
+            fetching=in_flight,
+            pages_per_s=round(self.stats.recent_rate(), 1) if running else average,
+            avg_pages_per_s=average,
+            elapsed_s=elapsed,
+            last_url=self.stats.progress.last_url,
+            host_states=hosts,
+            waiting=self.stats.progress.waiting,
+        )
+        self.stats.update_progress(progress)
+        return progress
+
+
+def _error_outcome(exc: BaseException) -> CrawlOutcome:
+    if is_our_fault(exc):
+        # Our disk, descriptors, memory, database lock or data dir: what was committed is
+        # intact; the session is resumed once the cause is fixed (see the module doc).
+        return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
+    return CrawlOutcome(Status.FAILED, "error", _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text.splitlines()[0][:300] if text else exc.__class__.__name__

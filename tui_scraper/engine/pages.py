@@ -1,0 +1,383 @@
+"""One page, from the claim to its result: fetch, classify, parse or download, redirect hops.
+
+`PageProcessor.process` turns a claimed row into the `PageResult` the crawl commits; it never
+raises for the page's own faults (they are results), and reports the host events it meets
+(outages, recoveries, trap guards) through `note_host`. It holds no batching, dispatch or stop
+logic: those are the `Crawler`'s.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..domain.config import CrawlConfig
+from ..domain.records import ClaimedPage, DiscoveredLink, PageResult
+from ..domain.status import PageStatus
+from ..ports import CrawlStore
+from .classify import (
+    error_info,
+    is_html,
+    matches_download,
+    permanent,
+    requeue_untouched,
+    retry_or_fail,
+)
+from .crashpoints import crash_point
+from .downloads import store_download
+from .faults import is_resource_exhaustion
+from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
+from .parse import PageJob, ParseAbandoned, ParsePool, ParseTimeout, mark_truncated
+from .politeness import HostGate, HostHealth
+from .redirects import RedirectTargets
+from .robots import RobotsCache
+from .traps import TrapGuard
+from .urls import Scope, canonicalize
+
+__all__ = ["PageProcessor"]
+
+NoteHost = Callable[[str, str, str], Awaitable[None]]
+OurFault = Callable[[ClaimedPage, BaseException], PageResult]
+
+
+class PageProcessor:
+    def __init__(
+        self,
+        *,
+        store: CrawlStore,
+        session_id: str,
+        config: CrawlConfig,
+        data_dir: Path,
+        fetcher: Fetcher,
+        robots: RobotsCache,
+        gate: HostGate,
+        health: HostHealth,
+        hops: RedirectTargets,
+        pool: ParsePool,
+        scope: Scope,
+        traps: TrapGuard,
+        resources: set[int],
+        note_host: NoteHost,
+        our_fault: OurFault,
+        clock: Callable[[], float],
+        rng: random.Random,
+    ) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.config = config
+        self.data_dir = data_dir
+        self.clock = clock
+        self.rng = rng
+        self._fetcher = fetcher
+        self._robots = robots
+        self._gate = gate
+        self._health = health
+        self._hops = hops
+        self._pool = pool
+        self._scope = scope
+        self._traps = traps
+        self._note_host = note_host
+        self._our_fault = our_fault
+        # Resources (<img src>, …) are downloads, never pages: hashes of their URLs found this
+        # crawl (shared with the Crawler, which keeps it across runs), and the ids of rows being
+        # fetched as one. (A resumed run has forgotten the first; such a row is then fetched like
+        # any page, and an image is still stored as a download.)
+        self._resources = resources
+        self._resource_pages: set[int] = set()
+        self._delays_set: set[str] = set()
+
+    async def process(self, page: ClaimedPage) -> PageResult:
+        cfg = self.config
+        host = urlsplit(page.url).netloc
+        now = self.clock()
+        adopted = await self._hops.adopt(page)
+        if adopted is not None:
+            return adopted  # a redirect fetched this URL meanwhile: its result is this row's
+        if self._health.is_down(host, now):
+            return self._wait_for_host(page, host, now)
+        if cfg.respect_robots:
+            verdict = await self._robots.verdict(page.url)
+            if not verdict.allowed and verdict.temporary:
+                # robots.txt could not be read (5xx, unreachable): RFC 9309 says crawl nothing
+                # there for now, so the page waits and is retried like a transient failure.
+                # A host that cannot be reached at all is that (a refused connection is a
+                # connect error), not a robots.txt problem.
+                kind, message = _robots_failure(verdict.reason)
+                return retry_or_fail(
+                    page,
+                    kind=kind,
+                    message=message,
+                    now=now,
+                    max_retries=cfg.retries,
+                    rng=self.rng,
+                )
+            if not verdict.allowed:
+                return permanent(
+                    page,
+                    PageStatus.SKIPPED,
+                    kind="robots",
+                    message="disallowed by robots.txt",
+                    now=now,
+                )
+            if host not in self._delays_set:
+                self._delays_set.add(host)
+                delay = self._robots.crawl_delay(page.url)
+                if delay:
+                    self._gate.set_delay(host, delay)
+        if not self._health.may_dispatch(host, self.clock()):
+            return self._wait_for_host(page, host, self.clock())
+        target: PageResult | None = None
+        resource = bool(self._resources) and hash(page.url) in self._resources
+        if resource:
+            self._resource_pages.add(page.id)
+        try:
+            try:
+                async with self._gate.slot(host):
+                    # Timed from the slot, not the queue: the figure is the server's latency.
+                    started = time.monotonic()
+                    response = await self._fetcher.fetch(
+                        page.url,
+                        url_check=lambda url: self._scope.check(url, page.depth),
+                        want_body=self._wants_download if resource else self._wants_body,
+                        hop_check=lambda url: self._check_hop(page.id, url),
+                    )
+            except FetchError as exc:
+                return await self._fetch_failed(page, host, exc)
+            if self._health.record_success(host):
+                await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
+            elapsed_ms = (time.monotonic() - started) * 1000
+            result = await self._handle_response(page, response, elapsed_ms)
+            target = result.redirect_result
+            return result
+        finally:
+            self._hops.finish(page.id, target)
+            self._resource_pages.discard(page.id)
+
+    def _wait_for_host(self, page: ClaimedPage, host: str, now: float) -> PageResult:
+        """The outage is the host's, not the page's: back to the queue, no attempt charged."""
+        due = self._health.next_probe_at(host)
+        return requeue_untouched(page, at=max(due or 0.0, now + 0.5))
+
+    async def _check_hop(self, page_id: int, url: str) -> str | None:
+        """Every redirect hop obeys the robots.txt of its own origin, like a link would.
+
+        A hop to a page the frontier already holds, in any state, is not followed: a done or
+        fetching row would be fetched a second time under another name (wget's /d → /d/
+        refetch), and a queued one too, once the dispatcher claims it. A target no row holds
+        yet is reserved until its result commits, so a link or a second redirect to it waits.
+        """
+        if self.config.respect_robots:
+            verdict = await self._robots.verdict(url)
+            if not verdict.allowed:
+                if verdict.temporary:
+                    reason = f"redirect target's {verdict.reason or 'robots.txt unavailable'}"
+                    raise FetchError("robots_unavailable", reason, transient=True)
+                raise FetchError(
+                    "robots", f"redirect to {url}: disallowed by robots.txt", transient=False
+                )
+        target = canonicalize(url)
+        if target is None:
+            return None
+        # Reserved before the store is asked: a row inserted and claimed during that read
+        # then waits for this fetch instead of making a second one (`finish` releases it).
+        if not self._hops.reserve(target, page_id):
+            return f"redirected to {target}, already being fetched"
+        status = await self.store.page_status(self.session_id, target)
+        if status is not None:
+            return f"redirected to {target}, already {status.value}"
+        return None
+
+    async def _admit_links(
+        self,
+        page: ClaimedPage,
+        links: list[tuple[str, int]],
+        resources: list[tuple[str, int]],
+    ) -> list[DiscoveredLink]:
+        """The page's links and resources that pass the trap guard; a guard that trips says so
+        once. Resources are remembered as such: their rows are fetched as downloads only."""
+        guard = self._traps
+        known = self._resources
+        if known:
+            for url, _depth in links:
+                known.discard(hash(url))  # an <a> link to it elsewhere makes it a page
+        if resources:
+            known.update(hash(url) for url, _depth in resources)
+            links = links + resources
+        if not guard.enabled:
+            return [DiscoveredLink(url, depth, page.id) for url, depth in links]
+        kept = [DiscoveredLink(url, depth, page.id) for url, depth in links if guard.admit(url)]
+        for text in guard.new_saturations():
+            host = urlsplit(page.url).netloc
+            await self._note_host(host, "trap", f"trap guard: {text}; such links are not followed")
+        return kept
+
+    def _wants_body(self, content_type: str) -> bool:
+        return is_html(content_type) or matches_download(content_type, self.config.download)
+
+    def _wants_download(self, content_type: str) -> bool:
+        return matches_download(content_type, self.config.download)
+
+    async def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
+        now = self.clock()
+        if is_resource_exhaustion(exc):
+            # EMFILE/ENOMEM while connecting: our limit, not the host's outage nor the page's.
+            return self._our_fault(page, OSError(errno.EMFILE, str(exc)))
+        if exc.kind in ("connect", "timeout"):
+            if self._health.record_failure(host, now):
+                await self._note_host(
+                    host, "outage", f"{host}: {self._health.describe(host, now)} ({exc})"
+                )
+            if self._health.is_down(host, now):
+                return self._wait_for_host(page, host, now)
+        elif self._health.record_success(host):
+            # Any answer but silence means the host is up again (it may still be a bad answer).
+            await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
+        if exc.transient:
+            return retry_or_fail(
+                page,
+                kind=exc.kind,
+                message=str(exc),
+                now=now,
+                max_retries=self.config.retries,
+                retry_after=exc.retry_after,
+                rng=self.rng,
+            )
+        status = (
+            PageStatus.SKIPPED
+            if exc.kind
+            in ("redirect", "redirect_refused", "scheme_refused", "address_refused", "robots")
+            else PageStatus.FAILED
+        )
+        return permanent(page, status, kind=exc.kind, message=str(exc), now=now)
+
+    async def _handle_response(
+        self,
+        page: ClaimedPage,
+        response: FetchResponse,
+        elapsed_ms: float,
+        final: str | None = None,
+    ) -> PageResult:
+        now = self.clock()
+        code = response.status_code
+        ctype = response.content_type
+        if final is None and response.redirects:
+            return await self._store_redirected(page, response, elapsed_ms)
+        if is_transient_status(code):
+            retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+            return retry_or_fail(
+                page,
+                kind="http",
+                message=f"HTTP {code}",
+                now=now,
+                max_retries=self.config.retries,
+                retry_after=retry_after,
+                http_status=code,
+                rng=self.rng,
+            )
+        if code >= 400:
+            return permanent(
+                page,
+                PageStatus.FAILED,
+                kind="http",
+                message=f"HTTP {code}",
+                now=now,
+                http_status=code,
+                content_type=ctype,
+            )
+        base = PageResult(
+            page_id=page.id,
+            url=page.url,
+            status=PageStatus.DONE,
+            attempts=page.attempts + 1,
+            http_status=code,
+            content_type=ctype,
+            fetched_at=now,
+            elapsed_ms=elapsed_ms,
+        )
+        if response.body is None or response.body_skipped:
+            base.status = PageStatus.SKIPPED
+            base.error = error_info("content_type", f"not stored: {ctype or 'unknown type'}")
+            return base
+        body = response.body
+        base.size = len(body)
+        if is_html(ctype) and page.id not in self._resource_pages:
+            job = PageJob(
+                url=response.final_url,
+                depth=page.depth,
+                body=body,
+                charset=response.charset,
+                is_html=True,
+                rules=self.config.extract,
+                scope=self._scope,
+                blob_root=str(self.data_dir),
+                blob_sync=False,  # the batch commit syncs once per batch, before its COMMIT
+                download=self.config.download,
+            )
+            try:
+                processed = await self._pool.process(job)
+            except ParseAbandoned as exc:
+                timeout = isinstance(exc, ParseTimeout)
+                return permanent(
+                    page,
+                    PageStatus.FAILED,
+                    kind="parse_timeout" if timeout else "parse_crashed",
+                    message=str(exc) or ("parse took too long" if timeout else "parse crashed"),
+                    now=now,
+                    http_status=code,
+                    content_type=ctype,
+                )
+            crash_point("after_blob_write")
+            base.encoding = processed.encoding
+            base.title = processed.title
+            base.extracted = mark_truncated(processed, job.max_parse_bytes)
+            base.content_hash = processed.content_hash
+            base.storage_path = processed.storage_path
+            base.links = await self._admit_links(page, processed.links, processed.resources)
+            return base
+        base.download = await store_download(self.data_dir, page, body, ctype)
+        base.content_hash = base.download.sha256
+        base.storage_path = base.download.storage_path
+        return base
+
+    async def _store_redirected(
+        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float
+    ) -> PageResult:
+        now = self.clock()
+        final = canonicalize(response.final_url) or page.url
+        if final != page.url:
+            # Stored under its own name, and the name that redirected to it is recorded as a
+            # redirect: a link to either spelling elsewhere is then never fetched again.
+            source = permanent(
+                page,
+                PageStatus.SKIPPED,
+                kind="redirect",
+                message=f"redirected to {final}",
+                now=now,
+            )
+            source.final_url = final
+            target_page = ClaimedPage(
+                id=page.id, url=final, depth=page.depth, attempts=0, parent_id=page.id
+            )
+            target = await self._handle_response(target_page, response, elapsed_ms, final)
+            target.page_id = None
+            target.depth = page.depth
+            target.parent_id = page.id
+            source.redirect_result = target
+            return source
+        return await self._handle_response(page, response, elapsed_ms, page.url)
+
+
+_ROBOTS_UNREACHABLE = re.compile(r"^robots\.txt unreachable \((connect|timeout)\): (.+)$", re.S)
+
+
+def _robots_failure(reason: str | None) -> tuple[str, str]:
+    """(error kind, message) for a page held back because robots.txt could not be read."""
+    match = _ROBOTS_UNREACHABLE.match(reason or "")
+    if match is not None:
+        return match.group(1), match.group(2)
+    return "robots_unavailable", reason or "robots.txt"

@@ -1,0 +1,1 @@
+"""Running sessions: the lease, the claim loop, checkpoints, control and progress publishing."""
