@@ -20,7 +20,8 @@ NAMES = [f"p{i}" for i in range(12)]
 RETRY_AT = 10.0
 OUTCOMES = ["done", "failed", "skipped", "retry"]
 
-claim_op = st.tuples(st.just("claim"), st.integers(0, 6), st.sampled_from([0.0, 20.0]))
+# A claim may first move the clock past RETRY_AT; the clock never goes back.
+claim_op = st.tuples(st.just("claim"), st.integers(0, 6), st.booleans())
 commit_op = st.tuples(
     st.just("commit"),
     st.lists(
@@ -37,7 +38,8 @@ class Model:
     max_pages: int | None
     status: dict[str, PageStatus] = field(default_factory=dict)
     depth: dict[str, int] = field(default_factory=dict)
-    retry: set[str] = field(default_factory=set)  # queued with a retry time of RETRY_AT
+    retry: set[str] = field(default_factory=set)  # rows whose retry time is RETRY_AT
+    now: float = 0.0
     claimed: list[tuple[int, str, int]] = field(default_factory=list)  # (id, url, attempts)
 
     def due(self, now: float) -> set[str]:
@@ -61,10 +63,12 @@ async def scenario(store: ContractStore, model: Model, ops: list[tuple[object, .
     model.depth[record.target_url] = 0
     for op in ops:
         if op[0] == "claim":
-            _kind, limit, now = op
-            assert isinstance(limit, int) and isinstance(now, float)
-            due = model.due(now)
-            got = await store.claim_batch(sid, limit, now)
+            _kind, limit, advance = op
+            assert isinstance(limit, int)
+            if advance:
+                model.now = 2 * RETRY_AT
+            due = model.due(model.now)
+            got = await store.claim_batch(sid, limit, model.now)
             urls = [page.url for page in got]
             assert len(urls) == len(set(urls)) == min(limit, len(due))
             assert set(urls) <= due
@@ -73,8 +77,7 @@ async def scenario(store: ContractStore, model: Model, ops: list[tuple[object, .
                     model.depth[u] for u in due - set(urls)
                 )
             for page in got:
-                model.status[page.url] = PageStatus.FETCHING
-                model.retry.discard(page.url)
+                model.status[page.url] = PageStatus.FETCHING  # its retry time stays (past)
                 model.claimed.append((page.id, page.url, page.attempts))
         elif op[0] == "commit":
             outcomes = op[1]
@@ -99,6 +102,8 @@ async def scenario(store: ContractStore, model: Model, ops: list[tuple[object, .
                 model.status[url] = status
                 if outcome == "retry":
                     model.retry.add(url)
+                else:
+                    model.retry.discard(url)
             for result in results:
                 for link in result.links:
                     room = model.max_pages is None or len(model.status) < model.max_pages
