@@ -68,6 +68,11 @@ class ControlPort(Protocol):
     the pending ones after the last id it handled, acts, and marks each applied with what it
     did. Ids grow in posting order and are never reused. Marking is a compare-and-set, so a
     command is applied once even when two workers race for it.
+
+    A worker that passes the last id it handled as `after_id` relies on ids becoming visible in
+    the order they were given out: SQLite serialises its writers, so that holds there; a backend
+    whose ids can commit out of order must make it hold (or its workers pass `after_id=0`, which
+    lists every command not yet applied).
     """
 
     async def post_control(

@@ -37,7 +37,9 @@ def post(
         "VALUES (?, ?, ?, ?, ?)",
         (session_id, command.value, json.dumps(args, sort_keys=True), who, time.time()),
     )
-    return get(conn, int(cursor.lastrowid or 0))
+    control_id = cursor.lastrowid
+    assert control_id is not None  # set by every INSERT into a rowid table
+    return get(conn, control_id)
 
 
 def get(conn: sqlite3.Connection, control_id: int) -> ControlRecord:

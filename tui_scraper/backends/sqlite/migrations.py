@@ -103,17 +103,15 @@ CREATE INDEX pages_retry ON pages(session_id, next_attempt_at)
 CREATE INDEX pages_recent ON pages(session_id, fetched_at) WHERE fetched_at IS NOT NULL;
 """
 
-_CONTROL_COMMANDS = "'pause','resume','cancel','interrupt','set'"
-
-_V3 = f"""
+_V3 = """
 -- Commands to a session, recorded so that one reaches a worker in another process: a client
 -- posts, the worker lists the pending ones after the last id it handled and marks each applied.
 -- AUTOINCREMENT: an id is never reused, so "after the last id" never skips a new command.
 CREATE TABLE session_control (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     session_id   TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    command      TEXT NOT NULL CHECK (command IN ({_CONTROL_COMMANDS})),
-    args         TEXT NOT NULL DEFAULT '{{}}',  -- JSON object
+    command      TEXT NOT NULL CHECK (command IN ('pause','resume','cancel','interrupt','set')),
+    args         TEXT NOT NULL DEFAULT '{}',  -- JSON object
     who          TEXT NOT NULL,
     requested_at REAL NOT NULL,
     applied_at   REAL,
