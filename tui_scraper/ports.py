@@ -48,3 +48,46 @@ class CrawlStore(Protocol):
     async def seed_page(self, session_id: str) -> PageRecord | None: ...
 
     async def add_event(self, session_id: str, kind: str, reason: str, *, who: str) -> None: ...
+
+
+# --- control: commands to a running session, recorded durably ---
+# Imported here, not at the top: this block is appended to the file as one unit.
+from collections.abc import Mapping  # noqa: E402
+from typing import Any  # noqa: E402
+
+from .domain.records import ControlCommand, ControlRecord  # noqa: E402
+
+__all__ += ["ControlPort"]
+
+
+class ControlPort(Protocol):
+    """Commands to a session that outlive the process that sent them.
+
+    A client posts (`pause`, `resume`, `cancel`, `interrupt`, or `set` with a small JSON object
+    of settings); the session's worker, in whatever process or machine holds its lease, lists
+    the pending ones after the last id it handled, acts, and marks each applied with what it
+    did. Ids grow in posting order and are never reused. Marking is a compare-and-set, so a
+    command is applied once even when two workers race for it.
+
+    A worker that passes the last id it handled as `after_id` relies on ids becoming visible in
+    the order they were given out: SQLite serialises its writers, so that holds there; a backend
+    whose ids can commit out of order must make it hold (or its workers pass `after_id=0`, which
+    lists every command not yet applied).
+    """
+
+    async def post_control(
+        self,
+        session_id: str,
+        command: ControlCommand | str,
+        *,
+        who: str,
+        args: Mapping[str, Any] | None = None,
+    ) -> ControlRecord: ...
+
+    async def pending_controls(
+        self, session_id: str, *, after_id: int = 0, limit: int = 100
+    ) -> list[ControlRecord]: ...
+
+    async def get_control(self, control_id: int) -> ControlRecord: ...
+
+    async def mark_control_applied(self, control_id: int, *, outcome: str) -> bool: ...

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
 from .config import CrawlConfig
+from .errors import ConfigError
 from .progress import Progress
 from .status import PageStatus, Status
 
@@ -139,3 +143,68 @@ class PageRecord:
     elapsed_ms: float | None
     size: int | None
     parent_id: int | None
+
+
+class ControlCommand(StrEnum):
+    """What a client may ask of a session's worker."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    INTERRUPT = "interrupt"
+    SET = "set"  # live tuning; its args name what changes (e.g. {"rate": 2.0})
+
+
+# A command is a small object (`set` with a rate or a concurrency), never a payload: a bound keeps
+# a runaway client from filling the control table.
+CONTROL_ARGS_MAX_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class ControlRecord:
+    """A command to a session, recorded durably so that it reaches a worker in another process.
+
+    Ids grow in posting order, so a worker lists the pending ones after the last it handled.
+    """
+
+    id: int
+    session_id: str
+    command: ControlCommand
+    args: dict[str, Any]
+    who: str  # "cli:<pid>", "ui:<pid>", ...
+    requested_at: float
+    applied_at: float | None
+    outcome: str | None  # what the worker did: "paused", "ignored: already paused", ...
+
+    @property
+    def pending(self) -> bool:
+        return self.applied_at is None
+
+
+def control_command(command: str) -> ControlCommand:
+    """`command` as a ControlCommand; ConfigError (one line) for anything else."""
+    try:
+        return ControlCommand(command)
+    except ValueError:
+        known = ", ".join(c.value for c in ControlCommand)
+        raise ConfigError("command", f"{command!r} is not a command (one of {known})") from None
+
+
+def control_args(command: ControlCommand, args: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The args of `command`, checked: a JSON object with string keys, at most
+    CONTROL_ARGS_MAX_BYTES once encoded, non-empty for `set` and empty for every other command.
+    Every backend stores what this returns, so all of them refuse the same input."""
+    checked = dict(args or {})
+    if not all(isinstance(key, str) and key for key in checked):
+        raise ConfigError("args", "every key must be a non-empty string")
+    try:
+        encoded = json.dumps(checked, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("args", f"not a JSON object ({exc})") from None
+    if len(encoded.encode()) > CONTROL_ARGS_MAX_BYTES:
+        raise ConfigError("args", f"larger than {CONTROL_ARGS_MAX_BYTES} bytes")
+    if command is ControlCommand.SET and not checked:
+        raise ConfigError("args", "set needs at least one setting")
+    if command is not ControlCommand.SET and checked:
+        raise ConfigError("args", f"{command.value} takes no arguments")
+    return cast(dict[str, Any], json.loads(encoded))

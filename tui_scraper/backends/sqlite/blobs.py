@@ -40,9 +40,9 @@ class BlobError(ScraperError):
 
 
 def write_blob(
-    root: Path, data: bytes, *, compress: bool = True, sync: bool = True
+    data_dir: Path, data: bytes, *, compress: bool = True, sync: bool = True
 ) -> tuple[str, str]:
-    """Store `data` under the data dir `root`; return (sha256 hex of `data`, "blobs/ab/<sha>").
+    """Store `data` below `data_dir`/blobs; return (sha256 hex of `data`, "blobs/ab/<sha>").
 
     Order (ALICE, OSDI'14): tmp (O_EXCL, 0600) → fsync → os.replace → fsync(dir). Only after this
     returns may a row naming the blob commit. Idempotent: an existing blob that holds the right
@@ -51,7 +51,7 @@ def write_blob(
     makes before the COMMIT that names these blobs (an fsync per page capped a crawl at the
     disk's fsync rate: ~50 pages/s on this VM).
     """
-    data_dir = Path(root)
+    data_dir = Path(data_dir)
     sha = hashlib.sha256(data).hexdigest()
     relative = f"{BLOBS_DIRNAME}/{sha[:2]}/{sha}"
     target = _inside(data_dir, relative)
@@ -59,11 +59,11 @@ def write_blob(
         return sha, relative
     # Missing, or there but wrong (truncated, zeroed, half-written by a dying disk): write it
     # (again). os.replace swaps the bad file atomically, so no reader ever sees a partial one.
-    blobs_root = data_dir / BLOBS_DIRNAME
+    blobs_dir = data_dir / BLOBS_DIRNAME
     shard = target.parent
     if shard not in _KNOWN_DIRS:
-        _make_dir(blobs_root, data_dir, sync=sync)
-        _make_dir(shard, blobs_root, sync=sync)
+        _make_dir(blobs_dir, data_dir, sync=sync)
+        _make_dir(shard, blobs_dir, sync=sync)
         _KNOWN_DIRS.add(shard)
     payload = data
     if compress:
@@ -193,12 +193,13 @@ def read_blob(data_dir: Path, relative_path: str) -> bytes:
 class BlobStore:
     """The blob directory of one data dir; every method is synchronous and thread-safe."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)  # data_dir / "blobs"
+    def __init__(self, blobs_dir: Path) -> None:
+        self.blobs_dir = Path(blobs_dir)  # data_dir / "blobs": what gc_tmp walks
 
     @property
     def data_dir(self) -> Path:
-        return self.root.parent
+        """The directory the stored paths ("blobs/ab/<sha>") are relative to."""
+        return self.blobs_dir.parent
 
     def write(self, data: bytes, *, compress: bool = True) -> tuple[str, str]:
         return write_blob(self.data_dir, data, compress=compress)
@@ -220,10 +221,10 @@ class BlobStore:
     def gc_tmp(self) -> int:
         """Remove tmp files left by writers that died (their pid is gone, or a day has passed)."""
         removed = 0
-        if not self.root.is_dir():
+        if not self.blobs_dir.is_dir():
             return 0
         now = time.time()
-        for shard in self.root.iterdir():
+        for shard in self.blobs_dir.iterdir():
             if not shard.is_dir() or shard.is_symlink():
                 continue
             for entry in shard.iterdir():

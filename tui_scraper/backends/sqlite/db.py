@@ -285,12 +285,13 @@ class Database:
         except DatabaseBusy:
             raise  # waited for already; truncating the WAL would need the same lock
         except StorageUnavailable:
-            # The WAL may be all that is in the way (it grows until a checkpoint; a file-size
-            # limit or a nearly full disk stops it first). Fold it into the database and start
-            # it from zero, then try once more: the failed transaction rolled back whole, so
-            # running it again is the same as running it the first time.
+            # The WAL may be all that is in the way (it grows until a WAL checkpoint folds it
+            # back into the database file; a file-size limit or a nearly full disk stops it
+            # first). Fold it into the database and start it from zero, then try once more: the
+            # failed transaction rolled back whole, so running it again is the same as running
+            # it the first time.
             with contextlib.suppress(DatabaseError):
-                await self.run(_truncate_wal)
+                await self.run(_fold_wal_and_truncate)
             return await self._retrying(self._write_once, fn, *args, **kw)
 
     async def _write_once(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
@@ -344,14 +345,14 @@ class Database:
         await _shielded(self._close())
 
     async def _close(self) -> None:
-        # The reader first: its snapshot must not hold back the writer's final checkpoint.
+        # The reader first: its snapshot must not hold back the writer's closing WAL fold.
         try:
             await self._reader.close()
         finally:
             if self._writer is not None:
                 async with self._lock:  # after the last block ended
                     with contextlib.suppress(DatabaseError):
-                        await self._writer.call(self.path, _final_checkpoint)
+                        await self._writer.call(self.path, _fold_wal_on_close)
                     await self._writer.close()
 
 
@@ -409,17 +410,19 @@ def _executemany(conn: sqlite3.Connection, sql: str, rows: list[Sequence[Any]]) 
     conn.executemany(sql, rows)
 
 
-def _final_checkpoint(conn: sqlite3.Connection) -> None:
+def _fold_wal_on_close(conn: sqlite3.Connection) -> None:
+    """A WAL checkpoint at close: fold the WAL into the database file and empty it."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _truncate_wal(conn: sqlite3.Connection) -> None:
+def _fold_wal_and_truncate(conn: sqlite3.Connection) -> None:
+    """A WAL checkpoint that must succeed: fold every frame back, then start the WAL from zero."""
     busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     if busy:
-        raise DatabaseError("checkpoint blocked by a reader")
+        raise DatabaseError("WAL checkpoint blocked by a reader")
 
 
 def _in_txn(
@@ -511,8 +514,9 @@ def _open_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
     attached and the file is complete by itself, so it is read `immutable` (no WAL index, no
     locks). Before each call the Database checks for sidecars again: a writer that attached
     since makes it switch to an ordinary `mode=ro` connection, which uses the writer's files.
-    A writer changes the main file only when it checkpoints (after ~1000 pages of WAL, or when
-    it closes), so a read that started just before the writer attached still reads whole pages.
+    A writer changes the main file only when it folds the WAL into it (a WAL checkpoint: after
+    ~1000 pages of WAL, or when it closes), so a read that started just before the writer
+    attached still reads whole pages.
     """
     if not path.exists() or path.stat().st_size == 0:
         # No database yet: an empty in-memory store with the schema answers every query.

@@ -65,7 +65,7 @@ def check_database_file(path: Path) -> int | None:
         raise refuse(path, f"unknown schema version {version}")
     wal = Path(f"{path}-wal")
     if size % page_size and not _nonempty(wal):
-        # With a -wal beside it, a partial last page is a checkpoint that a full disk cut short
+        # With a -wal beside it, a partial last page is a WAL checkpoint that a full disk cut short
         # (EFBIG/ENOSPC mid-write): every committed page is still in the WAL, and SQLite reads
         # the database's size from the WAL's commit frame. Refusing it would lock the user out
         # of an intact database.

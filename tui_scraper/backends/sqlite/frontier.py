@@ -88,8 +88,8 @@ def requeue_lost_content(conn: sqlite3.Connection, session_id: str, data_dir: st
         "AND status = 'done' AND raw_html_storage_path IS NOT NULL",
         (session_id,),
     ).fetchall()
-    root = Path(data_dir)
-    lost = [(page_id,) for page_id, rel, size in rows if not blob_looks_intact(root, rel, size)]
+    base = Path(data_dir)  # the stored paths ("blobs/ab/<sha>") are relative to the data dir
+    lost = [(page_id,) for page_id, rel, size in rows if not blob_looks_intact(base, rel, size)]
     if lost:
         conn.executemany("UPDATE pages SET status = 'queued' WHERE id = ?", lost)
     return len(lost)

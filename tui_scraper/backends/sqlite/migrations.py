@@ -103,7 +103,26 @@ CREATE INDEX pages_retry ON pages(session_id, next_attempt_at)
 CREATE INDEX pages_recent ON pages(session_id, fetched_at) WHERE fetched_at IS NOT NULL;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+_V3 = """
+-- Commands to a session, recorded so that one reaches a worker in another process: a client
+-- posts, the worker lists the pending ones after the last id it handled and marks each applied.
+-- AUTOINCREMENT: an id is never reused, so "after the last id" never skips a new command.
+CREATE TABLE session_control (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id   TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    command      TEXT NOT NULL CHECK (command IN ('pause','resume','cancel','interrupt','set')),
+    args         TEXT NOT NULL DEFAULT '{}',  -- JSON object
+    who          TEXT NOT NULL,
+    requested_at REAL NOT NULL,
+    applied_at   REAL,
+    outcome      TEXT,
+    CHECK ((applied_at IS NULL) = (outcome IS NULL))
+);
+-- A worker's poll: its session's pending commands in id order, none of the applied history.
+CREATE INDEX session_control_pending ON session_control(session_id, id) WHERE applied_at IS NULL;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -8,7 +8,14 @@ from typing import Any
 
 from ...domain.config import CrawlConfig
 from ...domain.progress import Progress
-from ...domain.records import ClaimedPage, EventRecord, PageRecord, SessionRecord
+from ...domain.records import (
+    ClaimedPage,
+    ControlCommand,
+    ControlRecord,
+    EventRecord,
+    PageRecord,
+    SessionRecord,
+)
 from ...domain.status import PageStatus, Status
 
 SESSION_COLUMNS = (
@@ -22,6 +29,7 @@ PAGE_COLUMNS = (
     "fetched_at, elapsed_ms, bytes, parent_id"
 )
 CLAIM_COLUMNS = "id, url, depth, attempts, parent_id"
+CONTROL_COLUMNS = "id, session_id, command, args, who, requested_at, applied_at, outcome"
 
 
 def dumps(value: Any) -> str | None:
@@ -90,3 +98,16 @@ def page_record(row: tuple[Any, ...]) -> PageRecord:
 
 def claimed_page(row: tuple[Any, ...]) -> ClaimedPage:
     return ClaimedPage(id=row[0], url=row[1], depth=row[2], attempts=row[3], parent_id=row[4])
+
+
+def control_record(row: tuple[Any, ...]) -> ControlRecord:
+    return ControlRecord(
+        id=row[0],
+        session_id=row[1],
+        command=ControlCommand(row[2]),
+        args=loads(row[3]),
+        who=row[4],
+        requested_at=row[5],
+        applied_at=row[6],
+        outcome=row[7],
+    )

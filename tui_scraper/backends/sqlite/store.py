@@ -9,27 +9,34 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...domain.config import CrawlConfig
 from ...domain.errors import InvalidTransition, SessionBusy
 from ...domain.progress import Progress
 from ...domain.records import (
     ClaimedPage,
+    ControlCommand,
+    ControlRecord,
     EventRecord,
     LeaseOwner,
     PageRecord,
     PageResult,
     SessionRecord,
+    control_args,
+    control_command,
 )
 from ...domain.status import PageStatus, Status
 from ...paths import ensure_data_dir, make_private_dir
-from . import frontier, lease, sessions
+from . import control, frontier, lease, sessions
 from .blobs import BLOBS_DIRNAME, BlobStore, blob_present, sync_data_dir
 from .db import DB_FILENAME, Database, StorageUnavailable
+
+if TYPE_CHECKING:
+    from ...ports import ControlPort, CrawlStore
 
 
 class Store:
@@ -254,8 +261,15 @@ class Store:
         )
 
     async def page_status(self, session_id: str, url: str) -> PageStatus | None:
-        """The status of the page at `url` (canonical), or None when the frontier lacks it."""
-        return await self._db.run(frontier.page_status, session_id, url)
+        """The status of the page at `url` (canonical), or None when the frontier lacks it.
+
+        On the reader, so it never waits behind a checkpoint or a claim on the writer. It still
+        sees every write of this store that returned before it was called: a write returns only
+        once its COMMIT finished (db.py), and a WAL read transaction that starts after a commit
+        sees it. A write still in flight is not seen; the engine asks only about what its own
+        returned writes settled (tests/sqlite/test_reader_visibility.py).
+        """
+        return await self._db.read(frontier.page_status, session_id, url)
 
     async def page_counts(self, session_id: str) -> dict[PageStatus, int]:
         return await self._db.read(frontier.page_counts, session_id)
@@ -298,6 +312,36 @@ class Store:
     async def recent_pages(self, session_id: str, limit: int) -> list[PageRecord]:
         return await self._db.read(frontier.recent_pages, session_id, limit)
 
+    # control: commands to a session, recorded durably (ports.ControlPort) -----------------
+    async def post_control(
+        self,
+        session_id: str,
+        command: ControlCommand | str,
+        *,
+        who: str,
+        args: Mapping[str, Any] | None = None,
+    ) -> ControlRecord:
+        """Record a command for the session's worker; ConfigError for an unknown command or
+        args that do not fit it (nothing is written then)."""
+        checked = control_command(command)
+        checked_args = control_args(checked, args)
+        return await self._db.write(control.post, session_id, checked, checked_args, who)
+
+    async def pending_controls(
+        self, session_id: str, *, after_id: int = 0, limit: int = 100
+    ) -> list[ControlRecord]:
+        """The session's commands not yet applied, ids above `after_id`, oldest first."""
+        return await self._db.read(control.pending, session_id, after_id, limit)
+
+    async def get_control(self, control_id: int) -> ControlRecord:
+        """One command as recorded (ControlNotFound): a client sees whether it was applied."""
+        return await self._db.read(control.get, control_id)
+
+    async def mark_control_applied(self, control_id: int, *, outcome: str) -> bool:
+        """True when this call applied it; False when it was applied before (its first outcome
+        stays)."""
+        return await self._db.write(control.mark_applied, control_id, outcome)
+
     # helpers -----------------------------------------------------------------------------
     def _require_writable(self) -> None:
         if self.readonly:
@@ -333,3 +377,10 @@ def _interrupt_orphan(conn: sqlite3.Connection, session_id: str, reason: str, wh
         conn, session_id, Status.INTERRUPTED, reason=reason, who=who, expected=Status.RUNNING
     )
     frontier.requeue_fetching(conn, session_id)
+
+
+if TYPE_CHECKING:
+    # mypy checks here that Store keeps every port it implements (a Protocol is structural:
+    # nothing else would notice a method drifting from it).
+    def _implements_ports(store: Store) -> tuple[CrawlStore, ControlPort]:
+        return store, store

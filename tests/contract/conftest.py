@@ -1,0 +1,24 @@
+"""The contract fixtures: every test runs once per backend in BACKENDS, on empty storage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .backends import BACKENDS, ContractStore, Harness
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
+    return BACKENDS[request.param](tmp_path)
+
+
+@pytest.fixture
+async def backend(harness: Harness) -> AsyncIterator[ContractStore]:
+    store = await harness.open()
+    try:
+        yield store
+    finally:
+        await store.close()
