@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tui_scraper.domain import ConfigError, ScraperError, SessionNotFound
+from tui_scraper.domain import ConfigError, SessionNotFound
+from tui_scraper.domain.errors import ControlNotFound
 from tui_scraper.domain.records import CONTROL_ARGS_MAX_BYTES, ControlCommand
 
 from .backends import ContractStore, Harness
@@ -55,9 +56,9 @@ async def test_mark_applied_is_once_and_keeps_the_first_outcome(backend: Contrac
     assert not applied.pending and applied.outcome == "paused"
     assert applied.applied_at is not None and applied.applied_at >= applied.requested_at
     assert [r.id for r in await backend.pending_controls(session_id)] == [b.id]
-    with pytest.raises(ScraperError):
+    with pytest.raises(ControlNotFound):
         await backend.mark_control_applied(b.id + 1000, outcome="x")
-    with pytest.raises(ScraperError):
+    with pytest.raises(ControlNotFound):
         await backend.get_control(b.id + 1000)
 
 

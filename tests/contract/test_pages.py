@@ -7,7 +7,8 @@ import dataclasses
 
 import pytest
 
-from tui_scraper.domain import PageResult, PageStatus, Progress, ScraperError
+from tui_scraper.domain import PageResult, PageStatus, Progress
+from tui_scraper.domain.errors import PageNotFound
 
 from .backends import ContractStore
 from .helpers import SITE, done, links, running_session
@@ -70,7 +71,7 @@ async def test_get_page_recent_pages_and_seed(backend: ContractStore) -> None:
     seed = await backend.seed_page(session_id)
     assert seed is not None and seed.url == f"{SITE}/" and seed.depth == 0
     assert seed.status is PageStatus.DONE and seed.http_status == 200
-    with pytest.raises(ScraperError):
+    with pytest.raises(PageNotFound):
         await backend.get_page(10_000_000)
 
 

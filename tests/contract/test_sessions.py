@@ -11,10 +11,10 @@ from tui_scraper.domain import (
     AmbiguousSessionId,
     InvalidTransition,
     PageStatus,
-    ScraperError,
     SessionNotFound,
     Status,
 )
+from tui_scraper.domain.errors import NotDismissable
 
 from .backends import ContractStore
 from .helpers import config
@@ -158,7 +158,7 @@ async def test_recoverable_dismiss_and_summary(backend: ContractStore) -> None:
     assert dismissed.dismissed_at is not None
     assert [r.id for r in await backend.find_recoverable()] == [interrupted]
     assert (await backend.events(paused))[-1].kind == "dismissed"
-    with pytest.raises(ScraperError) as caught:  # only paused or interrupted ones
+    with pytest.raises(NotDismissable) as caught:  # only paused or interrupted ones
         await backend.dismiss(completed, who="ui:1")
     assert "completed" in str(caught.value)
     # Running again makes a dismissed session recoverable the next time it stops.

@@ -67,3 +67,27 @@ class ConfigError(ScraperError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class NotDismissable(ScraperError):
+    """Only paused and interrupted sessions can be hidden from the recovery screen."""
+
+    def __init__(self, session_id: str, current: Status) -> None:
+        self.session_id = session_id
+        self.current = current
+        super().__init__(
+            f"session {session_id} is {current.value}; only paused or interrupted sessions "
+            "can be dismissed"
+        )
+
+
+class PageNotFound(ScraperError):
+    def __init__(self, page_id: int) -> None:
+        self.page_id = page_id
+        super().__init__(f"no page with id {page_id}")
+
+
+class ControlNotFound(ScraperError):
+    def __init__(self, control_id: int) -> None:
+        self.control_id = control_id
+        super().__init__(f"no control record with id {control_id}")

@@ -1,10 +1,8 @@
 """The only code that writes SQL or touches the data directory."""
 
+from ...domain.errors import ControlNotFound, NotDismissable, PageNotFound
 from .blobs import BlobError, BlobStore, read_blob, write_blob
-from .control import ControlNotFound
 from .db import StorageUnavailable
-from .frontier import PageNotFound
-from .sessions import NotDismissable
 from .store import Store
 
 __all__ = [

@@ -10,18 +10,12 @@ import sqlite3
 import time
 from typing import Any
 
-from ...domain.errors import ScraperError
+from ...domain.errors import ControlNotFound
 from ...domain.records import ControlCommand, ControlRecord
 from . import sessions
 from .rows import CONTROL_COLUMNS, control_record
 
 _TABLE = "session_control"
-
-
-class ControlNotFound(ScraperError):
-    def __init__(self, control_id: int) -> None:
-        self.control_id = control_id
-        super().__init__(f"no control record with id {control_id}")
 
 
 def post(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...domain.errors import ScraperError, SessionNotFound
+from ...domain.errors import PageNotFound, SessionNotFound
 from ...domain.progress import Progress
 from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
@@ -36,12 +36,6 @@ _INSERT_DOWNLOAD_SQL = (
     "(session_id, page_id, url, storage_path, mime_type, size, sha256, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-class PageNotFound(ScraperError):
-    def __init__(self, page_id: int) -> None:
-        self.page_id = page_id
-        super().__init__(f"no page with id {page_id}")
 
 
 def claim(conn: sqlite3.Connection, session_id: str, limit: int, now: float) -> list[ClaimedPage]:

@@ -9,22 +9,15 @@ import uuid
 from typing import Any
 
 from ...domain.config import CrawlConfig
-from ...domain.errors import AmbiguousSessionId, InvalidTransition, ScraperError, SessionNotFound
+from ...domain.errors import (
+    AmbiguousSessionId,
+    InvalidTransition,
+    NotDismissable,
+    SessionNotFound,
+)
 from ...domain.records import EventRecord, SessionRecord
 from ...domain.status import Status, is_allowed
 from .rows import EVENT_COLUMNS, SESSION_COLUMNS, dumps, event_record, session_record
-
-
-class NotDismissable(ScraperError):
-    """Only paused and interrupted sessions can be hidden from the recovery screen."""
-
-    def __init__(self, session_id: str, current: Status) -> None:
-        self.session_id = session_id
-        self.current = current
-        super().__init__(
-            f"session {session_id} is {current.value}; only paused or interrupted sessions "
-            "can be dismissed"
-        )
 
 
 def create(conn: sqlite3.Connection, config: CrawlConfig, who: str) -> SessionRecord:
