@@ -29,7 +29,7 @@ class RawClient:
         """The next message, or None at the end of the connection."""
         try:
             line = await asyncio.wait_for(self.reader.readline(), timeout)
-        except ConnectionResetError:
+        except ConnectionError:  # a reset, or our own write that failed on a closed peer
             return None
         if not line:
             return None

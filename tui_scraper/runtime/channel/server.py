@@ -51,7 +51,7 @@ class ServerLimits:
     check_interval: float = 1.0
     # How long a final error may take to reach a client that is being closed.
     close_grace: float = 1.0
-    max_clients: int = 64
+    max_clients: int = 256
     commands_in_flight: int = 16
 
 
