@@ -92,8 +92,8 @@ async def test_removed_socket_is_recreated_and_clients_reconnect(
         connected = await RawClient.connect(sock_path)
         await connected.read_type("snapshot")
         shutil.rmtree(sock_path.parent)  # a user's `rm -rf run/`
-        await wait_until(sock_path.exists, what="the socket re-created")
-        assert server.stats.recreated == 1
+        await wait_until(lambda: server.stats.recreated == 1, what="the socket re-created")
+        assert sock_path.exists()
         assert stat.S_IMODE(os.stat(sock_path).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(sock_path.parent).st_mode) == 0o700
         # A connection made before goes on; a new one gets the greeting.
@@ -113,7 +113,7 @@ async def test_sigusr1_rechecks_the_socket_at_once(sock_path: Path, worker: Fake
         try:
             os.unlink(sock_path)
             os.kill(os.getpid(), signal.SIGUSR1)
-            await wait_until(sock_path.exists, what="the socket re-created")
+            await wait_until(lambda: server.stats.recreated == 1, what="the socket re-created")
         finally:
             undo()
         client = await RawClient.connect(sock_path)
