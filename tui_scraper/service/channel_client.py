@@ -145,6 +145,8 @@ class ChannelClient:
             await self._writer.drain()
             async with asyncio.timeout(timeout):
                 reply = await future
+        except TimeoutError:
+            raise  # an OSError too, but no answer in time is not a broken connection
         except OSError as exc:
             raise ChannelLost(f"cannot send {kind}: {_why(exc)}") from None
         finally:
