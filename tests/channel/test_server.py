@@ -164,3 +164,20 @@ async def test_heartbeat_when_there_is_nothing_to_say(sock_path: Path, worker: F
         beat = await client.read(timeout=2.0)
         client.close()
     assert beat == {"type": "heartbeat"}
+
+
+async def test_a_sample_that_is_not_json_is_skipped_not_fatal(
+    sock_path: Path, worker: FakeWorker
+) -> None:
+    async with ChannelServer(sock_path, worker.snapshot, worker.handle) as server:
+        client = await RawClient.connect(sock_path)
+        await client.read_type("snapshot")
+        server.publish_event({"bad": object()})
+        server.publish_event({"bad": "x" * (2 * 1024 * 1024)})  # over the line limit
+        server.publish_progress({"bad": {1, 2}})
+        await asyncio.sleep(0)  # the pump meets the bad sample before the good one lands
+        server.publish_event({"good": 1})
+        assert (await client.read_type("event"))["data"] == {"good": 1}
+        server.publish_progress({"good": 2})
+        assert (await client.read_type("progress"))["data"] == {"good": 2}
+        client.close()

@@ -71,6 +71,27 @@ class ServerStats:
 _HEARTBEAT = protocol.encode({"type": "heartbeat"})
 
 
+class _PendingProgress:
+    """One published progress sample, shared by every client's mailbox, encoded at most once."""
+
+    __slots__ = ("_data", "_line")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+        self._line: bytes | None = None
+
+    def line(self) -> bytes | None:
+        """The encoded message; None (logged once) if the worker handed in something that is
+        not JSON or is over the limit: a bad sample is skipped, the channel goes on."""
+        if self._line is None:
+            try:
+                self._line = protocol.encode({"type": "progress", "data": self._data})
+            except (TypeError, ValueError, protocol.ProtocolError) as exc:
+                log.error("live channel: a progress sample cannot be sent: %s", exc)
+                self._line = b""
+        return self._line or None
+
+
 class ChannelServer:
     """Serve one session's channel at `path` (see `paths.socket_path`)."""
 
@@ -126,18 +147,27 @@ class ChannelServer:
     # -- what the worker calls ------------------------------------------------------------
 
     def publish_progress(self, data: Mapping[str, Any]) -> None:
-        """The latest progress. Encoded once; each client gets only the newest it has time for."""
+        """The latest progress; each client gets only the newest it has time for.
+
+        Encoded when first sent, once for all clients, so a worker may publish after every
+        page: most samples are replaced before anyone sends them. Hand in a fresh mapping
+        each time and do not change it afterwards.
+        """
         if not self._connections:
             return
-        line = protocol.encode({"type": "progress", "data": data})
+        pending = _PendingProgress(data)
         for connection in self._connections:
-            connection.offer_progress(line)
+            connection.offer_progress(pending)
 
     def publish_event(self, data: Mapping[str, Any]) -> None:
         """A transition, an outage, an error: every connected client gets each one."""
         if not self._connections:
             return
-        line = protocol.encode({"type": "event", "data": data})
+        try:
+            line = protocol.encode({"type": "event", "data": data})
+        except (TypeError, ValueError, protocol.ProtocolError) as exc:
+            log.error("live channel: an event cannot be sent: %s", exc)
+            return
         for connection in list(self._connections):
             connection.offer_message(line)
 
@@ -207,7 +237,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._partial = bytearray()
         self._outbox: deque[bytes] = deque()
-        self._progress: bytes | None = None
+        self._progress: _PendingProgress | None = None
         self._wake = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
@@ -297,8 +327,8 @@ class _Connection(asyncio.Protocol):
 
     # -- fed by the server ------------------------------------------------------------------
 
-    def offer_progress(self, line: bytes) -> None:
-        self._progress = line
+    def offer_progress(self, pending: _PendingProgress) -> None:
+        self._progress = pending
         self._wake.set()
 
     def offer_message(self, line: bytes) -> None:
@@ -334,7 +364,10 @@ class _Connection(asyncio.Protocol):
             if self._outbox:
                 line = self._outbox.popleft()
             elif self._progress is not None and now >= next_progress:
-                line, self._progress = self._progress, None
+                pending, self._progress = self._progress, None
+                if (encoded := pending.line()) is None:
+                    continue
+                line = encoded
                 next_progress = now + interval
             elif now >= last_write + self.limits.heartbeat:
                 line = _HEARTBEAT
