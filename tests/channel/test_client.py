@@ -117,7 +117,14 @@ async def test_another_protocol_version_is_a_clear_error(sock_path: Path) -> Non
 
 @pytest.mark.parametrize(
     "greeting",
-    [b"\xff\n", b"[]\n", b'{"type":"snapshot"}\n', b'{"type":"hello","protocol":1}\n{"x":1}\n'],
+    [
+        b"\xff\n",
+        b"[]\n",
+        b'{"type":"snapshot"}\n',
+        b'{"type":"hello","protocol":1}\n{"x":1}\n',
+        b'{"type":"hello","protocol":1}\n{"type":"progress","data":{}}\n',
+        b'{"type":"hello","protocol":1}\n{"type":"snapshot","data":[1]}\n',
+    ],
 )
 async def test_a_garbled_greeting_is_refused(sock_path: Path, greeting: bytes) -> None:
     async with await _fake_server(sock_path, greeting):

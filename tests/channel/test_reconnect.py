@@ -103,10 +103,10 @@ async def test_watcher_rides_out_a_stopped_worker(
     )
     items = aiter(watcher)
     first = await _next(items)
-    assert isinstance(first, Connected) and first.snapshot["data"]["accepted"] == 1
+    assert isinstance(first, Connected) and first.snapshot["accepted"] == 1
     progress = await _until(items, Message)
-    assert isinstance(progress, Message) and progress.data["type"] == "progress"
-    last_count = progress.data["data"]["count"]
+    assert isinstance(progress, Message) and progress.message["type"] == "progress"
+    last_count = progress.message["data"]["count"]
     os.kill(child_server.pid, signal.SIGSTOP)
     try:
         lost = await _until(items, Reconnecting)
@@ -122,8 +122,8 @@ async def test_watcher_rides_out_a_stopped_worker(
     back = await _until(items, Connected)
     assert isinstance(back, Connected)
     # A fresh snapshot, taken after the worker went on: not the state from before the stop.
-    assert back.snapshot["data"]["count"] >= last_count
-    assert back.snapshot["data"]["accepted"] > 1
+    assert back.snapshot["count"] >= last_count
+    assert back.snapshot["accepted"] > 1
     assert watcher.client is not None
     ack = await watcher.command("pause")
     assert ack["type"] == "ack"
@@ -148,7 +148,7 @@ async def test_watcher_reconnects_to_a_restarted_worker(
     worker.count = 99
     async with ChannelServer(sock_path, worker.snapshot, worker.handle):
         back = await _until(items, Connected)
-        assert isinstance(back, Connected) and back.snapshot["data"]["count"] == 99
+        assert isinstance(back, Connected) and back.snapshot["count"] == 99
         await items.aclose()  # type: ignore[attr-defined]
 
 

@@ -131,3 +131,19 @@ async def test_too_many_clients_are_told_so(sock_path: Path, worker: FakeWorker)
         rest = await second.rest()
         assert [m["code"] for m in rest] == ["refused"]
         first.close()
+
+
+async def test_socket_recreation_waits_out_something_in_the_way(
+    sock_path: Path, worker: FakeWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = ServerLimits(check_interval=0.02)
+    async with ChannelServer(sock_path, worker.snapshot, worker.handle, limits=limits) as server:
+        shutil.rmtree(sock_path.parent)
+        sock_path.parent.write_text("a file where run/ was")
+        await wait_until(lambda: "cannot re-create" in caplog.text, what="the warning")
+        os.unlink(sock_path.parent)  # the user clears the way: the server comes back by itself
+        await wait_until(lambda: server.stats.recreated == 1, what="the socket re-created")
+        assert caplog.text.count("cannot re-create") == 1  # warned once, not every check
+        client = await RawClient.connect(sock_path)
+        assert (await client.read_type("hello"))["protocol"] == 1
+        client.close()

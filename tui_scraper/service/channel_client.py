@@ -98,9 +98,9 @@ class ChannelClient:
         except ChannelError:
             writer.close()
             raise
-        if snapshot["type"] != "snapshot":
+        if snapshot["type"] != "snapshot" or not isinstance(snapshot.get("data"), dict):
             writer.close()
-            raise ChannelError(f"{path}: expected a snapshot, got {snapshot['type']!r}")
+            raise ChannelError(f"{path}: expected a snapshot, got {snapshot['type']!r:.60}")
         return cls(reader, writer, hello, snapshot, idle_timeout)
 
     async def __aenter__(self) -> ChannelClient:

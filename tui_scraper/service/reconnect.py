@@ -47,7 +47,8 @@ def reconnect_delay(
 
 @dataclass(frozen=True)
 class Connected:
-    """(Re)connected: `snapshot` is the fresh state to redraw from; forget what came before."""
+    """(Re)connected: `snapshot` (the snapshot message's `data`) is the fresh state to redraw
+    from; forget what came before."""
 
     snapshot: dict[str, Any]
     hello: dict[str, Any]
@@ -71,9 +72,9 @@ class Gone:
 
 @dataclass(frozen=True)
 class Message:
-    """A `progress` or `event` message from the worker."""
+    """A `progress` or `event` message from the worker, whole (`type` and `data`)."""
 
-    data: dict[str, Any]
+    message: dict[str, Any]
 
 
 WatchItem = Connected | Reconnecting | Gone | Message
@@ -132,7 +133,7 @@ class ReconnectingWatcher:
                 attempt = 0
                 self._client = client
                 try:
-                    yield Connected(client.snapshot, client.hello)
+                    yield Connected(client.snapshot["data"], client.hello)
                     async for message in client.messages(with_snapshot=False):
                         yield Message(message)
                     reason = client.closed_reason or "the connection ended"

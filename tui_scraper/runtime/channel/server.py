@@ -202,6 +202,7 @@ class ChannelServer:
             old.close()
 
     async def _watch_socket_file(self) -> None:
+        failing = False
         while not self._closed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.limits.check_interval):
@@ -212,8 +213,12 @@ class ChannelServer:
             try:
                 await self._listen()
             except ChannelError as exc:
-                log.warning("live channel: cannot re-create the socket: %s", exc)
+                # Said once per outage, not once a second; it is retried at every check.
+                if not failing:
+                    log.warning("live channel: cannot re-create the socket: %s", exc)
+                failing = True
             else:
+                failing = False
                 self.stats.recreated += 1
                 log.info("live channel: re-created %s", self.path)
 
