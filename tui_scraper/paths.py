@@ -10,7 +10,7 @@ import platformdirs
 APP_NAME = "tui-scraper"
 ENV_VAR = "TUI_SCRAPER_DATA_DIR"
 DIR_MODE = 0o700
-FILE_MODE = 0o600
+FILE_MODE = 0o600  # every file we create in the data dir is ours alone
 
 
 def user_data_dir() -> Path:

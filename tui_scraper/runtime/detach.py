@@ -15,10 +15,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..paths import mkdir_private
+from ..paths import FILE_MODE, mkdir_private
 
 LOGS_DIRNAME = "logs"
-LOG_FILE_MODE = 0o600
 
 
 def log_path_for(data_dir: Path, session_id: str) -> Path:
@@ -54,7 +53,7 @@ def spawn_detached(
     log_dir = log_path.parent
     mkdir_private(log_dir)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-    log_fd = os.open(log_path, flags, LOG_FILE_MODE)
+    log_fd = os.open(log_path, flags, FILE_MODE)
     try:
         return subprocess.Popen(
             list(argv),

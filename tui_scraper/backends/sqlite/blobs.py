@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ...domain.errors import ScraperError
-from ...paths import mkdir_private
+from ...paths import FILE_MODE, mkdir_private
 
 BLOBS_DIRNAME = "blobs"
-_FILE_MODE = 0o600
+
 _TMP_PREFIX = ".tmp-"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EMPTY_SHA = hashlib.sha256(b"").hexdigest()
@@ -74,7 +74,7 @@ def write_blob(
             payload = packed
     tmp = shard / f"{_TMP_PREFIX}{sha[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _FILE_MODE)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     except OSError:
         # blobs/ or the shard was removed (or replaced) since we made it: forget that we did,
         # so a resumed crawl in this process makes it again. The error itself is ours to report

@@ -39,6 +39,7 @@ import aiosqlite
 # StorageUnavailable lives with the other domain errors; re-exported here for the store.
 from ...domain.errors import DatabaseError
 from ...domain.errors import StorageUnavailable as StorageUnavailable
+from ...paths import FILE_MODE
 from .fileguard import check_database_file, refuse
 from .migrations import migrate
 
@@ -46,7 +47,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 DB_FILENAME = "scraper.db"
-_FILE_MODE = 0o600
+
 _BUSY_TIMEOUT_MS = 5000  # opening (and migrating) the file
 # Once open, SQLite's own wait is short: our loop (Database.run) waits in steps of this, so the
 # wait is visible ("waiting for the database") and bounded by BUSY_WAIT_S, not SQLite's timeout.
@@ -551,7 +552,7 @@ def _open_reader(path: Path) -> sqlite3.Connection:
 def _precreate(path: Path) -> None:
     """Create the db file 0600 ourselves: SQLite gives -wal/-shm the main file's mode."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _FILE_MODE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     except FileExistsError:
         return
     os.close(fd)

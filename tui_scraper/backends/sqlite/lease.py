@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ...domain.ids import SESSION_ID_RE
-from ...paths import make_private_dir
+from ...paths import FILE_MODE, make_private_dir
 
 LOCKS_DIRNAME = "locks"
-_FILE_MODE = 0o600
+
 _ID_RE = SESSION_ID_RE
 
 
@@ -50,7 +50,7 @@ def try_lock(data_dir: Path, session_id: str) -> HeldLock | None:
     """Take the lock without waiting; None when another open file holds it."""
     path = lock_path(data_dir, session_id)
     make_private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, _FILE_MODE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
