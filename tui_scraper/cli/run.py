@@ -146,9 +146,10 @@ async def run_headless(service: SessionService, session_ref: str, *, as_json: bo
         reporter.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+    final = service.latest(session_id)  # the service keeps the last sample of a crawl it ran
+    if final is not None:
+        _print_line(final.progress, final=True)
     session = await service.get(session_id)
-    final = service.latest(session_id)
-    _print_line(final.progress if final is not None else session.progress, final=True)
     if status is None:
         # Nothing ran here any more by the time we asked: the stored record says how it ended.
         status = session.status
