@@ -169,10 +169,14 @@ class LocalSessionService:
     async def export(
         self, session_ref: str, fmt: str, path: Path | None, *, keep_formulas: bool = False
     ) -> int:
+        if not keep_formulas:
+            return await self._manager.export(session_ref, fmt, path)
+        # The manager's export always neutralises formulas; keeping them is the same export
+        # over the same store with the option set. The id is resolved first, as there: a wrong
+        # id opens (and so replaces) no output file.
         store = self._manager.store
-        # Resolved first: a wrong id opens (and so replaces) no output file.
         session_id = await store.resolve_id(session_ref)
-        return await export_pages(store, session_id, fmt, path, keep_formulas=keep_formulas)
+        return await export_pages(store, session_id, fmt, path, keep_formulas=True)
 
     async def secrets_problem(self, session: SessionRecord) -> str | None:
         names = [str(n) for n in session.config.extra.get("secret_header_names") or []]
