@@ -7,16 +7,24 @@ import asyncio
 import csv
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .domain.errors import ConfigError, StorageUnavailable
 from .domain.records import PageRecord
 from .outfile import open_output, open_stdout
 from .safe_text import display_safe
 
-if TYPE_CHECKING:
-    from .backends.sqlite import Store
+
+class PageSource(Protocol):
+    """What an export reads: the session's pages in id order, and where their content lives."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    def iter_pages(self, session_id: str) -> AsyncIterator[PageRecord]: ...
+
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
@@ -100,7 +108,7 @@ def _format_rows(
 
 
 async def export_pages(
-    store: Store,
+    store: PageSource,
     session_id: str,
     fmt: str,
     path: Path | None,

@@ -4,15 +4,19 @@ The real CLI runs in a child process; sites are served on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from engine.site import SiteServer, generated_site
 
 from .conftest import RUN_CLI, assert_clean_stderr, cli, only_session, popen_cli
@@ -75,6 +79,43 @@ def test_interrupted_run_says_how_to_resume_and_resume_says_resumed(
     record = json.loads(resumed.stdout)
     assert (record["id"], record["status"]) == (session_id, "completed")
     assert record["counts"]["done"] == 12
+
+
+def test_headless_progress_lines_come_while_the_crawl_runs(tmp_path: Path) -> None:
+    """The live progress line (from the service's watch) reaches stderr while a page is still in
+    flight, then the final line, then the outcome."""
+    release = threading.Event()
+
+    async def held(_request: web.Request) -> web.StreamResponse:
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 120)
+        return web.Response(text="<title>held</title>", content_type="text/html")
+
+    site = SiteServer({"/": '<a href="/held">held</a>'}, extra={"/held": held}).start()
+    try:
+        proc = popen_cli(tmp_path / "d", "crawl", site.base + "/", "--headless")
+        assert proc.stderr is not None
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr or []])
+        reader.start()
+        seen: list[str] = []
+        try:
+            # Not a tty: one line every few seconds; the held page keeps the crawl running.
+            while not any(line.startswith("done ") for line in seen):
+                seen.append(lines.get(timeout=60))
+            assert proc.poll() is None, seen
+        finally:
+            release.set()
+        assert proc.wait(timeout=60) == 0
+        reader.join(timeout=10)
+    finally:
+        site.stop()
+    while not lines.empty():
+        seen.append(lines.get())
+    progress = [i for i, line in enumerate(seen) if line.startswith("done ")]
+    outcome = next(i for i, line in enumerate(seen) if re.match(r"session \w+ completed", line))
+    assert len(progress) >= 2 and progress[-1] < outcome, seen  # a live line and the final one
+    assert seen[progress[-1]].startswith("done 2  failed 0"), seen
+    assert_clean_stderr("".join(seen))
 
 
 def test_resume_unknown_without_headless_is_one_line(done: tuple[Path, str]) -> None:

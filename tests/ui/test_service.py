@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -87,3 +88,81 @@ async def test_live_progress_screen_draws_the_snapshots_watch_yields(tmp_path: P
             assert _CountingService.watches >= 1
             assert isinstance(screen.snapshot, ProgressSnapshot)
             assert screen.snapshot.progress.done > 0 and screen.snapshot.recent
+
+
+async def test_interrupt_stops_a_live_crawl_resumably_with_its_reason(tmp_path: Path) -> None:
+    async with DemoServer(slow_seconds=0.5) as server:
+        service = await LocalSessionService.open(tmp_path, who="test")
+        try:
+            config = CrawlConfig(target_url=str(server.base_url), max_pages=50, allow_private=True)
+            session = await service.create(config)
+            session_id = await service.start(session.id)
+            assert service.interrupt(session_id, "signal SIGTERM", who="signal") is True
+            assert await service.wait(session_id) is Status.INTERRUPTED
+            stored = await service.get(session_id)
+            events = await service.events(session_id)
+            assert service.interrupt(session_id, "again") is False  # nothing runs any more
+        finally:
+            await service.close()
+    assert stored.status is Status.INTERRUPTED
+    last = events[-1]
+    assert last.to_status is Status.INTERRUPTED
+    assert (last.reason, last.who) == ("signal SIGTERM", "signal")
+
+
+async def test_read_only_open_of_a_missing_dir_creates_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "never-made"
+    service = await LocalSessionService.open(data_dir, who="test", readonly=True)
+    try:
+        assert await service.list_sessions() == []
+        assert await service.recoverable() == []
+    finally:
+        await service.close()
+    assert not data_dir.exists()
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_mode, p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+async def test_read_only_open_lists_shows_and_exports_writing_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    writer = await LocalSessionService.open(data_dir, who="test")
+    try:
+        session = await writer.create(CrawlConfig(target_url="http://127.0.0.1:9/"))
+    finally:
+        await writer.close()
+    before = _tree(data_dir)
+    reader = await LocalSessionService.open(data_dir, who="test", readonly=True)
+    try:
+        assert [s.id for s in await reader.list_sessions()] == [session.id]
+        assert (await reader.get(session.id[:8])).status is Status.PENDING
+        out = tmp_path / "out.jsonl"
+        assert await reader.export(session.id[:8], "jsonl", out) == 1  # the seed, not fetched yet
+        assert json.loads(out.read_text())["status"] == "queued"
+    finally:
+        await reader.close()
+    assert _tree(data_dir) == before
+
+
+async def test_secrets_problem_names_what_is_gone_and_forget_deletes_them(tmp_path: Path) -> None:
+    service = await LocalSessionService.open(tmp_path, who="test")
+    try:
+        config = CrawlConfig(target_url="http://127.0.0.1:9/")
+        plain = await service.create(config)
+        secret = await service.create(config, secret_headers={"Authorization": "Bearer x"})
+        assert await service.secrets_problem(plain) is None
+        assert await service.secrets_problem(secret) is None
+        secrets_files = [p for p in tmp_path.rglob("*") if secret.id in p.name]
+        assert secrets_files, "the secret headers were not stored beside the database"
+        await service.forget_secrets(secret.id)
+        assert not any(p.exists() for p in secrets_files)
+        problem = await service.secrets_problem(secret)
+        await service.forget_secrets(secret.id)  # nothing left: still fine
+    finally:
+        await service.close()
+    assert problem is not None and "missing" in problem

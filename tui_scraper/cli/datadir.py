@@ -8,14 +8,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..backends.sqlite.db import DB_FILENAME
 from ..domain.errors import DatabaseError
 from ..paths import ENV_VAR, resolve_data_dir
 from .errors import BadInput
 from .output import warn
 
 if TYPE_CHECKING:
-    from ..runtime.manager import SessionManager
+    from ..service import SessionService
 
 
 def choose_data_dir(args: argparse.Namespace) -> Path:
@@ -41,12 +40,13 @@ def _check_chosen_data_dir(data_dir: Path, *, chosen: bool) -> None:
         raise BadInput(f"data dir {data_dir}: {data_dir.parent} does not exist (create it first)")
 
 
-def nothing_stored_yet(data_dir: Path) -> bool:
-    """True if `data_dir` holds no database but could: a directory without one, or a name that
-    could be made one (probed with mkdir + rmdir, so a bad place like /proc/x is still refused
-    by the normal open with its own message)."""
+def can_look_in(data_dir: Path) -> bool:
+    """True if a command that only reads can open `data_dir` read-only: an existing directory
+    (with or without a database: a missing one reads as no sessions), or a name that could be
+    made one (probed with mkdir + rmdir, so a bad place like /proc/x is still refused by the
+    normal open with its own message)."""
     if data_dir.is_dir():
-        return not os.path.lexists(data_dir / DB_FILENAME)
+        return True
     if os.path.lexists(data_dir):
         return False  # a file or a symlink where the dir should be: refused by the open
     try:
@@ -57,12 +57,12 @@ def nothing_stored_yet(data_dir: Path) -> bool:
     return True
 
 
-async def open_to_look(data_dir: Path) -> SessionManager:
-    """The manager of a command that only reads: nothing is created, reaped or collected."""
-    from ..runtime.manager import SessionManager
+async def open_to_look(data_dir: Path) -> SessionService:
+    """The service of a command that only reads: nothing is created, reaped or collected."""
+    from ..service.local import LocalSessionService
 
     try:
-        return await SessionManager.open(data_dir, who="cli", readonly=True)
+        return await LocalSessionService.open(data_dir, who="cli", readonly=True)
     except DatabaseError:
         if not _on_read_only_medium(data_dir):
             raise

@@ -5,22 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..domain.errors import StorageUnavailable
 from ..safe_text import display_safe
+from ..service import SessionService
 from .errors import EXIT_OK, StdoutFailed
 
 
-async def export_command(manager: Any, args: argparse.Namespace) -> int:
-    from ..export import export_pages
-
+async def export_command(service: SessionService, args: argparse.Namespace) -> int:
     to_stdout = args.output in (None, "-")
     out = None if to_stdout else Path(args.output)
-    session_id = await manager.store.resolve_id(args.session)
     try:
-        count = await export_pages(
-            manager.store, session_id, args.format, out, keep_formulas=args.keep_formulas
+        count = await service.export(
+            args.session, args.format, out, keep_formulas=args.keep_formulas
         )
     except OSError as exc:
         if to_stdout:

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from ..domain.records import SessionRecord
+from ..domain.records import EventRecord, SessionRecord
 from ..formatting import human_bytes, human_duration
 from ..safe_text import display_safe
 from .errors import EXIT_OK
@@ -53,7 +53,7 @@ def print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
     return EXIT_OK
 
 
-def print_show(session: SessionRecord, events: list[Any], *, as_json: bool) -> int:
+def print_show(session: SessionRecord, events: list[EventRecord], *, as_json: bool) -> int:
     if as_json:
         record = _session_json(session)
         record["config"] = json.loads(session.config.to_json())

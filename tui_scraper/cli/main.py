@@ -11,7 +11,7 @@ from pathlib import Path
 from ..domain.errors import ScraperError, StorageUnavailable
 from ..run_async import run_async
 from ..safe_text import display_safe
-from .datadir import choose_data_dir, nothing_stored_yet, open_to_look
+from .datadir import can_look_in, choose_data_dir, open_to_look
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -92,13 +92,14 @@ def _main(argv: Sequence[str] | None) -> int:
         warn(describe_os_error(exc))
         return EXIT_FAILED if exc.errno in STORAGE_ERRNOS else EXIT_BAD_INPUT
     except (MemoryError, RuntimeError) as exc:
-        from ..engine.faults import describe_fault, is_our_fault
+        from ..service.preflight import describe_own_fault
 
-        if not is_our_fault(exc):
+        text = describe_own_fault(exc)
+        if text is None:
             raise
         # No memory (or no room for a thread) before the crawl could record it: one line, and
         # the session, if it was started, is settled as interrupted by the next writer.
-        warn(describe_fault(exc))
+        warn(text)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -120,44 +121,44 @@ def _has_surrogate(text: str) -> bool:
 
 
 async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
-    from ..runtime.manager import SessionManager
+    from ..service import SessionService
+    from ..service.local import LocalSessionService
 
     if getattr(args, "session", None) is not None:
         args.session = check_session_ref(args.session)
+    service: SessionService
     try:
-        if args.command in READ_ONLY_COMMANDS and (
-            data_dir.is_dir() or nothing_stored_yet(data_dir)
-        ):
+        if args.command in READ_ONLY_COMMANDS and can_look_in(data_dir):
             # A look writes nothing: no data dir or database is created to say "no session
             # matches", and an orphaned `running` session is not reaped by a listing.
-            manager = await open_to_look(data_dir)
+            service = await open_to_look(data_dir)
         else:
-            manager = await SessionManager.open(data_dir, who="cli")
+            service = await LocalSessionService.open(data_dir, who="cli")
     except OSError as exc:
         # e.g. a data dir on a read-only file system: name the dir, then what refused.
         raise BadInput(f"data dir {data_dir} cannot be used: {describe_os_error(exc)}") from None
     try:
         if args.command == "crawl":
-            session = await manager.create(args.config, secret_headers=args.secrets)
-            return await run_headless(manager, session.id, as_json=args.json)
+            session = await service.create(args.config, secret_headers=args.secrets)
+            return await run_headless(service, session.id, as_json=args.json)
         if args.command == "resume":
-            session = await manager.get(args.session)
-            check_resumable(session, data_dir, without_secrets=args.without_secrets)
-            return await run_headless(manager, session.id, as_json=args.json)
+            session = await service.get(args.session)
+            await check_resumable(service, session, without_secrets=args.without_secrets)
+            return await run_headless(service, session.id, as_json=args.json)
         if args.command == "demo":
-            return await run_demo(manager)
+            return await run_demo(service)
         if args.command == "sessions":
-            return print_sessions(await manager.list_sessions(), as_json=args.json)
+            return print_sessions(await service.list_sessions(), as_json=args.json)
         if args.command == "show":
-            session = await manager.get(args.session)
-            events = await manager.events(session.id)
+            session = await service.get(args.session)
+            events = await service.events(session.id)
             return print_show(session, events, as_json=args.json)
         if args.command == "dismiss":
-            session = await manager.dismiss(args.session)
+            session = await service.dismiss(args.session)
             emit(f"dismissed {session.short_id} ({session.status.value}); it can still be resumed")
             return EXIT_OK
         if args.command == "export":
-            return await export_command(manager, args)
+            return await export_command(service, args)
         raise BadInput(f"unknown command {args.command}")
     finally:
-        await asyncio.wait_for(manager.close(), 30)
+        await asyncio.wait_for(service.close(), 30)

@@ -88,13 +88,12 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
         **({"user_agent": args.user_agent} if args.user_agent else {}),
     )
     config.validate()
-    from ..engine.extract import validate_rules
+    # Imported here: these checks load the engine's HTML parser and TLS stack, the slow part
+    # of starting, which `--help` and an argument refused earlier never need.
+    from ..service.preflight import INSECURE_WARNING, check_crawl_config
 
-    validate_rules(config.extract)
-    from ..engine.tls import INSECURE_WARNING, check_ca_bundle
-
+    check_crawl_config(config)
     if config.ca_bundle is not None:
-        check_ca_bundle(config.ca_bundle)
         # Stored absolute: a resume from another directory must find the same file.
         config = config.with_changes(ca_bundle=os.path.abspath(config.ca_bundle))
     if config.insecure:

@@ -12,15 +12,15 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from ..backends.sqlite.secrets import delete_secret_headers, secrets_problem
 from ..domain.ids import is_session_ref
+from ..domain.progress import Progress
 from ..domain.records import SessionRecord
 from ..domain.status import RESUMABLE, Status
 from ..formatting import human_bytes, human_duration, human_rate
 from ..paths import ENV_VAR, user_data_dir
 from ..safe_text import display_safe
+from ..service import SessionService
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, STATUS_EXIT, BadInput
 from .output import emit, flush_stdout, warn
 
@@ -42,14 +42,14 @@ def run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
 
 async def resumable_id(data_dir: Path, args: argparse.Namespace) -> str:
     """The full id of the session `resume` names, checked read-only (creates nothing)."""
-    from ..backends.sqlite import Store
+    from ..service.local import LocalSessionService
 
-    store = await Store.open(data_dir, readonly=True)
+    service = await LocalSessionService.open(data_dir, who="cli", readonly=True)
     try:
-        session = await store.get_session(await store.resolve_id(check_session_ref(args.session)))
+        session = await service.get(check_session_ref(args.session))
+        await check_resumable(service, session, without_secrets=args.without_secrets)
     finally:
-        await store.close()
-    check_resumable(session, data_dir, without_secrets=args.without_secrets)
+        await service.close()
     return session.id
 
 
@@ -59,7 +59,9 @@ def check_session_ref(ref: str) -> str:
     return ref.strip()
 
 
-def check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets: bool) -> None:
+async def check_resumable(
+    service: SessionService, session: SessionRecord, *, without_secrets: bool
+) -> None:
     """Refuse a resume that cannot do what the first run did: a final session, or one whose
     secret headers are gone (its requests would silently go out without Authorization)."""
     if session.status not in RESUMABLE:
@@ -67,29 +69,29 @@ def check_resumable(session: SessionRecord, data_dir: Path, *, without_secrets: 
             f"session {session.short_id} is {session.status.value}; "
             "only paused or interrupted sessions can be resumed"
         )
-    names = [str(n) for n in session.config.extra.get("secret_header_names") or []]
-    problem = secrets_problem(data_dir, session.id, names) if names else None
+    problem = await service.secrets_problem(session)
     if problem is None:
         return
+    names = ", ".join(str(n) for n in session.config.extra.get("secret_header_names") or [])
     if not without_secrets:
         raise BadInput(
             f"session {session.short_id} was started with secret headers "
-            f"({', '.join(names)}) but {problem}; add --without-secrets to resume without them"
+            f"({names}) but {problem}; add --without-secrets to resume without them"
         )
     with contextlib.suppress(OSError):
         # Told to go on without them: a damaged file would otherwise fail the start.
-        delete_secret_headers(data_dir, session.id)
-    warn(f"resuming {session.short_id} without its secret headers ({', '.join(names)})")
+        await service.forget_secrets(session.id)
+    warn(f"resuming {session.short_id} without its secret headers ({names})")
 
 
-async def run_demo(manager: Any) -> int:
+async def run_demo(service: SessionService) -> int:
     from ..demo.session import demo_config, free_port
 
-    # The same session the app's demo creates, unpaced; the manager serves its site for the run
+    # The same session the app's demo creates, unpaced; the service serves its site for the run
     # (and again on `resume`, on the same port).
-    session = await manager.create(demo_config(free_port(), paced=False))
+    session = await service.create(demo_config(free_port(), paced=False))
     print(f"demo site at {session.target_url}", file=sys.stderr)
-    return await run_headless(manager, session.id)
+    return await run_headless(service, session.id)
 
 
 # A second interrupt is a person insisting only after a human-scale gap: `timeout -s INT` and
@@ -100,9 +102,9 @@ FORCE_GAP_S = 1.0
 FORCE_DB_TIMEOUT_S = 2.0
 
 
-async def run_headless(manager: Any, session_ref: str, *, as_json: bool = False) -> int:
-    before = await manager.get(session_ref)
-    handle = await manager.start(session_ref)
+async def run_headless(service: SessionService, session_ref: str, *, as_json: bool = False) -> int:
+    before = await service.get(session_ref)
+    session_id = await service.start(session_ref)
     loop = asyncio.get_running_loop()
     signals_seen: list[int] = []
     first_at: list[float] = []
@@ -117,8 +119,8 @@ async def run_headless(manager: Any, session_ref: str, *, as_json: bool = False)
 
             hard_exit(
                 EXIT_INTERRUPTED,
-                db_path=manager.store.db_path,
-                session_ids=[handle.session_id],
+                db_path=service.db_path,
+                session_ids=[session_id],
                 reason="signal SIGINT again: forced exit before the final checkpoint",
                 who="signal",
                 # No 2 s promise here, someone is watching: wait for a busy disk a little.
@@ -127,29 +129,31 @@ async def run_headless(manager: Any, session_ref: str, *, as_json: bool = False)
         if not first_at:
             first_at.append(now)
         signals_seen.append(signum)
-        handle.interrupt(f"signal {signal.Signals(signum).name}", who="signal")
+        service.interrupt(session_id, f"signal {signal.Signals(signum).name}", who="signal")
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, on_signal, signum)
     verb = "started" if before.status is Status.PENDING else "resumed"
-    print(
-        f"session {handle.session_id[:8]} {verb}: {display_safe(handle.stats.target_url)}",
-        file=sys.stderr,
-    )
+    print(f"session {session_id[:8]} {verb}: {display_safe(before.target_url)}", file=sys.stderr)
     if not as_json:
         # The id first, alone on stdout, so `id=$(tui-scraper crawl URL --headless)` works.
-        emit(handle.session_id)
+        emit(session_id)
         flush_stdout()
-    reporter = asyncio.create_task(_report_progress(handle))
+    reporter = asyncio.create_task(_report_progress(service, session_id))
     try:
-        status = await handle.wait()
+        status = await service.wait(session_id)
     finally:
         reporter.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
-    _print_line(handle.stats.snapshot(), final=True)
-    session = await manager.get(handle.session_id)
-    _print_outcome(session, manager.data_dir, as_json=as_json)
+    final = service.latest(session_id)  # the service keeps the last sample of a crawl it ran
+    if final is not None:
+        _print_line(final.progress, final=True)
+    session = await service.get(session_id)
+    if status is None:
+        # Nothing ran here any more by the time we asked: the stored record says how it ended.
+        status = session.status
+    _print_outcome(session, service.data_dir, as_json=as_json)
     if signals_seen:
         return EXIT_INTERRUPTED
     if status is Status.INTERRUPTED:
@@ -196,16 +200,17 @@ def resume_command(short_id: str, data_dir: Path) -> str:
     return display_safe(command, 1000)
 
 
-async def _report_progress(handle: Any) -> None:
+async def _report_progress(service: SessionService, session_id: str) -> None:
     tty = sys.stderr.isatty()
     interval = 0.5 if tty else 5.0
-    while True:
-        await asyncio.sleep(interval)
-        _print_line(handle.stats.snapshot(), final=False, tty=tty)
+    started = time.monotonic()
+    async for snapshot in service.watch(session_id, hz=1.0 / interval):
+        if time.monotonic() - started < interval:
+            continue  # the first line comes after one interval, not at once
+        _print_line(snapshot.progress, final=False, tty=tty)
 
 
-def _print_line(snapshot: Any, *, final: bool, tty: bool = False) -> None:
-    p = snapshot.progress
+def _print_line(p: Progress, *, final: bool, tty: bool = False) -> None:
     text = (
         f"done {p.done}  failed {p.failed}  skipped {p.skipped}  queued {p.queued}  "
         f"{human_bytes(p.bytes)}  {human_rate(p.pages_per_s)}  {human_duration(p.elapsed_s)}"

@@ -1,13 +1,15 @@
-"""The one API the UI (and later the CLI) calls: queries, commands and progress snapshots.
+"""The one API the UI and the CLI call: queries, commands and progress snapshots.
 
-UI-free and Textual-free: a screen holds a `SessionService` and the immutable
-`ProgressSnapshot`s it hands out, never a live crawl object, so what a screen can touch is
-exactly what this Protocol says (mypy checks every implementation against it).
+UI-free and Textual-free: a screen or a command holds a `SessionService` and the immutable
+`ProgressSnapshot`s it hands out, never a live crawl object, so what a front end can touch is
+exactly what this Protocol says (mypy checks every implementation against it). The service
+reaches the engine and the backends only through the runtime; the shapes of the live figures
+are Protocols here, so a remote client can fill them from the wire with classes of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -22,11 +24,68 @@ from tui_scraper.domain import (
     Status,
 )
 from tui_scraper.domain.progress import completed_fraction
-from tui_scraper.engine.stats import RecentPage, StatsSnapshot
 
 # At most this many snapshots a second from `watch`: a redraw costs the crawl's event loop
 # time, and a human cannot read counters faster than this anyway.
 DEFAULT_WATCH_HZ = 4.0
+
+
+class RecentPage(Protocol):
+    """A page the crawl just finished, as the live figures show it (read-only)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def status(self) -> str:
+        """The page's status: done / failed / skipped / retry."""
+        ...
+
+    @property
+    def http_status(self) -> int | None: ...
+
+    @property
+    def title(self) -> str | None: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    @property
+    def elapsed_ms(self) -> float | None: ...
+
+    @property
+    def at(self) -> float: ...
+
+
+class LiveSample(Protocol):
+    """One sample of a running crawl's figures, as the runtime publishes it."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def target_url(self) -> str: ...
+
+    @property
+    def state(self) -> Status: ...
+
+    @property
+    def progress(self) -> Progress: ...
+
+    @property
+    def max_pages(self) -> int | None: ...
+
+    @property
+    def recent(self) -> Sequence[RecentPage]: ...
+
+    @property
+    def errors(self) -> Sequence[str]: ...
+
+    @property
+    def rate_history(self) -> Sequence[int]: ...
+
+    @property
+    def seq(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +112,7 @@ class ProgressSnapshot:
         return completed_fraction(self.progress, self.max_pages)
 
     @classmethod
-    def of_stats(cls, snap: StatsSnapshot, *, live: bool) -> ProgressSnapshot:
+    def of_stats(cls, snap: LiveSample, *, live: bool) -> ProgressSnapshot:
         return cls(
             session_id=snap.session_id,
             target_url=snap.target_url,
@@ -153,13 +212,33 @@ class SessionService(Protocol):
         """Ask a live crawl to stop as failed (cancelled); False when none runs."""
         ...
 
+    def interrupt(self, session_id: str, reason: str, *, who: str | None = None) -> bool:
+        """Ask a live crawl to checkpoint and stop resumably (`interrupted`, e.g. on a signal),
+        recording `reason`; False when none runs."""
+        ...
+
     async def wait(self, session_id: str) -> Status | None:
         """The final status of the crawl running now, once it ends (None when none runs)."""
         ...
 
     async def dismiss(self, session_ref: str) -> SessionRecord: ...
 
-    async def export(self, session_ref: str, fmt: str, path: Path | None) -> int: ...
+    async def export(
+        self, session_ref: str, fmt: str, path: Path | None, *, keep_formulas: bool = False
+    ) -> int:
+        """Every stored page of the session as `fmt` (jsonl, csv) to `path` (None or "-":
+        standard output); the number of pages written. CSV cells a spreadsheet would run are
+        neutralised unless `keep_formulas`."""
+        ...
+
+    async def secrets_problem(self, session: SessionRecord) -> str | None:
+        """Why the secret headers `session` was started with cannot be sent again (missing,
+        damaged), or None when it had none or they are all there."""
+        ...
+
+    async def forget_secrets(self, session_id: str) -> None:
+        """Delete the session's secret headers (a resume told to go on without them)."""
+        ...
 
     async def interrupt_all(self, reason: str, *, who: str) -> None: ...
 

@@ -1,8 +1,8 @@
 """LocalSessionService: the service in this process, over today's SessionManager.
 
 Crawls run in this event loop (today's behaviour). The live figures come from the crawl's
-CrawlStats, sampled and copied into frozen ProgressSnapshots, so no caller ever holds the
-engine's mutable objects.
+stats, sampled and copied into frozen ProgressSnapshots, so no caller ever holds the
+engine's mutable objects. Everything below the service is reached through the runtime.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol
 
 from tui_scraper.domain import (
     CrawlConfig,
@@ -19,10 +20,17 @@ from tui_scraper.domain import (
     SessionRecord,
     Status,
 )
-from tui_scraper.engine.stats import CrawlStats
+from tui_scraper.export import export_pages
 from tui_scraper.runtime.manager import SessionManager
+from tui_scraper.runtime.preflight import forget_secrets, missing_secrets
 
-from . import DEFAULT_WATCH_HZ, ProgressSnapshot
+from . import DEFAULT_WATCH_HZ, LiveSample, ProgressSnapshot
+
+
+class _LiveStats(Protocol):
+    """What the service needs of a crawl's live stats: a sample of them."""
+
+    def snapshot(self) -> LiveSample: ...
 
 
 class LocalSessionService:
@@ -30,15 +38,16 @@ class LocalSessionService:
         self._manager = manager
         # The stats of the last crawl of each session started here: a crawl that just ended
         # still has recent pages and errors that arrived after a reader's previous sample.
-        self._stats: dict[str, CrawlStats] = {}
+        self._stats: dict[str, _LiveStats] = {}
 
     @classmethod
-    async def open(cls, data_dir: Path, *, who: str = "ui") -> LocalSessionService:
-        return cls(await SessionManager.open(data_dir, who=who))
-
-    @property
-    def manager(self) -> SessionManager:
-        return self._manager
+    async def open(
+        cls, data_dir: Path, *, who: str = "ui", readonly: bool = False
+    ) -> LocalSessionService:
+        """The service of `data_dir`. `readonly` is for commands that only look: the database
+        is opened read-only and nothing is reaped or collected, so a look writes nothing (an
+        orphan stays `running` on disk and reads as interrupted)."""
+        return cls(await SessionManager.open(data_dir, who=who, readonly=readonly))
 
     @property
     def data_dir(self) -> Path:
@@ -143,6 +152,13 @@ class LocalSessionService:
         handle.cancel()
         return True
 
+    def interrupt(self, session_id: str, reason: str, *, who: str | None = None) -> bool:
+        handle = self._manager.handle(session_id)
+        if handle is None:
+            return False
+        handle.interrupt(reason, who=who)
+        return True
+
     async def wait(self, session_id: str) -> Status | None:
         handle = self._manager.handle(session_id)
         return None if handle is None else await handle.wait()
@@ -150,8 +166,26 @@ class LocalSessionService:
     async def dismiss(self, session_ref: str) -> SessionRecord:
         return await self._manager.dismiss(session_ref)
 
-    async def export(self, session_ref: str, fmt: str, path: Path | None) -> int:
-        return await self._manager.export(session_ref, fmt, path)
+    async def export(
+        self, session_ref: str, fmt: str, path: Path | None, *, keep_formulas: bool = False
+    ) -> int:
+        if not keep_formulas:
+            return await self._manager.export(session_ref, fmt, path)
+        # The manager's export always neutralises formulas; keeping them is the same export
+        # over the same store with the option set. The id is resolved first, as there: a wrong
+        # id opens (and so replaces) no output file.
+        store = self._manager.store
+        session_id = await store.resolve_id(session_ref)
+        return await export_pages(store, session_id, fmt, path, keep_formulas=True)
+
+    async def secrets_problem(self, session: SessionRecord) -> str | None:
+        names = [str(n) for n in session.config.extra.get("secret_header_names") or []]
+        if not names:
+            return None
+        return await asyncio.to_thread(missing_secrets, self.data_dir, session.id, names)
+
+    async def forget_secrets(self, session_id: str) -> None:
+        await asyncio.to_thread(forget_secrets, self.data_dir, session_id)
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         await self._manager.interrupt_all(reason, who=who)
