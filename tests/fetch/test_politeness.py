@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tui_scraper.engine.backoff import backoff_delay
+from tui_scraper.backoff import backoff_delay
 from tui_scraper.engine.fetch import is_transient_status, parse_retry_after
 from tui_scraper.engine.politeness import HostGate, HostHealth
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from ..backoff import backoff_delay
 from ..domain.records import ClaimedPage, PageResult
 from ..domain.status import PageStatus
-from .backoff import backoff_delay
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 

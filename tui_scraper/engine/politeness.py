@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
-from .backoff import backoff_delay
+from ..backoff import backoff_delay
 
 __all__ = ["HostGate", "HostHealth"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from tui_scraper.engine.backoff import backoff_delay
+from tui_scraper.backoff import backoff_delay
 from tui_scraper.runtime.channel.paths import ChannelError
 from tui_scraper.runtime.channel.protocol import CommandKind
 

@@ -1,4 +1,4 @@
-"""Full-jitter exponential backoff: the one rule for page retries and host probes alike."""
+"""Full-jitter exponential backoff: the one rule for page retries, host probes and reconnects."""
 
 from __future__ import annotations
 
