@@ -10,6 +10,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -102,30 +103,44 @@ FORCE_GAP_S = 1.0
 FORCE_DB_TIMEOUT_S = 2.0
 
 
+def _force_exit(db_path: Path | None, session_id: str) -> None:
+    from ..exit_guard import hard_exit
+
+    hard_exit(
+        EXIT_INTERRUPTED,
+        db_path=db_path,
+        session_ids=[session_id],
+        reason="signal SIGINT again: forced exit before the final checkpoint",
+        who="signal",
+        # No 2 s promise here, someone is watching: wait for a busy disk a little.
+        db_timeout=FORCE_DB_TIMEOUT_S,
+    )
+
+
 async def run_headless(service: SessionService, session_ref: str, *, as_json: bool = False) -> int:
     before = await service.get(session_ref)
     session_id = await service.start(session_ref)
     loop = asyncio.get_running_loop()
     signals_seen: list[int] = []
     first_at: list[float] = []
+    forcing: list[float] = []
 
     def on_signal(signum: int) -> None:
         now = time.monotonic()
         if signum == signal.SIGINT and first_at and now - first_at[0] >= FORCE_GAP_S:
             # Ctrl-C again, a second or more after the first: leave now, but never with the
-            # session still `running` — settle it here, synchronously, then exit. Every commit
-            # is atomic, so this loses at most the results not yet checkpointed.
-            from ..exit_guard import hard_exit
-
-            hard_exit(
-                EXIT_INTERRUPTED,
-                db_path=service.db_path,
-                session_ids=[session_id],
-                reason="signal SIGINT again: forced exit before the final checkpoint",
-                who="signal",
-                # No 2 s promise here, someone is watching: wait for a busy disk a little.
-                db_timeout=FORCE_DB_TIMEOUT_S,
-            )
+            # session still `running` — settle it, then exit. Every commit is atomic, so this
+            # loses at most the results not yet checkpointed.
+            if not forcing:
+                forcing.append(now)
+                # From a thread, not here on the loop: our own writer may be the next to get the
+                # database lock, mid-way through its final checkpoint, and each of its statements
+                # is sent by this loop. Blocking the loop would leave it holding the lock the
+                # forced exit waits for; with the loop free, it commits and the exit goes next.
+                threading.Thread(
+                    target=_force_exit, args=(service.db_path, session_id), daemon=True
+                ).start()
+            return
         if not first_at:
             first_at.append(now)
         signals_seen.append(signum)
