@@ -10,12 +10,18 @@ The invariants that make resume exact, and where they hold here:
 5. counters start from `page_counts`, so limits and figures stay exact across stops.
 
 The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages) is kept by
-`batching.Batcher`. The engine is typed against `ports.CrawlStore`, not a concrete store.
+`batching.Batcher`. The engine is typed against `ports.EngineStore`, not a concrete store.
+
+The crawler is the orchestration only: dispatch (`dispatch.py`), host gating (`politeness.py`),
+one page's fetch and classification (`pages.py`, `classify.py`), redirect bookkeeping
+(`redirects.py`), downloads, batching and the parse pool are their own modules. What runs a
+session around it (the lease, requeueing a dead run's claims, the final summary and transition,
+secrets) is `runtime/worker.py`.
 
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
 untouched. `failed` is kept for what is final (the start URL failed, nothing could be fetched).
-See `crawl/faults.py`.
+See `engine/faults.py`.
 """
 
 from __future__ import annotations
@@ -25,14 +31,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal
 
 from ..domain.config import CrawlConfig
 from ..domain.progress import Progress
 from ..domain.records import ClaimedPage, PageResult
 from ..domain.status import PageStatus, Status
-from ..ports import CrawlStore
+from ..ports import EngineStore
 from .addresses import seed_allows_private
 from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
 from .classify import (
@@ -45,7 +50,7 @@ from .faults import describe_fault, is_our_fault
 from .fetch import Fetcher
 from .limits import capped_concurrency
 from .pages import PageProcessor
-from .parse import ParsePool
+from .parse_pool import ParsePool
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache
@@ -54,7 +59,7 @@ from .tls import tls_context
 from .traps import TrapGuard
 from .urls import Scope
 
-__all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler"]
+__all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler", "StopKind"]
 
 PAUSE_GRACE_S = 5.0
 INTERRUPT_GRACE_S = 1.0
@@ -71,11 +76,10 @@ class CrawlOutcome:
 
 @dataclass
 class Crawler:
-    store: CrawlStore
+    store: EngineStore
     session_id: str
     config: CrawlConfig
     stats: CrawlStats
-    data_dir: Path
     previous_elapsed_s: float = 0.0
     parse_workers: int = 1
     secret_headers: dict[str, str] = field(default_factory=dict)
@@ -93,7 +97,6 @@ class Crawler:
         self._batch = Batcher(self._commit)
         self._inflight = 0
         self._concurrency = self.config.concurrency
-        self._checked_content = False  # done pages whose blob is gone are requeued once a run
         # The live page counters; only their count fields are used, the rest is filled at publish.
         self._counts = Progress()
         self._started_mono = time.monotonic()
@@ -129,14 +132,8 @@ class Crawler:
         self._publish_progress()
 
     async def _run(self) -> CrawlOutcome:
-        await self.store.requeue_fetching(self.session_id)
-        if not self._checked_content:
-            self._checked_content = True
-            lost = await self.store.requeue_lost_content(self.session_id)
-            if lost:
-                await self._note_host(
-                    "", "repair", f"{lost} stored page(s) had lost their content; fetching again"
-                )
+        # No row is `fetching` here: the runtime requeued a dead run's claims before the first
+        # run, and the final flush of a run requeues its own before the next.
         await self._load_counts()
         self.stats.start_run()
         await self._cap_concurrency()
@@ -155,12 +152,11 @@ class Crawler:
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
         self._hops = RedirectTargets()
-        self._pool = ParsePool(workers=self.parse_workers)
+        self._pool = ParsePool(workers=self.parse_workers, blobs=self.store.blobs)
         self._pages = PageProcessor(
             store=self.store,
             session_id=self.session_id,
             config=cfg,
-            data_dir=self.data_dir,
             fetcher=self._fetcher,
             robots=self._robots,
             gate=self._gate,
