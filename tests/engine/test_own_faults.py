@@ -184,10 +184,10 @@ async def test_memory_error_stops_resumably(
 async def test_no_parse_worker_can_start_stops_resumably(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_descriptors(_ctx: object) -> object:
+    def no_descriptors(_ctx: object, _blobs: object) -> object:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(parse, "_start_process", no_descriptors)
+    monkeypatch.setattr(parse_pool, "_start_process", no_descriptors)
     server = SiteServer(generated_site(20)).start()
     try:
         session_id, status = await run_crawl(manager, server.base + "/")

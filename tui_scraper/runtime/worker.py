@@ -78,10 +78,13 @@ class SessionRunner:
         secrets: SessionSecrets,
         parse_workers: int = DEFAULT_PARSE_WORKERS,
     ) -> SessionRunner:
-        """Take the lease of a pending, paused or interrupted session (SessionBusy when another
-        runner holds it; InvalidTransition when the session cannot run) and prepare its crawl."""
+        """Take the lease of a pending, paused, interrupted or orphaned session (SessionBusy when
+        another runner holds it; InvalidTransition when it is final) and prepare its crawl."""
         session = await store.get_session(session_id)
-        if session.status not in RESUMABLE:
+        # A `running` session is the lease's to judge: a live owner refuses (SessionBusy), a
+        # dead one's session is settled as interrupted and resumed (acquire_run). A worker
+        # started on its own, with no manager that reaped orphans first, relies on that.
+        if session.status not in RESUMABLE and session.status is not Status.RUNNING:
             raise InvalidTransition(session_id, session.status, Status.RUNNING)
         # Read before the lease: a damaged file then refuses the run with nothing changed.
         secret_headers = await secrets.load(session_id)
