@@ -23,8 +23,9 @@ from ..demo.session import ServedSite, serve_for
 from ..domain.errors import InvalidTransition, StorageUnavailable
 from ..domain.records import LeaseOwner, SessionRecord
 from ..domain.status import FINAL, RESUMABLE, Status
-from ..engine.crawler import Crawler, CrawlOutcome, StopKind
+from ..engine.crawler import Crawler
 from ..engine.faults import describe_fault, is_our_fault
+from ..engine.outcome import CrawlOutcome, StopKind
 from ..engine.stats import CrawlStats
 from ..engine.summary import summarise
 from ..ports import RuntimeStore, SessionSecrets
