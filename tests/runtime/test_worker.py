@@ -15,6 +15,11 @@ from pathlib import Path
 import pytest
 
 from tui_scraper.backends.sqlite import Store
+from tui_scraper.backends.sqlite.secrets import (
+    SecretsDamaged,
+    save_secret_headers,
+    secrets_path,
+)
 from tui_scraper.domain import CrawlConfig, InvalidTransition, PageStatus, SessionBusy, Status
 from tui_scraper.ports import RuntimeStore
 from tui_scraper.runtime.secrets import DataDirSecrets
@@ -190,4 +195,20 @@ async def test_a_final_session_is_refused_before_the_lease(store: Store, site: S
     assert await run_session(store, session_id, who="t", secrets=secrets) is Status.COMPLETED
     with pytest.raises(InvalidTransition):
         await run_session(store, session_id, who="t", secrets=secrets)
+    assert not store.holds_lease(session_id)
+
+
+async def test_a_run_that_cannot_start_after_the_lease_is_interrupted_and_released(
+    store: Store, site: SiteServer
+) -> None:
+    """The secrets file damaged between the caller's check and the start: the session is not
+    left `running` under a lease this process still holds, but interrupted, with the reason."""
+    session_id = await new_session(store, site)
+    save_secret_headers(store.data_dir, session_id, {"Authorization": "Bearer x"})
+    secrets_path(store.data_dir, session_id).write_text("not json", encoding="utf-8")
+    with pytest.raises(SecretsDamaged):
+        await runner_for(store, session_id, store.data_dir)
+    record = await store.get_session(session_id)
+    assert record.status is Status.INTERRUPTED
+    assert record.error and "damaged" in record.error
     assert not store.holds_lease(session_id)

@@ -13,6 +13,7 @@ Typed against `ports.RuntimeStore`; only `run_session_in` names the SQLite store
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -25,7 +26,7 @@ from ..domain.records import LeaseOwner, SessionRecord
 from ..domain.status import FINAL, RESUMABLE, Status
 from ..engine.crawler import Crawler
 from ..engine.faults import describe_fault, is_our_fault
-from ..engine.outcome import CrawlOutcome, StopKind
+from ..engine.outcome import CrawlOutcome, StopKind, describe_error
 from ..engine.stats import CrawlStats
 from ..engine.summary import summarise
 from ..ports import RuntimeStore, SessionSecrets
@@ -87,8 +88,6 @@ class SessionRunner:
         # started on its own, with no manager that reaped orphans first, relies on that.
         if session.status not in RESUMABLE and session.status is not Status.RUNNING:
             raise InvalidTransition(session_id, session.status, Status.RUNNING)
-        # Read before the lease: a damaged file then refuses the run with nothing changed.
-        secret_headers = await secrets.load(session_id)
         reason = "started" if session.status is Status.PENDING else "resumed"
         # A demo session's site lived in the process that created it: serve it again for this
         # run, on the port its config records (a no-op for every other session).
@@ -98,22 +97,14 @@ class SessionRunner:
         except BaseException:
             await site.close()
             raise
-        stats = CrawlStats(
-            session_id=session_id,
-            target_url=session.target_url,
-            max_pages=session.config.max_pages,
-            state=Status.RUNNING,
-        )
-        stats.update_progress(session.progress)
-        crawler = Crawler(
-            store=store,
-            session_id=session_id,
-            config=session.config,
-            stats=stats,
-            previous_elapsed_s=session.progress.elapsed_s,
-            parse_workers=parse_workers,
-            secret_headers=secret_headers,
-        )
+        try:
+            crawler = await _prepare_crawler(store, session, secrets, parse_workers)
+        except BaseException as exc:
+            # Running, with nothing to run it (no memory for a thread, a secrets file damaged
+            # since it was checked): settle it as interrupted now, resumable, and say why.
+            await _abandon(store, session_id, who, exc)
+            await site.close()
+            raise
         return cls(store, session, who=who, secrets=secrets, crawler=crawler, site=site)
 
     @property
@@ -218,6 +209,43 @@ class SessionRunner:
             # and completes, writing the summary then.
             return CrawlOutcome(Status.INTERRUPTED, "error", str(exc))
         return CrawlOutcome(Status.COMPLETED, "frontier exhausted")
+
+
+async def _prepare_crawler(
+    store: RuntimeStore, session: SessionRecord, secrets: SessionSecrets, parse_workers: int
+) -> Crawler:
+    stats = CrawlStats(
+        session_id=session.id,
+        target_url=session.target_url,
+        max_pages=session.config.max_pages,
+        state=Status.RUNNING,
+    )
+    stats.update_progress(session.progress)
+    return Crawler(
+        store=store,
+        session_id=session.id,
+        config=session.config,
+        stats=stats,
+        previous_elapsed_s=session.progress.elapsed_s,
+        parse_workers=parse_workers,
+        secret_headers=await secrets.load(session.id),
+    )
+
+
+async def _abandon(store: RuntimeStore, session_id: str, who: str, exc: BaseException) -> None:
+    """A run that could not start after taking the lease: interrupted, lease released. If even
+    that cannot be written, the released lease lets the next start settle it the same way."""
+    text = describe_fault(exc) if is_our_fault(exc) else describe_error(exc)
+    with contextlib.suppress(Exception):
+        await store.transition(
+            session_id,
+            Status.INTERRUPTED,
+            reason=text,
+            who=who,
+            expected=Status.RUNNING,
+            error=text,
+        )
+    await store.release_run(session_id)
 
 
 async def run_session(
