@@ -1,4 +1,4 @@
-"""crawl/redirects.py as a unit: a redirect target is fetched by one owner, until it commits."""
+"""engine/redirects.py as a unit: a redirect target is fetched by one owner, until it commits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The trap guard's counting rules (crawl/traps.py), as a unit."""
+"""The trap guard's counting rules (engine/traps.py), as a unit."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ _RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 # The fields every page gets (`crawl.extract.default_fields`). A user rule of the same name would
 # replace a built-in string with its list of matches, silently changing the field's type.
 BUILTIN_FIELDS = ("title", "description", "h1", "canonical", "lang", "word_count", "outlinks")
-# The trap guard's default limits (crawl/traps.py): URLs per URL pattern, and distinct values
+# The trap guard's default limits (engine/traps.py): URLs per URL pattern, and distinct values
 # per query parameter of a host. Far above what a real site needs, far below forever.
 DEFAULT_MAX_PER_PATTERN = 10_000
 DEFAULT_MAX_PARAM_VALUES = 1_000

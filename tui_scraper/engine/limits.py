@@ -1,6 +1,6 @@
 """How much concurrency this process's resource limits can serve.
 
-A crawl that runs out of descriptors mid-way has to stop (our fault, see crawl/faults.py);
+A crawl that runs out of descriptors mid-way has to stop (our fault, see engine/faults.py);
 one that starts with fewer workers than asked just runs slower. So the crawler asks here first.
 """
 
