@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -66,8 +66,8 @@ class ScraperApp(App[int]):
         self,
         data_dir: Path | None = None,
         *,
-        manager: Any | None = None,  # a SessionManager: wrapped in the local service
         service: SessionService | None = None,
+        open_service: Callable[[Path], Awaitable[SessionService]] | None = None,
         demo: bool = False,
         sample_hz: float | None = 4.0,
         clock: Callable[[], float] = time.time,
@@ -92,11 +92,10 @@ class ScraperApp(App[int]):
             else:
                 self._settings_problem = f"Saved theme {self.settings.theme!r} is not available"
         self.data_dir = data_dir
-        if service is None and manager is not None:
-            from tui_scraper.service.local import LocalSessionService
-
-            service = LocalSessionService(manager)
         self._service: SessionService | None = service
+        # How the service of `data_dir` is opened once the loop runs (the local one unless
+        # given: a test's service over the same store, later a remote one).
+        self._open_service = open_service or _open_local_service
         self.demo = demo
         self.new_config = new_config
         self.resume = resume
@@ -143,12 +142,8 @@ class ScraperApp(App[int]):
         if self._settings_problem:
             self.say(self._settings_problem, severity="warning")
         if self._service is None:
-            from tui_scraper.service.local import LocalSessionService
-
             try:
-                self._service = await LocalSessionService.open(
-                    self.data_dir or resolve_data_dir(None)
-                )
+                self._service = await self._open_service(self.data_dir or resolve_data_dir(None))
             except ScraperError as exc:
                 self.startup_error = str(exc)
                 self.exit(return_code=2, message=Text(display_safe(str(exc))))
@@ -314,16 +309,19 @@ class ScraperApp(App[int]):
         """Save an SVG of the screen and say where.
 
         Textual's default target is ~/Downloads, which most servers do not have (the save then
-        fails); here it is the directory given, else the data directory, else the current one.
+        fails); here it is the directory given, else the service's data directory (the one
+        `resolve_data_dir` chose), else — before the service is open — the current one.
         """
         from textual._files import generate_datetime_filename
 
         name = filename or generate_datetime_filename(self.title, ".svg", time_format)
         svg = self.export_screenshot()  # rendering needs the loop; choosing and writing do not
-        data_dir = (self._service.data_dir if self._service is not None else None) or self.data_dir
+        if path:
+            folder = Path(path).expanduser()
+        else:
+            folder = self._service.data_dir if self._service is not None else Path.cwd()
 
         def write() -> None:
-            folder = Path(path).expanduser() if path else _screenshot_dir(data_dir)
             target = folder / name
             try:
                 target.write_text(svg, encoding="utf-8")
@@ -480,6 +478,12 @@ class ScraperApp(App[int]):
             self.say(str(exc), severity="error")
 
 
+async def _open_local_service(data_dir: Path) -> SessionService:
+    from tui_scraper.service.local import LocalSessionService
+
+    return await LocalSessionService.open(data_dir)
+
+
 def _prestart_resource_tracker() -> None:
     """Start multiprocessing's resource tracker while sys.stderr is still the real one.
 
@@ -537,14 +541,6 @@ def run_app(
     if app.startup_error:
         return 2
     return int(app.return_code or 0)
-
-
-def _screenshot_dir(data_dir: object) -> Path:
-    """The data directory when there is one, else the current directory (never ~/Downloads,
-    which a server account rarely has)."""
-    if isinstance(data_dir, Path) and data_dir.is_dir():
-        return data_dir
-    return Path.cwd()
 
 
 def disabled_reason(node: object, action: str) -> str | None:
