@@ -2,8 +2,8 @@
 
 Crawls are owned by the service and watched by the App, never by a screen: a screen's workers
 are cancelled when it is popped, and leaving the live progress screen must not stop a crawl.
-Screens reach the App only through the `ScraperHost` Protocol (ui/host.py), so they never
-import this module.
+Screens never import this module: they read through the `ScraperHost` Protocol (ui/host.py)
+and ask for every command with a Message (ui/messages.py), handled here in App workers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -29,6 +30,7 @@ from textual.signal import Signal
 from tui_scraper.domain import ConfigError, CrawlConfig, ScraperError, Status
 from tui_scraper.paths import resolve_data_dir
 
+from . import messages
 from .commands import ScraperCommands
 from .screens.confirm import ConfirmScreen
 from .screens.detail import SessionDetailScreen
@@ -386,32 +388,6 @@ class ScraperApp(App[int]):
         await self.resume_and_show(record.id)
         return record.id
 
-    def submit_new_session(
-        self,
-        config: CrawlConfig,
-        form: NewSessionScreen,
-        secret_headers: dict[str, str] | None = None,
-    ) -> None:
-        """Create from the form in an App worker: the form is popped before progress shows,
-        and a screen's own worker would be cancelled by that pop."""
-
-        async def submit() -> None:
-            try:
-                record = await self.service.create(config, secret_headers=secret_headers or None)
-            except ConfigError as exc:
-                form.show_config_error(exc)
-                return
-            except ScraperError as exc:
-                form.submitting = False
-                self.say(str(exc), severity="error")
-                return
-            self.sessions_changed.publish(record.id)
-            if self.screen is form:
-                await self.pop_screen()
-            await self.resume_and_show(record.id)
-
-        self.run_worker(submit(), group="create", exit_on_error=False)
-
     # --- navigation -----------------------------------------------------------------------
 
     def show_progress(self, session_id: str) -> None:
@@ -457,6 +433,69 @@ class ScraperApp(App[int]):
             return False
         self.sessions_changed.publish(session_id)
         return True
+
+    # --- what screens ask (Messages: screens never call the App) --------------------------
+
+    @on(messages.ShowProgress)
+    def _show_progress_asked(self, message: messages.ShowProgress) -> None:
+        self.show_progress(message.session_id)
+
+    @on(messages.ShowDetail)
+    def _show_detail_asked(self, message: messages.ShowDetail) -> None:
+        self.show_detail(message.session_id)
+
+    @on(messages.ShowNewSession)
+    def _new_session_asked(self) -> None:
+        self.show_new_session()
+
+    @on(messages.ExportSession)
+    def _export_asked(self, message: messages.ExportSession) -> None:
+        self.ask_export(message.session_id, message.target_url)
+
+    @on(messages.ResumeSession)
+    def _resume_asked(self, message: messages.ResumeSession) -> None:
+        # An App worker: the asking screen may be popped before the crawl starts.
+        self.run_worker(self._resume(message), group="command", exit_on_error=False)
+
+    async def _resume(self, message: messages.ResumeSession) -> None:
+        session_id = await self.start_session(message.session_id)
+        if session_id is None:
+            return
+        message.origin.post_message(messages.SessionResumed(session_id))
+        if message.replace and self.screen is message.origin:
+            await self.pop_screen()
+        if message.show:
+            self.show_progress(session_id)
+
+    @on(messages.DismissSession)
+    def _dismiss_asked(self, message: messages.DismissSession) -> None:
+        async def dismiss() -> None:
+            if await self.dismiss_session(message.session_id):
+                message.origin.post_message(messages.SessionDismissed(message.session_id))
+
+        self.run_worker(dismiss(), group="command", exit_on_error=False)
+
+    @on(messages.NewSessionSubmitted)
+    def _new_session_submitted(self, message: messages.NewSessionSubmitted) -> None:
+        # An App worker: the form is popped before progress shows, and a screen's own worker
+        # would be cancelled by that pop.
+        self.run_worker(self._create_from_form(message), group="create", exit_on_error=False)
+
+    async def _create_from_form(self, message: messages.NewSessionSubmitted) -> None:
+        form = message.origin
+        try:
+            record = await self.service.create(
+                message.config, secret_headers=message.secret_headers or None
+            )
+        except ScraperError as exc:
+            if not isinstance(exc, ConfigError):
+                self.say(str(exc), severity="error")
+            form.post_message(messages.NewSessionRefused(exc))
+            return
+        self.sessions_changed.publish(record.id)
+        if self.screen is form:
+            await self.pop_screen()
+        await self.resume_and_show(record.id)
 
     # --- demo -----------------------------------------------------------------------------
 

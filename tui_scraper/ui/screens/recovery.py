@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Label
 
 from tui_scraper.domain import EventRecord, SessionRecord
 
+from .. import messages
 from ..text import display_safe, human_time, labelled, safe_text
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
@@ -150,20 +151,24 @@ class RecoveryScreen(Screen[None]):
         record = self.selected()
         if record is None:
             return
-        if await self.scraper.start_session(record.id):
-            self._remove(record.id)
-            # Replace this screen with live progress: escape from there goes home.
-            self.dismiss(None)
-            self.scraper.show_progress(record.id)
+        # Once started, live progress replaces this screen: escape from there goes home.
+        self.post_message(messages.ResumeSession(self, record.id, replace=True))
 
     async def action_dismiss_session(self) -> None:
         record = self.selected()
         if record is None:
             return
-        if await self.scraper.dismiss_session(record.id):
-            self._remove(record.id)
-            if not self.records:
-                self.dismiss(None)
+        self.post_message(messages.DismissSession(self, record.id))
+
+    @on(messages.SessionResumed)
+    def _resumed(self, message: messages.SessionResumed) -> None:
+        self._remove(message.session_id)
+
+    @on(messages.SessionDismissed)
+    def _dismissed(self, message: messages.SessionDismissed) -> None:
+        self._remove(message.session_id)
+        if not self.records and self.app.screen is self:
+            self.dismiss(None)
 
     def _remove(self, session_id: str) -> None:
         self.records.pop(session_id, None)
