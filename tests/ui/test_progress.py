@@ -5,16 +5,18 @@ from __future__ import annotations
 from textual.widgets import ProgressBar, RichLog, Sparkline
 
 from tui_scraper.domain import Progress, Status
+from tui_scraper.engine.stats import RecentPage
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.detail import SessionDetailScreen
 from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
+from tui_scraper.ui.text import short_url
 from tui_scraper.ui.widgets.recent_pages import MAX_ROWS, RecentPagesTable
 
 from .conftest import make_app, recent
 from .helpers import log_text, screen_text, until
 from .scripted import ScriptedService
-from .seed import Seeder
+from .seed import T0, Seeder
 
 
 async def _running(
@@ -201,3 +203,30 @@ async def test_long_errors_wrap_in_the_errors_panel(
         rows = log_text(screen.query_one(RichLog))
         assert len(rows) >= 2  # wrapped, not cut at the panel's edge
         assert "".join(rows).replace(" ", "") == long_error.replace(" ", "")
+
+
+async def test_recent_urls_are_shortened_and_kept_literal(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _running(pilot, app, service, seeder)
+        long_path = "/docs/" + "chapter/" * 8 + "end.html"
+        hostile = "http://[@click=app.quit]x[/]/\x1b[2Jpage"
+        pages = [
+            RecentPage("http://demo.test" + long_path, "done", 200, "Deep", 10, 1.0, T0),
+            RecentPage("https://elsewhere.example/a", "done", 200, "Other", 10, 1.0, T0),
+            RecentPage(hostile, "failed", None, "x", None, None, T0),
+        ]
+        service.feed(screen.session_id, *pages)
+        screen.sample()
+        await pilot.pause()
+        table = screen.query_one(RecentPagesTable)
+        width = table.column_width("url")
+        cells = [str(table.get_row_at(row)[2]) for row in range(table.row_count)]
+        # The session's own host: only the path (as in the session detail), cut to the column.
+        assert cells[0] == short_url(long_path, width) and cells[0].startswith("/docs/")
+        assert cells[1] == "elsewhere.example/a"  # another host keeps its name, no scheme
+        # Not a URL urlsplit accepts: cut to the column, shown literally, no escape byte.
+        assert "\x1b" not in cells[2] and cells[2].startswith("http://[@click=app.quit]x[/")
+        assert app.is_running

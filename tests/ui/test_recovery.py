@@ -8,9 +8,10 @@ from tui_scraper.domain import Progress, Status
 from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.recovery import RecoveryScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
+from tui_scraper.ui.text import short_url
 
 from .conftest import make_app
-from .helpers import screen_text
+from .helpers import screen_text, until
 from .scripted import ScriptedService, record_of
 from .seed import Seeder
 
@@ -114,3 +115,27 @@ async def test_escape_decides_later(service: ScriptedService, seeder: Seeder) ->
         await pilot.pause()
         await pilot.pause()
         assert isinstance(app.screen, RecoveryScreen)
+
+
+async def test_target_column_shortens_as_the_sessions_list_does_at_80_columns(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    deep = await seeder.add(
+        "http://127.0.0.1:41234/docs/guide/start.html", Status.INTERRUPTED, reason="SIGHUP"
+    )
+    page = await seeder.add("http://127.0.0.1:41234/page/7", Status.PAUSED)
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RecoveryScreen))
+        table = app.screen.query_one(DataTable)
+        width = table.columns["target"].width  # type: ignore[index]
+        assert width < len("http://127.0.0.1:41234/page/7")
+        cell = str(table.get_cell(deep.id, "target"))
+        assert cell == short_url(deep.target_url, width)  # the sessions list's rule
+        assert len(cell) <= width and not cell.startswith("http")
+        assert str(table.get_cell(page.id, "target")).endswith("/page/7")
+        await pilot.resize_terminal(120, 30)  # wider: shortened again for the new width
+        await until(pilot, lambda: table.columns["target"].width > width)  # type: ignore[index]
+        await pilot.pause()
+        wide = table.columns["target"].width  # type: ignore[index]
+        assert str(table.get_cell(page.id, "target")) == short_url(page.target_url, wide)

@@ -207,7 +207,9 @@ class ProgressScreen(Screen[None]):
             self.query_one("#progress-hosts", Label).update(safe_content(hosts))
             self.query_one("#progress-hosts", Label).display = bool(hosts)
             if tables:
-                self.query_one(RecentPagesTable).show(snap.recent)
+                recent = self.query_one(RecentPagesTable)
+                recent.home = snap.target_url
+                recent.show(snap.recent)
                 fresh = new_tail(self._errors, snap.errors)
                 self._errors = list(snap.errors)
                 log = self.query_one(RichLog)

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Label
 from tui_scraper.domain import EventRecord, SessionRecord
 
 from .. import messages
-from ..text import display_safe, human_time, labelled, safe_text
+from ..text import display_safe, human_time, labelled, safe_text, short_url
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 
@@ -87,11 +87,24 @@ class RecoveryScreen(Screen[None]):
         return [
             Text(record.short_id),
             status_text(record.status),
-            safe_text(record.target_url),
+            self._target(record),
             safe_text(self.reasons.get(record.id, "")),
             Text(human_time(checkpoint, now=self.scraper.now(), short=True)),
             Text(f"{p.done}/{p.queued + p.fetching}", justify="right"),
         ]
+
+    def _target(self, record: SessionRecord) -> Text:
+        # The sessions list's rule: no scheme, the host cut in its middle before the path.
+        width = self.query_one(FlexTable).column_width("target")
+        return Text(short_url(display_safe(record.target_url), width), no_wrap=True)
+
+    @on(FlexTable.Fitted)
+    def _refit(self) -> None:
+        # Targets are shortened to the column's width: a resize re-shortens them.
+        table = self.query_one(FlexTable)
+        for record in self.records.values():
+            if record.id in table.rows:
+                table.update_cell(record.id, "target", self._target(record))
 
     async def _load_reasons(self) -> None:
         table = self.query_one(DataTable)
