@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import Button, Checkbox, Input, Label, TextArea
 
-from tui_scraper.domain import ConfigError, Status
+from tui_scraper.domain import ConfigError, CrawlConfig, DatabaseError, SessionRecord, Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.new_session import (
     NewSessionScreen,
@@ -17,9 +19,9 @@ from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
 
 from .conftest import make_app
-from .helpers import screen_text, until
+from .helpers import screen_text, toasts, until
 from .scripted import ScriptedService
-from .seed import Seeder
+from .seed import FixedClock, Seeder
 
 
 async def _form(pilot, app) -> NewSessionScreen:  # type: ignore[no-untyped-def]
@@ -320,3 +322,28 @@ async def test_a_long_message_wraps_at_80_columns(service: ScriptedService, seed
         assert label.size.height >= 2
         assert label.region.right <= 80
         assert "subpattern" in screen_text(app)  # the end of the message is on screen
+
+
+class _FullDisk(ScriptedService):
+    """The real service, except that storing a new session fails as on a full disk."""
+
+    async def create(
+        self, config: CrawlConfig, *, secret_headers: dict[str, str] | None = None
+    ) -> SessionRecord:
+        self.calls.append(("create", config))
+        raise DatabaseError("database or disk is full")
+
+
+async def test_a_refused_create_is_said_and_the_form_can_be_sent_again(tmp_path: Path) -> None:
+    full = await _FullDisk.open_at(tmp_path / "full", FixedClock())
+    app = make_app(full)
+    async with app.run_test(notifications=True) as pilot:
+        screen = await _form(pilot, app)
+        _set(screen, "url", "http://ok.test/")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "disk is full" in toasts(app))
+        await until(pilot, lambda: not screen.submitting)  # the answer reached the form
+        assert app.screen is screen and await full.list_sessions() == []
+        await pilot.press("ctrl+s")  # not stuck in "submitting": a second try is sent
+        await until(pilot, lambda: len([c for c in full.calls if c[0] == "create"]) == 2)
