@@ -1,8 +1,9 @@
 """SVG snapshots of every screen at 80×24 and 120×40.
 
-Deterministic by construction: a fake manager with fixed ids and timestamps (FakeClock), no
-sampler timer (sample_hz=None, `sample()` called by hand), ProgressBar without ETA, no cursor
-blink, UTC. Sync tests: snap_compare runs its own event loop.
+Deterministic by construction: a real data dir seeded through the store with fixed ids and
+timestamps (tests/ui/seed.py), live figures fed by hand (tests/ui/scripted.py), no sampler
+timer (sample_hz=None, `sample()` called by hand), ProgressBar without ETA, no cursor blink,
+UTC. Sync tests: snap_compare runs its own event loop.
 Update after reviewing the report: `pytest tests/snapshots --snapshot-update`.
 """
 
@@ -13,21 +14,24 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.ui.conftest import make_app, recent, seeded
-from tests.ui.fakes import FakeManager
+from tests.ui.conftest import recent
+from tests.ui.scripted import ScriptedService
 from tui_scraper.domain import Status
 from tui_scraper.ui.app import ScraperApp
+
+from .conftest import History
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
-def _app() -> tuple[ScraperApp, FakeManager]:
-    manager = seeded(FakeManager())
-    return make_app(manager), manager
+def _by_status(history: History, status: Status) -> str:
+    return history.seeder.by_status(status).id
 
 
-def _by_status(manager: FakeManager, status: Status) -> str:
-    return next(r.id for r in manager.sessions.values() if r.status is status)
+def _live(app: ScraperApp) -> ScriptedService:
+    service = app.service
+    assert isinstance(service, ScriptedService)
+    return service
 
 
 async def _settle(pilot: Pilot[Any]) -> None:
@@ -41,14 +45,14 @@ async def _settle(pilot: Pilot[Any]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_recovery(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, _ = _app()
+def test_recovery(snap_compare: Any, size: tuple[int, int], history: History) -> None:
+    app = history.app()
     assert snap_compare(app, terminal_size=size, run_before=_settle)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_sessions(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, _ = _app()
+def test_sessions(snap_compare: Any, size: tuple[int, int], history: History) -> None:
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
@@ -59,8 +63,10 @@ def test_sessions(snap_compare: Any, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_new_session_with_errors(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, _ = _app()
+def test_new_session_with_errors(
+    snap_compare: Any, size: tuple[int, int], history: History
+) -> None:
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
@@ -74,19 +80,20 @@ def test_new_session_with_errors(snap_compare: Any, size: tuple[int, int]) -> No
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_progress(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, manager = _app()
+def test_progress(snap_compare: Any, size: tuple[int, int], history: History) -> None:
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
-        sid = _by_status(manager, Status.INTERRUPTED)
+        sid = _by_status(history, Status.INTERRUPTED)
         await pilot.press("escape")
         await app.resume_and_show(sid)
         await _settle(pilot)
+        service = _live(app)
         for second in range(12):
-            manager.clock.now += 1
-            manager.feed(sid, *recent(second % 5 + 1, start=second * 5))
-        manager.feed(sid, errors=("http://demo.test/page/7: HTTP 404", "timeout after 30 s"))
+            history.clock.now += 1
+            service.feed(sid, *recent(second % 5 + 1, start=second * 5))
+        service.feed(sid, errors=("http://demo.test/page/7: HTTP 404", "timeout after 30 s"))
         pilot.app.screen.sample()  # type: ignore[attr-defined]
         await _settle(pilot)
 
@@ -94,12 +101,12 @@ def test_progress(snap_compare: Any, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_cancel_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, manager = _app()
+def test_cancel_confirm(snap_compare: Any, size: tuple[int, int], history: History) -> None:
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
-        await app.resume_and_show(_by_status(manager, Status.PAUSED))
+        await app.resume_and_show(_by_status(history, Status.PAUSED))
         await _settle(pilot)
         await pilot.press("c")
         await _settle(pilot)
@@ -109,13 +116,13 @@ def test_cancel_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("tab", ["1", "2", "3"])
-def test_detail(snap_compare: Any, size: tuple[int, int], tab: str) -> None:
-    app, manager = _app()
+def test_detail(snap_compare: Any, size: tuple[int, int], tab: str, history: History) -> None:
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
         await pilot.press("escape")
-        app.show_detail(_by_status(manager, Status.COMPLETED))
+        app.show_detail(_by_status(history, Status.COMPLETED))
         await _settle(pilot)
         await pilot.press(tab)
         if tab == "2":
@@ -126,8 +133,8 @@ def test_detail(snap_compare: Any, size: tuple[int, int], tab: str) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_export_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, _ = _app()
+def test_export_dialog(snap_compare: Any, size: tuple[int, int], history: History) -> None:
+    app = history.app()
     app.export_dir = __import__("pathlib").Path("/exports")
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -139,13 +146,13 @@ def test_export_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_quit_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, manager = _app()
+def test_quit_confirm(snap_compare: Any, size: tuple[int, int], history: History) -> None:
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
         await pilot.press("escape")
-        await app.start_session(_by_status(manager, Status.PAUSED))
+        await app.start_session(_by_status(history, Status.PAUSED))
         await _settle(pilot)
         await pilot.press("q")
         await _settle(pilot)
@@ -154,8 +161,8 @@ def test_quit_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_key_help(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, _ = _app()
+def test_key_help(snap_compare: Any, size: tuple[int, int], history: History) -> None:
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
@@ -166,9 +173,11 @@ def test_key_help(snap_compare: Any, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_new_session_every_option(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_new_session_every_option(
+    snap_compare: Any, size: tuple[int, int], history: History
+) -> None:
     """The lower half of the form: retries … cookies, with a masked secret typed in."""
-    app, _ = _app()
+    app = history.app()
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await _settle(pilot)

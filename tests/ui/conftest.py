@@ -1,14 +1,17 @@
-"""Fixtures for the Pilot tests: a fake manager seeded with fixed, hostile data."""
+"""Fixtures for the Pilot tests: the real service over a real store, seeded at fixed times."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
-from tui_scraper.domain import PageStatus, Progress, Status
 from tui_scraper.engine.stats import RecentPage
 from tui_scraper.ui.app import ScraperApp
 
-from .fakes import T0, FakeClock, FakeManager
+from .scripted import ScriptedService
+from .seed import T0, FixedClock, Seeder, frozen_store
 
 # Titles a hostile site can send (markup, escape sequences, bidi): each must show literally.
 HOSTILE = [
@@ -61,57 +64,31 @@ def config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> FixedClock:
+    return FixedClock()
 
 
 @pytest.fixture
-def manager(clock: FakeClock) -> FakeManager:
-    return FakeManager(clock)
+async def service(tmp_path: Path, clock: FixedClock) -> AsyncIterator[ScriptedService]:
+    """The real local service over a real store in a temp data dir; its stamps are `clock`'s."""
+    with frozen_store(clock):
+        opened = await ScriptedService.open_at(tmp_path / "ui-data", clock)
+        try:
+            yield opened
+        finally:
+            if not opened.closed:  # the App closes it when one ran
+                await opened.close()
 
 
-def seeded(manager: FakeManager) -> FakeManager:
-    """A small history: one of each status, with summaries, events and pages."""
-    done = manager.add(
-        "http://demo.test/",
-        Status.COMPLETED,
-        progress=Progress(done=120, failed=4, skipped=6, bytes=1_250_000, elapsed_s=31),
-        summary={
-            "pages": {"done": 120, "failed": 4, "skipped": 6},
-            "status_codes": {"200": 118, "301": 2, "404": 3, "500": 1},
-            "bytes": 1_250_000,
-            "duration_s": 31.0,
-            "pages_per_s": 4.0,
-            "latency_ms": {"p50": 11.0, "p95": 40.5},
-        },
-    )
-    manager.add_page(done.id, "http://demo.test/", title="Demo home", extracted={"h1": ["Demo"]})
-    manager.add_page(
-        done.id,
-        "http://demo.test/missing",
-        status=PageStatus.FAILED,
-        http_status=404,
-        title=None,
-        error={"kind": "http", "message": "404 Not Found"},
-    )
-    manager.add_page(
-        done.id, "http://demo.test/private/x", status=PageStatus.SKIPPED, http_status=None
-    )
-    manager.add(
-        "http://demo.test/interrupted",
-        Status.INTERRUPTED,
-        progress=Progress(done=40, queued=60),
-        reason="SIGHUP received",
-    )
-    manager.add("http://demo.test/paused", Status.PAUSED, progress=Progress(done=10, queued=5))
-    manager.add("http://demo.test/failed", Status.FAILED, error="cancelled", reason="cancelled")
-    return manager
+@pytest.fixture
+def seeder(service: ScriptedService, clock: FixedClock) -> Seeder:
+    return Seeder(service.manager.store, clock)
 
 
-def make_app(manager: FakeManager, clock: FakeClock | None = None) -> ScraperApp:
+def make_app(service: ScriptedService, clock: FixedClock | None = None) -> ScraperApp:
     return ScraperApp(
-        manager=manager,
+        service=service,
         sample_hz=None,
-        clock=clock or manager.clock,
+        clock=clock or service.clock,
         cursor_blink=False,
     )

@@ -12,14 +12,17 @@ from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.new_session import NewSessionScreen
 from tui_scraper.ui.screens.progress import ProgressScreen
 
-from .conftest import make_app, seeded
-from .fakes import FakeManager
+from .conftest import make_app
 from .helpers import screen_text
+from .scripted import ScriptedService, record_of
+from .seed import Seeder, seed_history
 
 
-async def test_sighup_interrupts_running_crawls_and_exits(manager: FakeManager) -> None:
-    record = manager.add("http://demo.test/", Status.PENDING)
-    app = make_app(manager)
+async def test_sighup_interrupts_running_crawls_and_exits(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    record = await seeder.add("http://demo.test/", Status.PENDING)
+    app = make_app(service)
     async with app.run_test() as pilot:
         await pilot.pause()
         await app.start_session(record.id)
@@ -28,27 +31,29 @@ async def test_sighup_interrupts_running_crawls_and_exits(manager: FakeManager) 
         os.kill(os.getpid(), signal.SIGHUP)
         await pilot.pause(0.2)
     assert app.return_code == SIGNAL_EXIT_CODE
-    assert ("interrupt_all", ("SIGHUP received", "signal")) in manager.calls
-    assert manager.sessions[record.id].status is Status.INTERRUPTED
-    assert manager.closed
+    assert ("interrupt_all", ("SIGHUP received", "signal")) in service.calls
+    assert (await record_of(service, record.id)).status is Status.INTERRUPTED
+    assert service.closed
     # the handlers are removed with the app: a later SIGHUP is not ours to handle
     assert not app._signals or signal.getsignal(signal.SIGHUP) is not None
 
 
-async def test_sigterm_does_the_same(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_sigterm_does_the_same(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         await pilot.pause()
         assert signal.SIGTERM in app._signals
         os.kill(os.getpid(), signal.SIGTERM)
         await pilot.pause(0.2)
     assert app.return_code == SIGNAL_EXIT_CODE
-    assert manager.closed
+    assert service.closed
 
 
-async def test_footer_shows_the_keys_of_each_screen(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_footer_shows_the_keys_of_each_screen(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert "r Resume" in screen_text(app) and "esc Later" in screen_text(app)
@@ -61,9 +66,9 @@ async def test_footer_shows_the_keys_of_each_screen(manager: FakeManager) -> Non
         assert "^s Start" in screen_text(app) and "esc Cancel" in screen_text(app)
 
 
-async def test_palette_runs_screen_actions(manager: FakeManager) -> None:
-    record = manager.add("http://demo.test/", Status.PENDING)
-    app = make_app(manager)
+async def test_palette_runs_screen_actions(service: ScriptedService, seeder: Seeder) -> None:
+    record = await seeder.add("http://demo.test/", Status.PENDING)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await app.resume_and_show(record.id)
@@ -78,8 +83,8 @@ async def test_palette_runs_screen_actions(manager: FakeManager) -> None:
         assert isinstance(app.screen, ConfirmScreen)
 
 
-async def test_palette_new_session_and_builtins(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_palette_new_session_and_builtins(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+p")
@@ -103,18 +108,20 @@ async def test_unusable_database_exits_with_code_2(tmp_path: Path) -> None:
     assert app.startup_error
 
 
-async def test_palette_offers_the_actions_of_the_home_screen(manager: FakeManager) -> None:
+async def test_palette_offers_the_actions_of_the_home_screen(
+    service: ScriptedService, seeder: Seeder
+) -> None:
     from tui_scraper.ui.commands import ScraperCommands
 
-    seeded(manager)
-    app = make_app(manager)
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("escape")  # the recovery screen first
         await pilot.pause()
         screen = app.screen
         table = screen.query_one("DataTable")
-        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        paused = next(r for r in seeder.created if r.status is Status.PAUSED)
         table.move_cursor(row=table.get_row_index(paused.id))  # type: ignore[attr-defined]
         await pilot.pause()
         labels = [label for label, _, _ in ScraperCommands(screen).commands()]

@@ -7,16 +7,18 @@ from pathlib import Path
 from textual.widgets import DataTable, Static, TabbedContent
 
 from tui_scraper.domain import PageStatus, Status
+from tui_scraper.ui.app import ScraperApp
 from tui_scraper.ui.screens.detail import PAGE_SIZE, SessionDetailScreen
 from tui_scraper.ui.screens.export import ExportScreen
 
-from .conftest import make_app, seeded
-from .fakes import FakeManager
+from .conftest import make_app
 from .helpers import screen_text, until
+from .scripted import ScriptedService
+from .seed import Seeder, seed_history
 
 
-async def _detail(pilot, app, manager: FakeManager) -> SessionDetailScreen:  # type: ignore[no-untyped-def]
-    done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+async def _detail(pilot, app, service: ScriptedService, seeder: Seeder) -> SessionDetailScreen:  # type: ignore[no-untyped-def]
+    done = next(r for r in seeder.created if r.status is Status.COMPLETED)
     await pilot.pause()
     app.show_detail(done.id)
     await pilot.pause()
@@ -25,11 +27,11 @@ async def _detail(pilot, app, manager: FakeManager) -> SessionDetailScreen:  # t
     return app.screen
 
 
-async def test_summary_and_status_codes(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_summary_and_status_codes(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _detail(pilot, app, manager)
+        screen = await _detail(pilot, app, service, seeder)
         text = screen_text(app)
         assert "done 120" in text and "1.2 MB" in text and "p95 40 ms" in text
         codes = screen.query_one("#summary-codes", DataTable)
@@ -41,11 +43,11 @@ async def test_summary_and_status_codes(manager: FakeManager) -> None:
         ]
 
 
-async def test_tabs_by_number(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_tabs_by_number(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
-        screen = await _detail(pilot, app, manager)
+        screen = await _detail(pilot, app, service, seeder)
         tabs = screen.query_one(TabbedContent)
         await pilot.press("3")
         assert tabs.active == "timeline"
@@ -56,11 +58,11 @@ async def test_tabs_by_number(manager: FakeManager) -> None:
         assert tabs.active == "summary"
 
 
-async def test_f_filters_pages_by_status(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_f_filters_pages_by_status(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
-        screen = await _detail(pilot, app, manager)
+        screen = await _detail(pilot, app, service, seeder)
         table = screen.query_one("#pages-table", DataTable)
         assert table.row_count == 3
         await pilot.press("f")  # done
@@ -73,11 +75,13 @@ async def test_f_filters_pages_by_status(manager: FakeManager) -> None:
         assert "Failed pages: 1–1 of 1" in screen_text(app)
 
 
-async def test_selected_page_shows_data_and_errors(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_selected_page_shows_data_and_errors(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await _detail(pilot, app, manager)
+        screen = await _detail(pilot, app, service, seeder)
         await pilot.press("2")
         await pilot.pause()
         detail = screen.query_one("#page-detail", Static)
@@ -87,12 +91,12 @@ async def test_selected_page_shows_data_and_errors(manager: FakeManager) -> None
         assert "404 Not Found" in str(detail.content)
 
 
-async def test_e_exports(manager: FakeManager, tmp_path: Path) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_e_exports(service: ScriptedService, seeder: Seeder, tmp_path: Path) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     app.export_dir = tmp_path
     async with app.run_test() as pilot:
-        await _detail(pilot, app, manager)
+        await _detail(pilot, app, service, seeder)
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, ExportScreen)
@@ -101,29 +105,34 @@ async def test_e_exports(manager: FakeManager, tmp_path: Path) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         await app.workers.wait_for_complete()
-        (call,) = [c for c in manager.calls if c[0] == "export"]
+        (call,) = [c for c in service.calls if c[0] == "export"]
         assert call[1][1] == "csv"  # type: ignore[index]
         assert str(call[1][2]).endswith(".csv")  # type: ignore[index]
 
 
-async def test_escape_goes_back(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_escape_goes_back(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
-        await _detail(pilot, app, manager)
+        await _detail(pilot, app, service, seeder)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, SessionDetailScreen)
 
 
-def _many(manager: FakeManager, n: int) -> str:
-    record = manager.add("http://127.0.0.1:41234/", Status.COMPLETED)
-    for i in range(1, n + 1):
-        manager.add_page(
-            record.id,
-            f"http://127.0.0.1:41234/section/{i % 7}/article-{i:04d}.html",
-            title=f"Article {i:04d}" + (" needle" if i % 100 == 0 else ""),
-        )
+async def _many(seeder: Seeder, n: int) -> str:
+    def url(i: int) -> str:
+        return f"http://127.0.0.1:41234/section/{i % 7}/article-{i:04d}.html"
+
+    # The first article is the target: its row is the session's first, so page i has id i.
+    record = await seeder.add(url(1), Status.COMPLETED)
+    await seeder.add_pages(
+        record.id,
+        [
+            (url(i), {"title": f"Article {i:04d}" + (" needle" if i % 100 == 0 else "")})
+            for i in range(1, n + 1)
+        ],
+    )
     return record.id
 
 
@@ -143,9 +152,11 @@ def _urls(screen: SessionDetailScreen) -> list[str]:
     return [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
 
 
-async def test_pages_are_paged_through_without_a_cap(manager: FakeManager) -> None:
-    sid = _many(manager, 1250)
-    app = make_app(manager)
+async def test_pages_are_paged_through_without_a_cap(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    sid = await _many(seeder, 1250)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _pages(pilot, app, sid)
         table = screen.query_one("#pages-table", DataTable)
@@ -163,20 +174,20 @@ async def test_pages_are_paged_through_without_a_cap(manager: FakeManager) -> No
         await pilot.press("left_square_bracket")
         await until(pilot, lambda: screen.pages[0].id == 1001)
         # Every read is one bounded page: the store is never asked for the whole session.
-        limits = [c[1][1] for c in manager.calls if c[0] == "pages_after"]  # type: ignore[index]
+        limits = [c[1][1] for c in service.calls if c[0] == "pages_after"]  # type: ignore[index]
         assert limits and max(limits) == PAGE_SIZE + 1
 
 
-async def test_search_over_url_and_title(manager: FakeManager) -> None:
-    sid = _many(manager, 1250)
-    app = make_app(manager)
+async def test_search_over_url_and_title(service: ScriptedService, seeder: Seeder) -> None:
+    sid = await _many(seeder, 1250)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _pages(pilot, app, sid)
         await pilot.press("slash", *"needle")
         await until(pilot, lambda: len(screen.pages) == 12)
         assert all("needle" in (p.title or "") for p in screen.pages)
         # The query waits for a pause in the typing: not one full read per keystroke.
-        searched = [c[1][2] for c in manager.calls if c[0] == "pages_after" and c[1][2]]  # type: ignore[index]
+        searched = [c[1][2] for c in service.calls if c[0] == "pages_after" and c[1][2]]  # type: ignore[index]
         assert searched[-1] == "needle" and len(searched) < len("needle")
         await pilot.press("ctrl+a", "ctrl+k", *"article-0042")  # by URL
         await until(pilot, lambda: [p.id for p in screen.pages] == [42])
@@ -186,13 +197,15 @@ async def test_search_over_url_and_title(manager: FakeManager) -> None:
 
 
 async def test_url_column_uses_the_width_and_shows_the_path_on_the_sessions_host(
-    manager: FakeManager,
+    service: ScriptedService,
+    seeder: Seeder,
 ) -> None:
-    sid = _many(manager, 5)
-    manager.add_page(sid, "https://other.example/elsewhere/x", title="Other host")
+    sid = await _many(seeder, 5)
+    await seeder.add_page(sid, "https://other.example/elsewhere/x", title="Other host")
     widths = {}
+    await service.close()  # each app below opens the data dir itself
     for size in ((80, 24), (120, 40)):
-        app = make_app(manager)
+        app = ScraperApp(service.data_dir, sample_hz=None, clock=service.clock, cursor_blink=False)
         async with app.run_test(size=size) as pilot:
             screen = await _pages(pilot, app, sid)
             table = screen.query_one("#pages-table", DataTable)

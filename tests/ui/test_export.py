@@ -11,18 +11,19 @@ from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.export import ExportScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
 
-from .conftest import make_app, seeded
-from .fakes import FakeManager
+from .conftest import make_app
 from .helpers import toasts, until
+from .scripted import ScriptedService
+from .seed import Seeder, seed_history
 
 
-async def _dialog(pilot, app, manager: FakeManager) -> ExportScreen:  # type: ignore[no-untyped-def]
+async def _dialog(pilot, app, service: ScriptedService, seeder: Seeder) -> ExportScreen:  # type: ignore[no-untyped-def]
     await pilot.pause()
     await pilot.press("escape")  # recovery → sessions
     await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
     await pilot.pause()
     screen = app.screen
-    done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+    done = next(r for r in seeder.created if r.status is Status.COMPLETED)
     table = screen.query_one("#sessions-table")
     table.move_cursor(row=table.get_row_index(done.id))  # type: ignore[attr-defined]
     await pilot.pause()
@@ -37,13 +38,13 @@ def _error(dialog: ExportScreen) -> str:
 
 
 async def test_an_existing_file_is_overwritten_only_after_yes(
-    manager: FakeManager, tmp_path: Path
+    service: ScriptedService, seeder: Seeder, tmp_path: Path
 ) -> None:
-    seeded(manager)
-    app = make_app(manager)
+    await seed_history(seeder)
+    app = make_app(service)
     app.export_dir = tmp_path
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        dialog = await _dialog(pilot, app, manager)
+        dialog = await _dialog(pilot, app, service, seeder)
         target = Path(dialog.query_one("#path", Input).value)
         target.write_text("precious\n")
         await pilot.press("enter")
@@ -51,7 +52,7 @@ async def test_an_existing_file_is_overwritten_only_after_yes(
         await pilot.press("n")
         await until(pilot, lambda: app.screen is dialog)
         assert target.read_text() == "precious\n"
-        assert not [c for c in manager.calls if c[0] == "export"]
+        assert not [c for c in service.calls if c[0] == "export"]
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
@@ -61,13 +62,13 @@ async def test_an_existing_file_is_overwritten_only_after_yes(
 
 
 async def test_a_bad_path_keeps_the_dialog_open_with_the_error(
-    manager: FakeManager, tmp_path: Path
+    service: ScriptedService, seeder: Seeder, tmp_path: Path
 ) -> None:
-    seeded(manager)
-    app = make_app(manager)
+    await seed_history(seeder)
+    app = make_app(service)
     app.export_dir = tmp_path
     async with app.run_test(size=(80, 24)) as pilot:
-        dialog = await _dialog(pilot, app, manager)
+        dialog = await _dialog(pilot, app, service, seeder)
         box = dialog.query_one("#path", Input)
         for bad, message in [
             (str(tmp_path / "no-such-folder" / "x.jsonl"), "does not exist"),

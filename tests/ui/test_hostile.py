@@ -19,26 +19,31 @@ from tui_scraper.ui.screens.sessions import SessionsScreen
 from tui_scraper.ui.text import display_safe
 
 from .conftest import HOSTILE, HOSTILE_SHOWN, make_app
-from .fakes import T0, FakeManager
 from .helpers import screen_text
+from .scripted import ScriptedService
+from .seed import T0, Seeder
 
 BIG = (200, 60)  # wide enough that no cell is cut, so each payload can be found whole
 
 
-def _hostile_history(manager: FakeManager) -> dict[str, str]:
+async def _hostile_history(seeder: Seeder) -> dict[str, str]:
     """One session per payload (target, error, stop reason), plus pages full of them."""
     ids: dict[str, str] = {}
     for payload in HOSTILE:
-        record = manager.add(
-            payload, Status.INTERRUPTED, progress=Progress(done=1, queued=1), reason=payload
+        record = await seeder.add(
+            payload,
+            Status.INTERRUPTED,
+            progress=Progress(done=1, queued=1),
+            reason=payload,
+            error=payload,
         )
-        manager.sessions[record.id] = record.__class__(**{**record.__dict__, "error": payload})
         ids[payload] = record.id
     first = ids[HOSTILE[0]]
-    for payload in HOSTILE:
-        manager.add_page(
+    for number, payload in enumerate(HOSTILE):
+        await seeder.add_page(
             first,
-            f"http://demo.test/{len(manager.page_rows[first])}",
+            # The first settles the session's seed row (its target), so rows follow HOSTILE.
+            payload if number == 0 else f"http://demo.test/{number}",
             title=payload,
             status=PageStatus.FAILED,
             extracted={"name": payload},
@@ -62,45 +67,45 @@ def _position(app: App[object], needle: str) -> tuple[int, int]:
     raise AssertionError(f"{needle!r} not on screen")
 
 
-async def _click_every_action_payload(pilot, app, manager: FakeManager) -> None:  # type: ignore[no-untyped-def]
-    before = list(manager.calls)
+async def _click_every_action_payload(pilot, app, service: ScriptedService, seeder: Seeder) -> None:  # type: ignore[no-untyped-def]
+    before = list(service.calls)
     screen = app.screen
     for payload in ("[@click=app.quit]x[/]", "[@click=app.simulate_key('d')]x[/]"):
         x, y = _position(app, payload)
         await pilot.click(offset=(x, y))
         await pilot.pause()
         assert app.is_running and app.return_code is None
-    assert [c for c in manager.calls if c[0] == "dismiss"] == []
-    assert manager.calls[: len(before)] == before
+    assert [c for c in service.calls if c[0] == "dismiss"] == []
+    assert service.calls[: len(before)] == before
     assert app.screen is screen or screen in app.screen_stack
 
 
-async def test_recovery_screen(manager: FakeManager) -> None:
-    _hostile_history(manager)
-    app = make_app(manager)
+async def test_recovery_screen(service: ScriptedService, seeder: Seeder) -> None:
+    await _hostile_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         await pilot.pause()
         await pilot.pause()
         assert isinstance(app.screen, RecoveryScreen)
         _assert_literal(app)
-        await _click_every_action_payload(pilot, app, manager)
+        await _click_every_action_payload(pilot, app, service, seeder)
 
 
-async def test_sessions_screen(manager: FakeManager) -> None:
-    _hostile_history(manager)
-    app = make_app(manager)
+async def test_sessions_screen(service: ScriptedService, seeder: Seeder) -> None:
+    await _hostile_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
         _assert_literal(app)
-        await _click_every_action_payload(pilot, app, manager)
+        await _click_every_action_payload(pilot, app, service, seeder)
 
 
-async def test_detail_screen(manager: FakeManager) -> None:
-    ids = _hostile_history(manager)
-    app = make_app(manager)
+async def test_detail_screen(service: ScriptedService, seeder: Seeder) -> None:
+    ids = await _hostile_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         await pilot.pause()
         app.show_detail(ids[HOSTILE[0]])
@@ -114,7 +119,7 @@ async def test_detail_screen(manager: FakeManager) -> None:
         await pilot.press("2")  # pages: every title
         await pilot.pause()
         _assert_literal(app)
-        await _click_every_action_payload(pilot, app, manager)
+        await _click_every_action_payload(pilot, app, service, seeder)
         table = app.screen.query_one("#pages-table")
         for row in range(len(HOSTILE)):
             table.move_cursor(row=row)  # type: ignore[attr-defined]
@@ -123,9 +128,9 @@ async def test_detail_screen(manager: FakeManager) -> None:
             assert detail.count(HOSTILE_SHOWN[row]) >= 3  # title, extracted value, error
 
 
-async def test_progress_screen(manager: FakeManager) -> None:
-    record = manager.add("[@click=app.quit]x[/]", Status.PENDING)
-    app = make_app(manager)
+async def test_progress_screen(service: ScriptedService, seeder: Seeder) -> None:
+    record = await seeder.add("[@click=app.quit]x[/]", Status.PENDING)
+    app = make_app(service)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         await pilot.pause()
         await app.resume_and_show(record.id)
@@ -144,15 +149,15 @@ async def test_progress_screen(manager: FakeManager) -> None:
             )
             for i, payload in enumerate(HOSTILE)
         ]
-        manager.feed(record.id, *pages, errors=tuple(HOSTILE))
+        service.feed(record.id, *pages, errors=tuple(HOSTILE))
         screen.sample()
         await pilot.pause()
         _assert_literal(app)
-        await _click_every_action_payload(pilot, app, manager)
+        await _click_every_action_payload(pilot, app, service, seeder)
 
 
-async def test_toasts(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_toasts(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         await pilot.pause()
         for payload in HOSTILE:
@@ -160,14 +165,14 @@ async def test_toasts(manager: FakeManager) -> None:
         await pilot.pause()
         await pilot.pause()
         _assert_literal(app)  # toasts are drawn: any markup error would have crashed here
-        await _click_every_action_payload(pilot, app, manager)
+        await _click_every_action_payload(pilot, app, service, seeder)
 
 
-async def test_palette_entries(manager: FakeManager) -> None:
-    manager.add("[@click=app.quit]x[/]", Status.COMPLETED)
-    manager.add("[/", Status.COMPLETED)
-    manager.add("evil\u202ecod.exe [b]", Status.COMPLETED)
-    app = make_app(manager)
+async def test_palette_entries(service: ScriptedService, seeder: Seeder) -> None:
+    await seeder.add("[@click=app.quit]x[/]", Status.COMPLETED)
+    await seeder.add("[/", Status.COMPLETED)
+    await seeder.add("evil\u202ecod.exe [b]", Status.COMPLETED)
+    app = make_app(service)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+p")

@@ -1,4 +1,5 @@
-"""Screens reach the App only through the ScraperHost Protocol, never by importing it."""
+"""Screens reach the App only through the ScraperHost Protocol and Messages, never by
+importing it or calling its commands."""
 
 from __future__ import annotations
 
@@ -58,3 +59,53 @@ def test_no_screen_reaches_into_private_app_state() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute) and node.attr in ("_manager", "_service"):
                 raise AssertionError(f"{path.name}:{node.lineno} reaches {node.attr}")
+
+
+# The App's command methods: a screen posts a Message (ui/messages.py) instead of calling one.
+APP_COMMANDS = {
+    "start_session",
+    "resume_and_show",
+    "dismiss_session",
+    "submit_new_session",
+    "create_and_start",
+    "show_progress",
+    "show_detail",
+    "show_new_session",
+    "show_recovery",
+    "ask_export",
+}
+
+
+def _command_calls(path: Path) -> list[str]:
+    """`x.start_session(...)`-style calls of an App command in `path`, as 'line:name'."""
+    return [
+        f"{node.lineno}:{node.func.attr}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in APP_COMMANDS
+    ]
+
+
+def test_the_scan_sees_a_command_called_on_the_app(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "async def f(self):\n    await self.scraper.start_session('x')\n"
+        "    self.app.show_detail('x')\n"
+    )
+    assert sorted(_command_calls(probe)) == ["2:start_session", "3:show_detail"]
+
+
+def test_no_screen_calls_an_app_command() -> None:
+    offenders = {path.name: _command_calls(path) for path in sorted(SCREENS.glob("*.py"))}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_host_protocol_offers_no_command() -> None:
+    from tui_scraper.ui.host import ScraperHost
+
+    members = {name for name in dir(ScraperHost) if not name.startswith("_")}
+    assert members & APP_COMMANDS == set()
+    assert {"service", "say", "now", "sessions_changed"} <= members | set(
+        ScraperHost.__annotations__
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import Button, Checkbox, Input, Label, TextArea
 
-from tui_scraper.domain import ConfigError, Status
+from tui_scraper.domain import ConfigError, CrawlConfig, DatabaseError, SessionRecord, Status
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.new_session import (
     NewSessionScreen,
@@ -17,8 +19,9 @@ from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
 
 from .conftest import make_app
-from .fakes import FakeManager
-from .helpers import screen_text, until
+from .helpers import screen_text, toasts, until
+from .scripted import ScriptedService
+from .seed import FixedClock, Seeder
 
 
 async def _form(pilot, app) -> NewSessionScreen:  # type: ignore[no-untyped-def]
@@ -100,19 +103,23 @@ def test_build_config_from_every_field() -> None:
         build_config({"url": ""})
 
 
-async def test_empty_submit_shows_the_message_and_creates_nothing(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_empty_submit_shows_the_message_and_creates_nothing(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert screen.errors() == {"url": "a start URL is required"}
         assert app.focused is screen.query_one("#f-url")
-        assert not [c for c in manager.calls if c[0] == "create"]
+        assert not [c for c in service.calls if c[0] == "create"]
 
 
-async def test_messages_appear_as_you_type_and_clear(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_messages_appear_as_you_type_and_clear(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         await pilot.press(*"ftp://x")
@@ -127,8 +134,8 @@ async def test_messages_appear_as_you_type_and_clear(manager: FakeManager) -> No
         assert "bad regular expression" in screen.errors()["include"]
 
 
-async def test_invalid_fields_block_submit(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_invalid_fields_block_submit(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         _set(screen, "url", "http://ok.test/")
@@ -138,28 +145,32 @@ async def test_invalid_fields_block_submit(manager: FakeManager) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert set(screen.errors()) == {"max_depth", "download"}
-        assert not [c for c in manager.calls if c[0] == "create"]
+        assert not [c for c in service.calls if c[0] == "create"]
         assert isinstance(app.screen, NewSessionScreen)
 
 
-async def test_manager_config_error_lands_at_its_field(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_manager_config_error_lands_at_its_field(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         _set(screen, "url", "http://ok.test/")
-        _set(screen, "extract", "heading=!!bad")  # the fake manager rejects this selector
+        _set(screen, "extract", "heading=!!bad")  # the engine refuses this selector
         await pilot.pause()
         screen.query_one("#start", Button).focus()  # the Start button, by keyboard
         await pilot.press("enter")
         await pilot.pause()
         await pilot.pause()
-        assert "bad CSS selector" in screen.errors()["extract"]
+        assert "invalid CSS selector" in screen.errors()["extract"]
         assert isinstance(app.screen, NewSessionScreen)
-        assert not manager.sessions
+        assert await service.list_sessions() == []
 
 
-async def test_valid_form_creates_starts_and_shows_progress(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_valid_form_creates_starts_and_shows_progress(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         await pilot.press(*"http://ok.test/")
@@ -169,11 +180,11 @@ async def test_valid_form_creates_starts_and_shows_progress(manager: FakeManager
         await pilot.pause()
         await pilot.pause()
         assert isinstance(app.screen, ProgressScreen)
-        created = [c[1] for c in manager.calls if c[0] == "create"]
+        created = [c[1] for c in service.calls if c[0] == "create"]
         assert len(created) == 1
         assert created[0].target_url == "http://ok.test/"  # type: ignore[attr-defined]
         assert created[0].max_pages == 25  # type: ignore[attr-defined]
-        (record,) = manager.sessions.values()
+        (record,) = await service.list_sessions()
         assert record.status is Status.RUNNING
         # escape from live progress goes home, not back to the form
         await pilot.press("escape")
@@ -182,8 +193,10 @@ async def test_valid_form_creates_starts_and_shows_progress(manager: FakeManager
         assert screen not in app.screen_stack
 
 
-async def test_enter_moves_to_the_next_field_and_escape_cancels(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_enter_moves_to_the_next_field_and_escape_cancels(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         await pilot.press("enter")
@@ -191,11 +204,13 @@ async def test_enter_moves_to_the_next_field_and_escape_cancels(manager: FakeMan
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
-        assert not manager.calls
+        assert not service.calls
 
 
-async def test_a_decimal_in_an_integer_field_is_an_error_not_15(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_a_decimal_in_an_integer_field_is_an_error_not_15(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         await pilot.press(*"http://ok.test/", "tab", *"1.5")
@@ -204,7 +219,7 @@ async def test_a_decimal_in_an_integer_field_is_an_error_not_15(manager: FakeMan
         assert "whole number" in screen.errors()["max_pages"]
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert not [c for c in manager.calls if c[0] == "create"]
+        assert not [c for c in service.calls if c[0] == "create"]
 
 
 def test_a_bare_host_becomes_an_https_url() -> None:
@@ -216,18 +231,22 @@ def test_a_bare_host_becomes_an_https_url() -> None:
     assert check_field("url", "ftp://example.org/") is not None
 
 
-async def test_example_org_is_crawled_as_https_example_org(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_example_org_is_crawled_as_https_example_org(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         await _form(pilot, app)
         await pilot.press(*"example.org", "ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
-        (config,) = [c[1] for c in manager.calls if c[0] == "create"]
+        (config,) = [c[1] for c in service.calls if c[0] == "create"]
         assert config.target_url == "https://example.org/"  # type: ignore[attr-defined]
 
 
-async def test_every_cli_option_and_masked_secrets_reach_create(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_every_cli_option_and_masked_secrets_reach_create(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _form(pilot, app)
         _set(screen, "url", "http://ok.test/")
@@ -245,14 +264,14 @@ async def test_every_cli_option_and_masked_secrets_reach_create(manager: FakeMan
         assert "T0PSECRET" not in screen_text(app) and "C00KIE" not in screen_text(app)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
-    (config,) = [c[1] for c in manager.calls if c[0] == "create"]
+    (config,) = [c[1] for c in service.calls if c[0] == "create"]
     assert config.retries == 5  # type: ignore[attr-defined]
     assert config.request_timeout == 2.5  # type: ignore[attr-defined]
     assert config.max_body_bytes == 4096  # type: ignore[attr-defined]
     assert config.user_agent == "probe/1.0"  # type: ignore[attr-defined]
     assert config.allow_private is True  # type: ignore[attr-defined]
     assert "T0PSECRET" not in config.to_json()  # type: ignore[attr-defined]
-    (secrets,) = [c[1] for c in manager.calls if c[0] == "secrets"]
+    (secrets,) = [c[1] for c in service.calls if c[0] == "secrets"]
     assert secrets == {
         "Authorization": "Bearer T0PSECRET",
         "X-Api-Key": "k3y",
@@ -276,8 +295,8 @@ def test_the_new_fields_are_checked(field: str, value: str, message: str) -> Non
     assert message in (check_field(field, value) or "")
 
 
-async def test_escape_on_a_filled_form_asks_first(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_escape_on_a_filled_form_asks_first(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _form(pilot, app)
         await pilot.press(*"http://typed.test/")
@@ -292,8 +311,8 @@ async def test_escape_on_a_filled_form_asks_first(manager: FakeManager) -> None:
         await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
 
 
-async def test_a_long_message_wraps_at_80_columns(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_a_long_message_wraps_at_80_columns(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _form(pilot, app)
         _set(screen, "include", "(" + "x" * 70 + "END")
@@ -303,3 +322,28 @@ async def test_a_long_message_wraps_at_80_columns(manager: FakeManager) -> None:
         assert label.size.height >= 2
         assert label.region.right <= 80
         assert "subpattern" in screen_text(app)  # the end of the message is on screen
+
+
+class _FullDisk(ScriptedService):
+    """The real service, except that storing a new session fails as on a full disk."""
+
+    async def create(
+        self, config: CrawlConfig, *, secret_headers: dict[str, str] | None = None
+    ) -> SessionRecord:
+        self.calls.append(("create", config))
+        raise DatabaseError("database or disk is full")
+
+
+async def test_a_refused_create_is_said_and_the_form_can_be_sent_again(tmp_path: Path) -> None:
+    full = await _FullDisk.open_at(tmp_path / "full", FixedClock())
+    app = make_app(full)
+    async with app.run_test(notifications=True) as pilot:
+        screen = await _form(pilot, app)
+        _set(screen, "url", "http://ok.test/")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "disk is full" in toasts(app))
+        await until(pilot, lambda: not screen.submitting)  # the answer reached the form
+        assert app.screen is screen and await full.list_sessions() == []
+        await pilot.press("ctrl+s")  # not stuck in "submitting": a second try is sent
+        await until(pilot, lambda: len([c for c in full.calls if c[0] == "create"]) == 2)

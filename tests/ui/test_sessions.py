@@ -14,9 +14,10 @@ from tui_scraper.ui.screens.new_session import NewSessionScreen
 from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
 
-from .conftest import make_app, recent, seeded
-from .fakes import FakeManager
+from .conftest import make_app, recent
 from .helpers import screen_text, toasts, until
+from .scripted import ScriptedService, record_of
+from .seed import Seeder, seed_history
 
 
 async def _home(pilot, app) -> SessionsScreen:  # type: ignore[no-untyped-def]
@@ -33,9 +34,9 @@ def _select(screen: SessionsScreen, session_id: str) -> None:
     table.move_cursor(row=table.get_row_index(session_id))
 
 
-async def test_lists_every_session_with_status(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_lists_every_session_with_status(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _home(pilot, app)
         table = screen.query_one(DataTable)
@@ -45,19 +46,19 @@ async def test_lists_every_session_with_status(manager: FakeManager) -> None:
             assert word in text
 
 
-async def test_empty_history_explains_what_to_do(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_empty_history_explains_what_to_do(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await _home(pilot, app)
         assert "Press n to start a crawl" in screen_text(app)
         await pilot.press("r", "d", "e", "enter")  # nothing selected: all disabled, no crash
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
-        assert manager.calls == []
+        assert service.calls == []
 
 
-async def test_n_opens_the_form(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_n_opens_the_form(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         await _home(pilot, app)
         await pilot.press("n")
@@ -65,75 +66,81 @@ async def test_n_opens_the_form(manager: FakeManager) -> None:
         assert isinstance(app.screen, NewSessionScreen)
 
 
-async def test_enter_opens_detail_or_live_progress(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_enter_opens_detail_or_live_progress(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _home(pilot, app)
-        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        done = next(r for r in seeder.created if r.status is Status.COMPLETED)
         _select(screen, done.id)
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, SessionDetailScreen)
         await pilot.press("escape")
         await pilot.pause()
-        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
-        await manager.start(paused.id)
+        paused = next(r for r in seeder.created if r.status is Status.PAUSED)
+        await service.start(paused.id)
         _select(screen, paused.id)
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ProgressScreen)
 
 
-async def test_r_resumes_and_shows_progress(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_r_resumes_and_shows_progress(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _home(pilot, app)
-        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        paused = next(r for r in seeder.created if r.status is Status.PAUSED)
         _select(screen, paused.id)
         await pilot.press("r")
         await pilot.pause()
-        assert ("start", paused.id) in manager.calls
+        assert ("start", paused.id) in service.calls
         assert isinstance(app.screen, ProgressScreen)
         assert app.screen.session_id == paused.id
 
 
-async def test_r_is_disabled_for_finished_sessions(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_r_is_disabled_for_finished_sessions(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _home(pilot, app)
-        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        done = next(r for r in seeder.created if r.status is Status.COMPLETED)
         _select(screen, done.id)
         await pilot.pause()
         assert screen.check_action("resume", ()) is None
         await pilot.press("r", "d")
         await pilot.pause()
-        assert not [c for c in manager.calls if c[0] in ("start", "dismiss")]
+        assert not [c for c in service.calls if c[0] in ("start", "dismiss")]
 
 
-async def test_d_dismisses_an_interrupted_session(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_d_dismisses_an_interrupted_session(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test(notifications=True) as pilot:
         screen = await _home(pilot, app)
-        stopped = next(r for r in manager.sessions.values() if r.status is Status.INTERRUPTED)
+        stopped = next(r for r in seeder.created if r.status is Status.INTERRUPTED)
         _select(screen, stopped.id)
         await pilot.press("d")
         await pilot.pause()
-        assert ("dismiss", stopped.id) in manager.calls
-        assert manager.sessions[stopped.id].dismissed_at is not None
+        assert ("dismiss", stopped.id) in service.calls
+        assert (await record_of(service, stopped.id)).dismissed_at is not None
         assert "stays in the history" in toasts(app)
 
 
-async def test_e_exports_the_selected_session(manager: FakeManager, tmp_path: Path) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_e_exports_the_selected_session(
+    service: ScriptedService, seeder: Seeder, tmp_path: Path
+) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     app.export_dir = tmp_path
     async with app.run_test(notifications=True) as pilot:
         screen = await _home(pilot, app)
-        done = next(r for r in manager.sessions.values() if r.status is Status.COMPLETED)
+        done = next(r for r in seeder.created if r.status is Status.COMPLETED)
         _select(screen, done.id)
         await pilot.press("e")
         await pilot.pause()
@@ -148,9 +155,11 @@ async def test_e_exports_the_selected_session(manager: FakeManager, tmp_path: Pa
         assert "Exported 3 rows" in toasts(app)
 
 
-async def test_export_can_be_cancelled(manager: FakeManager, tmp_path: Path) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_export_can_be_cancelled(
+    service: ScriptedService, seeder: Seeder, tmp_path: Path
+) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     app.export_dir = tmp_path
     async with app.run_test() as pilot:
         await _home(pilot, app)
@@ -159,12 +168,12 @@ async def test_export_can_be_cancelled(manager: FakeManager, tmp_path: Path) -> 
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
-        assert not [c for c in manager.calls if c[0] == "export"]
+        assert not [c for c in service.calls if c[0] == "export"]
 
 
-async def test_slash_filters_and_escape_clears(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_slash_filters_and_escape_clears(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
         screen = await _home(pilot, app)
         await pilot.press("slash")
@@ -180,15 +189,15 @@ async def test_slash_filters_and_escape_clears(manager: FakeManager) -> None:
         assert screen.query_one(DataTable).row_count == 4
 
 
-async def test_live_counters_update_from_stats(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_live_counters_update_from_stats(service: ScriptedService, seeder: Seeder) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test(size=(100, 24)) as pilot:
         screen = await _home(pilot, app)
-        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        paused = next(r for r in seeder.created if r.status is Status.PAUSED)
         await app.start_session(paused.id)
         await pilot.pause()
-        manager.feed(paused.id, *recent(7))
+        service.feed(paused.id, *recent(7))
         screen.sample()
         await pilot.pause()
         table = screen.query_one(DataTable)
@@ -196,22 +205,24 @@ async def test_live_counters_update_from_stats(manager: FakeManager) -> None:
         assert str(table.get_cell(paused.id, "done")) == str(10 + 6)
 
 
-async def test_q_quits_at_once_when_nothing_runs(manager: FakeManager) -> None:
-    app = make_app(manager)
+async def test_q_quits_at_once_when_nothing_runs(service: ScriptedService, seeder: Seeder) -> None:
+    app = make_app(service)
     async with app.run_test() as pilot:
         await _home(pilot, app)
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
-    assert manager.closed
+    assert service.closed
 
 
-async def test_q_while_running_asks_then_interrupts(manager: FakeManager) -> None:
-    seeded(manager)
-    app = make_app(manager)
+async def test_q_while_running_asks_then_interrupts(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    await seed_history(seeder)
+    app = make_app(service)
     async with app.run_test() as pilot:
         await _home(pilot, app)
-        paused = next(r for r in manager.sessions.values() if r.status is Status.PAUSED)
+        paused = next(r for r in seeder.created if r.status is Status.PAUSED)
         await app.start_session(paused.id)
         await pilot.press("q")
         await pilot.pause()
@@ -219,22 +230,24 @@ async def test_q_while_running_asks_then_interrupts(manager: FakeManager) -> Non
         await pilot.press("n")  # stay
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
-        assert manager.sessions[paused.id].status is Status.RUNNING
+        assert (await record_of(service, paused.id)).status is Status.RUNNING
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await pilot.pause()
-    assert ("interrupt_all", ("quit while running", "ui")) in manager.calls
-    assert manager.sessions[paused.id].status is Status.INTERRUPTED
-    assert manager.closed
+    assert ("interrupt_all", ("quit while running", "ui")) in service.calls
+    assert (await record_of(service, paused.id)).status is Status.INTERRUPTED
+    assert service.closed
 
 
-async def test_target_column_shows_host_and_path_at_80_columns(manager: FakeManager) -> None:
-    deep = manager.add("http://127.0.0.1:41234/docs/guide/start.html", Status.COMPLETED)
-    page = manager.add("http://127.0.0.1:41234/page/7", Status.COMPLETED)
-    manager.add("https://www.example.org/", Status.COMPLETED)
-    app = make_app(manager)
+async def test_target_column_shows_host_and_path_at_80_columns(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    deep = await seeder.add("http://127.0.0.1:41234/docs/guide/start.html", Status.COMPLETED)
+    page = await seeder.add("http://127.0.0.1:41234/page/7", Status.COMPLETED)
+    await seeder.add("https://www.example.org/", Status.COMPLETED)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _home(pilot, app)
         table = screen.query_one(DataTable)
@@ -247,11 +260,13 @@ async def test_target_column_shows_host_and_path_at_80_columns(manager: FakeMana
         assert "www.example.org/" in screen_text(app)
 
 
-async def test_the_dismissed_flag_shows_in_the_list_and_in_detail(manager: FakeManager) -> None:
-    hidden = manager.add(
+async def test_the_dismissed_flag_shows_in_the_list_and_in_detail(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    hidden = await seeder.add(
         "http://demo.test/hidden", Status.INTERRUPTED, progress=None, dismissed=True
     )
-    app = make_app(manager)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _home(pilot, app)
         table = screen.query_one(DataTable)

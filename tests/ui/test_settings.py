@@ -7,24 +7,28 @@ from pathlib import Path
 
 import pytest
 
+from tui_scraper.service import SessionService
+from tui_scraper.service.local import LocalSessionService
+from tui_scraper.ui.app import ScraperApp
 from tui_scraper.ui.settings import SETTINGS_FILE, Settings, load_settings, save_settings
 
 from .conftest import make_app
-from .fakes import FakeManager
 from .helpers import toasts, until
+from .scripted import ScriptedService
+from .seed import Seeder
 
 
 async def test_the_chosen_theme_is_used_at_the_next_start(
-    manager: FakeManager, config_dir: Path
+    service: ScriptedService, config_dir: Path, tmp_path: Path
 ) -> None:
-    app = make_app(manager)
+    app = make_app(service)
     async with app.run_test() as pilot:
         await pilot.pause()
         assert app.theme != "nord"
         app.theme = "nord"  # what the palette's Theme command does
         await until(pilot, lambda: (config_dir / SETTINGS_FILE).exists())
     assert json.loads((config_dir / SETTINGS_FILE).read_text()) == {"theme": "nord"}
-    again = make_app(FakeManager())
+    again = ScraperApp(tmp_path / "again", sample_hz=None, cursor_blink=False)
     async with again.run_test() as pilot:
         await pilot.pause()
         assert again.theme == "nord"
@@ -35,11 +39,11 @@ async def test_the_chosen_theme_is_used_at_the_next_start(
     [b"{not json", b"[1, 2]", b'{"theme": 42}', b"\xff\xfe\x00garbage", b'{"theme": "no-such"}'],
 )
 async def test_a_corrupt_settings_file_is_ignored_with_a_notice(
-    manager: FakeManager, config_dir: Path, content: bytes
+    service: ScriptedService, config_dir: Path, content: bytes, tmp_path: Path
 ) -> None:
     (config_dir / SETTINGS_FILE).write_bytes(content)
-    default = make_app(FakeManager())
-    app = make_app(manager)
+    default = ScraperApp(tmp_path / "unused", sample_hz=None, cursor_blink=False)
+    app = make_app(service)
     async with app.run_test(notifications=True) as pilot:
         await until(pilot, lambda: "ignored" in toasts(app) or "not available" in toasts(app))
         assert app.theme == default.theme
@@ -58,17 +62,15 @@ def test_settings_round_trip_and_atomic_write(tmp_path: Path) -> None:
 
 
 async def test_screenshot_without_a_downloads_folder_goes_to_the_data_dir(
-    manager: FakeManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    service: ScriptedService, seeder: Seeder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "home"  # a server account: no ~/Downloads
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    data = tmp_path / "data"
-    data.mkdir()
-    manager.data_dir = data
-    app = make_app(manager)
+    data = service.data_dir  # the one resolve_data_dir chose for the service
+    app = make_app(service)
     async with app.run_test(notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+p")
@@ -83,15 +85,22 @@ async def test_screenshot_without_a_downloads_folder_goes_to_the_data_dir(
         assert not (home / "Downloads").exists()
 
 
-async def test_screenshot_without_a_data_dir_goes_to_the_current_directory(
-    manager: FakeManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_screenshot_before_the_service_is_open_goes_to_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    app = make_app(manager)  # the fake manager has no data dir
-    async with app.run_test(notifications=True) as pilot:
-        await pilot.pause()
+    ready_before: list[bool] = []
+
+    async def opening(data_dir: Path) -> SessionService:
+        # The first frames of a start: no service yet, so no data dir to use.
+        ready_before.append(app.service_ready)
         app.action_screenshot()  # what Textual's own screenshot key would run
+        return await LocalSessionService.open(data_dir)
+
+    app = ScraperApp(tmp_path / "data", open_service=opening, sample_hz=None)
+    async with app.run_test(notifications=True) as pilot:
         await until(pilot, lambda: "Screenshot saved" in toasts(app))
+        assert ready_before == [False]
         (shot,) = tmp_path.glob("*.svg")
         assert str(shot) in toasts(app)

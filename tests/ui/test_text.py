@@ -75,3 +75,10 @@ def test_new_tail() -> None:
     assert new_tail([1, 2, 3], [2, 3, 4, 5]) == [4, 5]  # window moved by one, two appended
     assert new_tail([1, 2], [7, 8]) == [7, 8]  # no overlap: all new
     assert new_tail(["a", "a"], ["a", "a", "a"]) == ["a"]  # repeats count
+
+
+def test_short_url_never_raises_on_a_malformed_host() -> None:
+    from tui_scraper.ui.text import short_url
+
+    assert short_url("http://[@click=app.quit]x[/]/p", 40) == "http://[@click=app.quit]x[/]/p"
+    assert short_url("http://demo.test/p", 40, home="http://[x]/") == "demo.test/p"

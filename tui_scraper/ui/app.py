@@ -2,8 +2,8 @@
 
 Crawls are owned by the service and watched by the App, never by a screen: a screen's workers
 are cancelled when it is popped, and leaving the live progress screen must not stop a crawl.
-Screens reach the App only through the `ScraperHost` Protocol (ui/host.py), so they never
-import this module.
+Screens never import this module: they read through the `ScraperHost` Protocol (ui/host.py)
+and ask for every command with a Message (ui/messages.py), handled here in App workers.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -29,6 +30,7 @@ from textual.signal import Signal
 from tui_scraper.domain import ConfigError, CrawlConfig, ScraperError, Status
 from tui_scraper.paths import resolve_data_dir
 
+from . import messages
 from .commands import ScraperCommands
 from .screens.confirm import ConfirmScreen
 from .screens.detail import SessionDetailScreen
@@ -66,8 +68,8 @@ class ScraperApp(App[int]):
         self,
         data_dir: Path | None = None,
         *,
-        manager: Any | None = None,  # a SessionManager: wrapped in the local service
         service: SessionService | None = None,
+        open_service: Callable[[Path], Awaitable[SessionService]] | None = None,
         demo: bool = False,
         sample_hz: float | None = 4.0,
         clock: Callable[[], float] = time.time,
@@ -92,11 +94,10 @@ class ScraperApp(App[int]):
             else:
                 self._settings_problem = f"Saved theme {self.settings.theme!r} is not available"
         self.data_dir = data_dir
-        if service is None and manager is not None:
-            from tui_scraper.service.local import LocalSessionService
-
-            service = LocalSessionService(manager)
         self._service: SessionService | None = service
+        # How the service of `data_dir` is opened once the loop runs (the local one unless
+        # given: a test's service over the same store, later a remote one).
+        self._open_service = open_service or _open_local_service
         self.demo = demo
         self.new_config = new_config
         self.resume = resume
@@ -143,12 +144,8 @@ class ScraperApp(App[int]):
         if self._settings_problem:
             self.say(self._settings_problem, severity="warning")
         if self._service is None:
-            from tui_scraper.service.local import LocalSessionService
-
             try:
-                self._service = await LocalSessionService.open(
-                    self.data_dir or resolve_data_dir(None)
-                )
+                self._service = await self._open_service(self.data_dir or resolve_data_dir(None))
             except ScraperError as exc:
                 self.startup_error = str(exc)
                 self.exit(return_code=2, message=Text(display_safe(str(exc))))
@@ -314,16 +311,19 @@ class ScraperApp(App[int]):
         """Save an SVG of the screen and say where.
 
         Textual's default target is ~/Downloads, which most servers do not have (the save then
-        fails); here it is the directory given, else the data directory, else the current one.
+        fails); here it is the directory given, else the service's data directory (the one
+        `resolve_data_dir` chose), else — before the service is open — the current one.
         """
         from textual._files import generate_datetime_filename
 
         name = filename or generate_datetime_filename(self.title, ".svg", time_format)
         svg = self.export_screenshot()  # rendering needs the loop; choosing and writing do not
-        data_dir = (self._service.data_dir if self._service is not None else None) or self.data_dir
+        if path:
+            folder = Path(path).expanduser()
+        else:
+            folder = self._service.data_dir if self._service is not None else Path.cwd()
 
         def write() -> None:
-            folder = Path(path).expanduser() if path else _screenshot_dir(data_dir)
             target = folder / name
             try:
                 target.write_text(svg, encoding="utf-8")
@@ -388,32 +388,6 @@ class ScraperApp(App[int]):
         await self.resume_and_show(record.id)
         return record.id
 
-    def submit_new_session(
-        self,
-        config: CrawlConfig,
-        form: NewSessionScreen,
-        secret_headers: dict[str, str] | None = None,
-    ) -> None:
-        """Create from the form in an App worker: the form is popped before progress shows,
-        and a screen's own worker would be cancelled by that pop."""
-
-        async def submit() -> None:
-            try:
-                record = await self.service.create(config, secret_headers=secret_headers or None)
-            except ConfigError as exc:
-                form.show_config_error(exc)
-                return
-            except ScraperError as exc:
-                form.submitting = False
-                self.say(str(exc), severity="error")
-                return
-            self.sessions_changed.publish(record.id)
-            if self.screen is form:
-                await self.pop_screen()
-            await self.resume_and_show(record.id)
-
-        self.run_worker(submit(), group="create", exit_on_error=False)
-
     # --- navigation -----------------------------------------------------------------------
 
     def show_progress(self, session_id: str) -> None:
@@ -460,6 +434,69 @@ class ScraperApp(App[int]):
         self.sessions_changed.publish(session_id)
         return True
 
+    # --- what screens ask (Messages: screens never call the App) --------------------------
+
+    @on(messages.ShowProgress)
+    def _show_progress_asked(self, message: messages.ShowProgress) -> None:
+        self.show_progress(message.session_id)
+
+    @on(messages.ShowDetail)
+    def _show_detail_asked(self, message: messages.ShowDetail) -> None:
+        self.show_detail(message.session_id)
+
+    @on(messages.ShowNewSession)
+    def _new_session_asked(self) -> None:
+        self.show_new_session()
+
+    @on(messages.ExportSession)
+    def _export_asked(self, message: messages.ExportSession) -> None:
+        self.ask_export(message.session_id, message.target_url)
+
+    @on(messages.ResumeSession)
+    def _resume_asked(self, message: messages.ResumeSession) -> None:
+        # An App worker: the asking screen may be popped before the crawl starts.
+        self.run_worker(self._resume(message), group="command", exit_on_error=False)
+
+    async def _resume(self, message: messages.ResumeSession) -> None:
+        session_id = await self.start_session(message.session_id)
+        if session_id is None:
+            return
+        message.origin.post_message(messages.SessionResumed(session_id))
+        if message.replace and self.screen is message.origin:
+            await self.pop_screen()
+        if message.show:
+            self.show_progress(session_id)
+
+    @on(messages.DismissSession)
+    def _dismiss_asked(self, message: messages.DismissSession) -> None:
+        async def dismiss() -> None:
+            if await self.dismiss_session(message.session_id):
+                message.origin.post_message(messages.SessionDismissed(message.session_id))
+
+        self.run_worker(dismiss(), group="command", exit_on_error=False)
+
+    @on(messages.NewSessionSubmitted)
+    def _new_session_submitted(self, message: messages.NewSessionSubmitted) -> None:
+        # An App worker: the form is popped before progress shows, and a screen's own worker
+        # would be cancelled by that pop.
+        self.run_worker(self._create_from_form(message), group="create", exit_on_error=False)
+
+    async def _create_from_form(self, message: messages.NewSessionSubmitted) -> None:
+        form = message.origin
+        try:
+            record = await self.service.create(
+                message.config, secret_headers=message.secret_headers or None
+            )
+        except ScraperError as exc:
+            if not isinstance(exc, ConfigError):
+                self.say(str(exc), severity="error")
+            form.post_message(messages.NewSessionRefused(exc))
+            return
+        self.sessions_changed.publish(record.id)
+        if self.screen is form:
+            await self.pop_screen()
+        await self.resume_and_show(record.id)
+
     # --- demo -----------------------------------------------------------------------------
 
     async def _start_demo(self) -> None:
@@ -478,6 +515,12 @@ class ScraperApp(App[int]):
             await self.create_and_start(config, secret_headers)
         except ScraperError as exc:
             self.say(str(exc), severity="error")
+
+
+async def _open_local_service(data_dir: Path) -> SessionService:
+    from tui_scraper.service.local import LocalSessionService
+
+    return await LocalSessionService.open(data_dir)
 
 
 def _prestart_resource_tracker() -> None:
@@ -537,14 +580,6 @@ def run_app(
     if app.startup_error:
         return 2
     return int(app.return_code or 0)
-
-
-def _screenshot_dir(data_dir: object) -> Path:
-    """The data directory when there is one, else the current directory (never ~/Downloads,
-    which a server account rarely has)."""
-    if isinstance(data_dir, Path) and data_dir.is_dir():
-        return data_dir
-    return Path.cwd()
 
 
 def disabled_reason(node: object, action: str) -> str | None:

@@ -1,23 +1,21 @@
-"""ScraperHost: what a screen may ask of the App, as a Protocol.
+"""ScraperHost: what a screen may read off the App, as a Protocol.
 
 Screens type `self.app` as this instead of importing the App class: the App imports the
 screens, so a screen importing the App would close a design cycle, and a screen could reach
-anything the App holds. Data comes from the service; navigation and toasts from the host.
+anything the App holds. Queries go to the service (from the screen's workers), a toast to
+`say`; every command (open, resume, pause→resume, dismiss, export, create) is a Message the
+screen posts (ui/messages.py), so nothing here runs one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
-from tui_scraper.domain import CrawlConfig
 from tui_scraper.service import SessionService
-
-if TYPE_CHECKING:
-    from .screens.new_session import NewSessionScreen
 
 
 class ScraperHost(Protocol):
@@ -37,24 +35,3 @@ class ScraperHost(Protocol):
     def now(self) -> float: ...
 
     def say(self, message: str, *, severity: SeverityLevel = "information") -> None: ...
-
-    async def start_session(self, session_ref: str) -> str | None: ...
-
-    async def resume_and_show(self, session_ref: str) -> None: ...
-
-    async def dismiss_session(self, session_id: str) -> bool: ...
-
-    def submit_new_session(
-        self,
-        config: CrawlConfig,
-        form: NewSessionScreen,
-        secret_headers: dict[str, str] | None = None,
-    ) -> None: ...
-
-    def show_progress(self, session_id: str) -> None: ...
-
-    def show_detail(self, session_id: str) -> None: ...
-
-    def show_new_session(self) -> None: ...
-
-    def ask_export(self, session_id: str, target_url: str) -> None: ...

@@ -73,14 +73,20 @@ def short_url(url: str, width: int, *, home: str | None = None) -> str:
     cut in the middle rather than the path at its end, because at 80 columns the end of
     `http://127.0.0.1:8080/...` is all that differs between rows.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. `http://[x]/`: brackets that are no IPv6 address
+        return _fit(url, width)
     if not parts.netloc:
         return _fit(url, width)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     if home is not None:
-        base = urlsplit(home)
+        try:
+            base = urlsplit(home)
+        except ValueError:
+            base = parts._replace(netloc="")  # no home to compare with
         if (base.scheme, base.netloc) == (parts.scheme, parts.netloc):
             return _fit(path, width)
     host = parts.netloc

@@ -32,6 +32,7 @@ from textual.widgets import (
 
 from tui_scraper.domain import EventRecord, PageRecord, PageStatus, SessionRecord
 
+from .. import messages
 from ..text import (
     display_safe,
     human_bytes,
@@ -437,7 +438,7 @@ class SessionDetailScreen(Screen[None]):
 
     def action_export(self) -> None:
         target = self.record.target_url if self.record else ""
-        self.scraper.ask_export(self.session_id, target)
+        self.post_message(messages.ExportSession(self, self.session_id, target))
 
     def action_back(self) -> None:
         box = self.query_one("#pages-search", Input)

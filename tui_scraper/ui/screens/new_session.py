@@ -23,6 +23,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Sele
 from tui_scraper.domain import ConfigError, CrawlConfig, ExtractRule
 from tui_scraper.domain.config import DEFAULT_USER_AGENT, SCOPES, validate_url
 
+from .. import messages
 from ..text import display_safe
 from .confirm import ConfirmScreen
 
@@ -382,12 +383,12 @@ class NewSessionScreen(Screen[None]):
         if self.submitting:
             return
         values = self.values()
-        messages = {fid: check_field(fid, values[fid]) for fid in FIELDS}
+        problems = {fid: check_field(fid, values[fid]) for fid in FIELDS}
         if not str(values["url"]).strip():
-            messages["url"] = "a start URL is required"
-        for fid, message in messages.items():
+            problems["url"] = "a start URL is required"
+        for fid, message in problems.items():
             self.set_error(fid, message)
-        first_bad = next((fid for fid, m in messages.items() if m), None)
+        first_bad = next((fid for fid, m in problems.items() if m), None)
         if first_bad is not None:
             self.query_one(f"#f-{first_bad}").focus()
             return
@@ -401,7 +402,14 @@ class NewSessionScreen(Screen[None]):
         self.query_one("#f-url", Input).value = config.target_url
         self.query_one("#form-error", Label).remove_class("-shown")
         self.submitting = True
-        self.scraper.submit_new_session(config, self, secrets)
+        self.post_message(messages.NewSessionSubmitted(self, config, secrets))
+
+    @on(messages.NewSessionRefused)
+    def _refused(self, message: messages.NewSessionRefused) -> None:
+        if isinstance(message.error, ConfigError):
+            self.show_config_error(message.error)
+        else:
+            self.submitting = False
 
     def is_dirty(self) -> bool:
         return self.values() != self._pristine

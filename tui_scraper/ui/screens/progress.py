@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -21,6 +22,7 @@ from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkli
 from tui_scraper.domain import RESUMABLE, SessionRecord, Status
 from tui_scraper.service import ProgressSnapshot
 
+from .. import messages
 from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
 from ..widgets.recent_pages import RecentPagesTable
 from ..widgets.status import STATUS_STYLE
@@ -205,7 +207,9 @@ class ProgressScreen(Screen[None]):
             self.query_one("#progress-hosts", Label).update(safe_content(hosts))
             self.query_one("#progress-hosts", Label).display = bool(hosts)
             if tables:
-                self.query_one(RecentPagesTable).show(snap.recent)
+                recent = self.query_one(RecentPagesTable)
+                recent.home = snap.target_url
+                recent.show(snap.recent)
                 fresh = new_tail(self._errors, snap.errors)
                 self._errors = list(snap.errors)
                 log = self.query_one(RichLog)
@@ -239,9 +243,13 @@ class ProgressScreen(Screen[None]):
         if self._live and self.scraper.service.pause(self.session_id):
             # Returns at once; the crawl checkpoints, then becomes paused.
             self.scraper.say(f"Pausing {self.session_id[:8]}…")
-        elif self.state in RESUMABLE and await self.scraper.start_session(self.session_id):
-            self._record_loaded = False
-            self.sample()
+        elif self.state in RESUMABLE:
+            self.post_message(messages.ResumeSession(self, self.session_id, show=False))
+
+    @on(messages.SessionResumed)
+    def _resumed(self) -> None:
+        self._record_loaded = False
+        self.sample()
 
     def action_cancel_crawl(self) -> None:
         if not self.check_action("cancel_crawl", ()):
@@ -268,7 +276,7 @@ class ProgressScreen(Screen[None]):
             self.scraper.say(f"Cancelling {self.session_id[:8]}…")
 
     def action_details(self) -> None:
-        self.scraper.show_detail(self.session_id)
+        self.post_message(messages.ShowDetail(self, self.session_id))
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Footer, Header, Label
 
 from tui_scraper.domain import EventRecord, SessionRecord
 
-from ..text import display_safe, human_time, labelled, safe_text
+from .. import messages
+from ..text import display_safe, human_time, labelled, safe_text, short_url
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 
@@ -86,11 +87,24 @@ class RecoveryScreen(Screen[None]):
         return [
             Text(record.short_id),
             status_text(record.status),
-            safe_text(record.target_url),
+            self._target(record),
             safe_text(self.reasons.get(record.id, "")),
             Text(human_time(checkpoint, now=self.scraper.now(), short=True)),
             Text(f"{p.done}/{p.queued + p.fetching}", justify="right"),
         ]
+
+    def _target(self, record: SessionRecord) -> Text:
+        # The sessions list's rule: no scheme, the host cut in its middle before the path.
+        width = self.query_one(FlexTable).column_width("target")
+        return Text(short_url(display_safe(record.target_url), width), no_wrap=True)
+
+    @on(FlexTable.Fitted)
+    def _refit(self) -> None:
+        # Targets are shortened to the column's width: a resize re-shortens them.
+        table = self.query_one(FlexTable)
+        for record in self.records.values():
+            if record.id in table.rows:
+                table.update_cell(record.id, "target", self._target(record))
 
     async def _load_reasons(self) -> None:
         table = self.query_one(DataTable)
@@ -150,20 +164,24 @@ class RecoveryScreen(Screen[None]):
         record = self.selected()
         if record is None:
             return
-        if await self.scraper.start_session(record.id):
-            self._remove(record.id)
-            # Replace this screen with live progress: escape from there goes home.
-            self.dismiss(None)
-            self.scraper.show_progress(record.id)
+        # Once started, live progress replaces this screen: escape from there goes home.
+        self.post_message(messages.ResumeSession(self, record.id, replace=True))
 
     async def action_dismiss_session(self) -> None:
         record = self.selected()
         if record is None:
             return
-        if await self.scraper.dismiss_session(record.id):
-            self._remove(record.id)
-            if not self.records:
-                self.dismiss(None)
+        self.post_message(messages.DismissSession(self, record.id))
+
+    @on(messages.SessionResumed)
+    def _resumed(self, message: messages.SessionResumed) -> None:
+        self._remove(message.session_id)
+
+    @on(messages.SessionDismissed)
+    def _dismissed(self, message: messages.SessionDismissed) -> None:
+        self._remove(message.session_id)
+        if not self.records and self.app.screen is self:
+            self.dismiss(None)
 
     def _remove(self, session_id: str) -> None:
         self.records.pop(session_id, None)

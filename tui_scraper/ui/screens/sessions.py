@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from tui_scraper.domain import RESUMABLE, SessionRecord, Status
 
+from .. import messages
 from ..text import display_safe, human_time, labelled, short_url
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
@@ -284,32 +285,36 @@ class SessionsScreen(Screen[None]):
     # --- actions --------------------------------------------------------------------------
 
     def action_new(self) -> None:
-        self.scraper.show_new_session()
+        self.post_message(messages.ShowNewSession(self))
 
     def action_open(self) -> None:
         record = self.selected()
         if record is None:
             return
         if self._live_status(record) == Status.RUNNING:
-            self.scraper.show_progress(record.id)
+            self.post_message(messages.ShowProgress(self, record.id))
         else:
-            self.scraper.show_detail(record.id)
+            self.post_message(messages.ShowDetail(self, record.id))
 
     async def action_resume(self) -> None:
         record = self.selected()
         if record is not None and self.check_action("resume", ()):
-            await self.scraper.resume_and_show(record.id)
+            self.post_message(messages.ResumeSession(self, record.id))
 
     async def action_dismiss_session(self) -> None:
         record = self.selected()
         allowed = record is not None and self.check_action("dismiss_session", ())
-        if record is not None and allowed and await self.scraper.dismiss_session(record.id):
-            self.scraper.say(f"Dismissed {record.short_id}; it stays in the history")
+        if record is not None and allowed:
+            self.post_message(messages.DismissSession(self, record.id))
+
+    @on(messages.SessionDismissed)
+    def _dismissed(self, message: messages.SessionDismissed) -> None:
+        self.scraper.say(f"Dismissed {message.session_id[:8]}; it stays in the history")
 
     def action_export(self) -> None:
         record = self.selected()
         if record is not None:
-            self.scraper.ask_export(record.id, record.target_url)
+            self.post_message(messages.ExportSession(self, record.id, record.target_url))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from tui_scraper.service import RecentPage
 
-from ..text import human_bytes, human_ms, safe_text
+from ..text import display_safe, human_bytes, human_ms, safe_text, short_url
 from .status import http_text, status_text
 from .tables import FlexTable
 from .tail import new_tail
@@ -29,6 +29,8 @@ class RecentPagesTable(FlexTable):
     def __init__(self, *, max_rows: int = MAX_ROWS, id: str | None = None) -> None:
         super().__init__(flex_column="title", id=id, cursor_type="row", zebra_stripes=True)
         self.max_rows = max_rows
+        # The session's start URL: its own pages show as paths (as in the session detail).
+        self.home: str | None = None
         self._shown: list[RecentPage] = []
         self._ids = count()
 
@@ -52,11 +54,13 @@ class RecentPagesTable(FlexTable):
             # #5273) and at a few hundred pages/s that cost the crawl half its throughput.
             self.clear()
             fresh = self._shown[-self.max_rows :]
+        url_width = self.column_width("url")
         for page in fresh:
+            url = short_url(display_safe(page.url), url_width, home=self.home)
             self.add_row(
                 http_text(page.http_status),
                 status_text(page.status),
-                safe_text(page.url),
+                Text(url, no_wrap=True),
                 safe_text(page.title or ""),
                 Text(human_bytes(page.size), justify="right"),
                 Text(human_ms(page.elapsed_ms), justify="right"),
