@@ -48,6 +48,8 @@ class ScriptedCrawl:
 class ScriptedService(LocalSessionService):
     def __init__(self, manager: SessionManager, clock: FixedClock) -> None:
         super().__init__(manager)
+        # The real manager under the service: a test seeds and inspects the store through it.
+        self.manager = manager
         self.clock = clock
         self.crawls: dict[str, ScriptedCrawl] = {}
         # The commands and paged queries the screens sent, in order (what a test asserts on).
@@ -71,9 +73,11 @@ class ScriptedService(LocalSessionService):
         self.calls.append(("dismiss", session_ref))
         return await super().dismiss(session_ref)
 
-    async def export(self, session_ref: str, fmt: str, path: Path | None) -> int:
+    async def export(
+        self, session_ref: str, fmt: str, path: Path | None, *, keep_formulas: bool = False
+    ) -> int:
         self.calls.append(("export", (session_ref, fmt, path)))
-        return await super().export(session_ref, fmt, path)
+        return await super().export(session_ref, fmt, path, keep_formulas=keep_formulas)
 
     async def pages_after(
         self,
