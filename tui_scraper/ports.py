@@ -1,35 +1,81 @@
-"""What the crawl engine needs from a session store, and nothing more.
+"""What the engine and the runtime need from storage, grouped by job, and nothing more.
 
-The engine is typed against this Protocol, not the concrete SQLite `Store`: any store that keeps
-the resume invariants (a batch of results and their links commit in one transaction, claimed rows
-go back with `requeue_fetching`) can run a crawl. Only domain records cross it, never a connection
-or a cursor. (`checkpoint` here is the store's name for one batch commit, not a WAL checkpoint.)
+The engine and the runtime are typed against these Protocols, never a concrete store: any store
+that keeps the resume invariants (a batch of results and their links commit in one transaction,
+claimed rows go back with `requeue_fetching`) can run a crawl. Only domain records cross them,
+never a connection, a cursor or a database file. (`checkpoint` is one batch commit, not a WAL
+checkpoint.)
+
+Two composed Protocols name what each consumer needs: `EngineStore` (the crawler and its parts)
+and `RuntimeStore` (the code that runs one session: the engine's needs plus the session's state,
+its summary and the lease).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from .domain.progress import Progress
-from .domain.records import ClaimedPage, PageRecord, PageResult
-from .domain.status import PageStatus
+from .domain.records import (
+    ClaimedPage,
+    ControlCommand,
+    ControlRecord,
+    LeaseOwner,
+    PageRecord,
+    PageResult,
+    SessionRecord,
+)
+from .domain.status import PageStatus, Status
 
-__all__ = ["CrawlStore"]
+__all__ = [
+    "BlobWriter",
+    "Blobs",
+    "ControlPort",
+    "EngineStore",
+    "Events",
+    "Frontier",
+    "Lease",
+    "RuntimeStore",
+    "SessionSecrets",
+    "Sessions",
+    "WaitSignals",
+]
 
 
-class CrawlStore(Protocol):
-    def add_wait_listener(self, listener: Callable[[str], None]) -> None: ...
+class Sessions(Protocol):
+    """A session's record, its state machine and the summary written when it completes."""
 
-    def remove_wait_listener(self, listener: Callable[[str], None]) -> None: ...
+    async def get_session(self, session_id: str) -> SessionRecord: ...
+
+    async def transition(
+        self,
+        session_id: str,
+        wanted: Status,
+        *,
+        reason: str,
+        who: str,
+        expected: Status | None = None,
+        error: str | None = None,
+    ) -> SessionRecord: ...
+
+    async def set_summary(self, session_id: str, summary: dict[str, Any]) -> None: ...
+
+
+class Frontier(Protocol):
+    """The pages of a session: what is due, what is claimed, and the batch commit of results."""
+
+    async def seed_page(self, session_id: str) -> PageRecord | None: ...
 
     async def claim_batch(self, session_id: str, limit: int, now: float) -> list[ClaimedPage]: ...
 
-    async def next_due_time(self, session_id: str) -> float | None: ...
+    async def requeue_fetching(self, session_id: str) -> int:
+        """Claimed rows (of a run that stopped or died) go back to the queue; returns how many."""
+        ...
 
-    async def requeue_fetching(self, session_id: str) -> int: ...
-
-    async def requeue_lost_content(self, session_id: str) -> int: ...
+    async def requeue_lost_content(self, session_id: str) -> int:
+        """Done pages whose stored content is gone are queued again; returns how many."""
+        ...
 
     async def checkpoint(
         self,
@@ -39,25 +85,64 @@ class CrawlStore(Protocol):
         *,
         heartbeat: float,
         max_pages: int | None = None,
-    ) -> int: ...
+    ) -> int:
+        """Results, their links, the progress and the run's heartbeat in one transaction; the
+        blobs the results name are durable before it commits. Returns the new pages queued."""
+        ...
+
+    async def next_due_time(self, session_id: str) -> float | None: ...
 
     async def page_status(self, session_id: str, url: str) -> PageStatus | None: ...
 
     async def page_counts(self, session_id: str) -> dict[PageStatus, int]: ...
 
-    async def seed_page(self, session_id: str) -> PageRecord | None: ...
+    def iter_pages(self, session_id: str) -> AsyncIterator[PageRecord]:
+        """Every page of the session in id order (the completed crawl's summary reads them)."""
+        ...
+
+
+class Events(Protocol):
+    """The session's timeline."""
 
     async def add_event(self, session_id: str, kind: str, reason: str, *, who: str) -> None: ...
 
 
-# --- control: commands to a running session, recorded durably ---
-# Imported here, not at the top: this block is appended to the file as one unit.
-from collections.abc import Mapping  # noqa: E402
-from typing import Any  # noqa: E402
+class WaitSignals(Protocol):
+    """Told when a write waits for a lock another process holds (shown with the progress)."""
 
-from .domain.records import ControlCommand, ControlRecord  # noqa: E402
+    def add_wait_listener(self, listener: Callable[[str], None]) -> None: ...
 
-__all__ += ["ControlPort"]
+    def remove_wait_listener(self, listener: Callable[[str], None]) -> None: ...
+
+
+class Lease(Protocol):
+    """Proof that one runner owns a running session. `acquire_run` refuses a second owner
+    (SessionBusy) and moves the session to `running`; the heartbeat is written by every
+    `checkpoint`; `release_run` drops the proof (the status is changed by `transition`)."""
+
+    async def acquire_run(
+        self, session_id: str, owner: LeaseOwner, *, who: str, reason: str
+    ) -> SessionRecord: ...
+
+    async def release_run(self, session_id: str) -> None: ...
+
+
+class BlobWriter(Protocol):
+    """Writes one page's content where the store keeps it; returns (sha256 hex, storage path).
+
+    Must be picklable and usable from any thread or process without the store open: the parse
+    pool sends it once to each worker process, which writes the blobs itself. `sync=False`
+    leaves durability to the `checkpoint` that names the blob.
+    """
+
+    def write(
+        self, data: bytes, *, compress: bool = True, sync: bool = True
+    ) -> tuple[str, str]: ...
+
+
+class Blobs(Protocol):
+    @property
+    def blobs(self) -> BlobWriter: ...
 
 
 class ControlPort(Protocol):
@@ -91,3 +176,19 @@ class ControlPort(Protocol):
     async def get_control(self, control_id: int) -> ControlRecord: ...
 
     async def mark_control_applied(self, control_id: int, *, outcome: str) -> bool: ...
+
+
+class EngineStore(Frontier, Events, WaitSignals, Blobs, Protocol):
+    """Everything the crawler and its parts use."""
+
+
+class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, Protocol):
+    """Everything the code running one session uses (runtime/worker.py), commands included."""
+
+
+class SessionSecrets(Protocol):
+    """Secret header values kept apart from the store (never in its records)."""
+
+    async def load(self, session_id: str) -> dict[str, str]: ...
+
+    async def delete(self, session_id: str) -> None: ...

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tui_scraper.backends.sqlite import Store
 from tui_scraper.domain import CrawlConfig, PageStatus, Status
-from tui_scraper.engine import parse
+from tui_scraper.engine import parse, parse_pool
 from tui_scraper.engine.batching import BATCH_SIZE
 from tui_scraper.engine.stats import CrawlStats
 from tui_scraper.runtime.manager import SessionManager
@@ -142,7 +142,7 @@ async def test_batches_never_exceed_their_size_under_slow_commits(
             CrawlConfig(target_url=server.base + "/", concurrency=32, per_host_concurrency=32)
         )
         handle = await manager.start(session.id)
-        crawlers.append(handle._crawler)
+        crawlers.append(handle._runner.crawler)
         assert await asyncio.wait_for(handle.wait(), 240) is Status.COMPLETED
         assert max(sizes) <= BATCH_SIZE, max(sizes)
         assert max(behind) <= BATCH_SIZE, max(behind)
@@ -155,16 +155,16 @@ async def test_batches_never_exceed_their_size_under_slow_commits(
 async def test_memory_error_stops_resumably(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = parse.ParsePool.process
+    original = parse_pool.ParsePool.process
     calls = [0]
 
-    async def process(self: parse.ParsePool, job: parse.PageJob) -> parse.ProcessedPage:
+    async def process(self: parse_pool.ParsePool, job: parse.PageJob) -> parse.ProcessedPage:
         calls[0] += 1
         if calls[0] == 5:
             raise MemoryError
         return await original(self, job)
 
-    monkeypatch.setattr(parse.ParsePool, "process", process)
+    monkeypatch.setattr(parse_pool.ParsePool, "process", process)
     server = SiteServer(generated_site(60)).start()
     try:
         session_id, status = await run_crawl(manager, server.base + "/", concurrency=2)
@@ -173,7 +173,7 @@ async def test_memory_error_stops_resumably(
         assert record.error and "out of memory" in record.error and "\n" not in record.error
         counts = await manager.store.page_counts(session_id)
         assert counts[PageStatus.FAILED] == 0  # the page was not charged
-        monkeypatch.setattr(parse.ParsePool, "process", original)
+        monkeypatch.setattr(parse_pool.ParsePool, "process", original)
         handle = await manager.start(session_id)
         assert await handle.wait() is Status.COMPLETED
         assert (await manager.store.page_counts(session_id))[PageStatus.DONE] == 60
@@ -184,10 +184,10 @@ async def test_memory_error_stops_resumably(
 async def test_no_parse_worker_can_start_stops_resumably(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_descriptors(_ctx: object) -> object:
+    def no_descriptors(_ctx: object, _blobs: object) -> object:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(parse, "_start_process", no_descriptors)
+    monkeypatch.setattr(parse_pool, "_start_process", no_descriptors)
     server = SiteServer(generated_site(20)).start()
     try:
         session_id, status = await run_crawl(manager, server.base + "/")

@@ -16,7 +16,8 @@ import time
 import timeit
 from urllib.parse import urljoin
 
-from tui_scraper.engine.parse import PageJob, ParsePool, process_page
+from tui_scraper.engine.parse import PageJob, process_page
+from tui_scraper.engine.parse_pool import ParsePool
 from tui_scraper.engine.urls import Scope, canonicalize
 
 URL_CASES = [

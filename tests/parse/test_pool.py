@@ -14,19 +14,21 @@ from pathlib import Path
 
 import pytest
 
+from tui_scraper.backends.sqlite.blobs import BLOBS_DIRNAME, BlobStore
 from tui_scraper.domain import ExtractRule
-from tui_scraper.engine import parse
+from tui_scraper.engine import parse, parse_pool
 from tui_scraper.engine.parse import (
     PageJob,
     ParseAbandoned,
     ParseCrashed,
     ParseError,
-    ParsePool,
     ParseTimeout,
     ProcessedPage,
     process_page,
 )
+from tui_scraper.engine.parse_pool import ParsePool
 from tui_scraper.engine.urls import Scope
+from tui_scraper.ports import BlobWriter
 
 SCOPE = Scope.build("http://example.com/")
 DEADLINE = 2.0
@@ -83,8 +85,10 @@ def loop_lag() -> Iterator[list[float]]:
 
 
 @asynccontextmanager
-async def pool_of(workers: int = 1, deadline: float = DEADLINE) -> AsyncIterator[ParsePool]:
-    pool = ParsePool(workers=workers, deadline=deadline)
+async def pool_of(
+    workers: int = 1, deadline: float = DEADLINE, blobs: BlobWriter | None = None
+) -> AsyncIterator[ParsePool]:
+    pool = ParsePool(workers=workers, deadline=deadline, blobs=blobs)
     try:
         yield pool
     finally:
@@ -109,7 +113,7 @@ async def test_in_process_mode() -> None:
 
 
 async def test_in_process_mode_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow(job: PageJob) -> ProcessedPage:
+    def slow(job: PageJob, blobs: BlobWriter | None = None) -> ProcessedPage:
         time.sleep(0.5)
         raise AssertionError("not reached in time")
 
@@ -214,12 +218,14 @@ async def test_page_that_kills_two_workers_fails_only_itself() -> None:
 async def test_exceptions_keep_their_type(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_bytes(b"")
-    async with pool_of(workers=1) as pool:
+    async with pool_of(workers=1, blobs=BlobStore(not_a_dir / BLOBS_DIRNAME)) as pool:
         with pytest.raises(OSError):
-            await pool.process(make_job(NORMAL, blob_root=str(not_a_dir)))
-        # the worker survived an ordinary exception
-        assert (await pool.process(make_job(NORMAL))).title == "ok"
-        assert pool.crashes == 0
+            await pool.process(make_job(NORMAL))
+        pids = pool.pids
+        # the worker survived an ordinary exception: the same one answers the next page
+        with pytest.raises(OSError):
+            await pool.process(make_job(NORMAL + b"<p>another</p>"))
+        assert pool.pids == pids and pool.crashes == 0
 
 
 async def test_cancelled_caller_does_not_disturb_the_pool() -> None:
@@ -265,10 +271,9 @@ async def test_storage_names_never_escape(tmp_path: Path) -> None:
     sibling = tmp_path / "outside"
     sibling.mkdir()
     before = set(tmp_path.rglob("*"))
-    async with pool_of(workers=1) as pool:
+    async with pool_of(workers=1, blobs=BlobStore(data_dir / BLOBS_DIRNAME)) as pool:
         results = [
-            await pool.process(make_job(NORMAL + url.encode(), url=url, blob_root=str(data_dir)))
-            for url in HOSTILE_URLS
+            await pool.process(make_job(NORMAL + url.encode(), url=url)) for url in HOSTILE_URLS
         ]
     for result in results:
         assert result.storage_path is not None
@@ -285,12 +290,12 @@ async def test_storage_names_never_escape(tmp_path: Path) -> None:
 
 async def test_workers_that_cannot_start_fail_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     """A child that dies before it is ready (broken install) must not respawn forever."""
-    monkeypatch.setattr(parse, "_worker_main", _die_at_start)
+    monkeypatch.setattr(parse_pool, "_worker_main", _die_at_start)
     async with pool_of(workers=1) as pool:
         with pytest.raises(ParseError, match="keep dying"):
             await asyncio.wait_for(pool.process(make_job(NORMAL)), 30)
         assert pool.spawned >= 3
 
 
-def _die_at_start(jobs: object, results: object) -> None:
+def _die_at_start(jobs: object, results: object, blobs: object) -> None:
     os._exit(3)

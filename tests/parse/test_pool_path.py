@@ -12,7 +12,8 @@ import tui_scraper
 
 PROBE = """
 import asyncio
-from tui_scraper.engine.parse import PageJob, ParsePool
+from tui_scraper.engine.parse import PageJob
+from tui_scraper.engine.parse_pool import ParsePool
 from tui_scraper.engine.urls import Scope
 
 async def main():

@@ -10,12 +10,19 @@ The invariants that make resume exact, and where they hold here:
 5. counters start from `page_counts`, so limits and figures stay exact across stops.
 
 The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages) is kept by
-`batching.Batcher`. The engine is typed against `ports.CrawlStore`, not a concrete store.
+`batching.Batcher`. The engine is typed against `ports.EngineStore`, not a concrete store.
+
+The crawler is the orchestration only: dispatch (`dispatch.py`), host gating (`politeness.py`),
+one page's fetch and classification (`pages.py`, `classify.py`), redirect bookkeeping
+(`redirects.py`), downloads, batching, the parse pool (`parse_pool.py`), the live figures
+(`live.py`) and how a run ended (`outcome.py`) are their own modules. What runs a session around
+it (the lease, requeueing a dead run's claims, the final summary and transition, secrets) is
+`runtime/worker.py`.
 
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
 untouched. `failed` is kept for what is final (the start URL failed, nothing could be fetched).
-See `crawl/faults.py`.
+See `engine/faults.py`.
 """
 
 from __future__ import annotations
@@ -24,15 +31,13 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Literal
+from dataclasses import dataclass, field
 
 from ..domain.config import CrawlConfig
 from ..domain.progress import Progress
 from ..domain.records import ClaimedPage, PageResult
 from ..domain.status import PageStatus, Status
-from ..ports import CrawlStore
+from ..ports import EngineStore
 from .addresses import seed_allows_private
 from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
 from .classify import (
@@ -44,38 +49,37 @@ from .dispatch import Dispatcher
 from .faults import describe_fault, is_our_fault
 from .fetch import Fetcher
 from .limits import capped_concurrency
+from .live import LiveFigures
+from .outcome import (
+    CrawlOutcome,
+    StopKind,
+    describe_error,
+    error_outcome,
+    judge_completion,
+    outcome_for_stop,
+)
 from .pages import PageProcessor
-from .parse import ParsePool
+from .parse_pool import ParsePool
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache
-from .stats import CrawlStats, RecentPage, average_rate
+from .stats import CrawlStats
 from .tls import tls_context
 from .traps import TrapGuard
 from .urls import Scope
 
-__all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler"]
+__all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler", "StopKind"]
 
 PAUSE_GRACE_S = 5.0
 INTERRUPT_GRACE_S = 1.0
-StopKind = Literal["pause", "cancel", "interrupt"]
-
-
-@dataclass
-class CrawlOutcome:
-    status: Status
-    reason: str
-    error: str | None = None
-    who: str | None = None  # who asked for the stop (e.g. "signal"); None: the crawl itself
 
 
 @dataclass
 class Crawler:
-    store: CrawlStore
+    store: EngineStore
     session_id: str
     config: CrawlConfig
     stats: CrawlStats
-    data_dir: Path
     previous_elapsed_s: float = 0.0
     parse_workers: int = 1
     secret_headers: dict[str, str] = field(default_factory=dict)
@@ -93,10 +97,9 @@ class Crawler:
         self._batch = Batcher(self._commit)
         self._inflight = 0
         self._concurrency = self.config.concurrency
-        self._checked_content = False  # done pages whose blob is gone are requeued once a run
-        # The live page counters; only their count fields are used, the rest is filled at publish.
-        self._counts = Progress()
-        self._started_mono = time.monotonic()
+        self._live = LiveFigures(
+            self.stats, previous_elapsed_s=self.previous_elapsed_s, clock=self.clock
+        )
         self._scope = Scope.from_config(self.config)
         # Here, not in run(): run() starts again for retries that came due, the counts go on.
         self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
@@ -129,14 +132,8 @@ class Crawler:
         self._publish_progress()
 
     async def _run(self) -> CrawlOutcome:
-        await self.store.requeue_fetching(self.session_id)
-        if not self._checked_content:
-            self._checked_content = True
-            lost = await self.store.requeue_lost_content(self.session_id)
-            if lost:
-                await self._note_host(
-                    "", "repair", f"{lost} stored page(s) had lost their content; fetching again"
-                )
+        # No row is `fetching` here: the runtime requeued a dead run's claims before the first
+        # run, and the final flush of a run requeues its own before the next.
         await self._load_counts()
         self.stats.start_run()
         await self._cap_concurrency()
@@ -155,12 +152,11 @@ class Crawler:
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
         self._hops = RedirectTargets()
-        self._pool = ParsePool(workers=self.parse_workers)
+        self._pool = ParsePool(workers=self.parse_workers, blobs=self.store.blobs)
         self._pages = PageProcessor(
             store=self.store,
             session_id=self.session_id,
             config=cfg,
-            data_dir=self.data_dir,
             fetcher=self._fetcher,
             robots=self._robots,
             gate=self._gate,
@@ -186,7 +182,7 @@ class Crawler:
             batch=self._batch,
             changed=self._changed,
             concurrency=self._concurrency,
-            counts=lambda: self._counts,
+            counts=lambda: self._live.counts,
             in_flight=lambda: self._inflight,
         )
         dispatcher = asyncio.create_task(dispatch.run())
@@ -197,12 +193,12 @@ class Crawler:
             if dispatcher.done() and not stop_wait.done():
                 exc = dispatcher.exception()
                 if exc is not None:
-                    outcome = _error_outcome(exc)
+                    outcome = error_outcome(exc)
                 else:
                     outcome = CrawlOutcome(Status.COMPLETED, "frontier exhausted")
             else:
                 dispatcher.cancel()
-                outcome = self._outcome_for_stop()
+                outcome = outcome_for_stop(self._stop_kind, self._stop_reason, self._stop_who)
                 await self._drain_in_flight(
                     PAUSE_GRACE_S if self._stop_kind == "pause" else INTERRUPT_GRACE_S
                 )
@@ -226,11 +222,11 @@ class Crawler:
             await self._load_counts()
             await self._batch.flush(force=True)
         except Exception as exc:  # disk full, I/O error: the reason goes into the session
-            return _error_outcome(exc)
+            return error_outcome(exc)
         if self._storage_error is not None:
-            return _error_outcome(self._storage_error)
+            return error_outcome(self._storage_error)
         if self._fatal is not None:
-            return _error_outcome(self._fatal)
+            return error_outcome(self._fatal)
         if outcome.status is Status.COMPLETED:
             # Retries that came due during the final flush keep the crawl alive, not "done".
             pending = await self.store.page_counts(self.session_id)
@@ -240,22 +236,11 @@ class Crawler:
         return outcome
 
     async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
-        """An empty frontier is a success only if the crawl achieved something: a start URL
-        that failed, or a run in which no page could be fetched, is final and is `failed`."""
         try:
             seed = await self.store.seed_page(self.session_id)
         except Exception as exc:
-            return _error_outcome(exc)
-        if seed is not None and seed.status is PageStatus.FAILED:
-            error = seed.error or {}
-            why = str(error.get("message") or error.get("kind") or "failed")
-            return CrawlOutcome(Status.FAILED, "error", f"the start URL failed: {why}")
-        if counts.get(PageStatus.DONE, 0) == 0 and counts.get(PageStatus.FAILED, 0):
-            failed = counts[PageStatus.FAILED]
-            return CrawlOutcome(
-                Status.FAILED, "error", f"no page could be fetched ({failed} failed)"
-            )
-        return CrawlOutcome(Status.COMPLETED, "frontier exhausted")
+            return error_outcome(exc)
+        return judge_completion(seed, counts)
 
     async def _cap_concurrency(self) -> None:
         """Fewer workers than asked when the descriptor limit could not serve them all: running
@@ -272,25 +257,8 @@ class Crawler:
             )
 
     async def _load_counts(self) -> None:
-        counts = await self.store.page_counts(self.session_id)
-        self._counts = Progress(
-            done=counts.get(PageStatus.DONE, 0),
-            failed=counts.get(PageStatus.FAILED, 0),
-            skipped=counts.get(PageStatus.SKIPPED, 0),
-            queued=counts.get(PageStatus.QUEUED, 0),
-            fetching=counts.get(PageStatus.FETCHING, 0),
-            bytes=self._counts.bytes or self.stats.progress.bytes,
-        )
+        self._live.reload(await self.store.page_counts(self.session_id))
         self._publish_progress()
-
-    def _outcome_for_stop(self) -> CrawlOutcome:
-        if self._stop_kind == "pause":
-            return CrawlOutcome(Status.PAUSED, self._stop_reason or "paused by the user")
-        if self._stop_kind == "cancel":
-            return CrawlOutcome(Status.FAILED, "cancelled", "cancelled")
-        return CrawlOutcome(
-            Status.INTERRUPTED, self._stop_reason or "interrupted", who=self._stop_who
-        )
 
     async def _drain_in_flight(self, grace: float) -> None:
         """Stop dispatching; let running requests finish for a bounded time; the rest go back."""
@@ -319,7 +287,7 @@ class Crawler:
                         page,
                         PageStatus.FAILED,
                         kind="internal",
-                        message=_describe(exc),
+                        message=describe_error(exc),
                         now=self.clock(),
                     )
             finally:
@@ -341,42 +309,16 @@ class Crawler:
         try:
             await self.store.add_event(self.session_id, kind, text, who="crawler")
         except Exception as exc:  # the timeline is best effort; the crawl's data is not
-            self.stats.record_error(f"could not record {kind}: {_describe(exc)}")
+            self.stats.record_error(f"could not record {kind}: {describe_error(exc)}")
 
     async def _is_claimed(self, url: str) -> bool:
         return await self.store.page_status(self.session_id, url) is PageStatus.FETCHING
 
     # results and batch commits ---------------------------------------------------------------
     def _record(self, result: PageResult, *, claimed: bool = True) -> None:
-        counts = self._counts
-        if claimed:
-            counts.fetching = max(0, counts.fetching - 1)
-        status = result.status
-        if status is PageStatus.DONE:
-            counts.done += 1
-            counts.bytes += result.size or 0
-        elif status is PageStatus.FAILED:
-            counts.failed += 1
-        elif status is PageStatus.SKIPPED:
-            counts.skipped += 1
-        else:
-            counts.queued += 1
+        self._live.record(result, claimed=claimed)
         self._batch.add(result)
         self._changed.set()
-        shown = "retry" if status is PageStatus.QUEUED else status.value
-        self.stats.record_page(
-            RecentPage(
-                url=result.url,
-                status=shown,
-                http_status=result.http_status,
-                title=result.title,
-                size=result.size,
-                elapsed_ms=result.elapsed_ms,
-                at=result.fetched_at or self.clock(),
-            )
-        )
-        if result.error and status is not PageStatus.DONE:
-            self.stats.record_error(f"{result.url}: {result.error.get('message', '')}")
 
     async def _committer(self) -> None:
         while True:
@@ -391,7 +333,7 @@ class Crawler:
                     self.request_stop("interrupt", describe_fault(exc))
                 else:
                     self._fatal = self._fatal or exc
-                    self.request_stop("interrupt", _describe(exc))
+                    self.request_stop("interrupt", describe_error(exc))
                 return
 
     async def _commit(self, batch: list[PageResult]) -> None:
@@ -407,50 +349,8 @@ class Crawler:
         )
         crash_point("after_checkpoint")
         await self._hops.committed(batch, self._is_claimed)
-        self._counts.queued += new
+        self._live.counts.queued += new
         self._publish_progress()
 
     def _publish_progress(self) -> Progress:
-        """The figures observers see. One source of truth for each:
-        - `fetching` is requests in flight (at most the concurrency); rows claimed from the
-          frontier but not yet started are waiting, so they count as `queued`;
-        - `pages_per_s` is the pages finished over the last few seconds divided by the time
-          those seconds actually cover; once the crawl stops it is the session average, the
-          same figure the summary stores (`avg_pages_per_s`, always the session average).
-        """
-        c = self._counts
-        elapsed = round(self.previous_elapsed_s + (time.monotonic() - self._started_mono), 1)
-        in_flight = min(self._inflight, c.fetching)
-        average = average_rate(c.done, c.failed, elapsed)
-        running = self.stats.running
-        hosts: dict[str, str] = {}
-        health: HostHealth | None = getattr(self, "_health", None)
-        if health is not None and running:
-            now = self.clock()
-            hosts = {host: health.describe(host, now) for host in health.down_hosts()}
-        progress = replace(
-            c,
-            queued=c.queued + (c.fetching - in_flight),
-            fetching=in_flight,
-            pages_per_s=round(self.stats.recent_rate(), 1) if running else average,
-            avg_pages_per_s=average,
-            elapsed_s=elapsed,
-            last_url=self.stats.progress.last_url,
-            host_states=hosts,
-            waiting=self.stats.progress.waiting,
-        )
-        self.stats.update_progress(progress)
-        return progress
-
-
-def _error_outcome(exc: BaseException) -> CrawlOutcome:
-    if is_our_fault(exc):
-        # Our disk, descriptors, memory, database lock or data dir: what was committed is
-        # intact; the session is resumed once the cause is fixed (see the module doc).
-        return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
-    return CrawlOutcome(Status.FAILED, "error", _describe(exc))
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return text.splitlines()[0][:300] if text else exc.__class__.__name__
+        return self._live.publish(self._inflight, getattr(self, "_health", None))

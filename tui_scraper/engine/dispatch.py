@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ..domain.progress import Progress
 from ..domain.records import ClaimedPage
-from ..ports import CrawlStore
+from ..ports import Frontier
 from .batching import Batcher
 
 __all__ = ["Dispatcher"]
@@ -18,7 +18,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        store: CrawlStore,
+        store: Frontier,
         session_id: str,
         clock: Callable[[], float],
         queue: asyncio.Queue[ClaimedPage],

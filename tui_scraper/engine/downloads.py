@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-from ..backends.sqlite.blobs import write_blob
 from ..domain.records import ClaimedPage, DownloadRecord
+from ..ports import BlobWriter
 
 __all__ = ["store_download"]
 
 
 async def store_download(
-    data_dir: Path, page: ClaimedPage, body: bytes, content_type: str | None
+    blobs: BlobWriter, page: ClaimedPage, body: bytes, content_type: str | None
 ) -> DownloadRecord:
     """Write the body as a blob (off the loop) and describe it. Not fsynced here: the batch
     commit syncs every blob it names once, before its COMMIT (a blob is durable before its row)."""
-    sha, rel = await asyncio.to_thread(write_blob, data_dir, body, compress=False, sync=False)
+    sha, rel = await asyncio.to_thread(blobs.write, body, compress=False, sync=False)
     return DownloadRecord(
         url=page.url,
         storage_path=rel,

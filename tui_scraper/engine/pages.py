@@ -13,13 +13,12 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..domain.config import CrawlConfig
 from ..domain.records import ClaimedPage, DiscoveredLink, PageResult
 from ..domain.status import PageStatus
-from ..ports import CrawlStore
+from ..ports import EngineStore
 from .classify import (
     error_info,
     is_html,
@@ -32,7 +31,8 @@ from .crashpoints import crash_point
 from .downloads import store_download
 from .faults import is_resource_exhaustion
 from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
-from .parse import PageJob, ParseAbandoned, ParsePool, ParseTimeout, mark_truncated
+from .parse import PageJob, ParseAbandoned, ParseTimeout, mark_truncated
+from .parse_pool import ParsePool
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache
@@ -49,10 +49,9 @@ class PageProcessor:
     def __init__(
         self,
         *,
-        store: CrawlStore,
+        store: EngineStore,
         session_id: str,
         config: CrawlConfig,
-        data_dir: Path,
         fetcher: Fetcher,
         robots: RobotsCache,
         gate: HostGate,
@@ -70,7 +69,6 @@ class PageProcessor:
         self.store = store
         self.session_id = session_id
         self.config = config
-        self.data_dir = data_dir
         self.clock = clock
         self.rng = rng
         self._fetcher = fetcher
@@ -314,7 +312,6 @@ class PageProcessor:
                 is_html=True,
                 rules=self.config.extract,
                 scope=self._scope,
-                blob_root=str(self.data_dir),
                 blob_sync=False,  # the batch commit syncs once per batch, before its COMMIT
                 download=self.config.download,
             )
@@ -339,7 +336,7 @@ class PageProcessor:
             base.storage_path = processed.storage_path
             base.links = await self._admit_links(page, processed.links, processed.resources)
             return base
-        base.download = await store_download(self.data_dir, page, body, ctype)
+        base.download = await store_download(self.store.blobs, page, body, ctype)
         base.content_hash = base.download.sha256
         base.storage_path = base.download.storage_path
         return base

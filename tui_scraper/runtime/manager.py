@@ -1,34 +1,29 @@
-"""SessionManager: the one door through which the CLI and the UI reach sessions and crawls."""
+"""SessionManager: the one door through which the CLI and the UI reach sessions and crawls.
+
+It keeps the set of sessions running in this process; running one is `worker.SessionRunner`'s.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import socket
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backends.sqlite import StorageUnavailable, Store
-from ..backends.sqlite.secrets import (
-    delete_secret_headers,
-    load_secret_headers,
-    save_secret_headers,
-)
+from ..backends.sqlite import Store
+from ..backends.sqlite.secrets import save_secret_headers
 from ..domain.config import CrawlConfig
-from ..domain.errors import ConfigError, InvalidTransition
-from ..domain.records import EventRecord, LeaseOwner, PageRecord, SessionRecord
-from ..domain.status import FINAL, RESUMABLE, PageStatus, Status
-from ..engine.crawler import Crawler, CrawlOutcome
+from ..domain.errors import ConfigError
+from ..domain.records import EventRecord, PageRecord, SessionRecord
+from ..domain.status import PageStatus, Status
 from ..engine.extract import validate_rules
-from ..engine.faults import describe_fault, is_our_fault
 from ..engine.stats import CrawlStats
-from ..engine.summary import summarise
 from ..engine.urls import canonicalize
+from .secrets import DataDirSecrets
+from .worker import DEFAULT_PARSE_WORKERS, SessionRunner
 
-PROCESS_START = time.time()
+__all__ = ["CrawlHandle", "SessionManager"]
 
 
 @dataclass
@@ -37,17 +32,17 @@ class CrawlHandle:
 
     session_id: str
     stats: CrawlStats
-    _crawler: Crawler
+    _runner: SessionRunner
     _task: asyncio.Task[Status]
 
     def pause(self) -> None:
-        self._crawler.request_stop("pause", "paused by the user")
+        self._runner.pause()
 
     def cancel(self) -> None:
-        self._crawler.request_stop("cancel", "cancelled")
+        self._runner.cancel()
 
     def interrupt(self, reason: str, *, who: str | None = None) -> None:
-        self._crawler.request_stop("interrupt", reason, who=who)
+        self._runner.interrupt(reason, who=who)
 
     async def wait(self) -> Status:
         return await asyncio.shield(self._task)
@@ -62,9 +57,7 @@ class SessionManager:
         self._store = store
         self._who = f"{who}:{os.getpid()}"
         self._handles: dict[str, CrawlHandle] = {}
-        # Two workers: a page that makes the parser hang (killed at its deadline) then does not
-        # hold up every other page for those seconds.
-        self.parse_workers = 2
+        self.parse_workers = DEFAULT_PARSE_WORKERS
 
     @classmethod
     async def open(
@@ -183,117 +176,22 @@ class SessionManager:
         return handle if handle is not None and not handle.done else None
 
     async def start(self, session_ref: str) -> CrawlHandle:
+        """Run the session in this process (runtime/worker.py); returns at once with its handle."""
         session_id = await self._store.resolve_id(session_ref)
         existing = self.handle(session_id)
         if existing is not None:
             return existing
-        session = await self._store.get_session(session_id)
-        if session.status not in RESUMABLE:
-            raise InvalidTransition(session_id, session.status, Status.RUNNING)
-        owner = LeaseOwner(
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            process_start=PROCESS_START,
-            run_id=uuid.uuid4().hex[:12],
-        )
-        reason = "started" if session.status is Status.PENDING else "resumed"
-        # A demo session's site lived in the process that created it: serve it again for this
-        # run, on the port its config records (a no-op for every other session).
-        from ..demo.session import serve_for
-
-        site = await serve_for(session.config)
-        try:
-            session = await self._store.acquire_run(session_id, owner, who=self._who, reason=reason)
-        except BaseException:
-            await site.close()
-            raise
-        stats = CrawlStats(
-            session_id=session_id,
-            target_url=session.target_url,
-            max_pages=session.config.max_pages,
-            state=Status.RUNNING,
-        )
-        stats.update_progress(session.progress)
-        crawler = Crawler(
-            store=self._store,
-            session_id=session_id,
-            config=session.config,
-            stats=stats,
-            data_dir=self._store.data_dir,
-            previous_elapsed_s=session.progress.elapsed_s,
+        runner = await SessionRunner.acquire(
+            self._store,
+            session_id,
+            who=self._who,
+            secrets=DataDirSecrets(self._store.data_dir),
             parse_workers=self.parse_workers,
-            secret_headers=await asyncio.to_thread(
-                load_secret_headers, self._store.data_dir, session_id
-            ),
         )
-        task = asyncio.create_task(
-            site.serving(self._run(crawler, stats)), name=f"crawl-{session_id[:8]}"
-        )
-        handle = CrawlHandle(session_id, stats, crawler, task)
+        task = asyncio.create_task(runner.run(), name=f"crawl-{session_id[:8]}")
+        handle = CrawlHandle(session_id, runner.stats, runner, task)
         self._handles[session_id] = handle
         return handle
-
-    async def _run(self, crawler: Crawler, stats: CrawlStats) -> Status:
-        session_id = crawler.session_id
-        started = time.monotonic()
-        try:
-            try:
-                outcome = await crawler.run()
-            except asyncio.CancelledError:
-                outcome = CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
-            except Exception as exc:
-                if is_our_fault(exc):  # out of memory, disk, ...: resumable (crawl/faults.py)
-                    outcome = CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
-                else:
-                    outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
-            if outcome.status is Status.COMPLETED:
-                outcome = await self._store_summary(crawler, started)
-            reason = (
-                outcome.error if outcome.error and outcome.reason == "error" else outcome.reason
-            )
-            try:
-                await self._store.transition(
-                    session_id,
-                    outcome.status,
-                    reason=reason,
-                    who=outcome.who or self._who,
-                    expected=Status.RUNNING,
-                    error=outcome.error,
-                )
-            except (StorageUnavailable, MemoryError) as exc:
-                # Even the final transition could not be written (disk full, lock held past
-                # the bound, no memory): the session stays `running` under a lease that dies
-                # with us, and the next start settles it as interrupted. Resumable either way.
-                text = describe_fault(exc)
-                stats.record_error(text)
-                stats.set_state(Status.INTERRUPTED)
-                if isinstance(exc, StorageUnavailable):
-                    raise
-                raise StorageUnavailable(f"could not record the outcome: {text}") from None
-            stats.set_state(outcome.status)
-            if outcome.status in FINAL:
-                # A final session is never resumed: its secret headers have no use any more.
-                await asyncio.to_thread(delete_secret_headers, self._store.data_dir, session_id)
-            return outcome.status
-        finally:
-            await self._store.release_run(session_id)
-
-    async def _store_summary(self, crawler: Crawler, started: float) -> CrawlOutcome:
-        """The summary of a completed crawl. Its duration is the one the live figures ended on,
-        so the summary's pages/s and the final progress line agree."""
-        duration = crawler.stats.progress.elapsed_s or (
-            crawler.previous_elapsed_s + (time.monotonic() - started)
-        )
-        try:
-            summary = await summarise(
-                self._store.iter_pages(crawler.session_id), duration_s=duration
-            )
-            await self._store.set_summary(crawler.session_id, summary)
-        except StorageUnavailable as exc:
-            # Our fault, not the crawl's: stop resumably; a resume finds nothing left to fetch
-            # and completes, writing the summary then.
-            return CrawlOutcome(Status.INTERRUPTED, "error", str(exc))
-        return CrawlOutcome(Status.COMPLETED, "frontier exhausted")
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         handles = list(self.running().values())

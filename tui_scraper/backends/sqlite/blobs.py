@@ -201,8 +201,9 @@ class BlobStore:
         """The directory the stored paths ("blobs/ab/<sha>") are relative to."""
         return self.blobs_dir.parent
 
-    def write(self, data: bytes, *, compress: bool = True) -> tuple[str, str]:
-        return write_blob(self.data_dir, data, compress=compress)
+    def write(self, data: bytes, *, compress: bool = True, sync: bool = True) -> tuple[str, str]:
+        """See write_blob. Picklable (a path): the parse workers are handed this to write with."""
+        return write_blob(self.data_dir, data, compress=compress, sync=sync)
 
     def read(self, relative_path: str) -> bytes:
         return read_blob(self.data_dir, relative_path)

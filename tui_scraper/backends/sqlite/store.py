@@ -36,7 +36,7 @@ from .blobs import BLOBS_DIRNAME, BlobStore, blob_present, sync_data_dir
 from .db import DB_FILENAME, Database, StorageUnavailable
 
 if TYPE_CHECKING:
-    from ...ports import ControlPort, CrawlStore
+    from ...ports import RuntimeStore
 
 
 class Store:
@@ -382,5 +382,5 @@ def _interrupt_orphan(conn: sqlite3.Connection, session_id: str, reason: str, wh
 if TYPE_CHECKING:
     # mypy checks here that Store keeps every port it implements (a Protocol is structural:
     # nothing else would notice a method drifting from it).
-    def _implements_ports(store: Store) -> tuple[CrawlStore, ControlPort]:
-        return store, store
+    def _implements_ports(store: Store) -> RuntimeStore:
+        return store

@@ -1,0 +1,260 @@
+"""One run of one session, from taking the lease to the final transition.
+
+`SessionRunner.acquire` takes the lease (a second runner of a running session gets SessionBusy)
+and builds the crawler; `SessionRunner.run` requeues what a dead run had claimed, crawls, writes
+the summary of a completed crawl and the final transition, deletes the secrets of a final
+session and releases the lease, returning the final `Status`. `run_session` is both in one call,
+and `run_session_in` opens a data dir for it: all a process needs to run a session on its own,
+with no `SessionManager` around it.
+
+Typed against `ports.RuntimeStore`; only `run_session_in` names the SQLite store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+from ..demo.session import ServedSite, serve_for
+from ..domain.errors import InvalidTransition, StorageUnavailable
+from ..domain.records import LeaseOwner, SessionRecord
+from ..domain.status import FINAL, RESUMABLE, Status
+from ..engine.crawler import Crawler
+from ..engine.faults import describe_fault, is_our_fault
+from ..engine.outcome import CrawlOutcome, StopKind
+from ..engine.stats import CrawlStats
+from ..engine.summary import summarise
+from ..ports import RuntimeStore, SessionSecrets
+from .secrets import DataDirSecrets
+
+__all__ = ["PROCESS_START", "SessionRunner", "run_session", "run_session_in"]
+
+PROCESS_START = time.time()
+# Two workers: a page that makes the parser hang (killed at its deadline) then does not hold up
+# every other page for those seconds.
+DEFAULT_PARSE_WORKERS = 2
+
+
+def lease_owner() -> LeaseOwner:
+    """This process, for the lease: a reused pid is told apart by its start time."""
+    return LeaseOwner(
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        process_start=PROCESS_START,
+        run_id=uuid.uuid4().hex[:12],
+    )
+
+
+class SessionRunner:
+    """A session this process holds the lease of; `run()` crawls it once to a stop."""
+
+    def __init__(
+        self,
+        store: RuntimeStore,
+        session: SessionRecord,
+        *,
+        who: str,
+        secrets: SessionSecrets,
+        crawler: Crawler,
+        site: ServedSite,
+    ) -> None:
+        self.store = store
+        self.session_id = session.id
+        self.crawler = crawler
+        self._who = who
+        self._secrets = secrets
+        self._site = site
+
+    @classmethod
+    async def acquire(
+        cls,
+        store: RuntimeStore,
+        session_id: str,
+        *,
+        who: str,
+        secrets: SessionSecrets,
+        parse_workers: int = DEFAULT_PARSE_WORKERS,
+    ) -> SessionRunner:
+        """Take the lease of a pending, paused, interrupted or orphaned session (SessionBusy when
+        another runner holds it; InvalidTransition when it is final) and prepare its crawl."""
+        session = await store.get_session(session_id)
+        # A `running` session is the lease's to judge: a live owner refuses (SessionBusy), a
+        # dead one's session is settled as interrupted and resumed (acquire_run). A worker
+        # started on its own, with no manager that reaped orphans first, relies on that.
+        if session.status not in RESUMABLE and session.status is not Status.RUNNING:
+            raise InvalidTransition(session_id, session.status, Status.RUNNING)
+        # Read before the lease: a damaged file then refuses the run with nothing changed.
+        secret_headers = await secrets.load(session_id)
+        reason = "started" if session.status is Status.PENDING else "resumed"
+        # A demo session's site lived in the process that created it: serve it again for this
+        # run, on the port its config records (a no-op for every other session).
+        site = await serve_for(session.config)
+        try:
+            session = await store.acquire_run(session_id, lease_owner(), who=who, reason=reason)
+        except BaseException:
+            await site.close()
+            raise
+        stats = CrawlStats(
+            session_id=session_id,
+            target_url=session.target_url,
+            max_pages=session.config.max_pages,
+            state=Status.RUNNING,
+        )
+        stats.update_progress(session.progress)
+        crawler = Crawler(
+            store=store,
+            session_id=session_id,
+            config=session.config,
+            stats=stats,
+            previous_elapsed_s=session.progress.elapsed_s,
+            parse_workers=parse_workers,
+            secret_headers=secret_headers,
+        )
+        return cls(store, session, who=who, secrets=secrets, crawler=crawler, site=site)
+
+    @property
+    def stats(self) -> CrawlStats:
+        """The live figures observers sample (updated by the crawl as it goes)."""
+        return self.crawler.stats
+
+    # control ------------------------------------------------------------------------------
+    def request_stop(self, kind: StopKind, reason: str, *, who: str | None = None) -> None:
+        """Ask the run to stop (the first request wins); `run()` then returns its status."""
+        self.crawler.request_stop(kind, reason, who=who)
+
+    def pause(self) -> None:
+        self.request_stop("pause", "paused by the user")
+
+    def cancel(self) -> None:
+        self.request_stop("cancel", "cancelled")
+
+    def interrupt(self, reason: str, *, who: str | None = None) -> None:
+        self.request_stop("interrupt", reason, who=who)
+
+    # the run ------------------------------------------------------------------------------
+    async def run(self) -> Status:
+        """Crawl to a stop and record it; the lease is released and the demo site stopped
+        however this ends."""
+        return await self._site.serving(self._run())
+
+    async def _run(self) -> Status:
+        started = time.monotonic()
+        try:
+            try:
+                await self._repair_frontier()
+                outcome = await self.crawler.run()
+            except asyncio.CancelledError:
+                outcome = CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
+            except Exception as exc:
+                if is_our_fault(exc):  # out of memory, disk, ...: resumable (engine/faults.py)
+                    outcome = CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
+                else:
+                    outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
+            if outcome.status is Status.COMPLETED:
+                outcome = await self._store_summary(started)
+            return await self._settle(outcome)
+        finally:
+            await self.store.release_run(self.session_id)
+
+    async def _repair_frontier(self) -> None:
+        """What an earlier run left behind: rows it had claimed (it died or stopped mid-batch)
+        go back to the queue, and done pages whose stored content is gone are fetched again."""
+        await self.store.requeue_fetching(self.session_id)
+        lost = await self.store.requeue_lost_content(self.session_id)
+        if lost:
+            text = f"{lost} stored page(s) had lost their content; fetching again"
+            self.stats.record_error(text)
+            try:
+                await self.store.add_event(self.session_id, "repair", text, who="crawler")
+            except Exception as exc:  # the timeline is best effort; the crawl's data is not
+                self.stats.record_error(f"could not record repair: {describe_fault(exc)}")
+
+    async def _settle(self, outcome: CrawlOutcome) -> Status:
+        """The final transition, and the end of a final session's secrets."""
+        session_id = self.session_id
+        stats = self.stats
+        reason = outcome.error if outcome.error and outcome.reason == "error" else outcome.reason
+        try:
+            await self.store.transition(
+                session_id,
+                outcome.status,
+                reason=reason,
+                who=outcome.who or self._who,
+                expected=Status.RUNNING,
+                error=outcome.error,
+            )
+        except (StorageUnavailable, MemoryError) as exc:
+            # Even the final transition could not be written (disk full, lock held past the
+            # bound, no memory): the session stays `running` under a lease that dies with us,
+            # and the next start settles it as interrupted. Resumable either way.
+            text = describe_fault(exc)
+            stats.record_error(text)
+            stats.set_state(Status.INTERRUPTED)
+            if isinstance(exc, StorageUnavailable):
+                raise
+            raise StorageUnavailable(f"could not record the outcome: {text}") from None
+        stats.set_state(outcome.status)
+        if outcome.status in FINAL:
+            # A final session is never resumed: its secret headers have no use any more.
+            await self._secrets.delete(session_id)
+        return outcome.status
+
+    async def _store_summary(self, started: float) -> CrawlOutcome:
+        """The summary of a completed crawl. Its duration is the one the live figures ended on,
+        so the summary's pages/s and the final progress line agree."""
+        crawler = self.crawler
+        duration = crawler.stats.progress.elapsed_s or (
+            crawler.previous_elapsed_s + (time.monotonic() - started)
+        )
+        try:
+            summary = await summarise(self.store.iter_pages(self.session_id), duration_s=duration)
+            await self.store.set_summary(self.session_id, summary)
+        except StorageUnavailable as exc:
+            # Our fault, not the crawl's: stop resumably; a resume finds nothing left to fetch
+            # and completes, writing the summary then.
+            return CrawlOutcome(Status.INTERRUPTED, "error", str(exc))
+        return CrawlOutcome(Status.COMPLETED, "frontier exhausted")
+
+
+async def run_session(
+    store: RuntimeStore,
+    session_id: str,
+    *,
+    who: str,
+    secrets: SessionSecrets,
+    parse_workers: int = DEFAULT_PARSE_WORKERS,
+) -> Status:
+    """Run one session to a stop (completed, paused, interrupted, failed) and return it."""
+    runner = await SessionRunner.acquire(
+        store, session_id, who=who, secrets=secrets, parse_workers=parse_workers
+    )
+    return await runner.run()
+
+
+async def run_session_in(
+    data_dir: Path,
+    session_id: str,
+    *,
+    who: str = "worker",
+    parse_workers: int = DEFAULT_PARSE_WORKERS,
+) -> Status:
+    """`run_session` over the SQLite store of `data_dir`, opened and closed here."""
+    from ..backends.sqlite import Store
+
+    sqlite_store = await Store.open(data_dir)
+    try:
+        # Typed as the port: mypy proves here that the SQLite store is a RuntimeStore.
+        store: RuntimeStore = sqlite_store
+        return await run_session(
+            store,
+            session_id,
+            who=f"{who}:{os.getpid()}",
+            secrets=DataDirSecrets(data_dir),
+            parse_workers=parse_workers,
+        )
+    finally:
+        await sqlite_store.close()
