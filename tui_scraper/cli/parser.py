@@ -254,9 +254,9 @@ def _add_worker_command(sub: Any, name: str, what: str, sub_kw: dict[str, Any]) 
         **sub_kw,
         help=f"{name} a running session ({what})",
         description=f"{name.capitalize()} a running session: {what}. The command goes to its "
-        "worker over the worker's live channel; if that cannot be reached, it is recorded in the data dir "
-        "and the worker applies it within a second. The output says which. A session that is "
-        "not running is refused (exit 2).",
+        "worker over the worker's live channel; if that cannot be reached, it is recorded in "
+        "the data dir and the worker applies it within a second. The output says which. "
+        "A session that is not running is refused (exit 2).",
     )
     parser.add_argument("session", help=SESSION_HELP)
     _add_data_dir(parser)
