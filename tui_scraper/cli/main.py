@@ -35,7 +35,7 @@ from .output import (
 )
 from .parser import build_parser
 from .run import check_resumable, check_session_ref, resumable_id, run_demo, run_headless, run_ui
-from .worker_cmd import run_detached, worker_command
+from .worker_cmd import check_detachable, run_detached, worker_command
 
 # Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
 PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
@@ -70,6 +70,8 @@ def _main(argv: Sequence[str] | None) -> int:
             args.config = config_from_args(args)
             args.secrets = secret_headers_from_args(args)
         data_dir = choose_data_dir(args)
+        if getattr(args, "detach", False):
+            check_detachable(data_dir)  # before anything is created
         if args.command is None:
             return run_ui(data_dir)
         detach = getattr(args, "detach", False)

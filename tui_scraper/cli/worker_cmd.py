@@ -7,9 +7,12 @@ import sys
 from ..domain.status import Status
 from ..safe_text import display_safe
 from ..service import SessionService
+from ..service.remote import check_detachable
 from .errors import EXIT_OK
 from .history import print_show
 from .output import emit, flush_stdout
+
+__all__ = ["check_detachable", "run_detached", "worker_command"]
 
 
 async def run_detached(service: SessionService, session_id: str, *, as_json: bool) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tui_scraper.domain import Progress, Status
-from tui_scraper.runtime.channel.paths import socket_path
+from tui_scraper.runtime.channel.paths import MAX_SOCKET_PATH_BYTES, ChannelError, socket_path
 from tui_scraper.runtime.channel.protocol import CommandKind
 from tui_scraper.runtime.preflight import lease_holder, worker_alive
 
@@ -107,6 +107,19 @@ def snapshot_from_wire(data: Mapping[str, Any]) -> ProgressSnapshot:
         live=status is Status.RUNNING,
         host_states=tuple(sorted((str(k), str(v)) for k, v in progress.host_states.items())),
     )
+
+
+def check_detachable(data_dir: Path) -> None:
+    """ChannelError (one line) when a worker in `data_dir` could not serve its channel (the
+    socket path would be too long for AF_UNIX): asked before a session is created for it."""
+    try:
+        socket_path(Path(data_dir).absolute(), "0" * 32)
+    except ChannelError:
+        raise ChannelError(
+            f"data dir {data_dir}: the path is too long for a background worker's socket "
+            f"(run/<session id>.sock must fit in {MAX_SOCKET_PATH_BYTES} bytes); "
+            "use a data dir with a shorter path"
+        ) from None
 
 
 def worker_of(data_dir: Path, session_id: str) -> WorkerInfo | None:
