@@ -35,6 +35,7 @@ from .output import (
 )
 from .parser import build_parser
 from .run import check_resumable, check_session_ref, resumable_id, run_demo, run_headless, run_ui
+from .worker_cmd import check_detachable, run_detached, worker_command
 
 # Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
 PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
@@ -69,9 +70,12 @@ def _main(argv: Sequence[str] | None) -> int:
             args.config = config_from_args(args)
             args.secrets = secret_headers_from_args(args)
         data_dir = choose_data_dir(args)
+        if getattr(args, "detach", False):
+            check_detachable(data_dir)  # before anything is created
         if args.command is None:
             return run_ui(data_dir)
-        if args.command in ("crawl", "resume", "demo") and not args.headless:
+        detach = getattr(args, "detach", False)
+        if args.command in ("crawl", "resume", "demo") and not args.headless and not detach:
             if args.command == "resume":
                 # Resolved before the UI starts: a wrong id is one line, not an app with a toast.
                 args.session = run_async(resumable_id(data_dir, args))
@@ -140,11 +144,17 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         if args.command == "crawl":
             session = await service.create(args.config, secret_headers=args.secrets)
+            if args.detach:
+                return await run_detached(service, session.id, as_json=args.json)
             return await run_headless(service, session.id, as_json=args.json)
         if args.command == "resume":
             session = await service.get(args.session)
             await check_resumable(service, session, without_secrets=args.without_secrets)
+            if args.detach:
+                return await run_detached(service, session.id, as_json=args.json)
             return await run_headless(service, session.id, as_json=args.json)
+        if args.command in ("pause", "cancel"):
+            return await worker_command(service, args.session, args.command)
         if args.command == "demo":
             return await run_demo(service)
         if args.command == "sessions":

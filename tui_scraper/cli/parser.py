@@ -226,8 +226,40 @@ SESSION_HELP = "session id (a unique prefix is enough)"
 
 JSON_HELP = (
     "with --headless: print one JSON record at the end on stdout "
-    "(id, status, counts, duration_s) instead of the bare id"
+    "(id, status, counts, duration_s) instead of the bare id; with --detach: the session "
+    "record as `show --json` prints it"
 )
+
+
+DETACH_HELP = (
+    "run the crawl in a background worker process that outlives this terminal (closing it, "
+    "Ctrl-C or logging out do not stop it): prints the session id and returns once the worker "
+    "runs. Its log is logs/<id>.log in the data dir; stop it with `pause ID` or `cancel ID`"
+)
+
+
+def _add_run_mode(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: progress lines on stderr, the session id on stdout",
+    )
+    mode.add_argument("--detach", action="store_true", help=DETACH_HELP)
+
+
+def _add_worker_command(sub: Any, name: str, what: str, sub_kw: dict[str, Any]) -> None:
+    parser = sub.add_parser(
+        name,
+        **sub_kw,
+        help=f"{name} a running session ({what})",
+        description=f"{name.capitalize()} a running session: {what}. The command goes to its "
+        "worker over the worker's live channel; if that cannot be reached, it is recorded in "
+        "the data dir and the worker applies it within a second. The output says which. "
+        "A session that is not running is refused (exit 2).",
+    )
+    parser.add_argument("session", help=SESSION_HELP)
+    _add_data_dir(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,22 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a crawl session of URL.",
     )
     crawl.add_argument("url", metavar="URL", help=URL_HELP)
-    crawl.add_argument(
-        "--headless",
-        action="store_true",
-        help="no UI: progress lines on stderr, the session id on stdout",
-    )
+    _add_run_mode(crawl)
     crawl.add_argument("--json", action="store_true", help=JSON_HELP)
     _add_crawl_options(crawl)
     _add_data_dir(crawl)
 
     resume = sub.add_parser("resume", **sub_kw, help="resume a paused or interrupted session")
     resume.add_argument("session", help=SESSION_HELP)
-    resume.add_argument(
-        "--headless",
-        action="store_true",
-        help="no UI: progress lines on stderr, the session id on stdout",
-    )
+    _add_run_mode(resume)
     resume.add_argument("--json", action="store_true", help=JSON_HELP)
     resume.add_argument(
         "--without-secrets",
@@ -273,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or damaged; they are then not sent",
     )
     _add_data_dir(resume)
+
+    _add_worker_command(sub, "pause", "checkpoint and stop; resume it later", sub_kw)
+    _add_worker_command(sub, "cancel", "stop for good, recorded as failed", sub_kw)
 
     demo = sub.add_parser("demo", **sub_kw, help="crawl the built-in demo site (no network needed)")
     demo.add_argument("--headless", action="store_true", help="no UI: print progress lines")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..backends.sqlite.lease import owner_alive, read_owner
 from ..backends.sqlite.secrets import delete_secret_headers, secrets_problem
 from ..domain.config import CrawlConfig
 from ..engine.extract import validate_rules
@@ -41,10 +42,26 @@ def forget_secrets(data_dir: Path, session_id: str) -> bool:
     return delete_secret_headers(data_dir, session_id)
 
 
+def worker_alive(data_dir: Path, session_id: str) -> bool:
+    """Whether a live process holds the session's lease (asked without writing anything): the
+    proof of life a client watching a worker in another process relies on."""
+    return owner_alive(Path(data_dir), session_id)
+
+
+def lease_holder(data_dir: Path, session_id: str) -> dict[str, object] | None:
+    """Who holds the session's lease now (pid, host, start, run_id), or None when nobody does.
+    The lock itself is the truth; what it records is only for showing."""
+    if not owner_alive(Path(data_dir), session_id):
+        return None
+    return read_owner(Path(data_dir), session_id)
+
+
 __all__ = [
     "INSECURE_WARNING",
     "check_crawl_config",
     "describe_own_fault",
     "forget_secrets",
+    "lease_holder",
     "missing_secrets",
+    "worker_alive",
 ]

@@ -140,6 +140,31 @@ class ProgressSnapshot:
         )
 
 
+@dataclass(frozen=True)
+class WorkerInfo:
+    """The background worker process that runs a session (see `start_detached`)."""
+
+    pid: int
+    host: str
+    # When the worker process started (seconds since the epoch), if it said.
+    since: float | None = None
+    socket_path: Path | None = None
+    log_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class CommandDelivery:
+    """How a command reached a session's worker, and what the worker said it did."""
+
+    # "channel": the worker answered over its live channel. "control": the channel was not
+    # reachable, so the command was recorded in the store for the worker to pick up.
+    via: str
+    # What the worker did ("pausing", "ignored: ..."); None: not applied yet when we stopped
+    # waiting (a control record is applied within a second by a worker that runs).
+    outcome: str | None
+    control_id: int | None = None
+
+
 class SessionService(Protocol):
     """Everything a front end may ask of sessions and crawls."""
 
@@ -240,9 +265,37 @@ class SessionService(Protocol):
         """Delete the session's secret headers (a resume told to go on without them)."""
         ...
 
+    # background workers -------------------------------------------------------------------
+    async def start_detached(self, session_ref: str) -> WorkerInfo:
+        """Start (or resume) the session in a worker process of its own, detached from this
+        terminal, once it serves its live channel (or has already stopped)."""
+        ...
+
+    def worker_of(self, session_id: str) -> WorkerInfo | None:
+        """The process holding the session's lease now, or None when nothing runs it."""
+        ...
+
+    async def command_worker(self, session_ref: str, command: str) -> CommandDelivery:
+        """Send `pause`, `cancel` or `interrupt` to the worker running the session: over its
+        live channel, else as a durable control record. ScraperError when it is not running
+        or the worker refuses."""
+        ...
+
+    def watch_worker(self, session_id: str) -> AsyncIterator[ProgressSnapshot]:
+        """Snapshots of a crawl running in a worker process, over its channel (reconnecting
+        while the worker lives); the last one carries the final status when it was sent."""
+        ...
+
     async def interrupt_all(self, reason: str, *, who: str) -> None: ...
 
     async def close(self) -> None: ...
 
 
-__all__ = ["DEFAULT_WATCH_HZ", "ProgressSnapshot", "RecentPage", "SessionService"]
+__all__ = [
+    "DEFAULT_WATCH_HZ",
+    "CommandDelivery",
+    "ProgressSnapshot",
+    "RecentPage",
+    "SessionService",
+    "WorkerInfo",
+]

@@ -8,6 +8,7 @@ engine's mutable objects. Everything below the service is reached through the ru
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
@@ -20,11 +21,38 @@ from tui_scraper.domain import (
     SessionRecord,
     Status,
 )
+from tui_scraper.domain.errors import ScraperError
+from tui_scraper.domain.status import RESUMABLE
 from tui_scraper.export import export_pages
+from tui_scraper.runtime.channel.paths import ChannelError
+from tui_scraper.runtime.channel.protocol import CommandKind
 from tui_scraper.runtime.manager import SessionManager
 from tui_scraper.runtime.preflight import forget_secrets, missing_secrets
+from tui_scraper.runtime.spawn import start_worker
 
-from . import DEFAULT_WATCH_HZ, LiveSample, ProgressSnapshot
+from . import (
+    DEFAULT_WATCH_HZ,
+    CommandDelivery,
+    LiveSample,
+    ProgressSnapshot,
+    WorkerInfo,
+    remote,
+)
+from .channel_client import CommandFailed
+
+# The commands a client may send a running worker from the command line.
+WORKER_COMMANDS: dict[str, CommandKind] = {
+    "pause": "pause",
+    "cancel": "cancel",
+    "interrupt": "interrupt",
+}
+# How long a command posted as a control record is waited on for the worker's outcome: the
+# worker polls about twice a second.
+CONTROL_WAIT_S = 3.0
+
+
+class NotRunnable(ScraperError):
+    """The session is not in a state the command applies to; one line for the user."""
 
 
 class _LiveStats(Protocol):
@@ -34,8 +62,10 @@ class _LiveStats(Protocol):
 
 
 class LocalSessionService:
-    def __init__(self, manager: SessionManager) -> None:
+    def __init__(self, manager: SessionManager, *, who: str = "client") -> None:
         self._manager = manager
+        # Who this client is, in the control records it posts.
+        self._who = f"{who}:{os.getpid()}"
         # The stats of the last crawl of each session started here: a crawl that just ended
         # still has recent pages and errors that arrived after a reader's previous sample.
         self._stats: dict[str, _LiveStats] = {}
@@ -47,7 +77,7 @@ class LocalSessionService:
         """The service of `data_dir`. `readonly` is for commands that only look: the database
         is opened read-only and nothing is reaped or collected, so a look writes nothing (an
         orphan stays `running` on disk and reads as interrupted)."""
-        return cls(await SessionManager.open(data_dir, who=who, readonly=readonly))
+        return cls(await SessionManager.open(data_dir, who=who, readonly=readonly), who=who)
 
     @property
     def data_dir(self) -> Path:
@@ -186,6 +216,61 @@ class LocalSessionService:
 
     async def forget_secrets(self, session_id: str) -> None:
         await asyncio.to_thread(forget_secrets, self.data_dir, session_id)
+
+    # background workers -------------------------------------------------------------------
+    async def start_detached(self, session_ref: str) -> WorkerInfo:
+        session = await self.get(session_ref)
+        if session.status not in RESUMABLE:
+            raise NotRunnable(
+                f"session {session.short_id} is {session.status.value}; only a new, paused "
+                "or interrupted session can be started"
+            )
+        started = await start_worker(self.data_dir, session.id)
+        worker = remote.worker_of(self.data_dir, session.id)
+        return WorkerInfo(
+            pid=started.pid,
+            host=worker.host if worker else "",
+            since=worker.since if worker else None,
+            socket_path=started.socket_path,
+            log_path=started.log_path,
+        )
+
+    def worker_of(self, session_id: str) -> WorkerInfo | None:
+        return remote.worker_of(self.data_dir, session_id)
+
+    async def command_worker(self, session_ref: str, command: str) -> CommandDelivery:
+        if command not in WORKER_COMMANDS:
+            raise ValueError(f"not a worker command: {command!r}")
+        kind: CommandKind = WORKER_COMMANDS[command]
+        session = await self.get(session_ref)
+        if session.status is not Status.RUNNING or self.worker_of(session.id) is None:
+            raise NotRunnable(
+                f"session {session.short_id} is not running (it is "
+                f"{session.status.value}); there is nothing to {command}"
+            )
+        try:
+            ack = await remote.send_command(self.data_dir, session.id, kind)
+        except CommandFailed as exc:
+            raise NotRunnable(f"the worker of {session.short_id} refused: {exc.message}") from None
+        except ChannelError:
+            return await self._post_control(session.id, kind)
+        return CommandDelivery("channel", str(ack.get("message") or "done"))
+
+    async def _post_control(self, session_id: str, kind: CommandKind) -> CommandDelivery:
+        """The channel is unreachable: record the command for the worker's next poll, and wait
+        a little for it to say what it did."""
+        store = self._manager.store
+        record = await store.post_control(session_id, kind, who=self._who)
+        deadline = asyncio.get_running_loop().time() + CONTROL_WAIT_S
+        while asyncio.get_running_loop().time() < deadline:
+            current = await store.get_control(record.id)
+            if not current.pending:
+                return CommandDelivery("control", current.outcome, record.id)
+            await asyncio.sleep(0.1)
+        return CommandDelivery("control", None, record.id)
+
+    def watch_worker(self, session_id: str) -> AsyncIterator[ProgressSnapshot]:
+        return remote.watch_worker(self.data_dir, session_id)
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         await self._manager.interrupt_all(reason, who=who)

@@ -1,0 +1,86 @@
+"""The worker process on its own (`python -P -m tui_scraper.runtime.worker_process`): exit codes,
+orderly stop on a signal with its final checkpoint, the log lines, the socket removed at exit."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.engine.site import SiteServer
+from tui_scraper.runtime.channel.paths import socket_path
+from tui_scraper.runtime.detach import log_path_for, spawn_detached
+
+from .helpers import (
+    create_session,
+    done_pages,
+    events,
+    session_row,
+    status_of,
+    wait_for,
+    worker_argv,
+)
+
+
+def _spawn(data_dir: Path, session_id: str) -> subprocess.Popen[bytes]:
+    return spawn_detached(
+        worker_argv(data_dir, session_id), log_path=log_path_for(data_dir, session_id)
+    )
+
+
+def test_a_completed_crawl_exits_0_and_logs_start_and_stop(
+    data_dir: Path, site: SiteServer
+) -> None:
+    session_id = create_session(data_dir, f"{site.base}/")
+    worker = _spawn(data_dir, session_id)
+    assert worker.wait(60) == 0
+    assert status_of(data_dir, session_id) == "completed"
+    log = log_path_for(data_dir, session_id).read_text()
+    assert f"started session {session_id}" in log
+    assert "stopped: completed" in log
+    assert not socket_path(data_dir, session_id).exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_interrupts_with_a_final_checkpoint(
+    data_dir: Path, site: SiteServer, signum: signal.Signals
+) -> None:
+    session_id = create_session(data_dir, f"{site.base}/", rate_per_host=10.0)
+    worker = _spawn(data_dir, session_id)
+    wait_for(lambda: socket_path(data_dir, session_id).exists(), timeout=30)
+    wait_for(lambda: done_pages(data_dir) >= 5, timeout=30)
+    worker.send_signal(signum)
+    assert worker.wait(30) == 130
+    row = session_row(data_dir, session_id)
+    assert row["status"] == "interrupted"
+    # The final checkpoint: the stored progress counts every page stored as done.
+    assert json.loads(row["progress"])["done"] == done_pages(data_dir)
+    name = signum.name
+    assert (
+        "interrupted",
+        f"signal {name}",
+        "signal",
+    ) in events(data_dir, session_id)
+    log = log_path_for(data_dir, session_id).read_text()
+    assert f"got {name}" in log and f"stopped: interrupted (signal {name})" in log
+    assert not socket_path(data_dir, session_id).exists()
+
+
+def test_bad_arguments_and_a_final_session_are_refused_in_one_line(
+    data_dir: Path, site: SiteServer
+) -> None:
+    bad = subprocess.run(
+        worker_argv(data_dir, "not-an-id"), capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+    session_id = create_session(data_dir, f"{site.base}/")
+    assert _spawn(data_dir, session_id).wait(60) == 0
+    again = subprocess.run(
+        worker_argv(data_dir, session_id), capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 2
+    assert len(again.stdout.strip().splitlines()) == 1 and "refused" in again.stdout

@@ -1,0 +1,51 @@
+"""The commands around background workers: `crawl/resume --detach`, `pause`, `cancel`."""
+
+from __future__ import annotations
+
+import sys
+
+from ..domain.status import Status
+from ..safe_text import display_safe
+from ..service import SessionService
+from ..service.remote import check_detachable
+from .errors import EXIT_OK
+from .history import print_show
+from .output import emit, flush_stdout
+
+__all__ = ["check_detachable", "run_detached", "worker_command"]
+
+
+async def run_detached(service: SessionService, session_id: str, *, as_json: bool) -> int:
+    """Start the session in a worker of its own and return once it runs: the id on stdout
+    (or, with --json, the session record as `show --json` prints it)."""
+    before = await service.get(session_id)
+    worker = await service.start_detached(session_id)
+    session = await service.get(session_id)
+    verb = "started" if before.status is Status.PENDING else "resumed"
+    line = f"session {session.short_id} {verb} in the background (worker pid {worker.pid})"
+    if session.status is not Status.RUNNING:
+        line += f"; it is already {session.status.value}"
+    print(display_safe(line, 300), file=sys.stderr)
+    if worker.log_path is not None:
+        print(f"its log: {display_safe(str(worker.log_path), 1000)}", file=sys.stderr)
+    if as_json:
+        return print_show(session, await service.events(session.id), as_json=True)
+    emit(session.id)
+    flush_stdout()
+    return EXIT_OK
+
+
+async def worker_command(service: SessionService, session_ref: str, command: str) -> int:
+    """Send `pause` or `cancel` to a running session's worker and say how it got there."""
+    session = await service.get(session_ref)
+    delivery = await service.command_worker(session.id, command)
+    if delivery.via == "channel":
+        how = "over the live channel"
+    else:
+        how = (
+            f"by a control record (#{delivery.control_id}) in the data dir, since the live "
+            "channel could not be reached"
+        )
+    outcome = delivery.outcome or "not applied yet; the worker applies it when it next looks"
+    emit(display_safe(f"{command} sent to session {session.short_id} {how}: {outcome}", 1000))
+    return EXIT_OK

@@ -1,0 +1,173 @@
+"""The background worker: one process that runs one session, detached from any terminal.
+
+    python -P -m tui_scraper.runtime.worker_process --data-dir DIR SESSION_ID
+
+It takes the session's lease (a second worker of a running session is refused: exit 2, one
+line), serves the live channel on `run/<id>.sock` (snapshot, progress, events, commands) and
+applies the commands clients post in the store, until the crawl stops. SIGTERM, SIGHUP and
+SIGINT stop it the orderly way: a final checkpoint, `interrupted`, the signal named as the
+reason. Its stdout is the session's log file (`spawn.start_worker` points it there): a line
+when it starts, when it stops and why.
+
+Exit codes are the command line's: 0 completed, 1 failed or cancelled (or stopped by a fault of
+ours), 130 interrupted by a signal or paused, 2 refused (bad arguments, session busy or final).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final, NoReturn
+
+from ..domain.errors import ScraperError, StorageUnavailable
+from ..domain.ids import is_session_id
+from ..domain.status import Status
+from .channel.paths import ChannelError, socket_path
+from .channel.server import ChannelServer
+from .live import LiveSession
+from .secrets import DataDirSecrets
+from .worker import SessionRunner
+
+MODULE: Final = "tui_scraper.runtime.worker_process"
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# How long the last progress and the final event may take to reach connected clients.
+FINAL_FLUSH_S: Final = 1.0
+
+STATUS_EXIT: Final = {
+    Status.COMPLETED: EXIT_OK,
+    Status.FAILED: EXIT_FAILED,
+    Status.PAUSED: EXIT_INTERRUPTED,
+    # Interrupted by no signal: the disk refused a write; resumable, but this run failed.
+    Status.INTERRUPTED: EXIT_FAILED,
+}
+
+
+class _Refused(Exception):
+    """Bad arguments: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Refused(message)
+
+
+def say(text: str) -> None:
+    """One log line (stdout is the session's log file)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    print(f"{stamp}Z worker {os.getpid()}: {text}", flush=True)
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[Path, str]:
+    parser = _Parser(prog=MODULE, description="Run one session in this process.")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("session_id")
+    args = parser.parse_args(argv)
+    if not is_session_id(args.session_id):
+        raise _Refused(f"{args.session_id!r:.60} is not a full session id")
+    return Path(args.data_dir), args.session_id
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        data_dir, session_id = _parse(argv)
+    except _Refused as exc:
+        print(f"worker: {exc}", file=sys.stderr, flush=True)
+        return EXIT_REFUSED
+    # Our own warnings and notes go to the log; libraries' chatter (a line per request) not.
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s"
+    )
+    logging.getLogger("tui_scraper").setLevel(logging.INFO)
+    try:
+        return asyncio.run(serve(data_dir, session_id))
+    except StorageUnavailable as exc:
+        say(f"stopped: {exc}")
+        return EXIT_FAILED
+    except ScraperError as exc:
+        say(f"refused: {exc}")
+        return EXIT_REFUSED
+
+
+async def serve(data_dir: Path, session_id: str) -> int:
+    """Run the session to a stop with its channel and control records; the exit code."""
+    from ..backends.sqlite import Store
+
+    path = socket_path(data_dir, session_id)  # a path AF_UNIX cannot take refuses us first
+    store = await Store.open(data_dir)
+    try:
+        who = f"worker:{os.getpid()}"
+        try:
+            runner = await SessionRunner.acquire(
+                store, session_id, who=who, secrets=DataDirSecrets(data_dir)
+            )
+        except ScraperError as exc:  # busy (another live worker), final, not found
+            say(f"refused: {exc}")
+            return EXIT_REFUSED
+        say(f"started session {session_id} ({runner.stats.target_url})")
+        return await _run(runner, LiveSession(runner, store, who=who), path)
+    finally:
+        await store.close()
+
+
+async def _run(runner: SessionRunner, live: LiveSession, path: Path) -> int:
+    loop = asyncio.get_running_loop()
+    signals: list[str] = []
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        signals.append(name)
+        say(f"got {name}: interrupting after a final checkpoint")
+        runner.interrupt(f"signal {name}", who="signal")
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
+    server = ChannelServer(path, live.snapshot, live.handle_command, session_id=runner.session_id)
+    try:
+        await server.start()
+        live.server = server
+        say(f"serving {path}")
+    except ChannelError as exc:
+        # No channel, no way to watch or steer it: stop resumably rather than run blind.
+        say(f"cannot serve the live channel: {exc}")
+        runner.interrupt(f"the live channel could not be served: {exc}", who="worker")
+    try:
+        status = await live.beside(asyncio.ensure_future(runner.run()))
+        await _flush(server)
+    finally:
+        await server.close()
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+    reason = f"signal {signals[0]}" if signals else await _stored_error(runner)
+    say(f"stopped: {status.value}" + (f" ({reason})" if reason else ""))
+    if signals and status is Status.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return STATUS_EXIT.get(status, EXIT_FAILED)
+
+
+async def _stored_error(runner: SessionRunner) -> str:
+    with contextlib.suppress(ScraperError):
+        return (await runner.store.get_session(runner.session_id)).error or ""
+    return ""
+
+
+async def _flush(server: ChannelServer) -> None:
+    """Give connected clients a moment to receive the final figures before they are cut off."""
+    deadline = time.monotonic() + FINAL_FLUSH_S
+    # A client's progress is sent at most `progress_hz` a second: wait for one period.
+    await asyncio.sleep(1.0 / server.limits.progress_hz + 0.05)
+    while time.monotonic() < deadline and any(server.buffered_bytes()):
+        await asyncio.sleep(0.02)
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
