@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ..domain.status import Status
 from ..safe_text import display_safe
 from ..service import SessionService
-from ..service.remote import check_detachable
 from .errors import EXIT_OK
 from .history import print_show
 from .output import emit, flush_stdout
 
 __all__ = ["check_detachable", "run_detached", "worker_command"]
+
+
+def check_detachable(data_dir: Path) -> None:
+    """The service's refusal of a data dir no worker could serve a socket in. Imported here,
+    not at the top: the channel's modules cost every other command a tenth of a second."""
+    from ..service.remote import check_detachable as refuse_unless_detachable
+
+    refuse_unless_detachable(data_dir)
 
 
 async def run_detached(service: SessionService, session_id: str, *, as_json: bool) -> int:

@@ -8,7 +8,8 @@ every outcome). No Textual here: the headless CLI imports this package.
 
 from __future__ import annotations
 
-from .server import DemoServer, LoggedRequest, start_in_thread
+from typing import TYPE_CHECKING, Any
+
 from .site import (
     BROKEN_PATHS,
     DISALLOWED_PREFIX,
@@ -26,6 +27,22 @@ from .site import (
     disallowed_pages,
     expected_pages,
 )
+
+if TYPE_CHECKING:
+    from .server import DemoServer, LoggedRequest, start_in_thread
+
+# The server (aiohttp.web) loads on first use: every process that may run a demo session imports
+# this package, and most never serve the site.
+_SERVER_NAMES = frozenset({"DemoServer", "LoggedRequest", "start_in_thread"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SERVER_NAMES:
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BROKEN_PATHS",

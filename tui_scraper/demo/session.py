@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from ..domain.config import CrawlConfig
 from ..domain.errors import ScraperError
-from .server import start_in_thread
 
 T = TypeVar("T")
 
@@ -92,6 +91,8 @@ async def serve_for(config: CrawlConfig) -> ServedSite:
     if address is None:
         return ServedSite(None)
     host, port = address
+    from .server import start_in_thread  # aiohttp.web only for a process that serves
+
     try:
         _url, stop = await asyncio.to_thread(start_in_thread, host, port)
     except OSError as exc:
