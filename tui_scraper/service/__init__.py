@@ -24,6 +24,7 @@ from tui_scraper.domain import (
     Status,
 )
 from tui_scraper.domain.progress import completed_fraction
+from tui_scraper.domain.tuning import Tuning
 
 # At most this many snapshots a second from `watch`: a redraw costs the crawl's event loop
 # time, and a human cannot read counters faster than this anyway.
@@ -106,6 +107,9 @@ class ProgressSnapshot:
     # True while a crawl of this session runs in the service (False for a stored record).
     live: bool = False
     host_states: tuple[tuple[str, str], ...] = field(default=())
+    # Set while the live channel to the crawl's worker is lost: the next try is in this many
+    # seconds (the figures are the last ones received). None: connected, or not a worker.
+    reconnect_in: float | None = None
 
     @property
     def fraction(self) -> float | None:
@@ -281,9 +285,17 @@ class SessionService(Protocol):
         or the worker refuses."""
         ...
 
+    async def tune(self, session_ref: str, tuning: Tuning) -> CommandDelivery:
+        """Change the rate, concurrency or exclude patterns of a running crawl (live tuning):
+        over its worker's channel, else as a control record. The worker applies it within a
+        second, records it in the timeline and keeps it in the session's config (a resume
+        uses it). ScraperError when the session is not running or the worker refuses."""
+        ...
+
     def watch_worker(self, session_id: str) -> AsyncIterator[ProgressSnapshot]:
         """Snapshots of a crawl running in a worker process, over its channel (reconnecting
-        while the worker lives); the last one carries the final status when it was sent."""
+        while the worker lives); the last one carries the final status when it was sent.
+        While the channel is lost, the last snapshot again with `reconnect_in` set."""
         ...
 
     async def interrupt_all(self, reason: str, *, who: str) -> None: ...
@@ -297,5 +309,6 @@ __all__ = [
     "ProgressSnapshot",
     "RecentPage",
     "SessionService",
+    "Tuning",
     "WorkerInfo",
 ]

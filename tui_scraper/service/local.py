@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tui_scraper.domain import (
     CrawlConfig,
@@ -23,6 +23,7 @@ from tui_scraper.domain import (
 )
 from tui_scraper.domain.errors import ScraperError
 from tui_scraper.domain.status import RESUMABLE
+from tui_scraper.domain.tuning import Tuning
 from tui_scraper.export import export_pages
 from tui_scraper.runtime.channel.paths import ChannelError
 from tui_scraper.runtime.channel.protocol import CommandKind
@@ -241,26 +242,37 @@ class LocalSessionService:
     async def command_worker(self, session_ref: str, command: str) -> CommandDelivery:
         if command not in WORKER_COMMANDS:
             raise ValueError(f"not a worker command: {command!r}")
-        kind: CommandKind = WORKER_COMMANDS[command]
+        return await self._deliver(session_ref, WORKER_COMMANDS[command], None)
+
+    async def tune(self, session_ref: str, tuning: Tuning) -> CommandDelivery:
+        return await self._deliver(session_ref, "set", tuning.as_args())
+
+    async def _deliver(
+        self, session_ref: str, kind: CommandKind, args: dict[str, Any] | None
+    ) -> CommandDelivery:
+        """One command to the session's worker: over its channel, else as a control record."""
         session = await self.get(session_ref)
+        verb = "tune" if kind == "set" else kind
         if session.status is not Status.RUNNING or self.worker_of(session.id) is None:
             raise NotRunnable(
                 f"session {session.short_id} is not running (it is "
-                f"{session.status.value}); there is nothing to {command}"
+                f"{session.status.value}); there is nothing to {verb}"
             )
         try:
-            ack = await remote.send_command(self.data_dir, session.id, kind)
+            ack = await remote.send_command(self.data_dir, session.id, kind, args=args)
         except CommandFailed as exc:
             raise NotRunnable(f"the worker of {session.short_id} refused: {exc.message}") from None
         except ChannelError:
-            return await self._post_control(session.id, kind)
+            return await self._post_control(session.id, kind, args)
         return CommandDelivery("channel", str(ack.get("message") or "done"))
 
-    async def _post_control(self, session_id: str, kind: CommandKind) -> CommandDelivery:
+    async def _post_control(
+        self, session_id: str, kind: CommandKind, args: dict[str, Any] | None = None
+    ) -> CommandDelivery:
         """The channel is unreachable: record the command for the worker's next poll, and wait
         a little for it to say what it did."""
         store = self._manager.store
-        record = await store.post_control(session_id, kind, who=self._who)
+        record = await store.post_control(session_id, kind, who=self._who, args=args)
         deadline = asyncio.get_running_loop().time() + CONTROL_WAIT_S
         while asyncio.get_running_loop().time() < deadline:
             current = await store.get_control(record.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,7 +21,7 @@ from tui_scraper.runtime.preflight import lease_holder, worker_alive
 
 from . import ProgressSnapshot, WorkerInfo
 from .channel_client import ChannelClient
-from .reconnect import Connected, Gone, Message, ReconnectingWatcher
+from .reconnect import Connected, Gone, Message, Reconnecting, ReconnectingWatcher
 
 # How long to wait for the worker to answer a command sent over its channel.
 COMMAND_TIMEOUT_S: Final = 5.0
@@ -144,9 +144,15 @@ async def watch_worker(data_dir: Path, session_id: str) -> AsyncIterator[Progres
     watcher = ReconnectingWatcher(
         socket_path(data_dir, session_id), lambda: worker_alive(data_dir, session_id)
     )
+    last: ProgressSnapshot | None = None
     async for item in watcher:
         if isinstance(item, Gone):
             return
+        if isinstance(item, Reconnecting):
+            if last is not None:
+                # The figures stay on screen, marked stale, until the channel is back.
+                yield replace(last, reconnect_in=item.in_seconds)
+            continue
         if isinstance(item, Connected):
             data: object = item.snapshot
         elif isinstance(item, Message) and item.message.get("type") == "progress":
@@ -155,15 +161,21 @@ async def watch_worker(data_dir: Path, session_id: str) -> AsyncIterator[Progres
             continue
         if isinstance(data, Mapping):
             snapshot = snapshot_from_wire(data)
+            last = snapshot
             yield snapshot
             if not snapshot.live:
                 return
 
 
 async def send_command(
-    data_dir: Path, session_id: str, kind: CommandKind, *, timeout: float = COMMAND_TIMEOUT_S
+    data_dir: Path,
+    session_id: str,
+    kind: CommandKind,
+    *,
+    args: Mapping[str, Any] | None = None,
+    timeout: float = COMMAND_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Send one command over the worker's channel; its `ack`. ChannelLost when the worker
-    cannot be reached, CommandFailed when it refuses."""
+    """Send one command (with `args`, for `set`) over the worker's channel; its `ack`.
+    ChannelLost when the worker cannot be reached, CommandFailed when it refuses."""
     async with await ChannelClient.connect(socket_path(data_dir, session_id)) as client:
-        return await client.command(kind, timeout=timeout)
+        return await client.command(kind, timeout=timeout, **dict(args or {}))
