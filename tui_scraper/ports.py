@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from .domain.config import CrawlConfig
 from .domain.progress import Progress
 from .domain.records import (
     ClaimedPage,
@@ -60,6 +61,13 @@ class Sessions(Protocol):
     ) -> SessionRecord: ...
 
     async def set_summary(self, session_id: str, summary: dict[str, Any]) -> None: ...
+
+    async def record_tuning(
+        self, session_id: str, config: CrawlConfig, *, reason: str, who: str
+    ) -> SessionRecord:
+        """Live tuning: `config` becomes the session's stored config (a resume crawls with it)
+        and a `tuned` event with `reason` joins its timeline, in one transaction."""
+        ...
 
 
 class Frontier(Protocol):

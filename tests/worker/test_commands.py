@@ -16,8 +16,6 @@ from tui_scraper.service.channel_client import ChannelClient, CommandFailed
 
 from .helpers import cli, done_pages, events, lease_held, status_of, wait_for
 
-SET_REFUSAL = "live tuning is not available in this version"
-
 
 def _start(data_dir: Path, site: SiteServer, rate: str = "10") -> str:
     result = cli(data_dir, "crawl", f"{site.base}/", "--rate", rate, "--detach")
@@ -93,24 +91,26 @@ def test_a_session_that_is_not_running_is_refused(
     assert _control_outcomes(data_dir) == []
 
 
-def test_the_worker_acks_resume_and_refuses_set_and_a_second_stop(
+def test_the_worker_acks_resume_and_set_and_refuses_a_second_stop(
     data_dir: Path, site: SiteServer
 ) -> None:
     session_id = _start(data_dir, site)
 
-    async def talk() -> tuple[dict[str, object], str, dict[str, object], str]:
+    async def talk() -> tuple[dict[str, object], dict[str, object], dict[str, object], str, str]:
         async with await ChannelClient.connect(socket_path(data_dir, session_id)) as client:
             resumed = await client.command("resume")
-            with pytest.raises(CommandFailed) as refused_set:
-                await client.command("set", rate=2.0)
+            tuned = await client.command("set", rate=2.0)
             paused = await client.command("pause")
             with pytest.raises(CommandFailed) as second:
                 await client.command("cancel")
-            return resumed, refused_set.value.message, paused, second.value.message
+            with pytest.raises(CommandFailed) as set_after:
+                await client.command("set", rate=5.0)
+            return resumed, tuned, paused, second.value.message, set_after.value.message
 
-    resumed, set_message, paused, second = asyncio.run(talk())
+    resumed, tuned, paused, second, set_after = asyncio.run(talk())
     assert resumed["message"] == "ignored: already running"
-    assert set_message == SET_REFUSAL
+    assert tuned["message"] == "now rate 2/s per host, concurrency 16, no exclude patterns"
     assert paused["message"] == "pausing"
     assert second.startswith("ignored: already stopping")
+    assert set_after.startswith("ignored: already stopping")
     wait_for(lambda: status_of(data_dir, session_id) == "paused", timeout=20)

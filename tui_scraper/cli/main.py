@@ -35,6 +35,7 @@ from .output import (
 )
 from .parser import build_parser
 from .run import check_resumable, check_session_ref, resumable_id, run_demo, run_headless, run_ui
+from .tune_cmd import check_tuning_args, tune_command
 from .worker_cmd import check_detachable, run_detached, worker_command
 
 # Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
@@ -69,6 +70,8 @@ def _main(argv: Sequence[str] | None) -> int:
             # Every option is checked before the data dir is touched: bad input creates nothing.
             args.config = config_from_args(args)
             args.secrets = secret_headers_from_args(args)
+        if args.command == "set":
+            check_tuning_args(args)  # bad values refused before the data dir is touched
         data_dir = choose_data_dir(args)
         if getattr(args, "detach", False):
             check_detachable(data_dir)  # before anything is created
@@ -155,6 +158,8 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             return await run_headless(service, session.id, as_json=args.json)
         if args.command in ("pause", "cancel"):
             return await worker_command(service, args.session, args.command)
+        if args.command == "set":
+            return await tune_command(service, args)
         if args.command == "demo":
             return await run_demo(service)
         if args.command == "sessions":

@@ -262,6 +262,54 @@ def _add_worker_command(sub: Any, name: str, what: str, sub_kw: dict[str, Any]) 
     _add_data_dir(parser)
 
 
+def _add_set_command(sub: Any, sub_kw: dict[str, Any]) -> None:
+    tune = sub.add_parser(
+        "set",
+        **sub_kw,
+        help="change the rate, concurrency or exclude patterns of a running session",
+        description="Live tuning: change a running crawl's rate, concurrency or exclude "
+        "patterns. It takes effect within a second, is recorded in the session's timeline and "
+        "kept in its config, so a resume crawls with it. The change goes to its worker over the "
+        "live channel; if that cannot be reached, it is recorded in the data dir and the worker "
+        "applies it within a second. The output says which, and what now applies. A session "
+        "that is not running is refused (exit 2), and so is a bad value (nothing is recorded).",
+    )
+    tune.add_argument("session", help=SESSION_HELP)
+    tune.add_argument(
+        "--rate",
+        type=float,
+        metavar="N",
+        help="at most N requests per second per host, 0.01 to 1000, for every host from now on",
+    )
+    tune.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="requests in flight for the whole crawl; when lowered, requests in flight finish "
+        "and no new one starts above N",
+    )
+    tune.add_argument(
+        "--exclude",
+        action="append",
+        metavar="REGEX",
+        help="also exclude URLs matching REGEX (repeatable): added to the session's current "
+        "exclude patterns; applies to links found from now on and to queued URLs not yet "
+        "fetched (skipped as excluded)",
+    )
+    tune.add_argument(
+        "--no-exclude",
+        action="store_true",
+        help="clear the session's exclude patterns first (alone: remove them all; with "
+        "--exclude: replace them by the ones given)",
+    )
+    tune.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON record: session, sent, via, control_id, outcome, applied",
+    )
+    _add_data_dir(tune)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tui-scraper",
@@ -300,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_worker_command(sub, "pause", "checkpoint and stop; resume it later", sub_kw)
     _add_worker_command(sub, "cancel", "stop for good, recorded as failed", sub_kw)
+    _add_set_command(sub, sub_kw)
 
     demo = sub.add_parser("demo", **sub_kw, help="crawl the built-in demo site (no network needed)")
     demo.add_argument("--headless", action="store_true", help="no UI: print progress lines")

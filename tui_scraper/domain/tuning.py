@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import BOUNDS
+from .config import BOUNDS, CrawlConfig
 from .errors import ConfigError
 
 # The channel refuses more than this many patterns or longer ones: a change stays one line.
 MAX_EXCLUDE_PATTERNS = 256
 MAX_PATTERN_CHARS = 2048
+# The settings a `set` command's args may name.
+SETTINGS = ("rate", "concurrency", "exclude")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,33 @@ class Tuning:
             args["exclude"] = list(self.exclude)
         return args
 
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> Tuning:
+        """The change a `set` command's args (or a control record's) name; ConfigError for an
+        unknown setting or a bad value, exactly as a Tuning built by hand."""
+        unknown = sorted(set(args) - set(SETTINGS))
+        if unknown:
+            raise ConfigError(
+                "set", f"no setting {unknown[0]!r:.60} (one of {', '.join(SETTINGS)})"
+            )
+        exclude = args.get("exclude")
+        if exclude is not None:
+            if not isinstance(exclude, list | tuple):
+                raise ConfigError("exclude", "must be a list of patterns")
+            exclude = tuple(exclude)
+        return cls(rate=args.get("rate"), concurrency=args.get("concurrency"), exclude=exclude)
+
+    def applied_to(self, config: CrawlConfig) -> CrawlConfig:
+        """`config` with this change made: what a resume of the tuned session crawls with."""
+        changes: dict[str, Any] = {}
+        if self.rate is not None:
+            changes["rate_per_host"] = float(self.rate)
+        if self.concurrency is not None:
+            changes["concurrency"] = self.concurrency
+        if self.exclude is not None:
+            changes["exclude"] = tuple(self.exclude)
+        return config.with_changes(**changes)
+
     def describe(self) -> str:
         """One line for a timeline or a toast: `rate 5/s, concurrency 4, exclude 2 patterns`."""
         parts: list[str] = []
@@ -91,4 +121,23 @@ class Tuning:
         return ", ".join(parts)
 
 
-__all__ = ["MAX_EXCLUDE_PATTERNS", "MAX_PATTERN_CHARS", "Tuning"]
+def describe_tunables(config: CrawlConfig) -> str:
+    """What live tuning can change, as `config` has it: the ack of a `set` says this."""
+    rate = config.rate_per_host
+    count = len(config.exclude)
+    return ", ".join(
+        [
+            f"rate {rate:g}/s per host" if rate else "no rate limit",
+            f"concurrency {config.concurrency}",
+            "no exclude patterns" if not count else f"{count} exclude pattern{'s' * (count != 1)}",
+        ]
+    )
+
+
+__all__ = [
+    "MAX_EXCLUDE_PATTERNS",
+    "MAX_PATTERN_CHARS",
+    "SETTINGS",
+    "Tuning",
+    "describe_tunables",
+]

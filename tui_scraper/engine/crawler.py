@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..domain.config import CrawlConfig
+from ..domain.config import BOUNDS, CrawlConfig
 from ..domain.progress import Progress
 from ..domain.records import ClaimedPage, PageResult
 from ..domain.status import PageStatus, Status
@@ -97,6 +97,9 @@ class Crawler:
         self._batch = Batcher(self._commit)
         self._inflight = 0
         self._concurrency = self.config.concurrency
+        self._workers = 0  # worker tasks alive; above `_concurrency` (tuned down) they leave
+        self._worker_tasks: list[asyncio.Task[None]] = []
+        self._dispatch: Dispatcher | None = None  # while a run's parts exist (see tune)
         self._live = LiveFigures(
             self.stats, previous_elapsed_s=self.previous_elapsed_s, clock=self.clock
         )
@@ -116,6 +119,27 @@ class Crawler:
             self._stop_reason = reason
             self._stop_who = who
             self._stop_event.set()
+
+    def tune(self, config: CrawlConfig) -> str:
+        """Apply a changed rate, concurrency or exclude list (live tuning) at once, to every host
+        and to what is claimed from now on; the caller has validated and stored `config`. Returns
+        a note when the concurrency asked is more than the descriptor limit serves, else ""."""
+        self.config = config
+        self._scope = Scope.from_config(config)
+        capped, limit = capped_concurrency(config.concurrency, self.parse_workers)
+        self._concurrency = capped
+        dispatch = self._dispatch
+        if dispatch is not None:  # a run is going: its parts change in place
+            self._gate.set_rate(config.rate_per_host)
+            self._pages.retune(config, self._scope)
+            dispatch.concurrency = capped
+            # More workers when raised; when lowered, the surplus leave after their page.
+            for _ in range(capped - self._workers):
+                self._spawn_worker()
+            self._changed.set()
+        if capped < config.concurrency:
+            return f"concurrency {capped} for now: the open-files limit is {limit}"
+        return ""
 
     # main ---------------------------------------------------------------------------------
     async def run(self) -> CrawlOutcome:
@@ -139,7 +163,9 @@ class Crawler:
         await self._cap_concurrency()
         cfg = self.config
         self._fetcher = Fetcher(
-            concurrency=self._concurrency,
+            # Room for the most live tuning may ask: connections open only as requests need
+            # them, and the workers bound those.
+            concurrency=capped_concurrency(int(BOUNDS["concurrency"][1]), self.parse_workers)[0],
             user_agent=cfg.user_agent,
             request_timeout=cfg.request_timeout,
             max_body_bytes=cfg.max_body_bytes,
@@ -172,7 +198,10 @@ class Crawler:
             rng=self.rng,
         )
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
-        workers = [asyncio.create_task(self._worker()) for _ in range(self._concurrency)]
+        self._workers = 0
+        self._worker_tasks = []
+        for _ in range(self._concurrency):
+            self._spawn_worker()
         committer = asyncio.create_task(self._committer())
         dispatch = Dispatcher(
             store=self.store,
@@ -185,6 +214,7 @@ class Crawler:
             counts=lambda: self._live.counts,
             in_flight=lambda: self._inflight,
         )
+        self._dispatch = dispatch
         dispatcher = asyncio.create_task(dispatch.run())
         stop_wait = asyncio.create_task(self._stop_event.wait())
         outcome: CrawlOutcome
@@ -206,7 +236,9 @@ class Crawler:
             dispatcher.cancel()
             raise
         finally:
+            self._dispatch = None
             stop_wait.cancel()
+            workers = self._worker_tasks
             for task in workers:
                 task.cancel()
             committer.cancel()
@@ -269,9 +301,28 @@ class Crawler:
             await asyncio.sleep(0.05)
 
     # workers ------------------------------------------------------------------------------
+    def _spawn_worker(self) -> None:
+        # Counted here, not when the task first runs: a tune right after must see it.
+        self._workers += 1
+        self._worker_tasks.append(asyncio.create_task(self._worker()))
+
     async def _worker(self) -> None:
-        while True:
+        try:
+            await self._work()
+        finally:
+            self._workers -= 1
+
+    def _surplus(self) -> bool:
+        """More workers than the (tuned) concurrency: this one leaves. Checked with no await
+        between the test and the leaving, so exactly the surplus leave."""
+        return self._workers > self._concurrency
+
+    async def _work(self) -> None:
+        while not self._surplus():
             page = await self._queue.get()
+            if self._surplus():
+                self._queue.put_nowait(page)  # claimed: another worker fetches it
+                return
             self._inflight += 1
             try:
                 result = await self._pages.process(page)

@@ -34,7 +34,7 @@ class Dispatcher:
         self._queue = queue
         self._batch = batch
         self._changed = changed  # set by the workers each time a page finishes
-        self._concurrency = concurrency
+        self.concurrency = concurrency  # the crawl's in-flight limit; live tuning changes it
         self._counts = counts  # the crawl's live counters (replaced when reloaded from the store)
         self._in_flight = in_flight
 
@@ -45,9 +45,9 @@ class Dispatcher:
         frontier runs dry the pending results are committed at once instead of waiting for the
         batch timer: otherwise the crawl would advance in waves, one per timer tick.
         """
-        low_water = max(1, self._concurrency // 2)
-        claim_size = max(self._concurrency * 2, 32)
         while True:
+            low_water = max(1, self.concurrency // 2)
+            claim_size = max(self.concurrency * 2, 32)
             if self._queue.qsize() >= low_water:
                 await self._wait_for_change(0.05)
                 continue

@@ -89,10 +89,18 @@ class PageProcessor:
         self._resource_pages: set[int] = set()
         self._delays_set: set[str] = set()
 
+    def retune(self, config: CrawlConfig, scope: Scope) -> None:
+        """The crawl's config and scope changed while it runs (live tuning): pages claimed from
+        now on, and the links found on them, follow the new ones."""
+        self.config = config
+        self._scope = scope
+
     async def process(self, page: ClaimedPage) -> PageResult:
         cfg = self.config
         host = urlsplit(page.url).netloc
         now = self.clock()
+        if self._excluded(page):
+            return self._skip_excluded(page)
         adopted = await self._hops.adopt(page)
         if adopted is not None:
             return adopted  # a redirect fetched this URL meanwhile: its result is this row's
@@ -136,6 +144,8 @@ class PageProcessor:
         try:
             try:
                 async with self._gate.slot(host):
+                    if self._excluded(page):  # the patterns changed while it waited for a slot
+                        return self._skip_excluded(page)
                     # Timed from the slot, not the queue: the figure is the server's latency.
                     started = time.monotonic()
                     response = await self._fetcher.fetch(
@@ -155,6 +165,22 @@ class PageProcessor:
         finally:
             self._hops.finish(page.id, target)
             self._resource_pages.discard(page.id)
+
+    def _excluded(self, page: ClaimedPage) -> bool:
+        """Queued before an exclude pattern that matches it was added (live tuning), or claimed
+        by a resume of a tuned session. The seed is the crawl itself: never skipped."""
+        scope = self._scope
+        return page.parent_id is not None and bool(scope.exclude) and scope.excluded(page.url)
+
+    def _skip_excluded(self, page: ClaimedPage) -> PageResult:
+        """Skipped as any excluded URL is, never fetched."""
+        return permanent(
+            page,
+            PageStatus.SKIPPED,
+            kind="excluded",
+            message="excluded by pattern",
+            now=self.clock(),
+        )
 
     def _wait_for_host(self, page: ClaimedPage, host: str, now: float) -> PageResult:
         """The outage is the host's, not the page's: back to the queue, no attempt charged."""

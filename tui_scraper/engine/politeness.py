@@ -1,7 +1,8 @@
 """Per-host politeness (concurrency, spacing) and host outage tracking.
 
 `HostGate` bounds how hard we hit one host: at most `per_host` requests in flight and, with a rate
-or a robots Crawl-delay, requests started at least 1/rate (or delay) seconds apart.
+or a robots Crawl-delay, requests started at least 1/rate (or delay) seconds apart. The rate can
+change while the crawl runs (live tuning): every host's next start is measured with the new one.
 
 `HostHealth` is the crawler's counterpart of a reconnecting client: after a run of connect errors
 or timeouts a host is *down*; instead of burning every queued page's retries against it, the
@@ -23,12 +24,14 @@ from ..backoff import backoff_delay
 
 __all__ = ["HostGate", "HostHealth"]
 
+PACE_RECHECK_S: Final = 0.25
+
 
 @dataclass(slots=True)
 class _Lane:
     sem: asyncio.Semaphore
     pace: asyncio.Lock = field(default_factory=asyncio.Lock)
-    next_start: float = 0.0  # earliest monotonic time the next request may start
+    last_start: float = float("-inf")  # monotonic time the last paced request started
     delay: float = 0.0  # Crawl-delay from robots.txt
 
 
@@ -45,9 +48,20 @@ class HostGate:
         if rate_per_host is not None and rate_per_host <= 0:
             raise ValueError("rate_per_host must be > 0")
         self.per_host = per_host
-        self._interval = 1.0 / rate_per_host if rate_per_host else 0.0
+        self._interval = 0.0
+        self.set_rate(rate_per_host)
         self._clock = clock
         self._lanes: dict[str, _Lane] = {}
+
+    def set_rate(self, rate_per_host: float | None) -> None:
+        """Requests per second per host from now on, for every host (None: no spacing). A
+        request already waiting out the old gap starts by the new one."""
+        if rate_per_host is not None and rate_per_host <= 0:
+            raise ValueError("rate_per_host must be > 0")
+        self._interval = 1.0 / rate_per_host if rate_per_host else 0.0
+
+    def _spacing(self, lane: _Lane) -> float:
+        return max(self._interval, lane.delay)
 
     def _lane(self, host: str) -> _Lane:
         lane = self._lanes.get(host)
@@ -67,15 +81,15 @@ class HostGate:
     async def slot(self, host: str) -> AsyncIterator[None]:
         lane = self._lane(host)
         async with lane.sem:
-            spacing = max(self._interval, lane.delay)
-            if spacing > 0.0:
+            if self._spacing(lane) > 0.0:
                 # One holder at a time waits out the gap, and the next gap is measured from the
                 # moment this request really starts: a late wake-up never shortens the spacing.
+                # The gap is looked at again every PACE_RECHECK_S, so a rate changed meanwhile
+                # (live tuning) takes effect without waiting out the old one.
                 async with lane.pace:
-                    wait = lane.next_start - self._clock()
-                    if wait > 0.0:
-                        await asyncio.sleep(wait)
-                    lane.next_start = self._clock() + spacing
+                    while (wait := lane.last_start + self._spacing(lane) - self._clock()) > 0.0:
+                        await asyncio.sleep(min(wait, PACE_RECHECK_S))
+                    lane.last_start = self._clock()
             yield
 
 

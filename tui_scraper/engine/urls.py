@@ -413,6 +413,10 @@ class Scope:
             max_depth=max_depth,
         )
 
+    def excluded(self, url: str) -> bool:
+        """Whether an exclude pattern matches `url` (canonical)."""
+        return any(pattern.search(url) is not None for pattern in self.exclude)
+
     def check(self, url: str, depth: int) -> str | None:
         """Why `url` (canonical) found at `depth` must not be crawled, or None when it may be."""
         if len(url) > MAX_URL_LENGTH:

@@ -4,7 +4,8 @@
 on the channel a few times a second (only when they moved), turns state changes and new errors
 into `event` messages, answers channel commands, and applies the commands clients posted in the
 store while no channel reached the worker (polled about twice a second, each marked applied with
-what was done). One rule decides every command, whichever way it came (`apply`).
+what was done). One rule decides every command, whichever way it came (`apply`); `set` (live
+tuning) goes to the runner's `tune`, which stores the change before it applies it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any, Final, Protocol
 
-from ..domain.errors import StorageUnavailable
+from ..domain.errors import ConfigError, StorageUnavailable
 from ..domain.records import ControlCommand
 from ..domain.status import Status
+from ..domain.tuning import Tuning
 from ..engine.stats import StatsSnapshot
 from ..ports import ControlPort
 from .channel.protocol import Command, Reply
@@ -31,7 +35,8 @@ WIRE_RECENT_PAGES: Final = 50
 WIRE_ERRORS: Final = 50
 PUBLISH_INTERVAL_S: Final = 0.25
 CONTROL_POLL_S: Final = 0.5
-SET_NOT_AVAILABLE: Final = "live tuning is not available in this version"
+# How long the last progress and the final event may take to reach connected clients.
+FINAL_FLUSH_S: Final = 1.0
 
 
 class Runner(Protocol):
@@ -47,6 +52,8 @@ class Runner(Protocol):
     def cancel(self) -> None: ...
 
     def interrupt(self, reason: str, *, who: str | None = None) -> None: ...
+
+    async def tune(self, tuning: Tuning, *, who: str) -> str: ...
 
 
 def snapshot_data(snap: StatsSnapshot) -> dict[str, Any]:
@@ -112,18 +119,20 @@ class LiveSession:
         self._seen_errors: list[str] = []
 
     # the one rule for every command --------------------------------------------------------
-    def apply(self, kind: str, *, who: str) -> tuple[bool, str]:
+    async def apply(
+        self, kind: str, *, who: str, args: Mapping[str, Any] | None = None
+    ) -> tuple[bool, str]:
         """Act on a command; (accepted, what was done) — the text an ack or a control record's
-        outcome carries."""
+        outcome carries. `args` are a `set` command's settings."""
         state = self.runner.stats.state
-        if kind == ControlCommand.SET:
-            return False, SET_NOT_AVAILABLE
         if kind == ControlCommand.RESUME:
             return True, "ignored: already running"
         if state is not Status.RUNNING:
             return False, f"ignored: the session is {state.value}"
         if self._stop_requested is not None:
             return False, f"ignored: already stopping ({self._stop_requested})"
+        if kind == ControlCommand.SET:
+            return await self._tune(args or {}, who=who)
         if kind == ControlCommand.PAUSE:
             self.runner.pause()
             done = "pausing"
@@ -140,9 +149,25 @@ class LiveSession:
         log.info("%s by %s", done, who)
         return True, done
 
+    async def _tune(self, args: Mapping[str, Any], *, who: str) -> tuple[bool, str]:
+        try:
+            tuning = Tuning.from_args(args)
+        except ConfigError as exc:
+            return False, str(exc)
+        try:
+            done = await self.runner.tune(tuning, who=who)
+        except StorageUnavailable as exc:  # not stored, so not applied either
+            return False, f"could not record the change: {exc}"
+        self.event({"kind": "command", "command": "set", "who": who, "outcome": done})
+        log.info("tuned by %s: %s; %s", who, tuning.describe(), done)
+        return True, done
+
     async def handle_command(self, command: Command) -> Reply:
         """The channel's command handler."""
-        accepted, text = self.apply(command.kind, who="channel")
+        args = None
+        if command.args is not None:
+            args = {k: v for k, v in asdict(command.args).items() if v is not None}
+        accepted, text = await self.apply(command.kind, who="channel", args=args)
         return Reply.accepted(text) if accepted else Reply.refused(text)
 
     # the loops beside the crawl -------------------------------------------------------------
@@ -184,7 +209,7 @@ class LiveSession:
         )
         for record in records:
             self._last_control = max(self._last_control, record.id)
-            accepted, text = self.apply(record.command, who=record.who)
+            accepted, text = await self.apply(record.command, who=record.who, args=record.args)
             outcome = text if accepted or text.startswith("ignored") else f"refused: {text}"
             await self.store.mark_control_applied(record.id, outcome=outcome)
         return len(records)
@@ -212,3 +237,12 @@ class LiveSession:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self.publish_now()  # the final state and figures
+
+
+async def flush_clients(server: ChannelServer, *, limit: float = FINAL_FLUSH_S) -> None:
+    """Give connected clients a moment to receive the final figures before they are cut off."""
+    deadline = time.monotonic() + limit
+    # A client's progress is sent at most `progress_hz` a second: wait for one period.
+    await asyncio.sleep(1.0 / server.limits.progress_hz + 0.05)
+    while time.monotonic() < deadline and any(server.buffered_bytes()):
+        await asyncio.sleep(0.02)

@@ -1,12 +1,18 @@
 """SessionManager: the one door through which the CLI and the UI reach sessions and crawls.
 
 It keeps the set of sessions running in this process; running one is `worker.SessionRunner`'s.
+Each runs with the same `LiveSession` a background worker has: it serves the session's live
+channel and applies the control records posted for it, so `pause`, `cancel`, `set` and `attach`
+from another terminal reach a crawl running here as they reach a detached one. A channel that
+cannot be served (a data dir path too long for a socket, a run/ dir that is not usable) costs
+only that: a warning in the timeline and the log, and the crawl runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,16 +20,21 @@ from pathlib import Path
 from ..backends.sqlite import Store
 from ..backends.sqlite.secrets import save_secret_headers
 from ..domain.config import CrawlConfig
-from ..domain.errors import ConfigError
+from ..domain.errors import ConfigError, ScraperError
 from ..domain.records import EventRecord, PageRecord, SessionRecord
 from ..domain.status import PageStatus, Status
 from ..engine.extract import validate_rules
 from ..engine.stats import CrawlStats
 from ..engine.urls import canonicalize
+from .channel.paths import socket_path
+from .channel.server import ChannelServer
+from .live import LiveSession, flush_clients
 from .secrets import DataDirSecrets
 from .worker import DEFAULT_PARSE_WORKERS, SessionRunner
 
 __all__ = ["CrawlHandle", "SessionManager"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -188,10 +199,53 @@ class SessionManager:
             secrets=DataDirSecrets(self._store.data_dir),
             parse_workers=self.parse_workers,
         )
-        task = asyncio.create_task(runner.run(), name=f"crawl-{session_id[:8]}")
+        task = asyncio.create_task(self._run_live(runner), name=f"crawl-{session_id[:8]}")
         handle = CrawlHandle(session_id, runner.stats, runner, task)
         self._handles[session_id] = handle
         return handle
+
+    async def _run_live(self, runner: SessionRunner) -> Status:
+        """The crawl, with its channel and control records beside it; the crawl's status."""
+        crawl = asyncio.ensure_future(runner.run())  # first: the lease is released however
+        live = LiveSession(runner, self._store, who=self._who)
+        try:
+            live.server = await self._serve_channel(runner, live)
+        except BaseException:  # cancelled while binding: the crawl stops as on any cancel
+            crawl.cancel()
+            with contextlib.suppress(BaseException):
+                await crawl
+            raise
+        try:
+            return await live.beside(crawl)
+        finally:
+            if live.server is not None:
+                if live.server.connection_count:
+                    await flush_clients(live.server)
+                await live.server.close()
+
+    async def _serve_channel(
+        self, runner: SessionRunner, live: LiveSession
+    ) -> ChannelServer | None:
+        """The session's channel server, or None (warned) when it cannot be served."""
+        session_id = runner.session_id
+        try:
+            server = ChannelServer(
+                socket_path(self._store.data_dir, session_id),
+                live.snapshot,
+                live.handle_command,
+                session_id=session_id,
+            )
+            await server.start()
+            return server
+        except (ScraperError, OSError) as exc:
+            text = (
+                f"the live channel cannot be served ({exc}); the crawl runs, but other "
+                "terminals reach it only by control records"
+            )
+            log.warning("session %s: %s", session_id[:8], text)
+            with contextlib.suppress(Exception):  # the timeline is best effort here
+                await self._store.add_event(session_id, "warning", text, who=self._who)
+            return None
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         handles = list(self.running().values())

@@ -24,6 +24,7 @@ from ..demo.session import ServedSite, serve_for
 from ..domain.errors import InvalidTransition, StorageUnavailable
 from ..domain.records import LeaseOwner, SessionRecord
 from ..domain.status import FINAL, RESUMABLE, Status
+from ..domain.tuning import Tuning, describe_tunables
 from ..engine.crawler import Crawler
 from ..engine.faults import describe_fault, is_our_fault
 from ..engine.outcome import CrawlOutcome, StopKind, describe_error
@@ -69,6 +70,8 @@ class SessionRunner:
         self._who = who
         self._secrets = secrets
         self._site = site
+        # One tune at a time: each builds on the config the previous one left.
+        self._tuning = asyncio.Lock()
 
     @classmethod
     async def acquire(
@@ -125,6 +128,19 @@ class SessionRunner:
 
     def interrupt(self, reason: str, *, who: str | None = None) -> None:
         self.request_stop("interrupt", reason, who=who)
+
+    async def tune(self, tuning: Tuning, *, who: str) -> str:
+        """Live tuning: store the changed config with its timeline event (one transaction, so a
+        resume crawls with it), then apply it to the running crawl. Returns what now applies.
+        StorageUnavailable when it could not be stored: then nothing changed."""
+        async with self._tuning:
+            config = tuning.applied_to(self.crawler.config)
+            await self.store.record_tuning(
+                self.session_id, config, reason=f"tuned by {who}: {tuning.describe()}", who=who
+            )
+            note = self.crawler.tune(config)
+        applies = f"now {describe_tunables(config)}"
+        return f"{applies} ({note})" if note else applies
 
     # the run ------------------------------------------------------------------------------
     async def run(self) -> Status:

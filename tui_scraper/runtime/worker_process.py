@@ -32,15 +32,13 @@ from ..domain.ids import is_session_id
 from ..domain.status import Status
 from .channel.paths import ChannelError, socket_path
 from .channel.server import ChannelServer
-from .live import LiveSession
+from .live import LiveSession, flush_clients
 from .secrets import DataDirSecrets
 from .worker import SessionRunner
 
 MODULE: Final = "tui_scraper.runtime.worker_process"
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
-# How long the last progress and the final event may take to reach connected clients.
-FINAL_FLUSH_S: Final = 1.0
 
 STATUS_EXIT: Final = {
     Status.COMPLETED: EXIT_OK,
@@ -141,7 +139,7 @@ async def _run(runner: SessionRunner, live: LiveSession, path: Path) -> int:
         runner.interrupt(f"the live channel could not be served: {exc}", who="worker")
     try:
         status = await live.beside(asyncio.ensure_future(runner.run()))
-        await _flush(server)
+        await flush_clients(server)
     finally:
         await server.close()
         for signum in STOP_SIGNALS:
@@ -157,15 +155,6 @@ async def _stored_error(runner: SessionRunner) -> str:
     with contextlib.suppress(ScraperError):
         return (await runner.store.get_session(runner.session_id)).error or ""
     return ""
-
-
-async def _flush(server: ChannelServer) -> None:
-    """Give connected clients a moment to receive the final figures before they are cut off."""
-    deadline = time.monotonic() + FINAL_FLUSH_S
-    # A client's progress is sent at most `progress_hz` a second: wait for one period.
-    await asyncio.sleep(1.0 / server.limits.progress_hz + 0.05)
-    while time.monotonic() < deadline and any(server.buffered_bytes()):
-        await asyncio.sleep(0.02)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,17 @@ def set_summary(conn: sqlite3.Connection, session_id: str, summary: dict[str, An
         raise SessionNotFound(session_id)
 
 
+def record_tuning(
+    conn: sqlite3.Connection, session_id: str, config: CrawlConfig, reason: str, who: str
+) -> SessionRecord:
+    """The session's config replaced by a tuned one, and its `tuned` event: one transaction."""
+    current_status(conn, session_id)  # SessionNotFound before anything is written
+    now = time.time()
+    conn.execute("UPDATE sessions SET config = ? WHERE id = ?", (config.to_json(), session_id))
+    insert_event(conn, session_id, "tuned", None, None, reason, who, now)
+    return get(conn, session_id)
+
+
 def insert_event(
     conn: sqlite3.Connection,
     session_id: str,

@@ -151,6 +151,13 @@ class Store:
     async def set_summary(self, session_id: str, summary: dict[str, Any]) -> None:
         await self._db.write(sessions.set_summary, session_id, summary)
 
+    async def record_tuning(
+        self, session_id: str, config: CrawlConfig, *, reason: str, who: str
+    ) -> SessionRecord:
+        """A running crawl's tuned config kept for its resume, with its timeline event."""
+        config.validate()
+        return await self._db.write(sessions.record_tuning, session_id, config, reason, who)
+
     # lease -------------------------------------------------------------------------------
     async def acquire_run(
         self, session_id: str, owner: LeaseOwner, *, who: str, reason: str
