@@ -16,6 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..backends.sqlite import Store
 from ..backends.sqlite.secrets import save_secret_headers
@@ -26,15 +27,18 @@ from ..domain.status import PageStatus, Status
 from ..engine.extract import validate_rules
 from ..engine.stats import CrawlStats
 from ..engine.urls import canonicalize
-from .channel.paths import socket_path
-from .channel.server import ChannelServer
-from .live import LiveSession, flush_clients
 from .secrets import DataDirSecrets
 from .worker import DEFAULT_PARSE_WORKERS, SessionRunner
+
+if TYPE_CHECKING:  # imported where a crawl starts: commands that only look skip them
+    from .channel.server import ChannelServer
+    from .live import LiveSession
 
 __all__ = ["CrawlHandle", "SessionManager"]
 
 log = logging.getLogger(__name__)
+# Watchers in other terminals get the final figures; bounded well inside the app's exit bound.
+IN_PROCESS_FLUSH_S = 0.5
 
 
 @dataclass
@@ -206,6 +210,8 @@ class SessionManager:
 
     async def _run_live(self, runner: SessionRunner) -> Status:
         """The crawl, with its channel and control records beside it; the crawl's status."""
+        from .live import LiveSession, flush_clients
+
         crawl = asyncio.ensure_future(runner.run())  # first: the lease is released however
         live = LiveSession(runner, self._store, who=self._who)
         try:
@@ -220,13 +226,16 @@ class SessionManager:
         finally:
             if live.server is not None:
                 if live.server.connection_count:
-                    await flush_clients(live.server)
+                    await flush_clients(live.server, limit=IN_PROCESS_FLUSH_S)
                 await live.server.close()
 
     async def _serve_channel(
         self, runner: SessionRunner, live: LiveSession
     ) -> ChannelServer | None:
         """The session's channel server, or None (warned) when it cannot be served."""
+        from .channel.paths import socket_path
+        from .channel.server import ChannelServer
+
         session_id = runner.session_id
         try:
             server = ChannelServer(
@@ -242,7 +251,9 @@ class SessionManager:
                 f"the live channel cannot be served ({exc}); the crawl runs, but other "
                 "terminals reach it only by control records"
             )
-            log.warning("session %s: %s", session_id[:8], text)
+            # Info, not a warning: with no handler configured a warning would be printed on
+            # stderr, over the app's screen. The timeline is where it is shown.
+            log.info("session %s: %s", session_id[:8], text)
             with contextlib.suppress(Exception):  # the timeline is best effort here
                 await self._store.add_event(session_id, "warning", text, who=self._who)
             return None
