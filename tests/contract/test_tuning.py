@@ -18,9 +18,7 @@ async def test_a_tuned_config_and_its_event_are_kept_for_the_next_reader(
     record = await backend.create_session(config(exclude=(r"\.pdf$",)), who="cli:1")
     other = await backend.create_session(config(), who="cli:1")
     await backend.acquire_run(record.id, owner(), who="worker:2", reason="started")
-    tuned = Tuning(rate=5.0, concurrency=4, exclude=(r"\.pdf$", "/tag/")).applied_to(
-        record.config
-    )
+    tuned = Tuning(rate=5.0, concurrency=4, exclude=(r"\.pdf$", "/tag/")).applied_to(record.config)
     reason = "tuned by channel: rate 5/s per host, concurrency 4, exclude 2 patterns"
     stored = await backend.record_tuning(record.id, tuned, reason=reason, who="channel")
     assert stored.config == tuned

@@ -306,3 +306,32 @@ def test_a_session_that_is_not_running_is_refused(data_dir: Path, site: SiteServ
     ]
     assert _control_outcomes(data_dir) == []
     assert _tuned_events(data_dir, session_id) == []
+
+
+def test_exclude_adds_to_the_patterns_and_no_exclude_clears_them(
+    data_dir: Path, site: SiteServer
+) -> None:
+    helped = cli(data_dir, "set", "--help")
+    assert helped.returncode == 0
+    assert "added to the session's current exclude patterns" in " ".join(helped.stdout.split())
+    session_id = _start(data_dir, site, "--rate", "10", "--exclude", "/none-a")
+
+    def patterns() -> list[str]:
+        return list(json.loads(session_row(data_dir, session_id)["config"])["exclude"])
+
+    line, _ = _set(data_dir, session_id, "--exclude", "/none-b", "--exclude", "/none-a")
+    assert line.endswith("2 exclude patterns") and patterns() == ["/none-a", "/none-b"]
+    line, _ = _set(data_dir, session_id, "--no-exclude", "--exclude", "/none-c")
+    assert line.endswith("1 exclude pattern") and patterns() == ["/none-c"]
+    result = cli(data_dir, "set", session_id, "--no-exclude", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record == {
+        "session": session_id,
+        "sent": {"exclude": []},
+        "via": "channel",
+        "control_id": None,
+        "outcome": "now rate 10/s per host, concurrency 16, no exclude patterns",
+        "applied": True,
+    }
+    assert patterns() == []
