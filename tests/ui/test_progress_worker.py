@@ -10,7 +10,9 @@ import re
 import signal
 
 from tests.engine.site import SiteServer
-from tui_scraper.domain import Status
+from tui_scraper.backends.sqlite import lease
+from tui_scraper.domain import CrawlConfig, Status
+from tui_scraper.runtime.channel.paths import socket_path
 from tui_scraper.service import CommandDelivery
 from tui_scraper.service.local import LocalSessionService, NotRunnable
 from tui_scraper.ui.screens.confirm import ConfirmScreen
@@ -178,3 +180,35 @@ def test_reconnect_text_counts_down_in_whole_seconds() -> None:
     assert reconnect_text(4.2) == "reconnecting in 5 s"
     assert reconnect_text(0.3) == "reconnecting in 1 s"
     assert reconnect_text(0.0) == "reconnecting…"
+
+
+async def test_a_worker_of_another_protocol_version_is_said_once(
+    local: LocalSessionService, data_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """A lease held (here, by the test) and a socket that greets in another protocol version:
+    one warning, and the screen shows the stored record instead of hanging on the channel."""
+    record = await local.create(CrawlConfig(target_url="http://127.0.0.1:9/"))
+    held = lease.try_lock(data_dir, record.id)
+    assert held is not None
+    lease.write_owner(held, {"pid": os.getpid(), "host": "elsewhere", "start": 0})
+    path = socket_path(data_dir, record.id)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b'{"type": "hello", "protocol": 999}\n{"type": "snapshot", "data": {}}\n')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(greet, path=str(path))
+    try:
+        app = worker_app(local, attach=record.id)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await until(pilot, lambda: "Cannot follow the worker" in toasts(app), LIVE_S)
+            screen = app.screen
+            assert isinstance(screen, ProgressScreen)
+            await until(pilot, lambda: "PENDING" in screen_text(app), LIVE_S)
+            assert screen.background is None
+            assert toasts(app).count("Cannot follow the worker") == 1
+    finally:
+        server.close()
+        held.release()

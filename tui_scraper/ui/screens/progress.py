@@ -190,6 +190,11 @@ class ProgressScreen(Screen[None]):
                 if self.app.screen is self:  # covered: on_screen_resume catches up
                     self._take(snap)
                     self._draw_status()
+        except ScraperError as exc:
+            # e.g. a worker of another protocol version: said once, the stored record shown.
+            self.scraper.say(
+                f"Cannot follow the worker of {self.session_id[:8]}: {exc}", severity="warning"
+            )
         finally:
             self.background = None
             self._set_reconnect(None)
