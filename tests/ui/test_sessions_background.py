@@ -72,6 +72,7 @@ def test_worker_label_names_pid_host_and_age() -> None:
         "pid 4242 on box · 3m"
     )
     assert worker_label(WorkerInfo(7, ""), now=0) == "pid 7"
+    assert worker_label(WorkerInfo(7, "box", since=0), now=None) == "pid 7 on box"
     # the host comes from a file in the data dir: never raw on a terminal
     assert worker_label(WorkerInfo(7, "a\x1b[2Jb"), now=0) == "pid 7 on a\ufffd[2Jb"
     assert [age(s) for s in (5, 59, 60, 3599, 3600, 3660, 86400, 90000)] == [

@@ -178,7 +178,7 @@ class ProgressScreen(Screen[None]):
         if worker is None:
             return  # nothing runs it: the stored record is the whole story (sample loads it)
         self.background = worker
-        label = worker_label(worker, now=self.scraper.now())
+        label = worker_label(worker, now=None)
         self.sub_title = f"Session {self.session_id[:8]} · worker {label}"
         self.refresh_bindings()
         last: ProgressSnapshot | None = None

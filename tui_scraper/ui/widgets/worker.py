@@ -22,12 +22,13 @@ def age(seconds: float) -> str:
     return f"{days}d {hours}h" if hours else f"{days}d"
 
 
-def worker_label(worker: WorkerInfo, *, now: float) -> str:
+def worker_label(worker: WorkerInfo, *, now: float | None) -> str:
     """pid, host (it comes from a file in the data dir: made display-safe) and how long the
-    worker has run, when it said when it started."""
+    worker has run, when it said when it started (and `now` is given: a label redrawn with the
+    table; a title drawn once leaves the age out rather than let it go stale)."""
     text = f"pid {worker.pid}"
     if worker.host:
         text += f" on {display_safe(worker.host, 40)}"
-    if worker.since is not None:
+    if worker.since is not None and now is not None:
         text += f" · {age(now - worker.since)}"
     return text
