@@ -77,6 +77,12 @@ def _main(argv: Sequence[str] | None) -> int:
             check_detachable(data_dir)  # before anything is created
         if args.command is None:
             return run_ui(data_dir)
+        if args.command == "attach":
+            from .attach_cmd import attachable_id
+
+            # Resolved and checked before the UI starts: one line for a session not running.
+            args.session = run_async(attachable_id(data_dir, args.session))
+            return run_ui(data_dir, args=args)
         detach = getattr(args, "detach", False)
         if args.command in ("crawl", "resume", "demo") and not args.headless and not detach:
             if args.command == "resume":

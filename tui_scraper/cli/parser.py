@@ -238,6 +238,17 @@ DETACH_HELP = (
 )
 
 
+ATTACH_HELP = (
+    "Open the app on the live screen of a session that runs in a background worker (started "
+    "with --detach, or from the app): its counters, recent pages and errors as they come, "
+    "over the worker's live channel. Escape goes back to the sessions list, and quitting the "
+    "app leaves the crawl running. Several terminals may attach to one crawl at once. If the "
+    "channel is lost (the worker is stopped for a while, its socket removed), the screen says "
+    "'reconnecting in N s' and comes back by itself; a worker that died shows the session "
+    "interrupted, and p resumes it. A session that is not running is refused (exit 2)."
+)
+
+
 def _add_run_mode(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -345,6 +356,15 @@ def build_parser() -> argparse.ArgumentParser:
         "or damaged; they are then not sent",
     )
     _add_data_dir(resume)
+
+    attach = sub.add_parser(
+        "attach",
+        **sub_kw,
+        help="open the live screen of a session running in the background",
+        description=ATTACH_HELP,
+    )
+    attach.add_argument("session", help=SESSION_HELP)
+    _add_data_dir(attach)
 
     _add_worker_command(sub, "pause", "checkpoint and stop; resume it later", sub_kw)
     _add_worker_command(sub, "cancel", "stop for good, recorded as failed", sub_kw)

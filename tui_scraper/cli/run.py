@@ -38,6 +38,8 @@ def run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
         return run_app(data_dir, demo=True)
     if args.command == "crawl":
         return run_app(data_dir, new_config=args.config, new_secrets=args.secrets)
+    if args.command == "attach":
+        return run_app(data_dir, attach=args.session)
     return run_app(data_dir, resume=args.session)
 
 

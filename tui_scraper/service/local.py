@@ -221,7 +221,10 @@ class LocalSessionService:
     # background workers -------------------------------------------------------------------
     async def start_detached(self, session_ref: str) -> WorkerInfo:
         session = await self.get(session_ref)
-        if session.status not in RESUMABLE:
+        # A `running` record whose lease nobody holds is an orphan (its worker was killed):
+        # the new worker settles it as interrupted and resumes it, as an in-process start does.
+        orphan = session.status is Status.RUNNING and self.worker_of(session.id) is None
+        if session.status not in RESUMABLE and not orphan:
             raise NotRunnable(
                 f"session {session.short_id} is {session.status.value}; only a new, paused "
                 "or interrupted session can be started"

@@ -80,6 +80,7 @@ class ScraperApp(App[int]):
         exit_guard: ExitGuard | None = None,
         new_secrets: dict[str, str] | None = None,
         config_dir: Path | None = None,
+        attach: str | None = None,
     ) -> None:
         super().__init__()
         self.new_secrets = new_secrets
@@ -101,6 +102,8 @@ class ScraperApp(App[int]):
         self.demo = demo
         self.new_config = new_config
         self.resume = resume
+        # A session (full id) running in a background worker: its live screen opens first.
+        self.attach = attach
         # None = no timers: tests call `screen.sample()` themselves (deterministic snapshots).
         self.sample_hz = sample_hz
         self.clock = clock
@@ -158,6 +161,8 @@ class ScraperApp(App[int]):
             await self._create_from_cli(self.new_config, self.new_secrets)
         elif self.resume is not None:
             await self.resume_and_show(self.resume)
+        elif self.attach is not None:
+            self.show_progress(self.attach)
         else:
             recoverable = await self.service.recoverable()
             if recoverable:
@@ -555,12 +560,15 @@ def run_app(
     new_config: CrawlConfig | None = None,
     resume: str | None = None,
     new_secrets: dict[str, str] | None = None,
+    attach: str | None = None,
 ) -> int:
     """Entry point the CLI calls; returns the process exit code.
 
     `demo` serves the demo site and crawls it; `new_config` creates and starts that session
     (`tui-scraper crawl URL` without --headless), with `new_secrets` (--header/--cookie) kept
-    out of the database as for a headless crawl; `resume` resumes a session by id prefix.
+    out of the database as for a headless crawl; `resume` resumes a session by id prefix;
+    `attach` opens the live screen of a session running in a background worker (its full
+    id), the sessions list beneath.
     """
     from tui_scraper.exit_guard import ExitGuard
 
@@ -575,6 +583,7 @@ def run_app(
         resume=resume,
         new_secrets=new_secrets,
         exit_guard=guard,
+        attach=attach,
     )
     app.run()
     if app.startup_error:

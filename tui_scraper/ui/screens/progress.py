@@ -3,10 +3,16 @@
 The screen only receives frozen `ProgressSnapshot`s (from `service.watch`, a few a second, or
 `service.latest` when a test samples by hand); the crawl belongs to the service, so leaving
 this screen (escape) does not stop it, and coming back shows it as it is.
+
+A session that runs in a background worker (no crawl of it in this process, and its lease held
+by another process) is followed over the worker's live channel (`service.watch_worker`) and
+drawn the same way; pause, cancel and tuning go to the worker (`command_worker`, `tune`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -19,20 +25,28 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkline
 
-from tui_scraper.domain import RESUMABLE, SessionRecord, Status
-from tui_scraper.service import ProgressSnapshot
+from tui_scraper.domain import RESUMABLE, ScraperError, SessionRecord, Status
+from tui_scraper.service import CommandDelivery, ProgressSnapshot, Tuning, WorkerInfo
 
 from .. import messages
 from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
 from ..widgets.recent_pages import RecentPagesTable
 from ..widgets.status import STATUS_STYLE
 from ..widgets.tail import new_tail
+from ..widgets.worker import worker_label
 from .confirm import ConfirmScreen
+from .tune import TuneScreen
 
 if TYPE_CHECKING:
     from ..host import ScraperHost
 
 MAX_LOG_LINES = 500
+# How often the "reconnecting in N s" countdown is redrawn while a worker's channel is lost.
+COUNTDOWN_HZ = 4.0
+# How long the screen waits, after a worker's last snapshot, for the store to record its end
+# (the worker releases its lease just after it sends the final state).
+SETTLE_S = 3.0
+GONE_ERROR = "the process running it is gone"
 
 
 def snapshot_of_record(record: SessionRecord) -> ProgressSnapshot:
@@ -40,10 +54,26 @@ def snapshot_of_record(record: SessionRecord) -> ProgressSnapshot:
     return ProgressSnapshot.of_record(record)
 
 
+def as_gone(record: SessionRecord) -> SessionRecord:
+    """A `running` record whose lease nobody holds: what the next writer records, interrupted."""
+    if record.status is not Status.RUNNING:
+        return record
+    return replace(record, status=Status.INTERRUPTED, error=record.error or GONE_ERROR)
+
+
+def reconnect_text(seconds: float | None) -> str:
+    """The status line's note while a worker's channel is lost."""
+    if seconds is None:
+        return ""
+    whole = math.ceil(seconds)
+    return f"reconnecting in {whole} s" if whole > 0 else "reconnecting…"
+
+
 class ProgressScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pause", "Pause/resume", id="progress.pause"),
         Binding("c", "cancel_crawl", "Cancel crawl", id="progress.cancel"),
+        Binding("t", "tune", "Tune", id="progress.tune"),
         Binding("i", "details", "Details", id="progress.details"),
         Binding("escape", "back", "Back", id="progress.back"),
         # The README's promise: q quits while it runs (asks, then checkpoints; app.quit).
@@ -68,6 +98,13 @@ class ProgressScreen(Screen[None]):
         self._errors: list[str] = []
         self._live = False
         self._record_loaded = False
+        # The background worker this screen follows over its channel (None: the crawl runs in
+        # this process, or nothing runs it), its last snapshot, and while the channel is lost
+        # the loop time of the next reconnect attempt.
+        self.background: WorkerInfo | None = None
+        self._remote: ProgressSnapshot | None = None
+        self._reconnect_at: float | None = None
+        self._countdown_started = False
 
     @property
     def scraper(self) -> ScraperHost:
@@ -112,10 +149,17 @@ class ProgressScreen(Screen[None]):
             self.sample()
             self._watch()  # (re)started: follow the new run
 
+    def _in_process(self) -> bool:
+        return self.session_id in self.scraper.service.running_ids()
+
     def _watch(self) -> None:
-        """Follow `service.watch` while the crawl runs (no timer without a rate: tests sample)."""
-        if self.sample_hz:
-            self.run_worker(self._follow, group="watch", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
+        """Follow `service.watch` while the crawl runs here (no timer without a rate: tests
+        sample), else the session's background worker, if one runs it."""
+        if self._in_process():
+            if self.sample_hz:
+                self.run_worker(self._follow, group="watch", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
+            return
+        self.run_worker(self._follow_worker, group="watch", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _follow(self) -> None:
         assert self.sample_hz
@@ -124,12 +168,96 @@ class ProgressScreen(Screen[None]):
                 self._take(snap)
         self._take(self.scraper.service.latest(self.session_id))
 
+    # --- a crawl in a background worker ---------------------------------------------------
+
+    async def _follow_worker(self) -> None:
+        """Follow the worker's channel until its crawl ends or the worker is gone."""
+        service = self.scraper.service
+        # Reads the lease file: off the event loop.
+        worker = await asyncio.to_thread(service.worker_of, self.session_id)
+        if worker is None:
+            return  # nothing runs it: the stored record is the whole story (sample loads it)
+        self.background = worker
+        label = worker_label(worker, now=None)
+        self.sub_title = f"Session {self.session_id[:8]} · worker {label}"
+        self.refresh_bindings()
+        last: ProgressSnapshot | None = None
+        try:
+            async for snap in service.watch_worker(self.session_id):
+                last = snap
+                self._remote = snap
+                self._set_reconnect(snap.reconnect_in)
+                if self.app.screen is self:  # covered: on_screen_resume catches up
+                    self._take(snap)
+                    self._draw_status()
+        except ScraperError as exc:
+            # e.g. a worker of another protocol version: said once, the stored record shown.
+            self.scraper.say(
+                f"Cannot follow the worker of {self.session_id[:8]}: {exc}", severity="warning"
+            )
+        finally:
+            self.background = None
+            self._set_reconnect(None)
+        await self._settle(last)
+
+    def _set_reconnect(self, seconds: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._reconnect_at = None if seconds is None else loop.time() + seconds
+        if seconds is not None and not self._countdown_started:
+            self._countdown_started = True
+            self.set_interval(1 / COUNTDOWN_HZ, self._draw_status)
+
+    def reconnect_in(self) -> float | None:
+        """Seconds to the next reconnect attempt while the worker's channel is lost."""
+        if self._reconnect_at is None:
+            return None
+        return max(0.0, self._reconnect_at - asyncio.get_running_loop().time())
+
+    async def _settle(self, last: ProgressSnapshot | None) -> None:
+        """The watch ended: show the final state the store records, or, when the worker died
+        (its lease is free), the session as interrupted."""
+        service = self.scraper.service
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_S
+        while True:
+            record = await service.get(self.session_id)
+            if record.status is not Status.RUNNING or self._in_process():
+                break
+            if await asyncio.to_thread(service.worker_of, self.session_id) is None:
+                record = as_gone(record)
+                break
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.1)
+        if self._in_process():
+            return  # resumed here meanwhile: the live stats win
+        base = self.snapshot or last or snapshot_of_record(record)
+        snap = replace(
+            base,
+            status=record.status,
+            progress=record.progress,
+            live=False,
+            reconnect_in=None,
+            host_states=snapshot_of_record(record).host_states,
+        )
+        self._remote = None
+        self._record_loaded = True
+        self._live = False
+        self.sub_title = f"Session {self.session_id[:8]}"
+        self.show(snap)
+        self._draw_status()
+        self.refresh_bindings()
+
     # --- sampling -------------------------------------------------------------------------
 
     def sample(self) -> None:
         """Take the service's current snapshot once and redraw if anything moved."""
         if self.app.screen is not self and self.sample_hz:
             return  # covered by another screen: nothing to draw (on_screen_resume catches up)
+        if self.background is not None and self._remote is not None:
+            self._take(self._remote)  # a background worker's figures: the last ones received
+            self._draw_status()
+            return
         self._take(self.scraper.service.latest(self.session_id))
 
     def _take(self, snap: ProgressSnapshot | None) -> None:
@@ -153,9 +281,16 @@ class ProgressScreen(Screen[None]):
         self.run_worker(self._read_record, group="record", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _read_record(self) -> None:
-        record = await self.scraper.service.get(self.session_id)
-        if self.session_id in self.scraper.service.running_ids() and self._live:
+        service = self.scraper.service
+        record = await service.get(self.session_id)
+        if self.session_id in service.running_ids() and self._live:
             return  # resumed meanwhile: the live stats win
+        if self.background is not None:
+            return  # a background worker runs it: its snapshots win
+        if record.status is Status.RUNNING and not self._in_process():
+            if await asyncio.to_thread(service.worker_of, self.session_id) is not None:
+                return  # a background worker runs it: `_follow_worker` draws it
+            record = as_gone(record)
         snap = snapshot_of_record(record)
         if self.snapshot is not None:
             # Keep what the live run showed (recent pages, errors, rate) under the final state.
@@ -179,12 +314,7 @@ class ProgressScreen(Screen[None]):
         self.state = snap.status
         p = snap.progress
         with self.app.batch_update():
-            style = STATUS_STYLE.get(snap.status, "")
-            self.query_one("#progress-status", Label).update(
-                Content.assemble(
-                    (f"{snap.status.value.upper()}", style), "  ", safe_content(snap.target_url)
-                )
-            )
+            self._draw_status()
             self.query_one("#progress-counters", Label).update(
                 Content(
                     f"done {p.done}   failed {p.failed}   skipped {p.skipped}   "
@@ -221,6 +351,20 @@ class ProgressScreen(Screen[None]):
             # every sample cost the crawl a measurable share of its throughput.
             self.refresh_bindings()
 
+    def _draw_status(self) -> None:
+        """The status line: state, start URL and, while a worker's channel is lost, when the
+        next reconnect attempt is (counting down)."""
+        snap = self.snapshot
+        if snap is None:
+            return
+        style = STATUS_STYLE.get(snap.status, "")
+        note = reconnect_text(self.reconnect_in()) if self.background is not None else ""
+        parts: list[Content | tuple[str, str] | str] = [(snap.status.value.upper(), style)]
+        if note:
+            parts += ["  ", (note, "bold yellow")]
+        parts += ["  ", safe_content(snap.target_url)]
+        self.query_one("#progress-status", Label).update(Content.assemble(*parts))
+
     # --- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -230,6 +374,13 @@ class ProgressScreen(Screen[None]):
             # The service cancels only a live crawl; a stopped session
             # simply stays stopped, or is dismissed from the recovery screen.
             return self._live or None
+        if action == "tune":
+            # Live tuning reaches a crawl through its worker's channel or control records:
+            # hidden from the footer (False) for a crawl in this process, where it cannot
+            # apply, which also keeps the 80-column footer as it was.
+            if self.background is None:
+                return False
+            return self._live or None
         return True
 
     def disabled_reason(self, action: str) -> str | None:
@@ -237,14 +388,34 @@ class ProgressScreen(Screen[None]):
             return f"This session is {self.state.value}: there is nothing to pause or resume"
         if action == "cancel_crawl":
             return f"This session is {self.state.value}, not running: there is nothing to cancel"
+        if action == "tune":
+            return f"This session is {self.state.value}, not running: there is nothing to tune"
         return None
 
     async def action_pause(self) -> None:
-        if self._live and self.scraper.service.pause(self.session_id):
+        if self._live and self.background is not None:
+            self._command_worker("pause")
+        elif self._live and self.scraper.service.pause(self.session_id):
             # Returns at once; the crawl checkpoints, then becomes paused.
             self.scraper.say(f"Pausing {self.session_id[:8]}…")
         elif self.state in RESUMABLE:
             self.post_message(messages.ResumeSession(self, self.session_id, show=False))
+
+    def _command_worker(self, command: str) -> None:
+        """Send `pause` or `cancel` to the background worker (a screen worker: the answer may
+        take a moment, over the channel or a control record) and say what it did."""
+
+        async def send() -> None:
+            try:
+                delivery = await self.scraper.service.command_worker(self.session_id, command)
+            except ScraperError as exc:
+                self.scraper.say(str(exc), severity="warning")
+                return
+            self.scraper.say(
+                f"{command.capitalize()} sent to {self.session_id[:8]}: {_outcome(delivery)}"
+            )
+
+        self.run_worker(send, group="command", exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     @on(messages.SessionResumed)
     def _resumed(self) -> None:
@@ -272,8 +443,23 @@ class ProgressScreen(Screen[None]):
         )
 
     def _cancel(self) -> None:
-        if self.scraper.service.cancel(self.session_id):
+        if self.background is not None:
+            self._command_worker("cancel")
+        elif self.scraper.service.cancel(self.session_id):
             self.scraper.say(f"Cancelling {self.session_id[:8]}…")
+
+    def action_tune(self) -> None:
+        if not self.check_action("tune", ()):
+            return
+
+        def sent(result: tuple[Tuning, CommandDelivery] | None) -> None:
+            if result is not None:
+                tuning, delivery = result
+                self.scraper.say(
+                    f"Tuned {self.session_id[:8]} ({tuning.describe()}): {_outcome(delivery)}"
+                )
+
+        self.app.push_screen(TuneScreen(self.session_id), sent)
 
     def action_details(self) -> None:
         self.post_message(messages.ShowDetail(self, self.session_id))
@@ -288,5 +474,14 @@ class ProgressScreen(Screen[None]):
             commands.append((label, self.action_pause, "p"))
         if self.check_action("cancel_crawl", ()):
             commands.append(("Cancel this crawl", self.action_cancel_crawl, "c"))
+        if self.check_action("tune", ()):
+            commands.append(("Tune this crawl: rate, concurrency, excludes", self.action_tune, "t"))
         commands.append(("Show session details", self.action_details, "i"))
         return commands
+
+
+def _outcome(delivery: CommandDelivery) -> str:
+    """What the worker said it did, or that it has the command and applies it shortly."""
+    if delivery.outcome:
+        return delivery.outcome
+    return "recorded; the worker applies it within a second"

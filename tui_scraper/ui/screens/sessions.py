@@ -1,7 +1,14 @@
-"""Home: every session with live status; the place every other screen returns to."""
+"""Home: every session with live status; the place every other screen returns to.
+
+A session running in a background worker (its record says running, no crawl of it runs in this
+process, and another process holds its lease) is marked as such, with the worker's pid, host
+and age under the table; Enter opens its live screen, which follows the worker. A `running`
+record whose lease nobody holds is shown as what it is: interrupted.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -14,11 +21,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from tui_scraper.domain import RESUMABLE, SessionRecord, Status
+from tui_scraper.service import WorkerInfo
 
 from .. import messages
 from ..text import display_safe, human_time, labelled, short_url
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
+from ..widgets.worker import worker_label
 
 if TYPE_CHECKING:
     from ..host import ScraperHost
@@ -34,6 +43,9 @@ COLUMNS = (
     ("updated", "Update", 6),
 )
 DISMISSABLE = frozenset({Status.INTERRUPTED, Status.PAUSED})
+# While a background worker runs a listed session, the list is read again this often: its
+# counters live in the store (the worker checkpoints), not in this process.
+BACKGROUND_RELOAD_S = 2.0
 
 
 class SessionsTable(FlexTable):
@@ -61,6 +73,9 @@ class SessionsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.records: dict[str, SessionRecord] = {}
+        # Sessions recorded as running that no crawl of this process runs: the worker holding
+        # each one's lease, or None when nobody holds it (gone: shown as interrupted).
+        self.background: dict[str, WorkerInfo | None] = {}
         self.filter_text = ""
 
     @property
@@ -87,6 +102,7 @@ class SessionsScreen(Screen[None]):
         self.scraper.sessions_changed.subscribe(self, self._changed)
         if self.scraper.sample_hz:
             self.set_interval(1 / self.scraper.sample_hz, self.sample)
+            self.set_interval(BACKGROUND_RELOAD_S, self._reload_background)
         table.focus()
         self.reload()
 
@@ -108,7 +124,16 @@ class SessionsScreen(Screen[None]):
         self.run_worker(self._reload, group="reload", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
 
     async def _reload(self) -> None:
-        records = await self.scraper.service.list_sessions()
+        service = self.scraper.service
+        records = await service.list_sessions()
+        here = set(service.running_ids())
+        elsewhere = [r.id for r in records if r.status is Status.RUNNING and r.id not in here]
+
+        def read_workers() -> dict[str, WorkerInfo | None]:
+            return {session_id: service.worker_of(session_id) for session_id in elsewhere}
+
+        # Lease files: read off the event loop.
+        self.background = await asyncio.to_thread(read_workers) if elsewhere else {}
         self.show_records(records)
 
     # --- rendering ------------------------------------------------------------------------
@@ -145,7 +170,7 @@ class SessionsScreen(Screen[None]):
         target = short_url(display_safe(record.target_url), width)
         return [
             Text(record.short_id),
-            self._status_cell(record.status, record),
+            self._row_status(record),
             Text(target, no_wrap=True, overflow="ellipsis"),
             Text(str(p.done), justify="right"),
             Text(str(p.failed), justify="right", style="red" if p.failed else ""),
@@ -153,6 +178,14 @@ class SessionsScreen(Screen[None]):
             Text(human_time(record.start_time or record.created_at, now=now, short=True)),
             Text(human_time(record.last_updated, now=now, short=True)),
         ]
+
+    def _row_status(self, record: SessionRecord) -> Text:
+        if record.id in self.background:
+            if self.background[record.id] is None:
+                return status_text(Status.INTERRUPTED)
+            # A background worker runs it: "running bg" (the worker is named under the table).
+            return Text.assemble(status_text(Status.RUNNING), (" bg", "dim"))
+        return self._status_cell(record.status, record)
 
     @staticmethod
     def _status_cell(status: Status, record: SessionRecord) -> Text:
@@ -202,9 +235,20 @@ class SessionsScreen(Screen[None]):
         session_id = self.selected_id()
         return self.records.get(session_id) if session_id else None
 
+    def _reload_background(self) -> None:
+        if self.scraper.service_ready and self.app.screen is self and self._background():
+            self.reload()
+
+    def _background(self) -> bool:
+        return any(worker is not None for worker in self.background.values())
+
     def _live_status(self, record: SessionRecord) -> Status:
         running = record.id in self.scraper.service.running_ids()
-        return Status.RUNNING if running else record.status
+        if running:
+            return Status.RUNNING
+        if record.id in self.background and self.background[record.id] is None:
+            return Status.INTERRUPTED  # recorded running, but its process is gone
+        return record.status
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Disabled (greyed in the footer) rather than hidden, so the keys stay discoverable.
@@ -258,12 +302,19 @@ class SessionsScreen(Screen[None]):
             detail.update(Content(""))
             return
         now = self.scraper.now()
+        status = self._live_status(record)
+        worker = self.background.get(record.id)
+        where = (
+            f" in the background: {worker_label(worker, now=now)} (enter attaches)"
+            if worker is not None
+            else ""
+        )
         detail.update(
             labelled(
                 (f"{record.short_id} ", "bold"),
                 record.target_url,
                 (
-                    f"\n{record.status.value}"
+                    f"\n{status.value}{where}"
                     + (
                         f", dismissed {human_time(record.dismissed_at, now=now)}"
                         if record.dismissed_at is not None
