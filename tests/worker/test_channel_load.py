@@ -215,4 +215,4 @@ async def _greeted(data_dir: Path, session_id: str, pid: int) -> bool:
         snapshot = await client.read_type("snapshot", timeout=30)
     finally:
         client.close()
-    return hello["pid"] == pid and snapshot["data"]["state"] == "running"
+    return bool(hello["pid"] == pid and snapshot["data"]["state"] == "running")
