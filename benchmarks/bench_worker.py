@@ -2,6 +2,7 @@
 against the same crawl in-process.
 
     python benchmarks/bench_worker.py [--pages 2000] [--concurrency 16] [--repeat 3] [--clients 50]
+                                      [--client-pause 0]
 
 Generates the benchmark site (sitegen.py), serves it with the fallback static server on
 127.0.0.1 (static_server.py, its own process), then crawls it in fresh data dirs, `--repeat`
@@ -12,12 +13,12 @@ or a busy moment hits each mode alike:
 2. detached: `crawl URL --detach` (the CLI starts a worker and returns; the crawl runs there);
 3. detached + clients: the same, while `--clients` clients in a process of their own (not the
    worker's tree: their CPU is not counted) connect to the worker's channel, read hello +
-   snapshot, disconnect and connect again, from before the worker serves until it exits.
-   `--clients 0` leaves this mode out.
+   snapshot, disconnect and connect again (at once, or after `--client-pause` seconds), from
+   before the worker serves until it exits. `--clients 0` leaves this mode out.
 
 Prints, per mode, the median of the rounds (and each round):
-- pages/s over the session's own elapsed time (`show --json`), and for mode 3 its ratio to
-  mode 2 in the same round (the issue's bar: within 10 %);
+- pages/s over the session's own time from `running` to its final state (`show --json`), and
+  for mode 3 its ratio to mode 2 in the same round (the issue's bar: within 10 %);
 - CPU per page: user + sys of the crawling process tree / pages. Exact, from the kernel's
   resource usage of reaped children, not sampled: each crawl is started by a small "measure"
   child of this script that makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so
@@ -33,7 +34,8 @@ Prints, per mode, the median of the rounds (and each round):
 
 Then how long `--detach` took to return, the time from connecting to the worker's channel to
 its first snapshot (median of several connects, mode 2), and the connections the churning
-clients made (per second of crawl, and any that did not get hello + snapshot). The load average
+clients made (per second of crawl, any that did not get hello + snapshot, and the share of a
+core their own process used: on a small machine they compete with the worker). The load average
 before and after is printed too: the figures of a shared machine move with it. Figures only:
 nothing here asserts a time.
 """
@@ -90,11 +92,16 @@ def measure(argv: list[str]) -> None:
     and, once every descendant is reaped, `CPU` (user + sys of all of them)."""
     _become_subreaper()
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    print(f"PID {proc.pid}", flush=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    # stderr (the progress line of --headless) to a file: a pipe read only after stdout's end
+    # could fill up and stall the crawl.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        print(f"PID {proc.pid}", flush=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        errors.seek(0)
+        err = errors.read()[-2000:]
     proc.returncode = os.waitstatus_to_exitcode(status)
     returned = time.perf_counter() - started
     if proc.returncode != 0:
@@ -121,7 +128,7 @@ def _socket_in(run_dir: Path) -> Path | None:
     return None
 
 
-async def _churner(run_dir: Path, tally: dict[str, int]) -> None:
+async def _churner(run_dir: Path, pause: float, tally: dict[str, int]) -> None:
     path = None
     while True:
         path = path or _socket_in(run_dir)
@@ -148,19 +155,24 @@ async def _churner(run_dir: Path, tally: dict[str, int]) -> None:
             b'{"type":"snapshot"'
         )
         tally["greeted" if greeted else "cut"] += 1
+        if pause:
+            await asyncio.sleep(pause)
 
 
-async def churn_until_terminated(data_dir: Path, clients: int) -> None:
-    """Churn on the data dir's channel until SIGTERM; then print `CHURN greeted cut`."""
+async def churn_until_terminated(data_dir: Path, clients: int, pause: float) -> None:
+    """Churn on the data dir's channel until SIGTERM; then print `CHURN greeted cut cpu`."""
     tally = {"greeted": 0, "cut": 0}
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    tasks = [asyncio.create_task(_churner(data_dir / RUN_DIR, tally)) for _ in range(clients)]
+    run_dir = data_dir / RUN_DIR
+    tasks = [asyncio.create_task(_churner(run_dir, pause, tally)) for _ in range(clients)]
     await stop.wait()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    print(f"CHURN {tally['greeted']} {tally['cut']}", flush=True)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = own.ru_utime + own.ru_stime
+    print(f"CHURN {tally['greeted']} {tally['cut']} {cpu:.6f}", flush=True)
 
 
 # -- the parent: run the modes, sample the trees, print the figures --------------------------
@@ -263,6 +275,7 @@ class Run:
     returned_s: float = 0.0
     snapshot_s: float | None = None
     churn: tuple[int, int] | None = None  # greeted, cut
+    churn_cpu_s: float = 0.0  # the clients' own process, user + sys
     elapsed_s: float = 0.0
 
 
@@ -291,19 +304,29 @@ class _Measured:
         self.seen[key] = rest.split()
 
 
-def run_mode(data: Path, url: str, concurrency: int, mode: str, clients: int) -> Run:
+def run_mode(
+    data: Path, url: str, concurrency: int, mode: str, clients: int, pause: float = 0.0
+) -> Run:
     detached = mode != "in-process"
     argv = [*CLI, "--data-dir", str(data), *_crawl_args(url, concurrency)]
     argv.append("--detach" if detached else "--headless")
     churn = None
     if mode == "detached + clients":
+        churn_argv = ["--churn", str(data), "--clients", str(clients), "--client-pause", str(pause)]
         churn = subprocess.Popen(
-            [PY, __file__, "--churn", str(data), "--clients", str(clients)],
+            [PY, __file__, *churn_argv],
             stdout=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
+    # A session of its own, as the detached worker has: with autogroup scheduling each session
+    # is one group, and the crawl of every mode must not share one with this script and the
+    # site's server (nor the clients with the worker: they stand for other terminals).
     child = subprocess.Popen(
-        [PY, __file__, "--measure", "--", *argv], stdout=subprocess.PIPE, text=True
+        [PY, __file__, "--measure", "--", *argv],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     measured = _Measured()
     assert child.stdout is not None
@@ -332,11 +355,15 @@ def run_mode(data: Path, url: str, concurrency: int, mode: str, clients: int) ->
     if churn is not None:
         churn.terminate()
         out, _ = churn.communicate(timeout=60)
-        greeted, cut = out.split()[1:3]
+        greeted, cut, churn_cpu = out.split()[1:4]
         run.churn = (int(greeted), int(cut))
-    progress = _show(data, session_id)["progress"]
+        run.churn_cpu_s = float(churn_cpu)
+    record = _show(data, session_id)
+    progress = record["progress"]
     assert isinstance(progress, dict)
-    done, run.elapsed_s = int(progress["done"]), float(progress["elapsed_s"])
+    done = int(progress["done"])
+    # From `running` to the final state: the stored elapsed_s is rounded to 0.1 s.
+    run.elapsed_s = float(str(record["end_time"])) - float(str(record["start_time"]))
     run.rate = done / run.elapsed_s
     run.cpu_ms_per_page = cpu / done * 1000
     run.rss_mib, run.pss_mib = peak_rss / 1024, peak_pss / 1024
@@ -375,9 +402,12 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]], load_before: st
         )
         per_s = [r.churn[0] / r.elapsed_s for r in churned if r.churn]
         cut = sum(r.churn[1] for r in churned if r.churn)
+        cores = [r.churn_cpu_s / r.elapsed_s for r in churned]
+        pause = f", {args.client_pause:g} s pause each" if args.client_pause else ", no pause"
         print(
-            f"churning clients: median {median(per_s):.0f} connections/s with hello + snapshot "
-            f"{_each(per_s)}, {cut} cut short (at the worker's start or end)"
+            f"churning clients{pause}: median {median(per_s):.0f} connections/s with "
+            f"hello + snapshot {_each(per_s)}, {cut} cut short (at the worker's start or end); "
+            f"their own process used {median(cores):.2f} of a core {_each(cores, 2)}"
         )
     ratios = [d.rate / h.rate for d, h in zip(detached, runs["in-process"], strict=True)]
     print(f"detached / in-process, same round: median {median(ratios):.3f} {_each(ratios, 3)}")
@@ -393,6 +423,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--client-pause",
+        type=float,
+        default=0.0,
+        help="seconds each client waits between connections (default: none, a tight loop)",
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--churn", metavar="DATA_DIR", help=argparse.SUPPRESS)
     parser.add_argument("argv", nargs="*", help=argparse.SUPPRESS)
@@ -401,7 +437,7 @@ def main() -> None:
         measure(args.argv)
         return
     if args.churn:
-        asyncio.run(churn_until_terminated(Path(args.churn), args.clients))
+        asyncio.run(churn_until_terminated(Path(args.churn), args.clients, args.client_pause))
         return
     load_before = _load()
     work = Path(tempfile.mkdtemp(prefix="bench-worker-"))
@@ -415,7 +451,8 @@ def main() -> None:
             # Rotated: each mode takes each place in a round (after a given mode, first, last).
             for mode in modes[n % len(modes) :] + modes[: n % len(modes)]:
                 data = work / f"r{n}m{modes.index(mode)}"
-                runs[mode].append(run_mode(data, url, args.concurrency, mode, args.clients))
+                run = run_mode(data, url, args.concurrency, mode, args.clients, args.client_pause)
+                runs[mode].append(run)
         report(args, runs, load_before)
     finally:
         if server is not None:
