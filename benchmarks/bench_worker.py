@@ -60,6 +60,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -284,6 +285,11 @@ class _Measured:
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
     seen: dict[str, list[str]] = field(default_factory=dict)
 
+    def feed(self, pipe: IO[str]) -> None:
+        """The measure child's lines, read in a thread so the tree is sampled meanwhile."""
+        for line in pipe:
+            self.lines.put(line)
+
     def take(self, key: str, proc: subprocess.Popen[str], timeout: float = 600.0) -> list[str]:
         deadline = time.monotonic() + timeout
         while key not in self.seen:
@@ -330,8 +336,7 @@ def run_mode(
     )
     measured = _Measured()
     assert child.stdout is not None
-    pipe = child.stdout
-    threading.Thread(target=lambda: [measured.lines.put(x) for x in pipe], daemon=True).start()
+    threading.Thread(target=measured.feed, args=(child.stdout,), daemon=True).start()
     run = Run()
     root = int(measured.take("PID", child)[0])
     peak_rss = peak_pss = 0
