@@ -30,7 +30,8 @@ Prints, per mode, the median of the rounds (and each round):
 - peak RSS and peak PSS of the crawling process tree (the CLI in mode 1, the worker in modes
   2 and 3, with every descendant), summed per sample of /proc/<pid>/status VmRSS and
   /proc/<pid>/smaps_rollup Pss every 0.2 s; RSS counts pages shared between the worker and its
-  forked parse processes once per process, PSS splits them, so PSS is the tree's real cost.
+  forked parse processes once per process, PSS splits them, so PSS is the tree's real cost;
+  and the peak RSS of the main process alone (the CLI or the worker).
 
 Then how long `--detach` took to return, the time from connecting to the worker's channel to
 its first snapshot (median of several connects, mode 2), and the connections the churning
@@ -249,12 +250,20 @@ def _kib(path: str, key: str) -> int:
     return 0
 
 
-def _tree_memory(root: int) -> tuple[int, int]:
-    """(RSS, PSS) of the tree under `root`, KiB."""
-    pids = _tree(root)
-    rss = sum(_kib(f"/proc/{pid}/status", "VmRSS:") for pid in pids)
-    pss = sum(_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids)
-    return rss, pss
+@dataclass
+class _Peaks:
+    """The largest sums of RSS and PSS over a process tree, and the RSS of its root, in KiB."""
+
+    rss: int = 0
+    pss: int = 0
+    root_rss: int = 0
+
+    def sample(self, root: int) -> None:
+        pids = _tree(root)
+        rss = sum(_kib(f"/proc/{pid}/status", "VmRSS:") for pid in pids)
+        pss = sum(_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids)
+        self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+        self.root_rss = max(self.root_rss, _kib(f"/proc/{root}/status", "VmRSS:"))
 
 
 async def _first_snapshot_s(path: Path, tries: int = 5) -> float:
@@ -273,6 +282,7 @@ class Run:
     cpu_ms_per_page: float = 0.0
     rss_mib: float = 0.0
     pss_mib: float = 0.0
+    root_rss_mib: float = 0.0  # the CLI's or the worker's own process
     returned_s: float = 0.0
     snapshot_s: float | None = None
     churn: tuple[int, int] | None = None  # greeted, cut
@@ -339,11 +349,10 @@ def run_mode(
     threading.Thread(target=measured.feed, args=(child.stdout,), daemon=True).start()
     run = Run()
     root = int(measured.take("PID", child)[0])
-    peak_rss = peak_pss = 0
+    peaks = _Peaks()
     while "RETURNED" not in measured.seen:
         if not detached:
-            rss, pss = _tree_memory(root)
-            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            peaks.sample(root)
         measured.poll(child, 600.0)
     returned, session_id, starter_cpu = measured.seen["RETURNED"]
     run.returned_s = float(returned)
@@ -352,8 +361,7 @@ def run_mode(
         if churn is None:
             run.snapshot_s = asyncio.run(_first_snapshot_s(socket_path(data, session_id)))
         while "CPU" not in measured.seen:
-            rss, pss = _tree_memory(root)
-            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            peaks.sample(root)
             measured.poll(child, 600.0)
     cpu = float(measured.take("CPU", child)[0]) - (float(starter_cpu) if detached else 0.0)
     child.wait()
@@ -371,7 +379,11 @@ def run_mode(
     run.elapsed_s = float(str(record["end_time"])) - float(str(record["start_time"]))
     run.rate = done / run.elapsed_s
     run.cpu_ms_per_page = cpu / done * 1000
-    run.rss_mib, run.pss_mib = peak_rss / 1024, peak_pss / 1024
+    run.rss_mib, run.pss_mib, run.root_rss_mib = (
+        peaks.rss / 1024,
+        peaks.pss / 1024,
+        peaks.root_rss / 1024,
+    )
     return run
 
 
@@ -395,7 +407,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]], load_before: st
             f"{label:>22}: {median(rates):5.0f} pages/s {_each(rates)}, "
             f"CPU {median(cpu):.2f} ms/page {_each(cpu, 2)}, "
             f"tree peak RSS {max(r.rss_mib for r in done):.0f} MiB, "
-            f"PSS {max(r.pss_mib for r in done):.0f} MiB"
+            f"PSS {max(r.pss_mib for r in done):.0f} MiB, "
+            f"main process RSS {max(r.root_rss_mib for r in done):.0f} MiB"
         )
     detached = runs["detached"]
     if "detached + clients" in runs:
