@@ -424,7 +424,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]], load_before: st
         pause = f", {args.client_pause:g} s pause each" if args.client_pause else ", no pause"
         print(
             f"churning clients{pause}: median {median(per_s):.0f} connections/s with "
-            f"hello + snapshot {_each(per_s)}, {cut} cut short (at the worker's start or end); "
+            f"hello + snapshot {_each(per_s)}, {cut} cut short by the worker's stop; "
             f"their own process used {median(cores):.2f} of a core {_each(cores, 2)}"
         )
     ratios = [d.rate / h.rate for d, h in zip(detached, runs["in-process"], strict=True)]
