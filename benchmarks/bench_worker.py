@@ -1,42 +1,183 @@
-"""Background worker benchmark: a detached crawl against the same crawl in-process.
+"""Background worker benchmark: a detached crawl, with and without churning channel clients,
+against the same crawl in-process.
 
-    python benchmarks/bench_worker.py [--pages 2000] [--concurrency 16] [--repeat 3]
+    python benchmarks/bench_worker.py [--pages 2000] [--concurrency 16] [--repeat 3] [--clients 50]
+                                      [--client-pause 0]
 
 Generates the benchmark site (sitegen.py), serves it with the fallback static server on
-127.0.0.1 (static_server.py, its own process), then crawls it twice in fresh data dirs:
-(1) `crawl URL --headless` (the crawl runs in the CLI process), (2) `crawl URL --detach` (the
-CLI starts a worker and returns; the crawl runs there). Prints, for each, pages/s over the
-session's own elapsed time (median of `--repeat` alternated runs); for the detached one also
-how long `--detach` took to return, the time from connecting to the worker's channel to its
-first snapshot (median of several connects), and the worker's peak RSS (sampled from /proc
-while it runs; its parse processes not included). Figures only: nothing here asserts a time.
+127.0.0.1 (static_server.py, its own process), then crawls it in fresh data dirs, `--repeat`
+rounds of three modes, alternated (the order rotates from round to round) so that a warm-up
+or a busy moment hits each mode alike:
+
+1. in-process: `crawl URL --headless` (the crawl runs in the CLI process);
+2. detached: `crawl URL --detach` (the CLI starts a worker and returns; the crawl runs there);
+3. detached + clients: the same, while `--clients` clients in a process of their own (not the
+   worker's tree: their CPU is not counted) connect to the worker's channel, read hello +
+   snapshot, disconnect and connect again (at once, or after `--client-pause` seconds), from
+   before the worker serves until it exits. `--clients 0` leaves this mode out.
+
+Prints, per mode, the median of the rounds (and each round):
+- pages/s over the session's own time from `running` to its final state (`show --json`), and
+  for mode 3 its ratio to mode 2 in the same round (the issue's bar: within 10 %);
+- CPU per page: user + sys of the crawling process tree / pages. Exact, from the kernel's
+  resource usage of reaped children, not sampled: each crawl is started by a small "measure"
+  child of this script that makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so
+  the detached worker, once its CLI has exited, and anything orphaned below it (the parse
+  pool's forkserver and workers) are reparented to it; it reaps every descendant and reports
+  getrusage(RUSAGE_CHILDREN), which holds every process of the tree, each counted once (a
+  process's reaped children are in its own figure). For the detached modes the CLI that
+  started the worker (its own wait4 figure) is taken out: what is left is the worker's tree;
+- peak RSS and peak PSS of the crawling process tree (the CLI in mode 1, the worker in modes
+  2 and 3, with every descendant), summed per sample of /proc/<pid>/status VmRSS and
+  /proc/<pid>/smaps_rollup Pss every 0.2 s; RSS counts pages shared between the worker and its
+  forked parse processes once per process, PSS splits them, so PSS is the tree's real cost;
+  and the peak RSS of the main process alone (the CLI or the worker).
+
+Then how long `--detach` took to return, the time from connecting to the worker's channel to
+its first snapshot (median of several connects, mode 2), and the connections the churning
+clients made (per second of crawl, any that did not get hello + snapshot, and the share of a
+core their own process used: on a small machine they compete with the worker). The load average
+before and after is printed too: the figures of a shared machine move with it. Figures only:
+nothing here asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
+import os
+import queue
+import resource
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from sitegen import generate  # noqa: E402
 
-from tui_scraper.backends.sqlite.lease import owner_alive, read_owner  # noqa: E402
-from tui_scraper.runtime.channel.paths import socket_path  # noqa: E402
+from tui_scraper.backends.sqlite.lease import read_owner  # noqa: E402
+from tui_scraper.runtime.channel.paths import RUN_DIR, SOCKET_SUFFIX, socket_path  # noqa: E402
+from tui_scraper.runtime.channel.protocol import MAX_SERVER_LINE  # noqa: E402
 from tui_scraper.service.channel_client import ChannelClient  # noqa: E402
 
 PY = sys.executable
 CLI = [PY, "-m", "tui_scraper"]
+PR_SET_CHILD_SUBREAPER = 36
+SAMPLE_S = 0.2
+MODES = ("in-process", "detached", "detached + clients")
+
+
+# -- the measure child: start one crawl, reap its whole tree, report its CPU ----------------
+
+
+def _become_subreaper() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise SystemExit(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+
+
+def measure(argv: list[str]) -> None:
+    """Run the CLI `argv`; print `PID`, `RETURNED` (seconds, session id, the CLI's own CPU)
+    and, once every descendant is reaped, `CPU` (user + sys of all of them)."""
+    _become_subreaper()
+    started = time.perf_counter()
+    # stderr (the progress line of --headless) to a file: a pipe read only after stdout's end
+    # could fill up and stall the crawl.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        print(f"PID {proc.pid}", flush=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        errors.seek(0)
+        err = errors.read()[-2000:]
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    returned = time.perf_counter() - started
+    if proc.returncode != 0:
+        print(f"FAILED {proc.returncode} {err.decode(errors='replace').strip()!r}", flush=True)
+    lines = out.decode().strip().splitlines()
+    # --headless prints the id first, --detach last; both print nothing else on stdout here.
+    session_id = lines[0] if "--headless" in argv else lines[-1]
+    own_cpu = usage.ru_utime + usage.ru_stime
+    print(f"RETURNED {returned:.6f} {session_id} {own_cpu:.6f}", flush=True)
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.wait()
+    total = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"CPU {total.ru_utime + total.ru_stime:.6f}", flush=True)
+
+
+# -- the churn child: clients that connect, read hello + snapshot, disconnect, again --------
+
+
+def _socket_in(run_dir: Path) -> Path | None:
+    with contextlib.suppress(OSError):
+        for path in run_dir.glob(f"*{SOCKET_SUFFIX}"):
+            return path
+    return None
+
+
+async def _churner(run_dir: Path, pause: float, tally: dict[str, int]) -> None:
+    path = None
+    while True:
+        path = path or _socket_in(run_dir)
+        if path is None:
+            await asyncio.sleep(0.005)  # before the worker serves
+            continue
+        try:
+            reader, writer = await asyncio.open_unix_connection(
+                os.fspath(path), limit=MAX_SERVER_LINE
+            )
+        except OSError:  # the worker stopped (or is re-creating its socket): look again
+            path = None
+            await asyncio.sleep(0.005)
+            continue
+        try:
+            hello = await reader.readline()
+            snapshot = await reader.readline()
+        except OSError:
+            hello = snapshot = b""
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        greeted = hello.startswith(b'{"type":"hello"') and snapshot.startswith(
+            b'{"type":"snapshot"'
+        )
+        tally["greeted" if greeted else "cut"] += 1
+        if pause:
+            await asyncio.sleep(pause)
+
+
+async def churn_until_terminated(data_dir: Path, clients: int, pause: float) -> None:
+    """Churn on the data dir's channel until SIGTERM; then print `CHURN greeted cut cpu`."""
+    tally = {"greeted": 0, "cut": 0}
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    run_dir = data_dir / RUN_DIR
+    tasks = [asyncio.create_task(_churner(run_dir, pause, tally)) for _ in range(clients)]
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = own.ru_utime + own.ru_stime
+    print(f"CHURN {tally['greeted']} {tally['cut']} {cpu:.6f}", flush=True)
+
+
+# -- the parent: run the modes, sample the trees, print the figures --------------------------
 
 
 def _serve(site: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -70,32 +211,59 @@ def _show(data: Path, session_id: str) -> dict[str, object]:
     return record
 
 
-def _rate(record: dict[str, object]) -> tuple[int, float]:
-    progress = record["progress"]
-    assert isinstance(progress, dict)
-    return int(progress["done"]), float(progress["elapsed_s"])
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process we can see."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: fields start after ")".
+        found[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    return found
 
 
-def in_process(data: Path, url: str, concurrency: int) -> tuple[int, float]:
-    out = subprocess.run(
-        [*CLI, "--data-dir", str(data), *_crawl_args(url, concurrency), "--headless"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    session_id = out.stdout.strip().splitlines()[0]
-    return _rate(_show(data, session_id))
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, parent in _parents().items():
+        children.setdefault(parent, []).append(pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
 
 
-def _rss_kib(pid: int) -> int:
+def _kib(path: str, key: str) -> int:
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(path) as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
-    except OSError:
+    except OSError:  # gone between the scan and the read
         pass
     return 0
+
+
+@dataclass
+class _Peaks:
+    """The largest sums of RSS and PSS over a process tree, and the RSS of its root, in KiB."""
+
+    rss: int = 0
+    pss: int = 0
+    root_rss: int = 0
+
+    def sample(self, root: int) -> None:
+        pids = _tree(root)
+        rss = sum(_kib(f"/proc/{pid}/status", "VmRSS:") for pid in pids)
+        pss = sum(_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids)
+        self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+        self.root_rss = max(self.root_rss, _kib(f"/proc/{root}/status", "VmRSS:"))
 
 
 async def _first_snapshot_s(path: Path, tries: int = 5) -> float:
@@ -108,34 +276,163 @@ async def _first_snapshot_s(path: Path, tries: int = 5) -> float:
     return statistics.median(times)
 
 
-def detached(data: Path, url: str, concurrency: int) -> dict[str, float]:
-    started = time.perf_counter()
-    out = subprocess.run(
-        [*CLI, "--data-dir", str(data), *_crawl_args(url, concurrency), "--detach"],
-        capture_output=True,
+@dataclass
+class Run:
+    rate: float = 0.0  # pages/s
+    cpu_ms_per_page: float = 0.0
+    rss_mib: float = 0.0
+    pss_mib: float = 0.0
+    root_rss_mib: float = 0.0  # the CLI's or the worker's own process
+    returned_s: float = 0.0
+    snapshot_s: float | None = None
+    churn: tuple[int, int] | None = None  # greeted, cut
+    churn_cpu_s: float = 0.0  # the clients' own process, user + sys
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class _Measured:
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    seen: dict[str, list[str]] = field(default_factory=dict)
+
+    def feed(self, pipe: IO[str]) -> None:
+        """The measure child's lines, read in a thread so the tree is sampled meanwhile."""
+        for line in pipe:
+            self.lines.put(line)
+
+    def take(self, key: str, proc: subprocess.Popen[str], timeout: float = 600.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while key not in self.seen:
+            self.poll(proc, deadline - time.monotonic())
+        return self.seen[key]
+
+    def poll(self, proc: subprocess.Popen[str], timeout: float) -> None:
+        if timeout <= 0:
+            raise SystemExit("the measure child gave no answer in time")
+        try:
+            line = self.lines.get(timeout=min(timeout, SAMPLE_S))
+        except queue.Empty:
+            return
+        key, _, rest = line.strip().partition(" ")
+        if key == "FAILED":
+            proc.kill()
+            raise SystemExit(f"the crawl failed: {rest}")
+        self.seen[key] = rest.split()
+
+
+def run_mode(
+    data: Path, url: str, concurrency: int, mode: str, clients: int, pause: float = 0.0
+) -> Run:
+    detached = mode != "in-process"
+    argv = [*CLI, "--data-dir", str(data), *_crawl_args(url, concurrency)]
+    argv.append("--detach" if detached else "--headless")
+    churn = None
+    if mode == "detached + clients":
+        churn_argv = ["--churn", str(data), "--clients", str(clients), "--client-pause", str(pause)]
+        churn = subprocess.Popen(
+            [PY, __file__, *churn_argv],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    # A session of its own, as the detached worker has: with autogroup scheduling each session
+    # is one group, and the crawl of every mode must not share one with this script and the
+    # site's server (nor the clients with the worker: they stand for other terminals).
+    child = subprocess.Popen(
+        [PY, __file__, "--measure", "--", *argv],
+        stdout=subprocess.PIPE,
         text=True,
-        check=True,
+        start_new_session=True,
     )
-    returned = time.perf_counter() - started
-    session_id = out.stdout.strip().splitlines()[-1]
-    pid = int(read_owner(data, session_id)["pid"])
-    snapshot_s = asyncio.run(_first_snapshot_s(socket_path(data, session_id)))
-    peak = 0
-    while owner_alive(data, session_id):
-        peak = max(peak, _rss_kib(pid))
-        time.sleep(0.1)
-    done, elapsed = _rate(_show(data, session_id))
-    return {
-        "returned_s": returned,
-        "snapshot_s": snapshot_s,
-        "rss_mib": peak / 1024,
-        "done": done,
-        "elapsed_s": elapsed,
-    }
+    measured = _Measured()
+    assert child.stdout is not None
+    threading.Thread(target=measured.feed, args=(child.stdout,), daemon=True).start()
+    run = Run()
+    root = int(measured.take("PID", child)[0])
+    peaks = _Peaks()
+    while "RETURNED" not in measured.seen:
+        if not detached:
+            peaks.sample(root)
+        measured.poll(child, 600.0)
+    returned, session_id, starter_cpu = measured.seen["RETURNED"]
+    run.returned_s = float(returned)
+    if detached:
+        root = int(read_owner(data, session_id)["pid"])
+        if churn is None:
+            run.snapshot_s = asyncio.run(_first_snapshot_s(socket_path(data, session_id)))
+        while "CPU" not in measured.seen:
+            peaks.sample(root)
+            measured.poll(child, 600.0)
+    cpu = float(measured.take("CPU", child)[0]) - (float(starter_cpu) if detached else 0.0)
+    child.wait()
+    if churn is not None:
+        churn.terminate()
+        out, _ = churn.communicate(timeout=60)
+        greeted, cut, churn_cpu = out.split()[1:4]
+        run.churn = (int(greeted), int(cut))
+        run.churn_cpu_s = float(churn_cpu)
+    record = _show(data, session_id)
+    progress = record["progress"]
+    assert isinstance(progress, dict)
+    done = int(progress["done"])
+    # From `running` to the final state: the stored elapsed_s is rounded to 0.1 s.
+    run.elapsed_s = float(str(record["end_time"])) - float(str(record["start_time"]))
+    run.rate = done / run.elapsed_s
+    run.cpu_ms_per_page = cpu / done * 1000
+    run.rss_mib, run.pss_mib, run.root_rss_mib = (
+        peaks.rss / 1024,
+        peaks.pss / 1024,
+        peaks.root_rss / 1024,
+    )
+    return run
 
 
 def _each(values: list[float], digits: int = 0) -> str:
     return "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")"
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[Run]], load_before: str) -> None:
+    median = statistics.median
+    print(f"{args.pages} pages, concurrency {args.concurrency}, {args.repeat} rounds")
+    print(f"load average before: {load_before}, after: {_load()} (1, 5, 15 min)")
+    for mode, done in runs.items():
+        label = f"detached + {args.clients} clients" if mode == "detached + clients" else mode
+        rates = [r.rate for r in done]
+        cpu = [r.cpu_ms_per_page for r in done]
+        print(
+            f"{label:>22}: {median(rates):5.0f} pages/s {_each(rates)}, "
+            f"CPU {median(cpu):.2f} ms/page {_each(cpu, 2)}, "
+            f"tree peak RSS {max(r.rss_mib for r in done):.0f} MiB, "
+            f"PSS {max(r.pss_mib for r in done):.0f} MiB, "
+            f"main process RSS {max(r.root_rss_mib for r in done):.0f} MiB"
+        )
+    detached = runs["detached"]
+    if "detached + clients" in runs:
+        churned = runs["detached + clients"]
+        ratios = [c.rate / d.rate for c, d in zip(churned, detached, strict=True)]
+        print(
+            f"detached + {args.clients} clients / detached, same round: "
+            f"median {median(ratios):.3f} {_each(ratios, 3)}"
+        )
+        per_s = [r.churn[0] / r.elapsed_s for r in churned if r.churn]
+        cut = sum(r.churn[1] for r in churned if r.churn)
+        cores = [r.churn_cpu_s / r.elapsed_s for r in churned]
+        pause = f", {args.client_pause:g} s pause each" if args.client_pause else ", no pause"
+        print(
+            f"churning clients{pause}: median {median(per_s):.0f} connections/s with "
+            f"hello + snapshot {_each(per_s)}, {cut} cut short by the worker's stop; "
+            f"their own process used {median(cores):.2f} of a core {_each(cores, 2)}"
+        )
+    ratios = [d.rate / h.rate for d, h in zip(detached, runs["in-process"], strict=True)]
+    print(f"detached / in-process, same round: median {median(ratios):.3f} {_each(ratios, 3)}")
+    returned = [r.returned_s for r in detached]
+    print(f"--detach returned after: median {median(returned):.2f} s {_each(returned, 2)}")
+    snapshot_ms = median([r.snapshot_s for r in detached if r.snapshot_s is not None]) * 1000
+    print(f"connect to first snapshot: {snapshot_ms:.1f} ms (median)")
 
 
 def main() -> None:
@@ -143,28 +440,38 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--client-pause",
+        type=float,
+        default=0.0,
+        help="seconds each client waits between connections (default: none, a tight loop)",
+    )
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--churn", metavar="DATA_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("argv", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:
+        measure(args.argv)
+        return
+    if args.churn:
+        asyncio.run(churn_until_terminated(Path(args.churn), args.clients, args.client_pause))
+        return
+    load_before = _load()
     work = Path(tempfile.mkdtemp(prefix="bench-worker-"))
     server = None
+    modes = MODES if args.clients > 0 else MODES[:2]
     try:
         generate(work / "site", args.pages)
         server, url = _serve(work / "site", work / "access.log")
-        headless: list[float] = []
-        runs: list[dict[str, float]] = []
-        for n in range(args.repeat):  # alternated: a warm-up or a busy moment hits both
-            done, elapsed = in_process(work / f"headless{n}", url, args.concurrency)
-            headless.append(done / elapsed)
-            runs.append(detached(work / f"detached{n}", url, args.concurrency))
-        rates = [r["done"] / r["elapsed_s"] for r in runs]
-        median = statistics.median
-        print(f"{args.pages} pages, concurrency {args.concurrency}, {args.repeat} runs each")
-        print(f"in-process (--headless): median {median(headless):.0f} pages/s {_each(headless)}")
-        print(f"detached   (--detach):   median {median(rates):.0f} pages/s {_each(rates)}")
-        returned = [r["returned_s"] for r in runs]
-        print(f"--detach returned after: median {median(returned):.2f} s {_each(returned, 2)}")
-        snapshot_ms = median([r["snapshot_s"] for r in runs]) * 1000
-        print(f"connect to first snapshot: {snapshot_ms:.1f} ms (median)")
-        print(f"worker peak RSS (main process): {max(r['rss_mib'] for r in runs):.0f} MiB")
+        runs: dict[str, list[Run]] = {mode: [] for mode in modes}
+        for n in range(args.repeat):
+            # Rotated: each mode takes each place in a round (after a given mode, first, last).
+            for mode in modes[n % len(modes) :] + modes[: n % len(modes)]:
+                data = work / f"r{n}m{modes.index(mode)}"
+                run = run_mode(data, url, args.concurrency, mode, args.clients, args.client_pause)
+                runs[mode].append(run)
+        report(args, runs, load_before)
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
