@@ -112,9 +112,9 @@ class LiveSession:
         self._seen_errors: list[str] = []
 
     # the one rule for every command --------------------------------------------------------
-    def apply(self, kind: str, *, who: str) -> tuple[bool, str]:
+    def apply(self, kind: str, *, who: str, reason: str | None = None) -> tuple[bool, str]:
         """Act on a command; (accepted, what was done) — the text an ack or a control record's
-        outcome carries."""
+        outcome carries. `reason` is an interrupt's, for the timeline."""
         state = self.runner.stats.state
         if kind == ControlCommand.SET:
             return False, SET_NOT_AVAILABLE
@@ -131,7 +131,7 @@ class LiveSession:
             self.runner.cancel()
             done = "cancelling"
         elif kind == ControlCommand.INTERRUPT:
-            self.runner.interrupt(f"interrupted by {who}", who=who)
+            self.runner.interrupt(reason or f"interrupted by {who}", who=who)
             done = "interrupting"
         else:
             return False, f"unknown command {kind!r:.40}"
@@ -142,7 +142,7 @@ class LiveSession:
 
     async def handle_command(self, command: Command) -> Reply:
         """The channel's command handler."""
-        accepted, text = self.apply(command.kind, who="channel")
+        accepted, text = self.apply(command.kind, who="channel", reason=command.reason)
         return Reply.accepted(text) if accepted else Reply.refused(text)
 
     # the loops beside the crawl -------------------------------------------------------------
