@@ -289,7 +289,12 @@ class ScraperApp(App[int]):
         def held() -> list[SessionRecord]:  # lease files: read off the loop
             return [r for r in running if self.service.worker_of(r.id) is not None]
 
-        return [BackgroundSession(r.id, r.target_url) for r in await asyncio.to_thread(held)]
+        try:
+            in_workers = await asyncio.to_thread(held)
+        except OSError as exc:  # the locks dir unreadable: quit must still work
+            self.say(f"Cannot tell which crawls run in the background: {exc}", severity="error")
+            return []
+        return [BackgroundSession(r.id, r.target_url) for r in in_workers]
 
     def _quit_dismissed(self, _result: None) -> None:
         self._quit_asked = False  # escape: stay
