@@ -44,7 +44,8 @@ TERMINAL_RESET = (
     b"\x1b[<u\x1b[?7h\x1b[?1049l\x1b[?25h"
 )
 
-# What the watchdog needs at a forced exit: the database and the sessions this process runs.
+# What the watchdog needs at a forced exit: the database and the sessions this process runs
+# itself. Never a session a background worker runs: it is not ours to mark, it goes on.
 Running = Callable[[], tuple[Path | None, list[str]]]
 
 
@@ -81,18 +82,37 @@ def descendants(pid: int | None = None) -> list[int]:
     return found
 
 
+def same_session(pids: Iterable[int]) -> list[int]:
+    """The processes of `pids` in this process's session. A background worker is our child
+    too, but it runs in a session of its own (setsid), as do its parse workers: not ours to
+    end."""
+    try:
+        ours = os.getsid(0)
+    except OSError:
+        return list(pids)
+    found: list[int] = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if os.getsid(pid) == ours:
+                found.append(pid)
+    return found
+
+
 def kill_helpers() -> None:
-    """SIGKILL every helper process (parse workers, their forkserver, the resource tracker).
+    """SIGKILL every helper process (parse workers, their forkserver, the resource tracker),
+    never a background worker this process started (it crawls on without us).
 
     Before our own exit, not after: a parse worker busy with a page would otherwise run on for
     seconds, and then die on a broken pipe with a traceback on the terminal.
     """
-    pids = descendants()
+    pids = same_session(descendants())
     if not pids:
         with contextlib.suppress(Exception):
             import multiprocessing
 
-            pids = [p.pid for p in multiprocessing.active_children() if p.pid is not None]
+            pids = same_session(
+                p.pid for p in multiprocessing.active_children() if p.pid is not None
+            )
     for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)

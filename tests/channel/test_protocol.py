@@ -66,6 +66,13 @@ def test_set_with_every_argument() -> None:
     assert isinstance(command.args and command.args.rate, float)
 
 
+def test_interrupt_may_say_why() -> None:
+    command = parse_command(
+        {"type": "interrupt", "id": 2, "args": {"reason": "quit while running"}}
+    )
+    assert command == Command("interrupt", 2, reason="quit while running")
+
+
 def test_unknown_type_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_command({"type": "hello"})  # a server message sent back is not a command
@@ -82,6 +89,11 @@ def test_unknown_type_is_a_protocol_error() -> None:
         ({"type": "pause", "id": 2**70}, "'id'"),
         ({"type": "pause", "args": {"rate": 1}}, "takes no arguments"),
         ({"type": "pause", "extra": 1}, "unexpected field"),
+        ({"type": "pause", "args": {"reason": "x"}}, "takes no arguments"),
+        ({"type": "interrupt", "args": {"reason": ""}}, "'reason'"),
+        ({"type": "interrupt", "args": {"reason": 3}}, "'reason'"),
+        ({"type": "interrupt", "args": {"reason": "x" * 201}}, "'reason'"),
+        ({"type": "interrupt", "args": {"reason": "x", "rate": 1}}, "'reason'"),
         ({"type": "set"}, "needs 'args'"),
         ({"type": "set", "args": {}}, "needs 'args'"),
         ({"type": "set", "args": [1]}, "needs 'args'"),

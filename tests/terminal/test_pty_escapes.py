@@ -54,7 +54,7 @@ def test_terminal_escapes_never_reach_the_tty(tmp_path: Path) -> None:
         "/evil.html": page_html(PAYLOAD_TITLE, []),
     }
     server = SiteServer(pages).start()
-    data = tmp_path / "data"
+    data = tmp_path / "d"  # short: the crawl's worker socket path must fit AF_UNIX
     pid, fd = pty.fork()
     if pid == 0:  # the child: the app, as a user would start it
         os.environ.update({"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "40"})
@@ -79,10 +79,11 @@ def test_terminal_escapes_never_reach_the_tty(tmp_path: Path) -> None:
     finally:
         tree = procs.tree(pid)
         try:
-            # Quit as a person would; the crawl may be over (no question) or still running.
+            # Quit as a person would; the crawl may be over (no question) or still running in
+            # its worker (stop it: the test's site goes away with the test).
             os.write(fd, b"\x11")  # ctrl+q
-            if _read_until(fd, b"Quit anyway?", 30.0, out):
-                os.write(fd, b"y")
+            if _read_until(fd, b"Keep crawling in the background", 30.0, out):
+                os.write(fd, b"s")
         except OSError:
             pass
         try:

@@ -1,10 +1,11 @@
 """The installed app in a real terminal (tmux): keys in, screen text out.
 
-new session → live progress → quit while running (confirm) → start again → recovery →
+new session → live progress → quit while running (stop) → start again → recovery →
 resume → completed; the README's demo story end to end; and a lost terminal, SIGHUP or SIGTERM
-end the app *and its helper processes* within 2 s, whatever it was doing, with the session
-`interrupted`. Every step waits on what the screen or /proc shows, never on a fixed sleep, with
-bounds meant for a loaded 2-core machine. Skipped when tmux is missing (.ci/run installs it).
+end the app *and its helper processes* within 2 s, whatever it was doing, while its crawl runs
+on in its background worker (a session of its own), never marked. Every step waits on what the
+screen, the store or /proc shows, never on a fixed sleep, with bounds meant for a loaded 2-core
+machine. Skipped when tmux is missing (.ci/run installs it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.worker.helpers import kill_workers, worker_pid
 
 from . import procs
 
@@ -158,10 +161,13 @@ class Tmux:
         raise AssertionError(f"no tui_scraper process under the pane; screen:\n{self.screen()}")
 
     def app_tree(self) -> list[int]:
-        """The app and its helpers (parse workers, forkserver, resource tracker) right now."""
-        found = procs.tree(self.app_pid())
+        """The app and its helpers (resource tracker, …) right now: the processes of its own
+        session below it. Its background workers are its children too, but in sessions of
+        their own, meant to outlive it."""
+        app = self.app_pid()
+        found = procs.tree(app)
         self.seen.update(found)
-        return found
+        return [pid for pid in found if _session_of(pid) == _session_of(app)]
 
     def terminal_modes(self) -> dict[str, str]:
         """The pane's terminal state as tmux keeps it (also after the app is gone)."""
@@ -176,10 +182,19 @@ class Tmux:
         self.run("kill-server", check=False)
 
 
+def _session_of(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    t = Tmux(tmp_path / "data")
+    t = Tmux(tmp_path / "d")  # short: a worker's socket path must fit AF_UNIX
     yield t
+    # Background workers outlive the app on purpose; a test's own are ended here.
+    kill_workers(t.data_dir)
     with_data_dir = procs.mentioning(str(t.data_dir))
     t.seen.update(with_data_dir)
     for pid in with_data_dir:
@@ -242,14 +257,24 @@ def stored_statuses(data_dir: Path) -> dict[str, str]:
         db.close()
 
 
-def interrupted_by(data_dir: Path, session_id: str) -> str:
-    """Who moved the session to interrupted: the app itself when its handler ran ("signal", or
-    the app's "ui:<pid>"), or the next process — here the `show` CLI, "cli:<pid>" — reaping a
-    session whose owner died (crash safety, not a clean shutdown)."""
-    events = show(data_dir, session_id)["events"]
-    assert isinstance(events, list)
-    (last,) = [e for e in events if e["to"] == "interrupted"][-1:]
-    return str(last["who"])
+def done_pages(data_dir: Path) -> int:
+    if not (data_dir / "scraper.db").exists():
+        return 0
+    db = sqlite3.connect(f"file:{data_dir / 'scraper.db'}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM pages WHERE status = 'done'").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is being created
+        return 0
+    finally:
+        db.close()
+
+
+def wait_page_done(data_dir: Path, timeout: float = SCREEN_TIMEOUT_S) -> None:
+    """Until the crawl (in its worker) has stored a page."""
+    deadline = time.monotonic() + timeout
+    while done_pages(data_dir) == 0:
+        assert time.monotonic() < deadline, f"no page done within {timeout} s"
+        time.sleep(POLL_S)
 
 
 def fill_form(tmux: Tmux, url: str, *, max_pages: int, rate: float) -> None:
@@ -276,14 +301,14 @@ def test_quit_while_running_then_recover_and_resume(tmux: Tmux, demo_url: str) -
     # Slow enough (5 pages/s, 40 pages) that the quit lands while the crawl runs.
     fill_form(tmux, demo_url, max_pages=40, rate=5)
     tmux.wait_for("RUNNING")
-    tmux.wait_until(lambda s: "done 0 " not in s, what="a page done")
+    wait_page_done(tmux.data_dir)
     tmux.keys("Escape")
     # The sessions screen's own footer ("^q Quit" is on every screen): its keys are live. Also
     # keeps `q` out of the moment where Textual would read ESC q as alt+q.
     tmux.wait_for("n New")
     tmux.keys("q")
-    tmux.wait_for("Quit anyway?")
-    tmux.keys("y")
+    tmux.wait_for("Keep crawling in the background")
+    tmux.keys("s")  # stop: a final checkpoint, then interrupted
     assert tmux.exit_status() == 0
     (record,) = sessions(tmux.data_dir)
     assert record["status"] == "interrupted"
@@ -319,10 +344,10 @@ def test_readme_demo_story_quit_start_again_resume(tmux: Tmux) -> None:
 
     tmux.start("demo")
     tmux.wait_for("RUNNING")
-    tmux.wait_until(lambda s: "done 0 " not in s, what="a page done")
+    wait_page_done(tmux.data_dir)
     tmux.keys("C-q")
-    tmux.wait_for("Quit anyway?")
-    tmux.keys("y")
+    tmux.wait_for("Keep crawling in the background")
+    tmux.keys("s")  # stop: a final checkpoint, then interrupted
     assert tmux.exit_status() == 0
     (record,) = sessions(tmux.data_dir)
     assert record["status"] == "interrupted"
@@ -358,10 +383,11 @@ def test_readme_demo_story_quit_start_again_resume(tmux: Tmux) -> None:
 
 
 def crawling(tmux: Tmux, url: str) -> list[int]:
-    """`tui-scraper crawl URL --rate 2`: running, a page stored; returns the process tree."""
+    """`tui-scraper crawl URL --rate 2`: running in its worker, a page stored; returns the
+    app's own processes."""
     tmux.start("crawl", url, "--rate", "2", "--max-pages", "200")
     tmux.wait_for("RUNNING")
-    tmux.wait_until(lambda s: "done 0 " not in s, what="a page done")
+    wait_page_done(tmux.data_dir)
     return tmux.app_tree()
 
 
@@ -371,11 +397,21 @@ def assert_gone_within_bound(tree: list[int], since: float) -> None:
     assert took < EXIT_BOUND_S, f"the app and its helpers took {took:.2f} s to go"
 
 
-def assert_interrupted_by_the_app(data_dir: Path) -> None:
+def the_worker(data_dir: Path) -> int:
+    """The pid of the background worker running the one session (not the app)."""
+    (session_id,) = stored_statuses(data_dir)
+    return worker_pid(data_dir, session_id)
+
+
+def assert_still_crawling(data_dir: Path, worker: int) -> None:
+    """The app is gone; its crawl runs on in the same worker, never marked by the app."""
     statuses = stored_statuses(data_dir)
-    assert list(statuses.values()) == ["interrupted"], statuses
+    assert list(statuses.values()) == ["running"], statuses
     (session_id,) = statuses
-    assert interrupted_by(data_dir, session_id).startswith(("signal", "ui:"))
+    assert procs.alive(worker) and worker_pid(data_dir, session_id) == worker
+    events = show(data_dir, session_id)["events"]
+    assert isinstance(events, list)
+    assert all(e["to"] != "interrupted" for e in events), events
 
 
 def assert_terminal_restored(tmux: Tmux) -> None:
@@ -391,34 +427,37 @@ def test_signal_while_crawling_ends_the_app_within_2s(
     tmux: Tmux, demo_url: str, signum: int
 ) -> None:
     tree = crawling(tmux, demo_url)
-    assert len(tree) > 1, "the parse workers should be running"
+    worker = the_worker(tmux.data_dir)
+    assert worker not in tree
     sent = time.monotonic()
     os.kill(tree[0], signum)
     assert_gone_within_bound(tree, sent)
-    assert tmux.exit_status() == 130  # our handler ran: interrupted, then exit 130
-    assert_interrupted_by_the_app(tmux.data_dir)
+    assert tmux.exit_status() == 130  # our handler ran, then exit 130
+    assert_still_crawling(tmux.data_dir, worker)
     assert_terminal_restored(tmux)
 
 
 def test_sigterm_with_a_dialog_open_ends_the_app_within_2s(tmux: Tmux, demo_url: str) -> None:
     tree = crawling(tmux, demo_url)
+    worker = the_worker(tmux.data_dir)
     tmux.keys("C-q")
-    tmux.wait_for("Quit anyway?")
+    tmux.wait_for("Keep crawling in the background")
     sent = time.monotonic()
     os.kill(tree[0], signal.SIGTERM)
     assert_gone_within_bound(tree, sent)
-    assert_interrupted_by_the_app(tmux.data_dir)
+    assert_still_crawling(tmux.data_dir, worker)
     assert_terminal_restored(tmux)
 
 
 def test_stuck_final_checkpoint_still_exits_within_2s_terminal_restored(
     tmux: Tmux, demo_url: str
 ) -> None:
-    """The orderly path cannot finish (another connection holds the database's write lock, as
-    a stuck disk would): the exit is forced at the bound, and the terminal is still given back
-    in the state the shell needs. The session is then recognised as an orphan at the next start.
+    """The database is stuck (another connection holds its write lock, as a stuck disk would):
+    the app still leaves within the bound (forced if need be), gives the terminal back in the
+    state the shell needs, and marks nothing: its crawl's worker waits for the lock and goes on.
     """
     tree = crawling(tmux, demo_url)
+    worker = the_worker(tmux.data_dir)
     blocker = sqlite3.connect(tmux.data_dir / "scraper.db", isolation_level=None, timeout=30)
     try:
         blocker.execute("BEGIN IMMEDIATE")
@@ -430,8 +469,7 @@ def test_stuck_final_checkpoint_still_exits_within_2s_terminal_restored(
         blocker.close()
     assert tmux.exit_status() == 130
     assert_terminal_restored(tmux)
-    (record,) = sessions(tmux.data_dir)  # the CLI reaps the orphan first
-    assert record["status"] == "interrupted"
+    assert_still_crawling(tmux.data_dir, worker)
 
 
 @pytest.mark.parametrize("moment", ["at_launch", "first_frame", "crawling", "dialog_open"])
@@ -439,7 +477,8 @@ def test_closing_the_terminal_ends_the_app_within_2s(
     tmux: Tmux, demo_url: str, moment: str
 ) -> None:
     """What a dropped SSH link does: the pty goes away (tmux kill-session) and the kernel sends
-    SIGHUP. Whatever the app was doing, it and its helpers are gone within 2 s."""
+    SIGHUP. Whatever the app was doing, it and its helpers are gone within 2 s; a crawl it
+    started runs on in its worker, and no session is left `running` with nobody running it."""
     if moment in ("at_launch", "first_frame"):
         tmux.start("crawl", demo_url, "--rate", "2", "--max-pages", "200")
         if moment == "first_frame":
@@ -447,17 +486,22 @@ def test_closing_the_terminal_ends_the_app_within_2s(
         tree = tmux.app_tree()
     else:
         tree = crawling(tmux, demo_url)
+        worker = the_worker(tmux.data_dir)
         if moment == "dialog_open":
             tmux.keys("C-q")
-            tmux.wait_for("Quit anyway?")
+            tmux.wait_for("Keep crawling in the background")
     closed = time.monotonic()
     tmux.kill_session()
     # Helpers started in the moment between the snapshot and the close are children too.
     assert_gone_within_bound(tree, closed)
-    statuses = stored_statuses(tmux.data_dir)
-    assert "running" not in statuses.values(), statuses
     if moment in ("crawling", "dialog_open"):
-        assert_interrupted_by_the_app(tmux.data_dir)
+        assert_still_crawling(tmux.data_dir, worker)
+        return
+    # Closed while starting: whatever session exists is either run by a live worker or not
+    # `running` (never an orphan left marked running by a dead app).
+    for session_id, status in stored_statuses(tmux.data_dir).items():
+        if status == "running":
+            assert worker_pid(tmux.data_dir, session_id) != tree[0]
 
 
 GREYS_256 = {0, 7, 8, 15, 16, 231, *range(232, 256)}

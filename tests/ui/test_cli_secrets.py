@@ -20,6 +20,8 @@ import pytest
 from aiohttp import web
 from engine.site import SiteServer, page_html
 
+from tests.worker.helpers import kill_workers
+
 SECRET = "S3CR3T-UI"
 
 
@@ -51,7 +53,7 @@ def test_crawl_with_header_and_cookie_in_the_app(tmp_path: Path) -> None:
     server = HeaderLog({"/": page_html("Home", ["/a.html"]), "/a.html": page_html("A", [])})
     server.headers = []
     server.start()
-    data = tmp_path / "data"
+    data = tmp_path / "d"  # short: the crawl's worker socket path must fit AF_UNIX
     pid, fd = pty.fork()
     if pid == 0:  # the child: the app, as a user would start it
         os.environ.update(
@@ -104,6 +106,7 @@ def test_crawl_with_header_and_cookie_in_the_app(tmp_path: Path) -> None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(fd)
+        kill_workers(data)  # the app's crawl runs in a background worker
         server.stop()
     # The secret values stay out of the database; only the header names are recorded.
     db = sqlite3.connect(data / "scraper.db")

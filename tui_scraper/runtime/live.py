@@ -120,10 +120,16 @@ class LiveSession:
 
     # the one rule for every command --------------------------------------------------------
     async def apply(
-        self, kind: str, *, who: str, args: Mapping[str, Any] | None = None
+        self,
+        kind: str,
+        *,
+        who: str,
+        args: Mapping[str, Any] | None = None,
+        reason: str | None = None,
     ) -> tuple[bool, str]:
         """Act on a command; (accepted, what was done) — the text an ack or a control record's
-        outcome carries. `args` are a `set` command's settings."""
+        outcome carries. `args` are a `set` command's settings, `reason` an interrupt's, for
+        the timeline."""
         state = self.runner.stats.state
         if kind == ControlCommand.RESUME:
             return True, "ignored: already running"
@@ -140,7 +146,7 @@ class LiveSession:
             self.runner.cancel()
             done = "cancelling"
         elif kind == ControlCommand.INTERRUPT:
-            self.runner.interrupt(f"interrupted by {who}", who=who)
+            self.runner.interrupt(reason or f"interrupted by {who}", who=who)
             done = "interrupting"
         else:
             return False, f"unknown command {kind!r:.40}"
@@ -167,7 +173,9 @@ class LiveSession:
         args = None
         if command.args is not None:
             args = {k: v for k, v in asdict(command.args).items() if v is not None}
-        accepted, text = await self.apply(command.kind, who="channel", args=args)
+        accepted, text = await self.apply(
+            command.kind, who="channel", args=args, reason=command.reason
+        )
         return Reply.accepted(text) if accepted else Reply.refused(text)
 
     # the loops beside the crawl -------------------------------------------------------------

@@ -279,10 +279,13 @@ class SessionService(Protocol):
         """The process holding the session's lease now, or None when nothing runs it."""
         ...
 
-    async def command_worker(self, session_ref: str, command: str) -> CommandDelivery:
+    async def command_worker(
+        self, session_ref: str, command: str, *, reason: str | None = None
+    ) -> CommandDelivery:
         """Send `pause`, `cancel` or `interrupt` to the worker running the session: over its
         live channel, else as a durable control record. ScraperError when it is not running
-        or the worker refuses."""
+        or the worker refuses. `reason` (interrupt only) goes into the session's timeline when
+        the channel carries it; a control record names who asked instead."""
         ...
 
     async def tune(self, session_ref: str, tuning: Tuning) -> CommandDelivery:

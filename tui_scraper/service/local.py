@@ -230,7 +230,8 @@ class LocalSessionService:
                 "or interrupted session can be started"
             )
         started = await start_worker(self.data_dir, session.id)
-        worker = remote.worker_of(self.data_dir, session.id)
+        # The lease file is read off the loop: the app's event loop must never wait on a disk.
+        worker = await asyncio.to_thread(remote.worker_of, self.data_dir, session.id)
         return WorkerInfo(
             pid=started.pid,
             host=worker.host if worker else "",
@@ -242,10 +243,15 @@ class LocalSessionService:
     def worker_of(self, session_id: str) -> WorkerInfo | None:
         return remote.worker_of(self.data_dir, session_id)
 
-    async def command_worker(self, session_ref: str, command: str) -> CommandDelivery:
+    async def command_worker(
+        self, session_ref: str, command: str, *, reason: str | None = None
+    ) -> CommandDelivery:
         if command not in WORKER_COMMANDS:
             raise ValueError(f"not a worker command: {command!r}")
-        return await self._deliver(session_ref, WORKER_COMMANDS[command], None)
+        if reason is not None and command != "interrupt":
+            raise ValueError(f"only interrupt takes a reason, not {command!r}")
+        args = {"reason": reason} if reason is not None else None
+        return await self._deliver(session_ref, WORKER_COMMANDS[command], args)
 
     async def tune(self, session_ref: str, tuning: Tuning) -> CommandDelivery:
         return await self._deliver(session_ref, "set", tuning.as_args())
@@ -256,7 +262,9 @@ class LocalSessionService:
         """One command to the session's worker: over its channel, else as a control record."""
         session = await self.get(session_ref)
         verb = "tune" if kind == "set" else kind
-        if session.status is not Status.RUNNING or self.worker_of(session.id) is None:
+        # The lease is a file read: off the event loop (a UI calls this from its own).
+        worker = await asyncio.to_thread(self.worker_of, session.id)
+        if session.status is not Status.RUNNING or worker is None:
             raise NotRunnable(
                 f"session {session.short_id} is not running (it is "
                 f"{session.status.value}); there is nothing to {verb}"
@@ -275,6 +283,10 @@ class LocalSessionService:
         """The channel is unreachable: record the command for the worker's next poll, and wait
         a little for it to say what it did."""
         store = self._manager.store
+        if kind != "set":
+            # The store keeps args for `set` only: an interrupt's reason travels by channel,
+            # and by record the worker names who asked instead.
+            args = None
         record = await store.post_control(session_id, kind, who=self._who, args=args)
         deadline = asyncio.get_running_loop().time() + CONTROL_WAIT_S
         while asyncio.get_running_loop().time() < deadline:

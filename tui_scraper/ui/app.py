@@ -2,6 +2,9 @@
 
 Crawls are owned by the service and watched by the App, never by a screen: a screen's workers
 are cancelled when it is popped, and leaving the live progress screen must not stop a crawl.
+With `background` (the real app) every crawl runs in a worker process of its own, which
+outlives the app: quitting asks whether to keep it crawling, pause it or stop it, and a signal
+or a lost terminal ends the app alone.
 Screens never import this module: they read through the `ScraperHost` Protocol (ui/host.py)
 and ask for every command with a Message (ui/messages.py), handled here in App workers.
 """
@@ -28,6 +31,7 @@ from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
 from tui_scraper.domain import ConfigError, CrawlConfig, ScraperError, Status
+from tui_scraper.domain.records import SessionRecord
 from tui_scraper.paths import resolve_data_dir
 
 from . import messages
@@ -38,6 +42,7 @@ from .screens.export import ExportScreen
 from .screens.help import KeyHelpScreen, key_rows
 from .screens.new_session import NewSessionScreen
 from .screens.progress import ProgressScreen
+from .screens.quit import BackgroundSession, QuitChoice, QuitScreen
 from .screens.recovery import RecoveryScreen
 from .screens.sessions import SessionsScreen
 from .settings import Settings, load_settings, save_settings
@@ -50,6 +55,12 @@ if TYPE_CHECKING:
     from .host import ScraperHost
 
 SIGNAL_EXIT_CODE = 130  # the CLI's exit code for "interrupted by a signal"
+# Quit → pause / stop: how long the app waits for its background crawls to leave `running`
+# (a final checkpoint takes well under a second; a command by control record up to ~1 s more).
+QUIT_WAIT_S = 6.0
+QUIT_POLL_S = 0.1
+# The reason a quit's stop records, as the in-process quit always has.
+QUIT_REASON = "quit while running"
 
 
 class ScraperApp(App[int]):
@@ -81,8 +92,12 @@ class ScraperApp(App[int]):
         new_secrets: dict[str, str] | None = None,
         config_dir: Path | None = None,
         attach: str | None = None,
+        background: bool = False,
     ) -> None:
         super().__init__()
+        # True: every crawl this app starts runs in a background worker process (run_app);
+        # False: in this process, as the Pilot tests drive it.
+        self.background = background
         self.new_secrets = new_secrets
         # Settings are read before the first frame so the saved theme is the one first drawn.
         self.config_dir = config_dir
@@ -113,6 +128,8 @@ class ScraperApp(App[int]):
         self._watched: set[str] = set()
         self._stopping = False
         self._quit_asked = False
+        # A quit's pause/stop is waiting for the background crawls to leave `running`.
+        self._quitting = False
         self._signals: list[signal.Signals] = []
         # Given by run_app: it owns SIGHUP/SIGTERM and the lost terminal, and bounds the exit
         # even when this loop never runs again. Without one (Pilot tests) the loop's own
@@ -195,6 +212,8 @@ class ScraperApp(App[int]):
             loop.call_soon_threadsafe(self.stop_for_signal, reason)
 
         def running() -> tuple[Path | None, list[str]]:  # idem, only at a forced exit
+            # running_ids() names the crawls of this process only: a forced exit never marks a
+            # session a background worker runs (it crawls on without us).
             service = self._service
             if service is None:
                 return None, []
@@ -206,7 +225,8 @@ class ScraperApp(App[int]):
         self.stop_for_signal(f"{sig.name} received")
 
     def stop_for_signal(self, reason: str) -> None:
-        """SIGHUP, SIGTERM or a lost terminal: interrupt the crawls (final checkpoint), exit 130."""
+        """SIGHUP, SIGTERM or a lost terminal: interrupt the crawls of this process (final
+        checkpoint), exit 130. Crawls in background workers go on."""
         if self._stopping:
             return
         self._stopping = True
@@ -229,6 +249,15 @@ class ScraperApp(App[int]):
         if self._stopping:
             return
         running = self._service.running_ids() if self._service is not None else []
+        if not running and self.background and self._service is not None:
+            if self._quit_asked:
+                return  # the question is already on screen (or being asked)
+            self._quit_asked = True
+            workers = await self._sessions_in_workers()
+            if workers:
+                await self.push_screen(QuitScreen(workers), self._quit_dismissed)
+                return
+            self._quit_asked = False
         if not running:
             self.exit(result=0, return_code=0)
             return
@@ -252,6 +281,93 @@ class ScraperApp(App[int]):
 
         self._quit_asked = True
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
+
+    async def _sessions_in_workers(self) -> list[BackgroundSession]:
+        """The sessions of this data dir that run in a worker process now."""
+        try:
+            records = await self.service.list_sessions()
+        except ScraperError as exc:
+            self.say(str(exc), severity="error")
+            return []
+        running = [r for r in records if r.status is Status.RUNNING]
+
+        def held() -> list[SessionRecord]:  # lease files: read off the loop
+            return [r for r in running if self.service.worker_of(r.id) is not None]
+
+        try:
+            in_workers = await asyncio.to_thread(held)
+        except OSError as exc:  # the locks dir unreadable: quit must still work
+            self.say(f"Cannot tell which crawls run in the background: {exc}", severity="error")
+            return []
+        return [BackgroundSession(r.id, r.target_url) for r in in_workers]
+
+    def _quit_dismissed(self, _result: None) -> None:
+        self._quit_asked = False  # escape: stay
+
+    @on(QuitScreen.Chosen)
+    def _quit_chosen(self, message: QuitScreen.Chosen) -> None:
+        if message.choice == "keep":
+            self._exit_keeping(message.screen.sessions)
+            return
+        self._quitting = True
+        self.run_worker(
+            self._stop_then_exit(message.screen, message.choice),
+            group="shutdown",
+            exit_on_error=False,
+        )
+
+    def _exit_keeping(self, sessions: list[BackgroundSession]) -> None:
+        ids = ", ".join(s.short_id for s in sessions)
+        self.exit(
+            result=0,
+            return_code=0,
+            message=Text(f"Crawling on in the background: {ids} (tui-scraper sessions)"),
+        )
+
+    async def _stop_then_exit(self, screen: QuitScreen, choice: QuitChoice) -> None:
+        """Pause or stop every listed crawl, wait (bounded) until each left `running`, exit."""
+        sessions = screen.sessions
+        count = len(sessions)
+        verb = "Pausing" if choice == "pause" else "Stopping"
+        screen.waiting(
+            f"{verb} {count} crawl{'s' if count != 1 else ''}: each saves a final checkpoint; "
+            f"the app exits once {'they have' if count != 1 else 'it has'} stopped "
+            f"(at most {QUIT_WAIT_S:g} s)."
+        )
+        command = "pause" if choice == "pause" else "interrupt"
+        reason = QUIT_REASON if choice == "stop" else None
+
+        async def ask(session_id: str) -> None:
+            # ScraperError: it stopped by itself meanwhile, nothing to wait for.
+            with contextlib.suppress(ScraperError):
+                await self.service.command_worker(session_id, command, reason=reason)
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + QUIT_WAIT_S
+        pending = [s.session_id for s in sessions]
+        try:
+            async with asyncio.timeout(QUIT_WAIT_S):
+                await asyncio.gather(*(ask(session_id) for session_id in pending))
+            while pending and loop.time() < deadline:
+                pending = [sid for sid in pending if await self._still_running(sid)]
+                if pending:
+                    await asyncio.sleep(QUIT_POLL_S)
+        except TimeoutError:
+            pass
+        still = ", ".join(sid[:8] for sid in pending)
+        message = (
+            Text(f"Still stopping in the background after {QUIT_WAIT_S:g} s: {still}")
+            if pending
+            else None
+        )
+        self.exit(result=0, return_code=0, message=message)
+
+    async def _still_running(self, session_id: str) -> bool:
+        try:
+            record = await self.service.get(session_id)
+        except ScraperError:
+            return False
+        return record.status is Status.RUNNING
 
     def action_help_quit(self) -> None:
         # Textual binds ctrl+c to a toast saying "press ctrl+q"; here it is the quit key, with
@@ -349,8 +465,11 @@ class ScraperApp(App[int]):
     async def start_session(self, session_ref: str) -> str | None:
         """Start or resume a session (id or unique prefix); returns its full id, None on error.
 
-        The crawl runs as a task of the service and is watched by the App, never by a screen.
+        The crawl runs as a task of the service (or, with `background`, in a worker process
+        of its own) and is watched by the App, never by a screen.
         """
+        if self.background:
+            return await self._start_in_worker(session_ref)
         try:
             session_id = await self.service.start(session_ref)
         except ScraperError as exc:
@@ -359,6 +478,51 @@ class ScraperApp(App[int]):
         self.watch_crawl(session_id)
         self.sessions_changed.publish(session_id)
         return session_id
+
+    async def _start_in_worker(self, session_ref: str) -> str | None:
+        """Start the session in a background worker (setsid, log in the data dir) and follow
+        it; a session a worker already runs is only followed."""
+        try:
+            session_id = (await self.service.get(session_ref)).id
+            worker = await asyncio.to_thread(self.service.worker_of, session_id)
+            if worker is None:
+                await self.service.start_detached(session_id)
+        except (ScraperError, OSError) as exc:
+            self.say(f"Could not start the crawl: {exc}", severity="error")
+            return None
+        self.follow_worker(session_id)
+        self.sessions_changed.publish(session_id)
+        return session_id
+
+    def follow_worker(self, session_id: str) -> None:
+        """Follow a session's worker over its channel, for the toast at its end."""
+        if session_id in self._watched:
+            return
+        self._watched.add(session_id)
+        self.run_worker(
+            self._follow_worker(session_id),
+            group=f"watch-{session_id}",
+            exit_on_error=False,
+            description=f"follow worker {session_id[:8]}",
+        )
+
+    async def _follow_worker(self, session_id: str) -> None:
+        status: Status | None = None
+        try:
+            async for _snapshot in self.service.watch_worker(session_id):
+                pass  # the live screen draws them; the App only needs the end
+            status = (await self.service.get(session_id)).status
+        except Exception as exc:  # the channel or the store failed: tell, keep the app
+            self.say(f"Lost track of the crawl {session_id[:8]}: {exc}", severity="warning")
+        finally:
+            self._watched.discard(session_id)
+        self.sessions_changed.publish(session_id)
+        if status is not None and status is not Status.RUNNING and not self._exiting():
+            severity: SeverityLevel = "error" if status == Status.FAILED else "information"
+            self.say(f"Session {session_id[:8]} {status.value}", severity=severity)
+
+    def _exiting(self) -> bool:
+        return self._stopping or self._quitting
 
     def watch_crawl(self, session_id: str) -> None:
         if session_id in self._watched:
@@ -507,8 +671,9 @@ class ScraperApp(App[int]):
     async def _start_demo(self) -> None:
         from tui_scraper.demo.session import demo_config, free_port
 
-        # Paced so a person can quit while it runs and resume it; the manager serves the site
-        # for each run of the session, on the port its config records.
+        # Paced so a person can quit while it runs and resume it; whichever process runs the
+        # session (this one, or its background worker) serves the site on the port its
+        # config records.
         config = demo_config(free_port(), paced=True)
         self.demo_url = config.target_url
         await self._create_from_cli(config)
@@ -584,6 +749,8 @@ def run_app(
         new_secrets=new_secrets,
         exit_guard=guard,
         attach=attach,
+        # Crawls outlive the terminal: each runs in a worker process of its own.
+        background=True,
     )
     app.run()
     if app.startup_error:

@@ -31,6 +31,8 @@ MAX_SERVER_LINE: Final = 1024 * 1024
 MAX_ID_CHARS: Final = 128
 MAX_EXCLUDE_PATTERNS: Final = 256
 MAX_PATTERN_CHARS: Final = 2048
+# `interrupt` may say why (it lands in the session's timeline, shown on the recovery screen).
+MAX_REASON_CHARS: Final = 200
 
 CommandKind = Literal["pause", "resume", "cancel", "interrupt", "set"]
 COMMANDS: Final[frozenset[str]] = frozenset(get_args(CommandKind))
@@ -85,6 +87,8 @@ class Command:
     kind: CommandKind
     id: CommandId | None = None
     args: SetArgs | None = None
+    # Why, for `interrupt` ({"args": {"reason": ...}}); None: the worker names who asked.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,11 +159,23 @@ def parse_command(message: Mapping[str, Any]) -> Command:
     if extra:
         raise CommandInvalid(f"unexpected field {_shown(sorted(extra)[0])}", command_id)
     args = message.get("args")
+    if kind == "interrupt" and args not in (None, {}):
+        return Command(kind, command_id, reason=_parse_reason(args, command_id))
     if kind != "set":
         if args not in (None, {}):
             raise CommandInvalid(f"{kind} takes no arguments", command_id)
         return Command(kind, command_id)
     return Command("set", command_id, _parse_set_args(args, command_id))
+
+
+def _parse_reason(args: object, command_id: CommandId | None) -> str:
+    reason = args.get("reason") if isinstance(args, dict) and set(args) == {"reason"} else None
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise CommandInvalid(
+            f"interrupt takes only 'reason', a string of 1 to {MAX_REASON_CHARS} characters",
+            command_id,
+        )
+    return reason
 
 
 def _valid_id(value: object) -> bool:
