@@ -375,9 +375,9 @@ class ProgressScreen(Screen[None]):
             # simply stays stopped, or is dismissed from the recovery screen.
             return self._live or None
         if action == "tune":
-            # Live tuning reaches a crawl through its worker's channel or control records:
-            # hidden from the footer (False) for a crawl in this process, where it cannot
-            # apply, which also keeps the 80-column footer as it was.
+            # Offered for a crawl in a worker, which is every crawl of the real app. A crawl
+            # in this process (the in-process mode the Pilot tests drive) keeps the footer it
+            # had: at 80 columns there is no room for one more key beside "? Keys".
             if self.background is None:
                 return False
             return self._live or None
