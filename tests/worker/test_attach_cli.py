@@ -67,7 +67,10 @@ def test_attach_needs_a_terminal_and_leaves_the_worker_running(
 def test_attach_to_a_crawl_without_a_live_channel_is_refused(
     data_dir: Path, site: SiteServer
 ) -> None:
-    """A headless crawl runs in its own foreground process: there is no worker channel to follow."""
+    """A headless crawl serves its channel like a worker, unless it cannot (here a file is in
+    the way of run/): it crawls on, and attach says there is no channel to follow."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "run").write_text("not a directory\n")
     argv = [sys.executable, str(RUN_CLI), "--data-dir", str(data_dir), "crawl"]
     crawl = subprocess.Popen(
         [*argv, f"{site.base}/", "--rate", "5", "--headless"],
