@@ -3,40 +3,79 @@
 
     python scripts/make_screenshots.py [--out screenshots]
 
-Everything is real: the SessionManager, the store (in a throw-away data directory), the crawl
-engine and the demo server on 127.0.0.1. Screens are driven by key presses through Textual's
-headless `run_test` and saved with `save_screenshot` (harlequin's export_screenshots pattern).
+Everything is real and as a user gets it: the app with `background=True` (as `run_app` starts
+it), so every crawl runs in a worker process of its own that the app follows over its live
+channel; the store in a throw-away data directory under /tmp (short: a worker's socket path
+must fit AF_UNIX); the demo server on 127.0.0.1. Screens are driven by key presses through
+Textual's headless `run_test` and saved with `save_screenshot` (harlequin's
+export_screenshots pattern). Each shot waits on a condition (live counters, a dialog mounted),
+not on a fixed sleep. Every worker the script started is stopped at the end, also on failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import inspect
+import os
+import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input, Label
 
+from tui_scraper.backends.sqlite.lease import LOCKS_DIRNAME, owner_alive, read_owner
 from tui_scraper.demo import HOSTILE_PATH, DemoServer
 from tui_scraper.domain import CrawlConfig, ExtractRule, Status
 from tui_scraper.ui.app import ScraperApp
+from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.detail import SessionDetailScreen
+from tui_scraper.ui.screens.export import ExportScreen
+from tui_scraper.ui.screens.help import KeyHelpScreen
+from tui_scraper.ui.screens.new_session import NewSessionScreen
 from tui_scraper.ui.screens.progress import ProgressScreen
+from tui_scraper.ui.screens.quit import QuitScreen
 from tui_scraper.ui.screens.recovery import RecoveryScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
+from tui_scraper.ui.screens.tune import TuneScreen
+from tui_scraper.ui.widgets.recent_pages import RecentPagesTable
 
 SIZE = (100, 30)
+# The live crawl of the shots: paced so that it is still running after every live shot
+# (progress, tune, cancel, background list, reconnecting, quit), whatever the machine.
+LIVE_MAX_PAGES = "120"
+LIVE_RATE = "2"
+# Pages done before the progress shot: counters, a rate and a sparkline worth showing.
+LIVE_DONE = 16
+# The "reconnecting in N s" countdown of the reconnecting shot: at least this many seconds.
+RECONNECT_SHOWN = 2.5
+# How long a stopped worker is given for its final checkpoint before it is killed.
+STOP_GRACE_S = 10.0
+
+Condition = Callable[[], bool | Awaitable[bool]]
 
 
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 60) -> None:
+async def until(pilot: Pilot[Any], condition: Condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
         if time.monotonic() > deadline:
-            raise TimeoutError("the app did not reach the expected state")
+            raise TimeoutError(f"the app did not reach the expected state: {condition}")
         await pilot.pause(0.1)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let the screen finish drawing what it just received (layout, footer, focus)."""
+    await pilot.pause(0.3)
 
 
 def shot(app: ScraperApp, out: Path, name: str) -> None:
@@ -44,111 +83,263 @@ def shot(app: ScraperApp, out: Path, name: str) -> None:
     print("wrote", path)
 
 
+def screen_text(app: ScraperApp) -> str:
+    """The text on screen now (what the tmux tests read), to wait on what a shot must show."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+def status_line(screen: ProgressScreen) -> str:
+    return str(screen.query_one("#progress-status", Label).content)
+
+
+def live_done(screen: ProgressScreen) -> int:
+    snap = screen.snapshot
+    return snap.progress.done if snap is not None and snap.live else 0
+
+
+# --- the workers the script starts ---------------------------------------------------------
+
+
+def worker_pids(data_dir: Path) -> list[int]:
+    """The pid of every process holding a session's lease in `data_dir` (the workers)."""
+    pids: list[int] = []
+    locks = data_dir / LOCKS_DIRNAME
+    for lock in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
+        if owner_alive(data_dir, lock.stem):
+            pid = read_owner(data_dir, lock.stem).get("pid")
+            if isinstance(pid, int) and pid != os.getpid():
+                pids.append(pid)
+    return pids
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # A worker leads a session of its own (setsid): its group holds its helpers too.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+@contextlib.contextmanager
+def workers_stopped(data_dir: Path) -> Iterator[None]:
+    """On the way out, however it is taken: SIGCONT (one may be stopped for a shot), SIGTERM
+    (a final checkpoint), wait; SIGKILL what is still there after STOP_GRACE_S."""
+    try:
+        yield
+    finally:
+        pids = worker_pids(data_dir)
+        for pid in pids:
+            _signal_group(pid, signal.SIGCONT)
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while worker_pids(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in worker_pids(data_dir):
+            print("killing worker", pid)
+            _signal_group(pid, signal.SIGKILL)
+        if pids:
+            print("stopped workers", *pids)
+
+
+@contextlib.contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The worker frozen (SIGSTOP) as a stalled box would be, and always let go again."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+# --- the runs --------------------------------------------------------------------------------
+
+
+def background_app(data_dir: Path) -> ScraperApp:
+    return ScraperApp(
+        data_dir,
+        background=True,
+        sample_hz=4.0,
+        cursor_blink=False,
+        export_dir=Path("/tmp"),  # the export dialog's default folder, nothing is written
+    )
+
+
 async def first_run(data_dir: Path, url: str, out: Path) -> None:
-    """A finished crawl, the form, a live crawl, and quitting while it runs."""
-    app = ScraperApp(data_dir, sample_hz=None, cursor_blink=False)
+    """A finished crawl, the form, a live crawl in a worker, and quitting while it runs."""
+    app = background_app(data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
         config = CrawlConfig(
             target_url=url,
             extract=(ExtractRule("heading", "h1"), ExtractRule("links", "a", "href")),
         )
-        await app.create_and_start(config)
-        await until(pilot, lambda: not app.service.running_ids(), timeout=120)
+        done_id = await app.create_and_start(config)
+
+        async def completed() -> bool:
+            return (await app.service.get(done_id)).status is Status.COMPLETED
+
+        await until(pilot, completed, timeout=180)
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ProgressScreen) and app.screen.state is Status.COMPLETED,
+        )
         await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
 
         await pilot.press("n")
-        await pilot.pause(0.5)
-        await pilot.press(*url, "tab", *"60", "tab", *"3", "tab", "tab", "tab", *"4")
-        await pilot.press("tab", "tab", "tab", *"\\.pdf$")  # scope, include → exclude
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        await settle(pilot)
+        await pilot.press(*url, "tab", *LIVE_MAX_PAGES, "tab", *"3", "tab", "tab", "tab")
+        await pilot.press(*LIVE_RATE, "tab", "tab", "tab", *"\\.pdf$")  # scope, include, exclude
+        await settle(pilot)
         shot(app, out, "new_session")
+
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
-        screen = app.screen
-        assert isinstance(screen, ProgressScreen)
-        for _ in range(24):  # ~6 s of a 4 pages/s crawl, sampled at 4 Hz like the real app
-            await pilot.pause(0.25)
-            screen.sample()
-        await pilot.pause(0.2)
+        live = app.screen
+        assert isinstance(live, ProgressScreen)
+        await until(pilot, lambda: live.background is not None, timeout=30)
+        worker = live.background
+        assert worker is not None and worker.pid != os.getpid()
+        await until(pilot, lambda: live_done(live) >= LIVE_DONE, timeout=60)
+        await until(pilot, lambda: live.check_action("tune", ()) is True)
+        await settle(pilot)
         shot(app, out, "progress")
+
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TuneScreen))
+        await until(pilot, lambda: app.screen.query_one("#t-rate", Input).value == LIVE_RATE)
+        await settle(pilot)
+        shot(app, out, "tune")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is live)
+
         await pilot.press("c")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await settle(pilot)
         shot(app, out, "cancel_confirm")
-        await pilot.press("n", "escape")
-        await pilot.pause(0.3)
+        await pilot.press("n")  # keep crawling
+        await until(pilot, lambda: app.screen is live)
+
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        home = app.screen
+        assert isinstance(home, SessionsScreen)
+        live_id = live.session_id
+        table = home.query_one("#sessions-table")
+        await until(pilot, lambda: home.background.get(live_id) is not None)
+        table.move_cursor(row=table.get_row_index(live_id))  # type: ignore[attr-defined]
+        await until(pilot, lambda: "running bg" in screen_text(app))
+        await until(pilot, lambda: f"pid {worker.pid}" in screen_text(app))
+        await settle(pilot)
+        shot(app, out, "sessions_background")
+
+        await pilot.press("enter")  # attaches: the live screen follows the worker
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen))
+        attached = app.screen
+        assert isinstance(attached, ProgressScreen)
+        await until(pilot, lambda: attached.background is not None and live_done(attached) > 0)
+        recent = attached.query_one(RecentPagesTable)
+        await until(pilot, lambda: recent.row_count > 0)  # the table redraws once a second
+        with stopped(worker.pid):
+            await until(pilot, lambda: "reconnecting in" in status_line(attached), timeout=30)
+            # A few failed tries in, the backoff has grown: a countdown a person can read.
+            with contextlib.suppress(TimeoutError):
+                await until(pilot, lambda: (attached.reconnect_in() or 0) >= RECONNECT_SHOWN, 20)
+            await until(pilot, lambda: "reconnecting in" in status_line(attached), timeout=30)
+            shot(app, out, "reconnecting")
+        await until(pilot, lambda: "reconnecting" not in status_line(attached), timeout=30)
+        await until(pilot, lambda: live_done(attached) > 0, timeout=30)
+
         await pilot.press("q")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        await settle(pilot)
         shot(app, out, "quit_confirm")
-        await pilot.press("y")
-        await pilot.pause(1)
+        await pilot.press("s")  # stop: a final checkpoint, then the recovery screen offers it
+        await until(pilot, lambda: app.return_code is not None, timeout=30)
     for record in await _statuses(data_dir):
         print("session", record)
 
 
 async def _statuses(data_dir: Path) -> list[str]:
-    from tui_scraper.runtime.manager import SessionManager
+    from tui_scraper.service.local import LocalSessionService
 
-    manager = await SessionManager.open(data_dir)
+    service = await LocalSessionService.open(data_dir)
     try:
-        return [f"{r.short_id} {r.status.value}" for r in await manager.list_sessions()]
+        return [f"{r.short_id} {r.status.value}" for r in await service.list_sessions()]
     finally:
-        await manager.close()
+        await service.close()
 
 
 async def second_run(data_dir: Path, out: Path) -> None:
     """Start again: the recovery screen, the history, and the finished session in detail."""
-    app = ScraperApp(data_dir, sample_hz=None, cursor_blink=False)
+    app = background_app(data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RecoveryScreen))
-        await pilot.pause(0.5)
+        await until(pilot, lambda: "quit while running" in screen_text(app))
+        await settle(pilot)
         shot(app, out, "recovery")
         await pilot.press("escape")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        home = app.screen
+        assert isinstance(home, SessionsScreen)
+        await until(pilot, lambda: len(home.records) == 2)
+        await settle(pilot)
         shot(app, out, "sessions")
         await pilot.press("question_mark")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: isinstance(app.screen, KeyHelpScreen))
+        await settle(pilot)
         shot(app, out, "key_help")
         await pilot.press("escape")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.screen is home)
         records = await app.service.list_sessions()
         done = next(r for r in records if r.status is Status.COMPLETED)
         app.show_detail(done.id)
         await until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
-        await pilot.pause(0.5)
+        detail = app.screen
+        assert isinstance(detail, SessionDetailScreen)
+        await until(pilot, lambda: bool(detail.pages))
+        await settle(pilot)
         shot(app, out, "detail_summary")
         await pilot.press("2")
-        await pilot.pause(0.5)
-        screen = app.screen
-        assert isinstance(screen, SessionDetailScreen)
-        hostile = next((i for i, p in enumerate(screen.pages) if HOSTILE_PATH in p.url), 0)
-        screen.query_one("#pages-table").move_cursor(row=hostile)  # type: ignore[attr-defined]
-        await pilot.pause(0.3)
+        await settle(pilot)
+        hostile = next((i for i, p in enumerate(detail.pages) if HOSTILE_PATH in p.url), 0)
+        detail.query_one("#pages-table").move_cursor(row=hostile)  # type: ignore[attr-defined]
+        await settle(pilot)
         shot(app, out, "detail_pages")
         await pilot.press("3")
-        await pilot.pause(0.3)
+        await settle(pilot)
         shot(app, out, "detail_timeline")
         await pilot.press("e")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await settle(pilot)
         shot(app, out, "export")
         await pilot.press("escape")
+        await until(pilot, lambda: app.screen is detail)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await settle(pilot)
         await pilot.press(*"show")
+        await until(pilot, lambda: "Show" in screen_text(app))
         await pilot.pause(0.5)
         shot(app, out, "palette")
+        await pilot.press("escape")
+        await pilot.press("ctrl+q")  # nothing runs any more: no question
+        await until(pilot, lambda: app.return_code is not None, timeout=10)
 
 
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     server = DemoServer()
     url = await server.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="tui-scraper-shots-") as tmp:
-            await first_run(Path(tmp), url, out)
-            await second_run(Path(tmp), out)
+        with tempfile.TemporaryDirectory(prefix="shots-", dir="/tmp") as tmp:
+            data_dir = Path(tmp)
+            with workers_stopped(data_dir):
+                await first_run(data_dir, url, out)
+                await second_run(data_dir, out)
     finally:
         await server.stop()
+    print(f"done in {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
