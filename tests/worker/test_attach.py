@@ -130,8 +130,10 @@ def test_attach_shows_the_live_screen_in_two_terminals_at_once(
         assert f"worker pid {pid}" in screen
     for name in ("one", "two"):
         terminals.counters_move(name)
-    # Leaving one terminal's app (q: nothing runs in it, so no question) stops nothing.
+    # Leaving one terminal's app stops nothing: q asks, and Enter keeps it crawling.
     terminals.run("send-keys", "-t", "one", "q")
+    terminals.wait_until("one", lambda s: "Keep crawling" in s, what="the quit question")
+    terminals.run("send-keys", "-t", "one", "Enter")
     wait_for(lambda: terminals.pane_dead("one"), timeout=SCREEN_TIMEOUT_S, what="app one exits")
     terminals.counters_move("two")
     assert lease_held(data_dir, session_id) and worker_pid(data_dir, session_id) == pid
