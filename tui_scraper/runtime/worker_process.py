@@ -131,7 +131,13 @@ async def _run(runner: SessionRunner, live: LiveSession, path: Path) -> int:
 
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
-    server = ChannelServer(path, live.snapshot, live.handle_command, session_id=runner.session_id)
+    server = ChannelServer(
+        path,
+        live.snapshot,
+        live.handle_command,
+        snapshot_key=live.snapshot_key,
+        session_id=runner.session_id,
+    )
     try:
         await server.start()
         live.server = server
