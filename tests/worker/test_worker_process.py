@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pstats
 import signal
 import subprocess
 from pathlib import Path
@@ -135,3 +136,17 @@ def test_parse_processes_do_not_import_the_worker_runtime(data_dir: Path, site: 
     finally:
         worker.kill()
         worker.wait(30)
+
+
+def test_the_profile_variable_leaves_the_workers_profile(
+    data_dir: Path, site: SiteServer, tmp_path: Path
+) -> None:
+    # For benchmarks: the worker's own figures, readable by pstats once it has exited.
+    session_id = create_session(data_dir, f"{site.base}/")
+    env = dict(os.environ, TUI_SCRAPER_WORKER_PROFILE=str(tmp_path))
+    worker = spawn_detached(
+        worker_argv(data_dir, session_id), log_path=log_path_for(data_dir, session_id), env=env
+    )
+    assert worker.wait(60) == 0
+    stats = pstats.Stats(str(tmp_path / f"worker-{worker.pid}.prof"))
+    assert any(name == "serve" for _file, _line, name in stats.stats)  # type: ignore[attr-defined]
