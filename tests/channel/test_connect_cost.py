@@ -5,15 +5,21 @@ wait in the listen backlog (greeted later, never refused)."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.channel.conftest import FakeWorker
+import pytest
+
+from tests.channel.conftest import FakeWorker, wait_until
 from tests.channel.rawclient import RawClient
 from tui_scraper.domain.status import Status
 from tui_scraper.engine.stats import CrawlStats, RecentPage
-from tui_scraper.runtime.channel.server import ChannelServer, ServerLimits
+from tui_scraper.runtime.channel.admission import AdmissionBudget
+from tui_scraper.runtime.channel.server import ChannelServer, ServerLimits, ServerStats, _Acceptor
 from tui_scraper.runtime.live import LiveSession
 
 
@@ -159,3 +165,44 @@ async def test_live_session_greets_from_the_last_publish_and_at_once_after_a_cha
         _, paused = await _greeting(sock_path)
         assert b'"state":"paused"' in paused
         assert server.stats.greetings_built == 3
+
+
+class _OutOfDescriptors(socket.socket):
+    """A listening socket whose first accept fails as in a process out of file descriptors."""
+
+    failures = 1
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self.failures:
+            self.failures -= 1
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return super().accept()
+
+
+async def test_accepting_pauses_when_out_of_descriptors_then_goes_on(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = data_dir / "t.sock"
+    listening = _OutOfDescriptors(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(os.fspath(path))
+    listening.listen(8)
+    listening.setblocking(False)
+    limits = ServerLimits(accept_error_pause=0.2)
+    loop = asyncio.get_running_loop()
+    admitted: list[socket.socket] = []
+    stats = ServerStats()
+    acceptor = _Acceptor(
+        listening, AdmissionBudget(100.0, 4, loop.time), admitted.append, limits, stats
+    )
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        started = loop.time()
+        client.connect(os.fspath(path))
+        await wait_until(lambda: bool(admitted), what="the connection accepted after the pause")
+        assert loop.time() - started >= 0.2 * 0.9
+        assert "cannot accept a connection now" in caplog.text
+    finally:
+        acceptor.close()
+        client.close()
+        for sock in admitted:
+            sock.close()

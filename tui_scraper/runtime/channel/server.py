@@ -560,7 +560,8 @@ class _Acceptor:
                 sock, _ = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return  # nobody else is waiting
-            except ConnectionAbortedError:
+            except ConnectionAbortedError:  # gone before we took it; it still counts
+                self._budget.take()
                 continue
             except OSError as exc:
                 # Out of descriptors or memory, typically: accepting again at once would spin.
