@@ -11,6 +11,7 @@ MODULES = [
     "tui_scraper.runtime.channel.paths",
     "tui_scraper.runtime.channel.peer",
     "tui_scraper.runtime.channel.listener",
+    "tui_scraper.runtime.channel.admission",
     "tui_scraper.runtime.channel.server",
     "tui_scraper.service.channel_client",
     "tui_scraper.service.reconnect",

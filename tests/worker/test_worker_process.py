@@ -1,9 +1,12 @@
-"""The worker process on its own (`python -P -m tui_scraper.runtime.worker_process`): exit codes,
-orderly stop on a signal with its final checkpoint, the log lines, the socket removed at exit."""
+"""The worker process on its own (`python -P -m tui_scraper.runtime.worker_main`): exit codes,
+orderly stop on a signal with its final checkpoint, the log lines, the socket removed at exit,
+and parse processes that import the parser, not the worker's runtime."""
 
 from __future__ import annotations
 
 import json
+import os
+import pstats
 import signal
 import subprocess
 from pathlib import Path
@@ -84,3 +87,66 @@ def test_bad_arguments_and_a_final_session_are_refused_in_one_line(
     )
     assert again.returncode == 2
     assert len(again.stdout.strip().splitlines()) == 1 and "refused" in again.stdout
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    stat = handle.read()
+            except OSError:  # gone meanwhile
+                continue
+            # The command name is in parentheses and may hold spaces: fields start after ")".
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _is_forkserver(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"multiprocessing.forkserver" in handle.read()
+    except OSError:
+        return False
+
+
+def _mapped_files(pid: int) -> set[str]:
+    with open(f"/proc/{pid}/maps") as handle:
+        return {line.split()[-1] for line in handle if "/" in line}
+
+
+def test_parse_processes_do_not_import_the_worker_runtime(data_dir: Path, site: SiteServer) -> None:
+    # multiprocessing's children re-import their parent's main module unless it is named
+    # `*.__main__`; from the worker's runtime they would import the HTTP client too (aiohttp's
+    # compiled parts are mapped into the process), which a parse process never needs.
+    session_id = create_session(data_dir, f"{site.base}/", rate_per_host=10.0)
+    worker = _spawn(data_dir, session_id)
+    try:
+        wait_for(lambda: done_pages(data_dir) >= 5, timeout=30)
+        assert "aiohttp" in " ".join(_mapped_files(worker.pid))  # what the probe looks for
+        servers = [pid for pid in _children(worker.pid) if _is_forkserver(pid)]
+        assert servers, "no forkserver under the worker"
+        parsers = [pid for server in servers for pid in _children(server)]
+        assert parsers, "no parse process under the forkserver"
+        for pid in parsers:
+            loaded = sorted(f for f in _mapped_files(pid) if "aiohttp" in f)
+            assert loaded == [], loaded
+    finally:
+        worker.kill()
+        worker.wait(30)
+
+
+def test_the_profile_variable_leaves_the_workers_profile(
+    data_dir: Path, site: SiteServer, tmp_path: Path
+) -> None:
+    # For benchmarks: the worker's own figures, readable by pstats once it has exited.
+    session_id = create_session(data_dir, f"{site.base}/")
+    env = dict(os.environ, TUI_SCRAPER_WORKER_PROFILE=str(tmp_path))
+    worker = spawn_detached(
+        worker_argv(data_dir, session_id), log_path=log_path_for(data_dir, session_id), env=env
+    )
+    assert worker.wait(60) == 0
+    stats = pstats.Stats(str(tmp_path / f"worker-{worker.pid}.prof"))
+    assert any(name == "serve" for _file, _line, name in stats.stats)  # type: ignore[attr-defined]

@@ -127,10 +127,16 @@ class RobotsCache:
         task = self._loading.get(origin)
         if task is None:
             # A task of its own, so one caller being cancelled does not cancel the others' fetch.
-            task = asyncio.create_task(self._fetch_rules(origin), name=f"robots {origin}")
+            task = asyncio.create_task(self._fetch_and_store(origin), name=f"robots {origin}")
             self._loading[origin] = task
             task.add_done_callback(lambda _t: self._loading.pop(origin, None))
-        rules = await asyncio.shield(task)
+        return await asyncio.shield(task)
+
+    async def _fetch_and_store(self, origin: str) -> _Rules:
+        # Stored by the fetch itself, before it ends: the task leaves `_loading` as soon as it
+        # is done, and a caller arriving before the waiters have resumed must find the rules
+        # here rather than start a second fetch.
+        rules = await self._fetch_rules(origin)
         self._rules[origin] = rules
         return rules
 

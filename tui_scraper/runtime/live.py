@@ -117,6 +117,9 @@ class LiveSession:
         self._stop_requested: str | None = None
         self._seen_state: Status | None = None
         self._seen_errors: list[str] = []
+        # Grows with every progress published: the greeting a newcomer gets is rebuilt after
+        # each (see `snapshot_key`).
+        self._published = 0
 
     # the one rule for every command --------------------------------------------------------
     async def apply(
@@ -182,6 +185,13 @@ class LiveSession:
     def snapshot(self) -> dict[str, Any]:
         return snapshot_data(self.runner.stats.snapshot())
 
+    def snapshot_key(self) -> tuple[Status, int]:
+        """The channel's cache key for the greeting: a newcomer's snapshot is at most one
+        publish old, like the progress every client gets, and fresh after a change of state.
+        A crawl moves its figures with every page, so keying on them (`seq`) would rebuild the
+        snapshot for almost every connection under load."""
+        return self.runner.stats.state, self._published
+
     def event(self, data: dict[str, Any]) -> None:
         if self.server is not None:
             self.server.publish_event(data)
@@ -198,6 +208,7 @@ class LiveSession:
         for text in new_errors(self._seen_errors, snap.errors):
             self.event({"kind": "error", "text": text})
         self._seen_errors = list(snap.errors)
+        self._published += 1
         if self.server is not None:
             self.server.publish_progress(snapshot_data(snap))
 

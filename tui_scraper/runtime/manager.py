@@ -242,6 +242,7 @@ class SessionManager:
                 socket_path(self._store.data_dir, session_id),
                 live.snapshot,
                 live.handle_command,
+                snapshot_key=live.snapshot_key,
                 session_id=session_id,
             )
             await server.start()

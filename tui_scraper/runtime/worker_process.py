@@ -1,6 +1,8 @@
 """The background worker: one process that runs one session, detached from any terminal.
 
-    python -P -m tui_scraper.runtime.worker_process --data-dir DIR SESSION_ID
+    python -P -m tui_scraper.runtime.worker_main --data-dir DIR SESSION_ID
+
+(`worker_main` is a package whose `__main__` calls `main` here: see its docstring for why.)
 
 It takes the session's lease (a second worker of a running session is refused: exit 2, one
 line), serves the live channel on `run/<id>.sock` (snapshot, progress, events, commands) and
@@ -36,7 +38,8 @@ from .live import LiveSession, flush_clients
 from .secrets import DataDirSecrets
 from .worker import SessionRunner
 
-MODULE: Final = "tui_scraper.runtime.worker_process"
+# What `python -P -m` runs to start a worker (spawn.start_worker).
+MODULE: Final = "tui_scraper.runtime.worker_main"
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
@@ -128,7 +131,13 @@ async def _run(runner: SessionRunner, live: LiveSession, path: Path) -> int:
 
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
-    server = ChannelServer(path, live.snapshot, live.handle_command, session_id=runner.session_id)
+    server = ChannelServer(
+        path,
+        live.snapshot,
+        live.handle_command,
+        snapshot_key=live.snapshot_key,
+        session_id=runner.session_id,
+    )
     try:
         await server.start()
         live.server = server

@@ -18,7 +18,10 @@ from typing import Final
 from .paths import ChannelError, check_socket_path, ensure_run_dir
 
 SOCKET_MODE: Final = 0o600
-BACKLOG: Final = 64
+# Connections beyond the server's admission budget wait here, so it is deep: a client whose
+# connect() finds it full gets an error instead of a place in the queue. (The kernel caps it at
+# net.core.somaxconn.)
+BACKLOG: Final = 1024
 
 
 def bind_private_socket(path: Path) -> tuple[socket.socket, int]:

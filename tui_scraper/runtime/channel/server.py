@@ -6,6 +6,17 @@ and `publish_event`. Nothing a client does can stop or slow the worker: every cl
 one-slot progress mailbox (latest wins, at most `progress_hz` a second), a small bounded queue
 for events and replies, and a bounded transport buffer; a client that falls behind is dropped,
 and a client that sends garbage is closed with a final `error`.
+
+What connecting costs the worker is bounded too, whatever the clients do:
+
+- The greeting (hello + snapshot) is built and encoded once per value of `snapshot_key()` (the
+  worker's "the figures moved" marker) and every newcomer is sent the same bytes; without a key
+  it is built for each connection. A progress sample is encoded once for all clients.
+- New connections are admitted from a budget (`admit_per_second` on average, `admit_burst` at
+  once): beyond it the server stops accepting until a token comes back, and the connections
+  wait in the kernel's listen backlog — greeted a little later, never refused. So clients that
+  connect and disconnect in a tight loop get at most `admit_per_second` greetings a second
+  between them, and take at most that many connections' work a second from the crawl.
 """
 
 from __future__ import annotations
@@ -15,13 +26,15 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import protocol
+from .admission import AdmissionBudget
 from .listener import bind_private_socket, still_ours
 from .paths import ChannelError
 from .peer import peer_allowed
@@ -30,6 +43,8 @@ from .protocol import Command, Reply
 log = logging.getLogger(__name__)
 
 SnapshotSource = Callable[[], Mapping[str, Any]]
+# Equal values: the snapshot has not changed, a cached greeting may be sent again.
+SnapshotKey = Callable[[], Hashable]
 
 
 class CommandHandler(Protocol):
@@ -53,6 +68,11 @@ class ServerLimits:
     close_grace: float = 1.0
     max_clients: int = 256
     commands_in_flight: int = 16
+    # New connections admitted a second on average, and at once (see the module docstring).
+    admit_per_second: float = 100.0
+    admit_burst: int = 16
+    # How long accepting pauses when the process is out of file descriptors or memory.
+    accept_error_pause: float = 1.0
 
 
 @dataclass
@@ -60,6 +80,10 @@ class ServerStats:
     """Counters for tests and diagnostics; they only grow."""
 
     accepted: int = 0
+    # Greetings built (a cached one sent again is not counted).
+    greetings_built: int = 0
+    # Times accepting paused because the admission budget was spent.
+    admission_waits: int = 0
     refused_peers: int = 0
     dropped_slow: int = 0
     closed_bad_input: int = 0
@@ -101,19 +125,25 @@ class ChannelServer:
         snapshot_source: SnapshotSource,
         command_handler: CommandHandler,
         *,
+        snapshot_key: SnapshotKey | None = None,
         session_id: str | None = None,
         limits: ServerLimits | None = None,
         allowed_uid: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.snapshot_source = snapshot_source
+        self.snapshot_key = snapshot_key
         self.command_handler = command_handler
         self.session_id = session_id
         self.limits = limits or ServerLimits()
         self.allowed_uid = os.geteuid() if allowed_uid is None else allowed_uid
         self.stats = ServerStats()
+        self._hello = protocol.encode(protocol.hello(os.getpid(), session_id))
+        self._greeting: tuple[Hashable, bytes] | None = None
+        self._admission: AdmissionBudget | None = None
         self._connections: set[_Connection] = set()
-        self._listener: asyncio.AbstractServer | None = None
+        self._admitting: set[asyncio.Task[None]] = set()
+        self._listener: _Acceptor | None = None
         self._inode = -1
         self._watchdog: asyncio.Task[None] | None = None
         self._recheck = asyncio.Event()
@@ -127,6 +157,9 @@ class ChannelServer:
         await self.close()
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        limits = self.limits
+        self._admission = AdmissionBudget(limits.admit_per_second, limits.admit_burst, loop.time)
         await self._listen()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_socket_file())
 
@@ -138,6 +171,8 @@ class ChannelServer:
                 await self._watchdog
         if self._listener is not None:
             self._listener.close()
+        for task in list(self._admitting):
+            task.cancel()
         for connection in list(self._connections):
             connection.abort()
         if still_ours(self.path, self._inode):
@@ -189,17 +224,40 @@ class ChannelServer:
 
     async def _listen(self) -> None:
         sock, inode = bind_private_socket(self.path)
-        try:
-            listener = await asyncio.get_running_loop().create_unix_server(
-                lambda: _Connection(self), sock=sock
-            )
-        except BaseException:
-            sock.close()
-            raise
+        assert self._admission is not None
+        listener = _Acceptor(sock, self._admission, self._admit, self.limits, self.stats)
         old, self._listener, self._inode = self._listener, listener, inode
         if old is not None:
             # Closing a listener leaves its accepted connections alone: they keep working.
             old.close()
+
+    def _admit(self, sock: socket.socket) -> None:
+        """An accepted socket becomes a connection (in a task: the transport is made async)."""
+        task = asyncio.get_running_loop().create_task(self._connect(sock))
+        self._admitting.add(task)
+        task.add_done_callback(self._admitting.discard)
+
+    async def _connect(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(lambda: _Connection(self), sock=sock)
+        except OSError as exc:  # the client went away before it was set up: nothing to serve
+            log.debug("live channel: a connection failed at setup: %s", exc)
+            sock.close()
+
+    def greeting(self) -> bytes:
+        """hello + snapshot as sent to a newcomer; cached while `snapshot_key()` is unchanged.
+
+        Raises whatever the snapshot source raises, and ProtocolError if it is too big."""
+        key = self.snapshot_key() if self.snapshot_key is not None else None
+        cached = self._greeting
+        if cached is not None and self.snapshot_key is not None and cached[0] == key:
+            return cached[1]
+        line = self._hello + protocol.encode({"type": "snapshot", "data": self.snapshot_source()})
+        self.stats.greetings_built += 1
+        if self.snapshot_key is not None:
+            self._greeting = (key, line)
+        return line
 
     async def _watch_socket_file(self) -> None:
         failing = False
@@ -267,11 +325,7 @@ class _Connection(asyncio.Protocol):
         high = self.limits.write_high_water
         transport.set_write_buffer_limits(high=high, low=high // 4)
         try:
-            snapshot = self.server.snapshot_source()
-            self._outbox.append(
-                protocol.encode(protocol.hello(os.getpid(), self.server.session_id))
-            )
-            self._outbox.append(protocol.encode({"type": "snapshot", "data": snapshot}))
+            self._outbox.append(self.server.greeting())
         except Exception:
             log.exception("live channel: the snapshot source failed")
             self._close_with(protocol.INTERNAL, "the worker could not take a snapshot")
@@ -449,6 +503,76 @@ class _Connection(asyncio.Protocol):
         self.server.stats.dropped_slow += 1
         log.info("live channel: dropped a client that stopped reading")
         self.abort()
+
+
+class _Acceptor:
+    """One listening socket, accepted from as the admission budget allows.
+
+    While the budget is spent the socket is not watched at all: connections wait in the
+    kernel's backlog until a token comes back, and no loop turn is spent on them meanwhile.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        budget: AdmissionBudget,
+        admit: Callable[[socket.socket], None],
+        limits: ServerLimits,
+        stats: ServerStats,
+    ) -> None:
+        self._sock = sock
+        self._budget = budget
+        self._admit = admit
+        self._limits = limits
+        self._stats = stats
+        self._loop = asyncio.get_running_loop()
+        self._watching = False
+        self._resume: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._watch()
+
+    def close(self) -> None:
+        self._closed = True
+        self._unwatch()
+        if self._resume is not None:
+            self._resume.cancel()
+        self._sock.close()
+
+    def _watch(self) -> None:
+        self._resume = None
+        if not self._closed and not self._watching:
+            self._loop.add_reader(self._sock.fileno(), self._accept_waiting)
+            self._watching = True
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._loop.remove_reader(self._sock.fileno())
+            self._watching = False
+
+    def _pause(self, seconds: float) -> None:
+        self._unwatch()
+        if self._resume is None and not self._closed:
+            self._resume = self._loop.call_later(seconds, self._watch)
+
+    def _accept_waiting(self) -> None:
+        while self._budget.available():
+            try:
+                sock, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return  # nobody else is waiting
+            except ConnectionAbortedError:  # gone before we took it; it still counts
+                self._budget.take()
+                continue
+            except OSError as exc:
+                # Out of descriptors or memory, typically: accepting again at once would spin.
+                log.warning("live channel: cannot accept a connection now: %s", exc.strerror)
+                self._pause(self._limits.accept_error_pause)
+                return
+            self._budget.take()
+            sock.setblocking(False)
+            self._admit(sock)
+        self._stats.admission_waits += 1
+        self._pause(self._budget.wait_s())
 
 
 def recheck_on_sigusr1(server: ChannelServer) -> Callable[[], None]:
