@@ -29,7 +29,7 @@ from tests.worker.helpers import (
     wait_for,
 )
 from tui_scraper.backends.sqlite.lease import read_owner
-from tui_scraper.domain import CrawlConfig
+from tui_scraper.domain import CrawlConfig, Status
 from tui_scraper.ui.app import QUIT_REASON, ScraperApp
 from tui_scraper.ui.screens.progress import ProgressScreen
 from tui_scraper.ui.screens.quit import QuitScreen
@@ -233,6 +233,9 @@ async def test_quit_stop_then_recovery_offers_it_and_r_completes_it_in_a_worker(
         assert pid != os.getpid()
         # The worker serves the demo site again, on the port the session records.
         await until(pilot, lambda: status_of(data_dir, session_id) == "completed", CRAWL_TIMEOUT_S)
+        # The live screen it opened follows the worker to its end, whatever the app's own
+        # follower of that worker announces meanwhile.
+        await until(pilot, lambda: _shows(app, session_id, Status.COMPLETED), timeout=10)
         await pilot.press("ctrl+q")
         await until(pilot, lambda: app.return_code == 0, timeout=5)
     wanted = expected_pages(demo_url, download=DEMO_DOWNLOADS)
@@ -281,3 +284,13 @@ async def test_quit_escape_stays(data_dir: Path, site: SiteServer) -> None:
         await pilot.press("s")
         await until(pilot, lambda: app.return_code == 0, timeout=10)
     assert status_of(data_dir, session_id) == "interrupted"
+
+
+def _shows(app: ScraperApp, session_id: str, status: Status) -> bool:
+    screen = app.screen
+    return (
+        isinstance(screen, ProgressScreen)
+        and screen.session_id == session_id
+        and screen.state is status
+        and status.value.upper() in screen_text(app)
+    )

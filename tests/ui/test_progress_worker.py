@@ -110,6 +110,30 @@ async def test_a_killed_worker_shows_interrupted_and_p_resumes_it(
         await until(pilot, lambda: done_shown(screen_text(app)) > 0 and screen._live, LIVE_S)
 
 
+async def test_news_of_the_session_as_its_worker_ends_still_ends_the_live_screen(
+    local: LocalSessionService, site: SiteServer
+) -> None:
+    """The app announces a session (sessions_changed) when its own follower of the worker sees
+    it end, at the moment the screen's follower is itself noticing: the screen restarts its
+    watch then, finds no worker any more, and must still show how the session ended."""
+    session_id, worker = await start_in_worker(local, site, rate_per_host=4, concurrency=2)
+    app = worker_app(local, attach=session_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen), LIVE_S)
+        screen = app.screen
+        assert isinstance(screen, ProgressScreen)
+        await until(pilot, lambda: done_shown(screen_text(app)) > 0, LIVE_S)
+        # Stopped first, so the screen's follower is between two reconnect tries when the
+        # news comes (and would notice the worker's end only at its next try).
+        os.killpg(worker.pid, signal.SIGSTOP)
+        await until(pilot, lambda: "reconnecting" in screen_text(app), LIVE_S)
+        os.killpg(worker.pid, signal.SIGKILL)
+        await until(pilot, lambda: local.worker_of(session_id) is None, LIVE_S)
+        app.sessions_changed.publish(session_id)
+        await until(pilot, lambda: "INTERRUPTED" in screen_text(app), LIVE_S)
+        assert screen.state is Status.INTERRUPTED and screen.background is None
+
+
 async def test_p_pauses_the_worker_and_says_how(
     local: LocalSessionService, site: SiteServer
 ) -> None:

@@ -176,7 +176,12 @@ class ProgressScreen(Screen[None]):
         # Reads the lease file: off the event loop.
         worker = await asyncio.to_thread(service.worker_of, self.session_id)
         if worker is None:
-            return  # nothing runs it: the stored record is the whole story (sample loads it)
+            # Nothing runs it (any more): the stored record is the whole story. Settled here,
+            # not left to a sample: this watch may have replaced one that was following the
+            # worker as it ended, with its last live figures still on screen.
+            if self.snapshot is not None and self.snapshot.live:
+                await self._settle(self._remote or self.snapshot)
+            return
         self.background = worker
         label = worker_label(worker, now=None)
         self.sub_title = f"Session {self.session_id[:8]} · worker {label}"
