@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,17 @@ from tests.engine.killloop import (
 )
 from tests.engine.site import SiteServer, generated_site
 from tui_scraper.engine.batching import BATCH_SIZE
+
+from .helpers import (
+    cli,
+    kill_session,
+    lease_held,
+    session_members,
+    sessions_json,
+    status_of,
+    wait_for,
+    worker_pid,
+)
 
 CONCURRENCY = 8
 # The refetch bound the crawler states: per kill, at most the requests in flight plus the batch
@@ -112,3 +125,73 @@ def test_orphaned_parse_processes_exit_by_themselves_and_resume_is_exact(data_di
         assert all(s < ORPHANS_GONE_BOUND_S for s in report.orphans_gone_after)
     finally:
         server.stop()
+
+
+# Nested divs: lexbor's parse time grows faster than the page (some 20 s to a minute here),
+# far past the crawler's per-page parse deadline (10 s), which only the worker enforces.
+SLOW_TO_PARSE = "<div>" * 100_000 + "x"
+HOSTILE_PATH = "/hostile.html"
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_a_parse_process_busy_when_its_worker_dies_exits_at_once(data_dir: Path) -> None:
+    # The out-of-memory kill of the worker lands while a parse process is deep in a page that
+    # takes it far longer than the deadline: with nobody left to enforce the deadline, the
+    # orphan must still stop within seconds, not burn a core until lexbor is done.
+    pages = 120
+    site = generated_site(pages, filler=20)
+    site["/"] = site["/"].replace("</body>", f'<a href="{HOSTILE_PATH}">h</a></body>')
+    site[HOSTILE_PATH] = SLOW_TO_PARSE
+    server = SiteServer(site).start()
+    leader = 0
+    try:
+        session_id = _start_detached_crawl(data_dir, server, [*ARGS, "--rate", "20"])
+        leader = worker_pid(data_dir, session_id)
+        wait_for(lambda: server.hits()[HOSTILE_PATH] == 1, timeout=30, what="hostile page served")
+
+        def busy_parser() -> bool:
+            return any(_cpu_seconds(p) >= 1.0 for p in session_members(leader) if p != leader)
+
+        wait_for(busy_parser, timeout=8, what="a parse process is busy with the hostile page")
+        os.kill(leader, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: not lease_held(data_dir, session_id), timeout=LEASE_FREE_BOUND_S)
+        wait_for(
+            lambda: not session_members(leader),
+            timeout=ORPHANS_GONE_BOUND_S,
+            what=f"the orphaned parse processes exit: {session_members(leader)}",
+        )
+        print(f"orphans gone {time.monotonic() - killed_at:.3f} s after the kill")
+        assert [s["status"] for s in sessions_json(data_dir)] == ["interrupted"]
+        assert_store_invariants(data_dir)
+
+        resumed = cli(data_dir, "resume", session_id[:8], "--detach")
+        assert resumed.returncode == 0, resumed.stderr
+        wait_for(lambda: status_of(data_dir, session_id) == "completed", timeout=120)
+        wait_for(lambda: not lease_held(data_dir, session_id), timeout=10)
+        states = page_states(data_dir)
+        assert states.pop(server.base + HOSTILE_PATH) == "failed"  # parse_timeout, once resumed
+        assert set(states) == _expected(server, pages)
+        assert set(states.values()) == {"done"}
+        assert_store_invariants(data_dir)
+        hits = server.hits()
+        hits.pop("/robots.txt", None)
+        assert all(n <= 2 for n in hits.values()), hits.most_common(3)
+    finally:
+        if leader:
+            kill_session(leader)  # orphans a failed run left behind
+        server.stop()
+
+
+def _start_detached_crawl(data: Path, server: SiteServer, args: list[str]) -> str:
+    started = cli(data, "crawl", server.base + "/", *args, "--detach")
+    assert started.returncode == 0, started.stderr
+    return started.stdout.strip().splitlines()[-1]
