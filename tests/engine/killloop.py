@@ -149,7 +149,9 @@ class DetachedKillReport(KillReport):
     processes_per_kill: list[int] = field(default_factory=list)  # the session's, at the kill
     lease_free_after: list[float] = field(default_factory=list)  # s from the kill
     orphans_gone_after: list[float] = field(default_factory=list)  # s from the kill (main only)
+    listed_after: list[float] = field(default_factory=list)  # s from the kill to `sessions` said
     final_status: str = ""
+    last_kill_at: float = 0.0
 
 
 def _wait_for_more_done_detached(data: Path, session_id: str, before: int, timeout: float) -> None:
@@ -172,7 +174,7 @@ def _kill_worker(
     """SIGKILL the worker (its whole session, or its main process only), then wait for its lease
     to be free and for every process of its session to be gone, recording how long each took."""
     report.processes_per_kill.append(len(session_members(leader)))
-    killed_at = time.monotonic()
+    killed_at = report.last_kill_at = time.monotonic()
     if main_only:
         os.kill(leader, signal.SIGKILL)
     else:
@@ -223,6 +225,7 @@ def detached_kill_loop(
         assert_store_invariants(data)
         report.lost_per_kill.append(lost_by_kill(data, server, charged))
         listed = {s["id"]: s["status"] for s in sessions_json(data)}
+        report.listed_after.append(time.monotonic() - report.last_kill_at)
         stored = status_of(data, session_id)
         if stored == "completed":
             break  # the kill landed after the last commit, while the worker was exiting
