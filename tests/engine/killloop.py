@@ -1,4 +1,8 @@
-"""SIGKILL a headless crawl again and again; measure what each kill costs in refetches.
+"""SIGKILL a crawl again and again; measure what each kill costs in refetches.
+
+`kill_loop` kills a headless crawl (the CLI process itself); `detached_kill_loop` kills a
+background worker started by `crawl --detach` — every process of its session, or only its main
+process (as the kernel's OOM killer would), leaving the parse processes to notice by themselves.
 
 A page is *refetched because of a kill* when the server had answered it before the kill but the
 store does not hold its result after it (still `queued` or `fetching`): the resumed crawl
@@ -7,6 +11,7 @@ fetches it again. Counted per kill, right after the kill, from the server's log 
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sqlite3
@@ -15,6 +20,19 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.worker.helpers import (
+    cli as worker_cli,
+)
+from tests.worker.helpers import (
+    kill_session,
+    lease_held,
+    session_members,
+    sessions_json,
+    status_of,
+    wait_for,
+    worker_pid,
+)
 
 from .conftest import popen_cli
 from .invariants import assert_store_invariants, connect_ro, page_states, session_status
@@ -115,3 +133,111 @@ def kill_loop(
 
 def all_done(data: Path) -> bool:
     return all(s == "done" for s in page_states(data).values())
+
+
+# The lease is an flock that dies with the process holding it: a killed worker's session reads
+# `interrupted` as soon as the kernel has closed its files, with no timeout to wait out.
+LEASE_FREE_BOUND_S = 1.0
+# Parse processes orphaned by their worker's death notice it on their job pipe (EOF) once the
+# page they are parsing is done; the forkserver notices on its own pipe.
+ORPHANS_GONE_BOUND_S = 5.0
+
+
+@dataclass
+class DetachedKillReport(KillReport):
+    session_id: str = ""
+    processes_per_kill: list[int] = field(default_factory=list)  # the session's, at the kill
+    lease_free_after: list[float] = field(default_factory=list)  # s from the kill
+    orphans_gone_after: list[float] = field(default_factory=list)  # s from the kill (main only)
+    listed_after: list[float] = field(default_factory=list)  # s from the kill to `sessions` said
+    final_status: str = ""
+    last_kill_at: float = 0.0
+
+
+def _wait_for_more_done_detached(data: Path, session_id: str, before: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while done_count(data) <= before and time.monotonic() < deadline:
+        if not lease_held(data, session_id):
+            return  # the worker finished (or died) meanwhile
+        time.sleep(0.05)
+
+
+def _start_detached(data: Path, *args: str) -> str:
+    started = worker_cli(data, *args, "--detach")
+    assert started.returncode == 0, started.stderr
+    return started.stdout.strip().splitlines()[-1]
+
+
+def _kill_worker(
+    data: Path, session_id: str, leader: int, report: DetachedKillReport, *, main_only: bool
+) -> None:
+    """SIGKILL the worker (its whole session, or its main process only), then wait for its lease
+    to be free and for every process of its session to be gone, recording how long each took."""
+    report.processes_per_kill.append(len(session_members(leader)))
+    killed_at = report.last_kill_at = time.monotonic()
+    if main_only:
+        os.kill(leader, signal.SIGKILL)
+    else:
+        kill_session(leader)
+    wait_for(
+        lambda: not lease_held(data, session_id),
+        timeout=LEASE_FREE_BOUND_S,
+        what="the killed worker's lease is free",
+    )
+    report.lease_free_after.append(time.monotonic() - killed_at)
+    if main_only:
+        wait_for(
+            lambda: not session_members(leader),
+            timeout=ORPHANS_GONE_BOUND_S,
+            what=f"the orphaned parse processes of {leader} exit: {session_members(leader)}",
+        )
+        report.orphans_gone_after.append(time.monotonic() - killed_at)
+    assert session_members(leader) == []
+
+
+def detached_kill_loop(
+    data: Path,
+    server: SiteServer,
+    crawl_args: list[str],
+    *,
+    kills: int,
+    rng: random.Random,
+    max_pause: float = 0.6,
+    main_only: bool = False,
+) -> DetachedKillReport:
+    """`crawl --detach`, then up to `kills` times: let the worker progress, SIGKILL it at a random
+    moment, check that the session reads `interrupted`, the store, measure the loss, and
+    `resume --detach`. Ends by letting the last worker finish."""
+    report = DetachedKillReport()
+    charged: Counter[str] = Counter()
+    session_id = report.session_id = _start_detached(data, "crawl", server.base + "/", *crawl_args)
+    wait_for(lambda: done_count(data) > 0, timeout=60, what="a first page is done")
+    for _round in range(kills):
+        if not lease_held(data, session_id):
+            break
+        leader = worker_pid(data, session_id)
+        _wait_for_more_done_detached(data, session_id, done_count(data), timeout=60)
+        time.sleep(rng.uniform(0.05, max_pause))
+        if not lease_held(data, session_id):
+            break  # it completed before the kill
+        _kill_worker(data, session_id, leader, report, main_only=main_only)
+        report.kills += 1
+        assert_store_invariants(data)
+        report.lost_per_kill.append(lost_by_kill(data, server, charged))
+        listed = {s["id"]: s["status"] for s in sessions_json(data)}
+        report.listed_after.append(time.monotonic() - report.last_kill_at)
+        stored = status_of(data, session_id)
+        if stored == "completed":
+            break  # the kill landed after the last commit, while the worker was exiting
+        # The record still says `running` (nobody was left to change it); what every reader
+        # shows is `interrupted`, since the lease is free.
+        assert (stored, listed[session_id]) == ("running", "interrupted"), (stored, listed)
+        assert _start_detached(data, "resume", session_id[:8]) == session_id
+    wait_for(
+        lambda: status_of(data, session_id) != "running" or not lease_held(data, session_id),
+        timeout=600,
+        what="the last worker finishes",
+    )
+    wait_for(lambda: not lease_held(data, session_id), timeout=10, what="the last worker exits")
+    report.final_status = status_of(data, session_id)
+    return report

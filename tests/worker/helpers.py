@@ -137,3 +137,44 @@ def cleanup_workers(data_dir: Path) -> Iterator[None]:
         yield
     finally:
         kill_workers(data_dir)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces and
+    parentheses: they start after the last ")"): [state, ppid, pgrp, session, ...]."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()
+    except OSError:  # gone meanwhile
+        return None
+
+
+def session_members(session_leader: int) -> list[int]:
+    """Live processes of the session `session_leader` leads (its session id), found from /proc:
+    a detached worker (it called setsid), its forkserver and its parse processes. Zombies are
+    left out: they hold nothing and run nothing, whoever reaps them."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if fields is not None and fields[0] != "Z" and int(fields[3]) == session_leader:
+            members.append(int(entry))
+    return members
+
+
+def kill_session(session_leader: int, *, timeout: float = 10.0) -> list[int]:
+    """SIGKILL every process of the session, again until none is left (a forkserver could fork
+    one more between the scan and its own death); returns the pids the first scan found."""
+    first = session_members(session_leader)
+    deadline = time.monotonic() + timeout
+    members = first
+    while members:
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes of session {session_leader} survive: {members}")
+        time.sleep(0.01)
+        members = session_members(session_leader)
+    return first

@@ -28,8 +28,10 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import struct
+import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -72,10 +74,27 @@ _MAX_PAGES_PER_WORKER = 20_000
 # The worker process
 
 
+def _exit_when_the_parent_is_gone(jobs: Connection) -> None:
+    """Exit at once when the parent's end of the job pipe closes (the parent died or closed the
+    pool), even in the middle of a page: the per-page deadline is the parent's to enforce, so a
+    parent killed outright (SIGKILL, the out-of-memory killer) would otherwise leave us parsing a
+    hostile page for minutes, and keep the forkserver alive with us. lexbor releases the GIL
+    while it parses, so this thread runs."""
+    poller = select.poll()
+    poller.register(jobs.fileno(), 0)  # POLLHUP, POLLERR and POLLNVAL come whatever is asked
+    while True:
+        for _fd, _event in poller.poll():
+            os._exit(0)
+
+
 def _worker_main(jobs: Connection, results: Connection, blobs: BlobWriter | None) -> None:
     """Loop of a worker: receive a batch, answer each page as soon as it is done."""
     # Ctrl-C goes to the whole foreground process group; the parent decides what happens to us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(select, "poll"):  # not on Windows: there a dead parent is noticed between pages
+        threading.Thread(
+            target=_exit_when_the_parent_is_gone, args=(jobs,), name="parent-watch", daemon=True
+        ).start()
     # Say when we can take work: the parent's per-page deadline must not include our start-up
     # (importing modules can take seconds on a loaded machine).
     try:
