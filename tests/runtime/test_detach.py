@@ -116,3 +116,33 @@ def test_module_argv_keeps_the_current_directory_off_the_path(tmp_path: Path) ->
     result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "decoy" not in result.stderr
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter (Z: a zombie, exited but not reaped), None once reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def test_an_exited_child_is_reaped_at_once_even_when_its_popen_is_dropped(
+    tmp_path: Path,
+) -> None:
+    # A long-lived starter (the app) drops the Popen of each worker it starts and may start no
+    # other child for hours: without a reaper each exited worker stays a <defunct> zombie.
+    child = spawn_detached([sys.executable, "-c", "pass"], log_path=tmp_path / "logs" / "a.log")
+    pid = child.pid
+    del child
+    _wait_for(lambda: _state(pid) is None)
+
+
+def test_the_exit_status_is_still_seen_by_poll(tmp_path: Path) -> None:
+    # start_worker tells "died before it was ready" by poll(): the reaper must not hide it.
+    child = spawn_detached(
+        [sys.executable, "-c", "raise SystemExit(3)"], log_path=tmp_path / "logs" / "b.log"
+    )
+    _wait_for(lambda: child.poll() is not None)
+    assert child.returncode == 3
+    assert _state(child.pid) is None

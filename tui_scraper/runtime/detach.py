@@ -9,9 +9,11 @@ ready leaves the reason its starter shows the user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -45,9 +47,11 @@ def spawn_detached(
     The log directory is created private (0700) and the log file 0600; a symlink at the log path
     is refused (OSError) rather than followed, since the data dir may be shared with others.
     The working directory is `/`, so the worker never pins a directory the user may unmount.
-    The caller may drop the returned Popen: subprocess reaps an exited child it no longer
-    references the next time any child is started, and the worker's liveness is judged by its
-    lease, never by this object.
+    The caller may drop the returned Popen: a daemon thread waits for the child and reaps it
+    the moment it exits, so a long-lived starter (the app starts a worker per crawl) never
+    keeps exited workers as zombies. `poll()` on the returned object still tells an exit (the
+    thread records the status there). The worker's liveness is judged by its lease, never by
+    this object.
     """
     log_path = Path(log_path)
     log_dir = log_path.parent
@@ -55,7 +59,7 @@ def spawn_detached(
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     log_fd = os.open(log_path, flags, FILE_MODE)
     try:
-        return subprocess.Popen(
+        child = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=log_fd,
@@ -67,6 +71,12 @@ def spawn_detached(
         )
     finally:
         os.close(log_fd)
+    reaper = threading.Thread(target=child.wait, name=f"reap-{child.pid}", daemon=True)
+    # No room for a thread (memory pressure): the child runs all the same, and subprocess
+    # reaps it the next time this process starts one.
+    with contextlib.suppress(RuntimeError):
+        reaper.start()
+    return child
 
 
 def log_tail(log_path: Path, *, max_bytes: int = 4096) -> str:
