@@ -15,7 +15,8 @@ from aiohttp import web
 
 from tui_scraper.backends.sqlite import Store
 from tui_scraper.domain import CrawlConfig, PageStatus, Status
-from tui_scraper.engine import parse, parse_pool
+from tui_scraper.engine import fetch_pool, parse
+from tui_scraper.engine.page_fetch import FetchedPage, HopCheck, PageRequest
 from tui_scraper.engine.batching import BATCH_SIZE
 from tui_scraper.engine.stats import CrawlStats
 from tui_scraper.runtime.manager import SessionManager
@@ -155,16 +156,18 @@ async def test_batches_never_exceed_their_size_under_slow_commits(
 async def test_memory_error_stops_resumably(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = parse_pool.ParsePool.process
+    original = fetch_pool.FetchPool.fetch
     calls = [0]
 
-    async def process(self: parse_pool.ParsePool, job: parse.PageJob) -> parse.ProcessedPage:
+    async def fetch(
+        self: fetch_pool.FetchPool, request: PageRequest, hop_check: HopCheck
+    ) -> FetchedPage:
         calls[0] += 1
         if calls[0] == 5:
             raise MemoryError
-        return await original(self, job)
+        return await original(self, request, hop_check)
 
-    monkeypatch.setattr(parse_pool.ParsePool, "process", process)
+    monkeypatch.setattr(fetch_pool.FetchPool, "fetch", fetch)
     server = SiteServer(generated_site(60)).start()
     try:
         session_id, status = await run_crawl(manager, server.base + "/", concurrency=2)
@@ -173,7 +176,7 @@ async def test_memory_error_stops_resumably(
         assert record.error and "out of memory" in record.error and "\n" not in record.error
         counts = await manager.store.page_counts(session_id)
         assert counts[PageStatus.FAILED] == 0  # the page was not charged
-        monkeypatch.setattr(parse_pool.ParsePool, "process", original)
+        monkeypatch.setattr(fetch_pool.FetchPool, "fetch", original)
         handle = await manager.start(session_id)
         assert await handle.wait() is Status.COMPLETED
         assert (await manager.store.page_counts(session_id))[PageStatus.DONE] == 60
@@ -184,16 +187,16 @@ async def test_memory_error_stops_resumably(
 async def test_no_parse_worker_can_start_stops_resumably(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_descriptors(_ctx: object, _blobs: object) -> object:
+    def no_descriptors(*_args: object) -> object:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(parse_pool, "_start_process", no_descriptors)
+    monkeypatch.setattr(fetch_pool, "_start_process", no_descriptors)
     server = SiteServer(generated_site(20)).start()
     try:
         session_id, status = await run_crawl(manager, server.base + "/")
         assert status is Status.INTERRUPTED
         record = await manager.get(session_id)
-        assert record.error and "parse worker" in record.error
+        assert record.error and "fetch worker" in record.error
         assert (await manager.store.page_counts(session_id))[PageStatus.FAILED] == 0
     finally:
         server.stop()

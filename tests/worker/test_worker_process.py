@@ -117,21 +117,24 @@ def _mapped_files(pid: int) -> set[str]:
         return {line.split()[-1] for line in handle if "/" in line}
 
 
-def test_parse_processes_do_not_import_the_worker_runtime(data_dir: Path, site: SiteServer) -> None:
+def test_fetch_processes_do_not_import_the_worker_runtime(data_dir: Path, site: SiteServer) -> None:
     # multiprocessing's children re-import their parent's main module unless it is named
-    # `*.__main__`; from the worker's runtime they would import the HTTP client too (aiohttp's
-    # compiled parts are mapped into the process), which a parse process never needs.
+    # `*.__main__`; from the worker's runtime they would import the crawl's orchestration too,
+    # which a fetch process never needs. Its one compiled module a fetch process does not load
+    # is `resource` (the descriptor limits the crawl sizes its concurrency by): the probe.
     session_id = create_session(data_dir, f"{site.base}/", rate_per_host=10.0)
     worker = _spawn(data_dir, session_id)
     try:
         wait_for(lambda: done_pages(data_dir) >= 5, timeout=30)
-        assert "aiohttp" in " ".join(_mapped_files(worker.pid))  # what the probe looks for
+        assert "/resource." in " ".join(_mapped_files(worker.pid))  # what the probe looks for
         servers = [pid for pid in _children(worker.pid) if _is_forkserver(pid)]
         assert servers, "no forkserver under the worker"
-        parsers = [pid for server in servers for pid in _children(server)]
-        assert parsers, "no parse process under the forkserver"
-        for pid in parsers:
-            loaded = sorted(f for f in _mapped_files(pid) if "aiohttp" in f)
+        fetchers = [pid for server in servers for pid in _children(server)]
+        assert fetchers, "no fetch process under the forkserver"
+        for pid in fetchers:
+            mapped = _mapped_files(pid)
+            assert any("aiohttp" in f for f in mapped)  # a fetch process: it runs the client
+            loaded = sorted(f for f in mapped if "/resource." in f)
             assert loaded == [], loaded
     finally:
         worker.kill()

@@ -47,7 +47,7 @@ from .classify import (
 from .crashpoints import crash_point
 from .dispatch import Dispatcher
 from .faults import describe_fault, is_our_fault
-from .fetch import Fetcher
+from .fetch_pool import FetchPool
 from .limits import capped_concurrency
 from .live import LiveFigures
 from .outcome import (
@@ -58,13 +58,13 @@ from .outcome import (
     judge_completion,
     outcome_for_stop,
 )
+from .page_fetch import BodyRules, FetchSettings, LocalPageFetcher, PageFetcher
 from .pages import PageProcessor
 from .parse_pool import ParsePool
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .stats import CrawlStats
-from .tls import tls_context
 from .traps import TrapGuard
 from .urls import Scope
 
@@ -162,7 +162,7 @@ class Crawler:
         self.stats.start_run()
         await self._cap_concurrency()
         cfg = self.config
-        self._fetcher = Fetcher(
+        settings = FetchSettings(
             # Room for the most live tuning may ask: connections open only as requests need
             # them, and the workers bound those.
             concurrency=capped_concurrency(int(BOUNDS["concurrency"][1]), self.parse_workers)[0],
@@ -172,23 +172,25 @@ class Crawler:
             allow_private=self._allow_private,
             secret_headers=self.secret_headers or None,
             secret_origin=cfg.target_url if self.secret_headers else None,
-            ssl_context=tls_context(cfg.ca_bundle, cfg.insecure),
+            ca_bundle=cfg.ca_bundle,
+            insecure=cfg.insecure,
         )
+        # This process's own fetcher serves robots.txt (and, with no workers, every page).
+        self._fetcher = settings.build()
+        self._page_fetcher = self._make_page_fetcher(settings)
         self._robots = RobotsCache(self._fetcher, cfg.user_agent)
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
         self._hops = RedirectTargets()
-        self._pool = ParsePool(workers=self.parse_workers, blobs=self.store.blobs)
         self._pages = PageProcessor(
             store=self.store,
             session_id=self.session_id,
             config=cfg,
-            fetcher=self._fetcher,
+            page_fetcher=self._page_fetcher,
             robots=self._robots,
             gate=self._gate,
             health=self._health,
             hops=self._hops,
-            pool=self._pool,
             scope=self._scope,
             traps=self._traps,
             resources=self._resources,
@@ -244,7 +246,9 @@ class Crawler:
             committer.cancel()
             await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
             await self._fetcher.aclose()
-            await self._pool.aclose()
+            await self._page_fetcher.aclose()
+            if self._parse_pool is not None:
+                await self._parse_pool.aclose()
             self.stats.end_run()
         try:
             await self._batch.flush(force=True)
@@ -266,6 +270,20 @@ class Crawler:
                 return await self._run()
             return await self._judge_completion(pending)
         return outcome
+
+    def _make_page_fetcher(self, settings: FetchSettings) -> PageFetcher:
+        """Fetch worker processes (the default), or everything in this process with the parse
+        in a thread (`parse_workers=0`: tests and debugging)."""
+        rules = BodyRules.from_config(self.config, self._scope)
+        self._parse_pool: ParsePool | None = None
+        if self.parse_workers >= 1:
+            pool = FetchPool(
+                workers=self.parse_workers, settings=settings, rules=rules, blobs=self.store.blobs
+            )
+            pool.start()  # the workers start while the first claim is made
+            return pool
+        self._parse_pool = ParsePool(workers=0, blobs=self.store.blobs)
+        return LocalPageFetcher(self._fetcher, rules, self.store.blobs, self._parse_pool.process)
 
     async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
         try:

@@ -82,6 +82,20 @@ class FetchError(Exception):
     def __repr__(self) -> str:
         return f"FetchError({self.kind!r}, {self.message!r}, transient={self.transient})"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled when a fetch worker process sends it back: the default (cls, args) would call
+        # __init__ with the message alone and lose kind, transient, retry_after and the hops.
+        state = (self.kind, self.message, self.transient, self.retry_after, self.redirects)
+        return (_rebuild_fetch_error, state)
+
+
+def _rebuild_fetch_error(
+    kind: str, message: str, transient: bool, retry_after: float | None, redirects: list[str]
+) -> FetchError:
+    error = FetchError(kind, message, transient=transient, retry_after=retry_after)
+    error.redirects = redirects
+    return error
+
 
 @dataclass(slots=True)
 class FetchResponse:

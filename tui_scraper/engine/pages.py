@@ -11,28 +11,25 @@ from __future__ import annotations
 import errno
 import random
 import re
-import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from ..domain.config import CrawlConfig
-from ..domain.records import ClaimedPage, DiscoveredLink, PageResult
+from ..domain.records import ClaimedPage, DiscoveredLink, DownloadRecord, PageResult
 from ..domain.status import PageStatus
 from ..ports import EngineStore
 from .classify import (
     error_info,
-    is_html,
-    matches_download,
     permanent,
     requeue_untouched,
     retry_or_fail,
 )
 from .crashpoints import crash_point
-from .downloads import store_download
 from .faults import is_resource_exhaustion
-from .fetch import Fetcher, FetchError, FetchResponse, is_transient_status, parse_retry_after
-from .parse import PageJob, ParseAbandoned, ParseTimeout, mark_truncated
-from .parse_pool import ParsePool
+from .fetch import FetchError, is_transient_status, parse_retry_after
+from .fetch_pool import WorkerLost
+from .page_fetch import BodyRules, FetchedPage, PageFetcher, PageRequest
+from .parse import ParseAbandoned, ParseTimeout, mark_truncated
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache
@@ -52,12 +49,11 @@ class PageProcessor:
         store: EngineStore,
         session_id: str,
         config: CrawlConfig,
-        fetcher: Fetcher,
+        page_fetcher: PageFetcher,
         robots: RobotsCache,
         gate: HostGate,
         health: HostHealth,
         hops: RedirectTargets,
-        pool: ParsePool,
         scope: Scope,
         traps: TrapGuard,
         resources: set[int],
@@ -71,22 +67,20 @@ class PageProcessor:
         self.config = config
         self.clock = clock
         self.rng = rng
-        self._fetcher = fetcher
+        self._page_fetcher = page_fetcher
         self._robots = robots
         self._gate = gate
         self._health = health
         self._hops = hops
-        self._pool = pool
         self._scope = scope
         self._traps = traps
         self._note_host = note_host
         self._our_fault = our_fault
         # Resources (<img src>, …) are downloads, never pages: hashes of their URLs found this
-        # crawl (shared with the Crawler, which keeps it across runs), and the ids of rows being
-        # fetched as one. (A resumed run has forgotten the first; such a row is then fetched like
-        # any page, and an image is still stored as a download.)
+        # crawl (shared with the Crawler, which keeps it across runs). (A resumed run has
+        # forgotten them; such a row is then fetched like any page, and an image is still stored
+        # as a download.)
         self._resources = resources
-        self._resource_pages: set[int] = set()
         self._delays_set: set[str] = set()
 
     def retune(self, config: CrawlConfig, scope: Scope) -> None:
@@ -94,6 +88,7 @@ class PageProcessor:
         now on, and the links found on them, follow the new ones."""
         self.config = config
         self._scope = scope
+        self._page_fetcher.retune(BodyRules.from_config(config, scope))
 
     async def process(self, page: ClaimedPage) -> PageResult:
         cfg = self.config
@@ -139,32 +134,31 @@ class PageProcessor:
             return self._wait_for_host(page, host, self.clock())
         target: PageResult | None = None
         resource = bool(self._resources) and hash(page.url) in self._resources
-        if resource:
-            self._resource_pages.add(page.id)
         try:
             try:
                 async with self._gate.slot(host):
                     if self._excluded(page):  # the patterns changed while it waited for a slot
                         return self._skip_excluded(page)
-                    # Timed from the slot, not the queue: the figure is the server's latency.
-                    started = time.monotonic()
-                    response = await self._fetcher.fetch(
-                        page.url,
-                        url_check=lambda url: self._scope.check(url, page.depth),
-                        want_body=self._wants_download if resource else self._wants_body,
-                        hop_check=lambda url: self._check_hop(page.id, url),
+                    fetched = await self._page_fetcher.fetch(
+                        PageRequest(page.url, page.depth, resource),
+                        lambda url: self._check_hop(page.id, url),
                     )
             except FetchError as exc:
                 return await self._fetch_failed(page, host, exc)
+            except WorkerLost:
+                # Its fetch worker was lost for another page's sake: this one did nothing wrong.
+                return requeue_untouched(page, at=self.clock())
+            except ParseAbandoned as exc:  # its fetch worker was killed over this very page
+                return self._abandoned(page, exc, None, None)
             if self._health.record_success(host):
                 await self._note_host(host, "recovery", f"{host} answers again; crawling resumes")
-            elapsed_ms = (time.monotonic() - started) * 1000
-            result = await self._handle_response(page, response, elapsed_ms)
+            # Timed where it was fetched, from the request to the last byte: the server's
+            # latency, not the queue's or the parse's.
+            result = await self._handle_response(page, fetched, fetched.response.elapsed_ms)
             target = result.redirect_result
             return result
         finally:
             self._hops.finish(page.id, target)
-            self._resource_pages.discard(page.id)
 
     def _excluded(self, page: ClaimedPage) -> bool:
         """Queued before an exclude pattern that matches it was added (live tuning), or claimed
@@ -240,12 +234,6 @@ class PageProcessor:
             await self._note_host(host, "trap", f"trap guard: {text}; such links are not followed")
         return kept
 
-    def _wants_body(self, content_type: str) -> bool:
-        return is_html(content_type) or matches_download(content_type, self.config.download)
-
-    def _wants_download(self, content_type: str) -> bool:
-        return matches_download(content_type, self.config.download)
-
     async def _fetch_failed(self, page: ClaimedPage, host: str, exc: FetchError) -> PageResult:
         now = self.clock()
         if is_resource_exhaustion(exc):
@@ -282,15 +270,16 @@ class PageProcessor:
     async def _handle_response(
         self,
         page: ClaimedPage,
-        response: FetchResponse,
+        fetched: FetchedPage,
         elapsed_ms: float,
         final: str | None = None,
     ) -> PageResult:
         now = self.clock()
+        response = fetched.response
         code = response.status_code
         ctype = response.content_type
         if final is None and response.redirects:
-            return await self._store_redirected(page, response, elapsed_ms)
+            return await self._store_redirected(page, fetched, elapsed_ms)
         if is_transient_status(code):
             retry_after = parse_retry_after(response.headers.get("retry-after"), now)
             return retry_or_fail(
@@ -323,54 +312,57 @@ class PageProcessor:
             fetched_at=now,
             elapsed_ms=elapsed_ms,
         )
-        if response.body is None or response.body_skipped:
+        if not fetched.has_body:
             base.status = PageStatus.SKIPPED
             base.error = error_info("content_type", f"not stored: {ctype or 'unknown type'}")
             return base
-        body = response.body
-        base.size = len(body)
-        if is_html(ctype) and page.id not in self._resource_pages:
-            job = PageJob(
-                url=response.final_url,
-                depth=page.depth,
-                body=body,
-                charset=response.charset,
-                is_html=True,
-                rules=self.config.extract,
-                scope=self._scope,
-                blob_sync=False,  # the batch commit syncs once per batch, before its COMMIT
-                download=self.config.download,
-            )
-            try:
-                processed = await self._pool.process(job)
-            except ParseAbandoned as exc:
-                timeout = isinstance(exc, ParseTimeout)
-                return permanent(
-                    page,
-                    PageStatus.FAILED,
-                    kind="parse_timeout" if timeout else "parse_crashed",
-                    message=str(exc) or ("parse took too long" if timeout else "parse crashed"),
-                    now=now,
-                    http_status=code,
-                    content_type=ctype,
-                )
+        base.size = fetched.size
+        if fetched.abandoned is not None:
+            return self._abandoned(page, fetched.abandoned, code, ctype)
+        processed = fetched.processed
+        if processed is not None:
             crash_point("after_blob_write")
             base.encoding = processed.encoding
             base.title = processed.title
-            base.extracted = mark_truncated(processed, job.max_parse_bytes)
+            base.extracted = mark_truncated(processed, fetched.parsed_bytes)
             base.content_hash = processed.content_hash
             base.storage_path = processed.storage_path
             base.links = await self._admit_links(page, processed.links, processed.resources)
             return base
-        base.download = await store_download(self.store.blobs, page, body, ctype)
-        base.content_hash = base.download.sha256
-        base.storage_path = base.download.storage_path
+        stored = fetched.download
+        assert stored is not None
+        base.download = DownloadRecord(
+            url=page.url,
+            storage_path=stored.storage_path,
+            mime_type=ctype or "application/octet-stream",
+            size=fetched.size,
+            sha256=stored.sha256,
+            referer_page_id=page.parent_id,
+        )
+        base.content_hash = stored.sha256
+        base.storage_path = stored.storage_path
         return base
 
+    def _abandoned(
+        self, page: ClaimedPage, exc: ParseAbandoned, code: int | None, ctype: str | None
+    ) -> PageResult:
+        """A page whose parse timed out or crashed its worker: failed for good."""
+        timeout = isinstance(exc, ParseTimeout)
+        return permanent(
+            page,
+            PageStatus.FAILED,
+            kind="parse_timeout" if timeout else "parse_crashed",
+            message=str(exc) or ("parse took too long" if timeout else "parse crashed"),
+            now=self.clock(),
+            http_status=code,
+            content_type=ctype,
+        )
+
     async def _store_redirected(
-        self, page: ClaimedPage, response: FetchResponse, elapsed_ms: float
+        self, page: ClaimedPage, fetched: FetchedPage, elapsed_ms: float
     ) -> PageResult:
         now = self.clock()
+        response = fetched.response
         final = canonicalize(response.final_url) or page.url
         if final != page.url:
             # Stored under its own name, and the name that redirected to it is recorded as a
@@ -386,13 +378,13 @@ class PageProcessor:
             target_page = ClaimedPage(
                 id=page.id, url=final, depth=page.depth, attempts=0, parent_id=page.id
             )
-            target = await self._handle_response(target_page, response, elapsed_ms, final)
+            target = await self._handle_response(target_page, fetched, elapsed_ms, final)
             target.page_id = None
             target.depth = page.depth
             target.parent_id = page.id
             source.redirect_result = target
             return source
-        return await self._handle_response(page, response, elapsed_ms, page.url)
+        return await self._handle_response(page, fetched, elapsed_ms, page.url)
 
 
 _ROBOTS_UNREACHABLE = re.compile(r"^robots\.txt unreachable \((connect|timeout)\): (.+)$", re.S)

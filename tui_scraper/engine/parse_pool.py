@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import pickle
 import select
@@ -33,20 +32,15 @@ import signal
 import struct
 import threading
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-
 from ..ports import BlobWriter
 from . import parse
+from .child_processes import enlarge_pipe, no_cwd_on_child_path, process_context, reap
 from .parse import (
     PageJob,
     ParseCrashed,
@@ -62,7 +56,6 @@ __all__ = ["ParsePool"]
 # not held back long behind others in the same batch.
 _MAX_BATCH = 8
 _MAX_BATCH_BYTES = 4 * 1024 * 1024
-_PIPE_BYTES = 1024 * 1024
 _MAX_FAILED_STARTS = 3
 # A page under which a worker died is retried this many times in a fresh worker before it fails.
 _CRASH_RETRIES = 1
@@ -129,31 +122,6 @@ def _picklable(exc: Exception) -> Exception:
     return exc
 
 
-def _context() -> BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-@contextlib.contextmanager
-def _no_cwd_on_child_path() -> Iterator[None]:
-    """The forkserver (or spawn child) is `python -c …`, which puts the current directory first on
-    sys.path, and 3.11's forkserver preloads this module before it ever applies the parent's path:
-    started from a directory holding another `tui_scraper` (a checkout of an older version), the
-    workers would run that code. PYTHONSAFEPATH keeps the current directory out, for that exec only
-    (set for good, it would also drop a script's own directory from every later child's path)."""
-    if "PYTHONSAFEPATH" in os.environ:
-        yield
-        return
-    os.environ["PYTHONSAFEPATH"] = "1"
-    try:
-        yield
-    finally:
-        os.environ.pop("PYTHONSAFEPATH", None)
-
-
 def _start_process(
     ctx: BaseContext, blobs: BlobWriter | None
 ) -> tuple[BaseProcess, Connection, Connection]:
@@ -171,25 +139,15 @@ def _start_process(
         name="tui-scraper-parse",
         daemon=True,
     )
-    with _no_cwd_on_child_path():
+    with no_cwd_on_child_path():
         proc.start()
     jobs_r.close()
     results_w.close()
     os.set_blocking(jobs_w.fileno(), False)
     # A batch of ordinary pages is ~300 KB: with Linux's default 64 KB pipe it goes out in several
     # writes and loop wake-ups; 1 MiB (the default pipe-max-size) takes it in one. Best effort.
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if set_size is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(jobs_w.fileno(), set_size, _PIPE_BYTES)
+    enlarge_pipe(jobs_w.fileno())
     return proc, jobs_w, results_r
-
-
-def _reap(proc: BaseProcess, grace: float) -> None:
-    proc.join(grace)
-    if proc.is_alive():
-        proc.kill()
-        proc.join(5)
 
 
 def _frame(payload: object) -> bytes:
@@ -320,7 +278,7 @@ class ParsePool:
                 with contextlib.suppress(OSError):
                     os.write(worker.jobs.fileno(), _frame(None))
         if workers:
-            await asyncio.gather(*(asyncio.to_thread(_reap, w.proc, 1.0) for w in workers))
+            await asyncio.gather(*(asyncio.to_thread(reap, w.proc, 1.0) for w in workers))
         for worker in workers:
             worker.jobs.close()
             worker.results.close()
@@ -337,7 +295,7 @@ class ParsePool:
     async def _spawn_one(self) -> None:
         try:
             if self._ctx is None:
-                self._ctx = _context()
+                self._ctx = process_context()
             # Starting a process blocks (the first start also launches the forkserver): thread.
             proc, jobs, results = await asyncio.to_thread(_start_process, self._ctx, self.blobs)
         except BaseException as exc:
@@ -356,7 +314,7 @@ class ParsePool:
         worker = _Worker(proc, jobs, results)
         if self._closed:
             worker.dead = True
-            await asyncio.to_thread(_reap, proc, 0.0)
+            await asyncio.to_thread(reap, proc, 0.0)
             jobs.close()
             results.close()
             return
@@ -401,7 +359,7 @@ class ParsePool:
         # Reap it off the loop so no zombie is left behind.
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.run_in_executor(None, _reap, worker.proc, 0.0)
+            loop.run_in_executor(None, reap, worker.proc, 0.0)
         if not self._closed and self._loop is not None:
             self._ensure_workers()
             self._dispatch()

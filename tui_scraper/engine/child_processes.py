@@ -1,0 +1,69 @@
+"""How the crawl starts its helper processes (fetch workers, parse workers), and reaps them.
+
+Always with the forkserver method (spawn where it does not exist), never fork: the crawl's
+process holds SQLite connections, and a forked copy of those corrupts databases
+(https://www.sqlite.org/howtocorrupt.html). The forkserver preloads the worker modules (and so
+httpx, aiohttp and selectolax), so a worker, or its replacement after a kill, is a cheap fork of a
+clean interpreter that already imported them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Iterator
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["enlarge_pipe", "no_cwd_on_child_path", "process_context", "reap"]
+
+_PRELOAD = ["tui_scraper.engine.fetch_worker", "tui_scraper.engine.parse_pool"]
+_PIPE_BYTES = 1024 * 1024
+
+
+def process_context() -> BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def no_cwd_on_child_path() -> Iterator[None]:
+    """The forkserver (or spawn child) is `python -c …`, which puts the current directory first on
+    sys.path, and 3.11's forkserver preloads our modules before it ever applies the parent's path:
+    started from a directory holding another `tui_scraper` (a checkout of an older version), the
+    workers would run that code. PYTHONSAFEPATH keeps the current directory out, for that exec only
+    (set for good, it would also drop a script's own directory from every later child's path)."""
+    if "PYTHONSAFEPATH" in os.environ:
+        yield
+        return
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYTHONSAFEPATH", None)
+
+
+def enlarge_pipe(fd: int) -> None:
+    """A batch of messages (or a page) is often more than Linux's default 64 KB pipe: 1 MiB (the
+    default pipe-max-size) takes it in one write and one wake-up. Best effort."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, set_size, _PIPE_BYTES)
+
+
+def reap(proc: BaseProcess, grace: float) -> None:
+    """Wait up to `grace` seconds for `proc` to exit, then kill it; never leave a zombie."""
+    proc.join(grace)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
