@@ -16,8 +16,8 @@ from aiohttp import web
 from tui_scraper.backends.sqlite import Store
 from tui_scraper.domain import CrawlConfig, PageStatus, Status
 from tui_scraper.engine import fetch_pool, parse
-from tui_scraper.engine.page_fetch import FetchedPage, HopCheck, PageRequest
 from tui_scraper.engine.batching import BATCH_SIZE
+from tui_scraper.engine.page_fetch import FetchedPage, HopCheck, PageRequest
 from tui_scraper.engine.stats import CrawlStats
 from tui_scraper.runtime.manager import SessionManager
 
