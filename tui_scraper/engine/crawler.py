@@ -48,6 +48,7 @@ from .crashpoints import crash_point
 from .dispatch import Dispatcher
 from .faults import describe_fault, is_our_fault
 from .fetch_pool import FetchPool
+from .known_links import CommittedLinks
 from .limits import capped_concurrency
 from .live import LiveFigures
 from .outcome import (
@@ -108,6 +109,7 @@ class Crawler:
         self._traps = TrapGuard(self.config.trap_max_per_pattern, self.config.trap_max_param_values)
         # Hashes of resource URLs (<img src>, …) found this crawl: see PageProcessor.
         self._resources: set[int] = set()
+        self._committed_links = CommittedLinks()
         self._allow_private = self.config.allow_private or seed_allows_private(
             self.config.target_url
         )
@@ -194,6 +196,7 @@ class Crawler:
             scope=self._scope,
             traps=self._traps,
             resources=self._resources,
+            committed_links=self._committed_links,
             note_host=self._note_host,
             our_fault=self._our_fault,
             clock=self.clock,
@@ -417,6 +420,8 @@ class Crawler:
             max_pages=self.config.max_pages,
         )
         crash_point("after_checkpoint")
+        if self.config.max_pages is None:
+            self._committed_links.remember(batch)
         await self._hops.committed(batch, self._is_claimed)
         self._live.counts.queued += new
         self._publish_progress()

@@ -97,7 +97,8 @@ def _rebuild_fetch_error(
     return error
 
 
-@dataclass(slots=True)
+# No slots: a slotted dataclass pickles through Python code, and this one crosses a pipe per page.
+@dataclass
 class FetchResponse:
     url: str  # as requested
     final_url: str  # after redirects

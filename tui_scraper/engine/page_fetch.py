@@ -40,7 +40,7 @@ HopCheck = Callable[[str], Awaitable[str | None]]
 Parse = Callable[[PageJob], Awaitable[ProcessedPage]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PageRequest:
     """What a fetch worker needs to know of a claimed row. Picklable."""
 
@@ -91,7 +91,7 @@ class FetchSettings:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StoredBody:
     """A body written as a download blob (not a page): its hash and where it is."""
 
@@ -99,7 +99,7 @@ class StoredBody:
     storage_path: str
 
 
-@dataclass(slots=True)
+@dataclass
 class FetchedPage:
     """A fetch's answer without its body: at most one of processed / download / abandoned."""
 

@@ -28,6 +28,7 @@ from .crashpoints import crash_point
 from .faults import is_resource_exhaustion
 from .fetch import FetchError, is_transient_status, parse_retry_after
 from .fetch_pool import WorkerLost
+from .known_links import CommittedLinks
 from .page_fetch import BodyRules, FetchedPage, PageFetcher, PageRequest
 from .parse import ParseAbandoned, ParseTimeout, mark_truncated
 from .politeness import HostGate, HostHealth
@@ -57,6 +58,7 @@ class PageProcessor:
         scope: Scope,
         traps: TrapGuard,
         resources: set[int],
+        committed_links: CommittedLinks,
         note_host: NoteHost,
         our_fault: OurFault,
         clock: Callable[[], float],
@@ -81,6 +83,7 @@ class PageProcessor:
         # forgotten them; such a row is then fetched like any page, and an image is still stored
         # as a download.)
         self._resources = resources
+        self._committed_links = committed_links
         self._delays_set: set[str] = set()
 
     def retune(self, config: CrawlConfig, scope: Scope) -> None:
@@ -226,6 +229,9 @@ class PageProcessor:
         if resources:
             known.update(hash(url) for url, _depth in resources)
             links = links + resources
+        # The frontier holds the links this run committed already (see known_links); the trap
+        # guard admitted each of them then, and would again without counting it.
+        links = self._committed_links.unknown(links)
         if not guard.enabled:
             return [DiscoveredLink(url, depth, page.id) for url, depth in links]
         kept = [DiscoveredLink(url, depth, page.id) for url, depth in links if guard.admit(url)]
