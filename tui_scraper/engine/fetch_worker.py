@@ -58,7 +58,10 @@ def _exit_when_the_coordinator_is_gone(fd: int) -> None:
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed: this loop does nothing but fetch, parse and write."""
+    """uvloop where it is installed (TUI_SCRAPER_UVLOOP=0 says not to): this loop does nothing
+    but fetch, parse and write, and uvloop's costs less a request."""
+    if os.environ.get("TUI_SCRAPER_UVLOOP", "1") == "0":
+        return asyncio.new_event_loop()
     try:
         import uvloop
     except ImportError:
