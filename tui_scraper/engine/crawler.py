@@ -68,6 +68,7 @@ from .robots import RobotsCache
 from .stats import CrawlStats
 from .traps import TrapGuard
 from .urls import Scope
+from .warm_start import WarmStartFetcher
 
 __all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler", "StopKind"]
 
@@ -250,8 +251,7 @@ class Crawler:
             await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
             await self._fetcher.aclose()
             await self._page_fetcher.aclose()
-            if self._parse_pool is not None:
-                await self._parse_pool.aclose()
+            await self._parse_pool.aclose()
             self.stats.end_run()
         try:
             await self._batch.flush(force=True)
@@ -275,18 +275,19 @@ class Crawler:
         return outcome
 
     def _make_page_fetcher(self, settings: FetchSettings) -> PageFetcher:
-        """Fetch worker processes (the default), or everything in this process with the parse
-        in a thread (`parse_workers=0`: tests and debugging)."""
+        """Fetch worker processes (the default), this process standing in until one is ready;
+        or everything in this process with the parse in a thread (`parse_workers=0`: tests and
+        debugging)."""
         rules = BodyRules.from_config(self.config, self._scope)
-        self._parse_pool: ParsePool | None = None
-        if self.parse_workers >= 1:
-            pool = FetchPool(
-                workers=self.parse_workers, settings=settings, rules=rules, blobs=self.store.blobs
-            )
-            pool.start()  # the workers start while the first claim is made
-            return pool
         self._parse_pool = ParsePool(workers=0, blobs=self.store.blobs)
-        return LocalPageFetcher(self._fetcher, rules, self.store.blobs, self._parse_pool.process)
+        local = LocalPageFetcher(self._fetcher, rules, self.store.blobs, self._parse_pool.process)
+        if self.parse_workers < 1:
+            return local
+        pool = FetchPool(
+            workers=self.parse_workers, settings=settings, rules=rules, blobs=self.store.blobs
+        )
+        pool.start()
+        return WarmStartFetcher(pool, local)
 
     async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
         try:

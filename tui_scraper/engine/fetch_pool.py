@@ -117,11 +117,18 @@ class FetchPool:
         self._failed_starts = 0  # workers in a row that died before saying "ready"
         self._deaths_without_answer = 0
         self._crashes_by_url: dict[str, int] = {}
+        # Set when no worker can be started: every request from then on fails with it.
+        self.unavailable: ParseWorkerUnavailable | None = None
         # Counters for the summary and for tests.
         self.timeouts = 0
         self.crashes = 0
         self.lost = 0
         self.spawned = 0
+
+    @property
+    def ready(self) -> bool:
+        """A worker has started and takes requests."""
+        return any(w.ready and not w.dead for w in self._live)
 
     @property
     def pids(self) -> list[int]:
@@ -144,6 +151,8 @@ class FetchPool:
     async def fetch(self, request: PageRequest, hop_check: HopCheck) -> FetchedPage:
         if self._closed:
             raise WorkerLost("the fetch pool is closed")
+        if self.unavailable is not None and not self._live and not self._spawning:
+            raise self.unavailable
         loop = self._loop = asyncio.get_running_loop()
         self._next_id += 1
         pending = _Request(self._next_id, request, hop_check, loop.create_future())
@@ -219,6 +228,7 @@ class FetchPool:
         self._spawning -= 1
         self.spawned += 1
         worker = _Worker(*started)
+        self.unavailable = None
         if self._closed:
             worker.dead = True
             await asyncio.to_thread(reap, worker.proc, 0.0)
@@ -228,9 +238,12 @@ class FetchPool:
         self._live.append(worker)
         asyncio.get_running_loop().add_reader(worker.answers.fileno(), self._on_readable, worker)
 
-    def _fail_all(self, failure: BaseException, cause: BaseException | None = None) -> None:
+    def _fail_all(
+        self, failure: ParseWorkerUnavailable, cause: BaseException | None = None
+    ) -> None:
         """Nothing will serve the queue: fail it rather than hang the callers."""
         failure.__cause__ = cause
+        self.unavailable = failure
         while self._pending:
             _fail(self._pending.popleft(), failure)
 
