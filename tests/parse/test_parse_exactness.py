@@ -1,0 +1,40 @@
+"""Cheaper page processing, same output: `process_page` against the output recorded before its
+per-page work was cut (tests/parse/process_page_reference.json, pages in page_corpus.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from page_corpus import REFERENCE, SITE_DIGEST, as_record, corpus, site_digest, site_files, site_job
+
+from tui_scraper.engine.parse import process_page
+
+_REFERENCE = json.loads(REFERENCE.read_text())
+_CORPUS = corpus()
+
+
+def test_reference_covers_the_whole_corpus() -> None:
+    assert sorted(_REFERENCE) == sorted([SITE_DIGEST, *(name for name, _ in _CORPUS)])
+
+
+def test_every_generated_site_page_gives_the_recorded_output() -> None:
+    assert site_digest() == _REFERENCE[SITE_DIGEST]
+
+
+@pytest.mark.parametrize(("name", "job"), _CORPUS, ids=[name for name, _ in _CORPUS])
+def test_process_page_gives_the_recorded_output(name: str, job: object) -> None:
+    assert as_record(process_page(job)) == _REFERENCE[name]  # type: ignore[arg-type]
+
+
+def test_every_generated_site_page_links_as_the_generator_wrote_them() -> None:
+    """Each page of the generated site, not only the recorded ones: its in-scope links are the
+    generator's targets, canonical, fragment-free, distinct, in document order."""
+    for path, body in site_files().items():
+        page = process_page(site_job(path, body))
+        assert page.refused_links == 0, path
+        urls = [url for url, _ in page.links]
+        assert len(urls) == len(set(urls)), path
+        assert all("#" not in url and url.startswith("http://127.0.0.1:8000/") for url in urls)
+        assert page.title and page.fields["title"] == page.title
+        assert page.fields["word_count"] > 0 and page.encoding == "utf-8"
