@@ -190,7 +190,9 @@ def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> di
     # tags() walks elements in C; css_first() would compile a selector on every call, and these
     # fields run for every page (profile: default_fields cost as much as the parse itself).
     title_node = _first_tag(tree, "title")
-    title = node_text(title_node) if title_node is not None else None
+    # The title's text is read once: for the field and for the words it takes from the count.
+    title_text = title_node.text(deep=True, separator=" ") if title_node is not None else None
+    title = _clean(title_text) if title_text is not None else None
     h1_node = _first_tag(tree, "h1")
     h1 = node_text(h1_node) if h1_node is not None else None
     if outlinks is None:
@@ -198,8 +200,8 @@ def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> di
     # Words of the document's prose: all text minus the title and the text of script-like elements.
     # (Cheaper than strip_tags(), which runs one CSS query per tag and mutates the tree.)
     words = count_words(tree.root.text(deep=True, separator=" ")) if tree.root is not None else 0
-    if title_node is not None:
-        words -= count_words(title_node.text(deep=True, separator=" "))
+    if title_text is not None:
+        words -= count_words(title_text)
     for tag in _NOT_PROSE:
         for node in tree.tags(tag):
             words -= count_words(node.text(deep=True, separator=" "))

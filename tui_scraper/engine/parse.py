@@ -30,7 +30,7 @@ from selectolax.lexbor import LexborHTMLParser
 from tui_scraper.domain import ExtractRule
 
 from ..ports import BlobWriter
-from .decode import decode_html
+from .decode import parser_input
 from .extract import default_fields, extract, resource_links
 from .urls import Scope, canonicalize
 
@@ -139,8 +139,8 @@ def process_page(job: PageJob, blobs: BlobWriter | None = None) -> ProcessedPage
             size=len(body),
         )
     truncated = len(body) > job.max_parse_bytes
-    text, encoding = decode_html(body[: job.max_parse_bytes] if truncated else body, job.charset)
-    tree = LexborHTMLParser(text)
+    markup, encoding = parser_input(body[: job.max_parse_bytes] if truncated else body, job.charset)
+    tree = LexborHTMLParser(markup)
     found = find_links(tree, job)
     rule_values = extract(tree, job.rules) if job.rules else {}
     fields = page_fields(tree, found.base, found.distinct)
@@ -173,6 +173,8 @@ class FoundLinks:
 
 
 def _base(tree: LexborHTMLParser, url: str) -> str:
+    if not tree.tags("base"):  # most pages: a tag walk in C instead of compiling a selector
+        return url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
         href = base_node.attributes.get("href")
