@@ -220,6 +220,43 @@ LEXBOR_340_SMALL = (
 )
 
 
+RICH_ATTRIBUTES_PAGE = (
+    "<!DOCTYPE html><HTML LANG='FR'><head><title>rich</title>"
+    "<META name='DESCRIPTION' CONTENT='upper-case attribute names'>"
+    "<LINK REL='Canonical' HREF='/canon'></head><body>"
+    + "".join(
+        f"<a class='nav-link item-{i}' id='l{i}' data-track='x{i}' rel='nofollow' "
+        f"target='_blank' HREF='{href}'>link {i}</a>"
+        for i, href in enumerate(
+            [
+                "/a?b=1",
+                "https://127.0.0.1:8000/https",
+                "http://127.0.0.1:8000/abs#f",
+                "p.html",
+                "#only-fragment",
+                "?only=query",
+                "/a?b=1",
+                "../x/./y",
+                "/%7Euser/",
+                "q.html#f",
+            ]
+        )
+    )
+    + "<a href>no value</a><svg><a xlink:href='/svg-xlink'>s</a><a href='/svg-plain'>p</a>"
+    "<title>svg title</title><html lang='xx'></html></svg>"
+    "<math><a href='/math'>m</a></math><p>Some words in a rich page.</p></body></HTML>"
+)
+SVG_FIRST_PAGE = (
+    "<html><body><svg><title>svg first</title><base xlink:href='/xlink-base/'></svg>"
+    "<base href='/real-base/'><a href='r'>r</a><title>body title</title></body></html>"
+)
+VALUELESS_PAGE = (
+    "<html lang><head><title>valueless</title><meta name><meta name=description content>"
+    "<meta name=description content='second'><link rel><link rel=canonical href>"
+    "<link rel=canonical href='/second-canon'></head><body><h1>h</h1><a href>x</a></body></html>"
+)
+
+
 def _job(
     url: str,
     body: bytes | str,
@@ -299,6 +336,15 @@ def corpus() -> list[tuple[str, PageJob]]:
         ("lexbor 340 shape", _job(page, LEXBOR_340_SMALL)),
         ("empty body", _job(page, b"")),
         ("not html", _job(page, b"%PDF-1.4 <a href='/x'>", is_html=False)),
+        ("rich attributes", _job(page, RICH_ATTRIBUTES_PAGE)),
+        ("rich attributes, resources", _job(page, RICH_ATTRIBUTES_PAGE, download=("*/*",))),
+        ("svg first", _job(page, SVG_FIRST_PAGE)),
+        ("valueless attributes", _job(page, VALUELESS_PAGE)),
+        ("links, base with escapes", _job(ORIGIN + "/a%2Fb/c%7e/page", LINKS_PAGE)),
+        ("links, base with parameters", _job(ORIGIN + "/x;keep=1/y;jsessionid=2/", LINKS_PAGE)),
+        ("links, dot-segment base", _job(ORIGIN + "/.well-known/./a/../b/", LINKS_PAGE)),
+        ("links, upper-case base", _job("HTTP://127.0.0.1:8000/Dir/Page", LINKS_PAGE)),
+        ("links, ipv6 base", _job("http://[::1]:8000/v6/", LINKS_PAGE)),
         ("site page in another site", _job("http://other.example/", files["/index.html"])),
     ]
     return jobs

@@ -128,13 +128,13 @@ def resource_links(
         if wanted.isdisjoint(families):
             continue
         for node in tree.tags(tag):
-            add(node.attributes.get(attr))
+            add(node.attrs.get(attr))
     for node in tree.tags("link"):
-        attributes = node.attributes
-        for rel in (attributes.get("rel") or "").lower().split():
+        attrs = node.attrs
+        for rel in (attrs.get("rel") or "").lower().split():
             kinds = _LINK_RESOURCES.get(rel)
             if kinds is not None and not wanted.isdisjoint(kinds):
-                add(attributes.get("href"))
+                add(attrs.get("href"))
                 break
     return urls
 
@@ -149,20 +149,23 @@ def _tag_attr(tree: LexborHTMLParser, tag: str, key: str, word: str, attr: str) 
     """The `attr` of the first <tag> whose `key` attribute holds `word` (case-insensitive, as a
     space-separated token: rel="alternate canonical" counts)."""
     for node in tree.tags(tag):
-        attributes = node.attributes
-        keyed = attributes.get(key)
+        attrs = node.attrs  # reads one attribute; `attributes` would build a dict of them all
+        keyed = attrs.get(key)
         if keyed and word in keyed.lower().split():
-            value = attributes.get(attr)
+            value = attrs.get(attr)
             if value is not None:
                 return value.strip()[:MAX_VALUE_CHARS]
     return None
 
 
 def _root_lang(tree: LexborHTMLParser) -> str | None:
-    for node in tree.tags("html"):
-        value = node.attributes.get("lang")
-        return None if value is None else value.strip()[:MAX_VALUE_CHARS]
-    return None
+    """The lang of the first <html> element: the document element, without a tree walk."""
+    root = tree.root
+    first = root if root is not None and root.tag == "html" else _first_tag(tree, "html")
+    if first is None:
+        return None
+    value = first.attrs.get("lang")
+    return None if value is None else value.strip()[:MAX_VALUE_CHARS]
 
 
 def count_words(text: str) -> int:
@@ -196,7 +199,7 @@ def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> di
     h1_node = _first_tag(tree, "h1")
     h1 = node_text(h1_node) if h1_node is not None else None
     if outlinks is None:
-        outlinks = sum(1 for node in tree.tags("a") if node.attributes.get("href"))
+        outlinks = sum(1 for node in tree.tags("a") if node.attrs.get("href"))
     # Words of the document's prose: all text minus the title and the text of script-like elements.
     # (Cheaper than strip_tags(), which runs one CSS query per tag and mutates the tree.)
     words = count_words(tree.root.text(deep=True, separator=" ")) if tree.root is not None else 0

@@ -177,7 +177,7 @@ def _base(tree: LexborHTMLParser, url: str) -> str:
         return url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
-        href = base_node.attributes.get("href")
+        href = base_node.attrs.get("href")
         resolved = canonicalize(href, url) if href else None
         if resolved is not None:
             return resolved
@@ -197,7 +197,7 @@ def find_links(tree: LexborHTMLParser, job: PageJob) -> FoundLinks:
     distinct = 0
     # tags() is a plain element walk in C, several times cheaper than css("a[href], area[href]").
     for node in [*tree.tags("a"), *tree.tags("area")]:
-        href = node.attributes.get("href")
+        href = node.attrs.get("href")  # `attributes` would build a dict of all of them
         if not href or href in seen_raw:
             continue
         seen_raw.add(href)
