@@ -4,10 +4,14 @@ per-page work was cut (tests/parse/process_page_reference.json, pages in page_co
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from page_corpus import REFERENCE, SITE_DIGEST, as_record, corpus, site_digest, site_files, site_job
 
+from tui_scraper.engine.extract import count_words
 from tui_scraper.engine.parse import process_page
 
 _REFERENCE = json.loads(REFERENCE.read_text())
@@ -38,3 +42,17 @@ def test_every_generated_site_page_links_as_the_generator_wrote_them() -> None:
         assert all("#" not in url and url.startswith("http://127.0.0.1:8000/") for url in urls)
         assert page.title and page.fields["title"] == page.title
         assert page.fields["word_count"] > 0 and page.encoding == "utf-8"
+
+
+_WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(st.sampled_from(" \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000\x00ab\u00e9\u20ac\U0001f600"))
+)
+@example(" a")
+@example("a ")
+@example("\x00")
+def test_count_words_counts_runs_of_non_ascii_whitespace(text: str) -> None:
+    assert count_words(text) == len(_WORD.findall(text))

@@ -169,18 +169,21 @@ def _root_lang(tree: LexborHTMLParser) -> str | None:
 
 
 def count_words(text: str) -> int:
-    """Number of whitespace-separated words, without building a list of them.
+    """Number of words: runs of characters other than ASCII whitespace (" \\t\\n\\r\\v\\f").
 
-    `len(text.split())` allocates one string per word (a 30 KB page: thousands); mapping every
-    byte to "space" or "letter" and counting the " x" boundaries stays in C.
+    `len(text.split())` allocates one string per word (a 30 KB page: thousands), and splits on
+    Unicode spaces too. Here each byte of the UTF-8 text becomes 1 (word) or 0 (space), the bytes
+    one big-endian integer, and a word starts at each 1 whose previous byte (8 bits up) is 0:
+    `(n ^ (n >> 8)) & n` keeps those bits and bit_count counts them. Each step is one pass in C,
+    cheaper than searching the marks for a two-byte boundary.
     """
     if not text:
         return 0
-    marks = text.encode("utf-8", "surrogatepass").translate(_WORD_TABLE)
-    return marks.count(b" x") + (marks[0] == 0x78)
+    marks = int.from_bytes(text.encode("utf-8", "surrogatepass").translate(_WORD_TABLE), "big")
+    return ((marks ^ (marks >> 8)) & marks).bit_count()
 
 
-_WORD_TABLE = bytes(0x20 if b in b" \t\n\r\x0b\x0c" else 0x78 for b in range(256))
+_WORD_TABLE = bytes(0 if b in b" \t\n\r\x0b\x0c" else 1 for b in range(256))
 
 
 def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> dict[str, Any]:
