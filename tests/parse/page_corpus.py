@@ -257,6 +257,19 @@ VALUELESS_PAGE = (
 )
 
 
+INDENTED_PAGE = (
+    "<!DOCTYPE html>\n<html>\n  <head>\n    <title>\n      indented\n    </title>\n"
+    "    <script>\n      var a = 1;\n    </script>\n  </head>\n  <body>\n    <table>"
+    + "".join(
+        f"\n      <tr>\n        <td>\n          <a href='/p{i}' class='x'>item {i}</a>\n"
+        f"        </td>\n        <td>{i} EUR</td>\n\t\r\f      </tr>"
+        for i in range(40)
+    )
+    + "\n    </table>\n    <noscript>\n      <p>\n        no script\n      </p>\n    </noscript>"
+    "\n    <p>\x0b</p><p>\u00a0</p><p> \x0c </p>\n  </body>\n</html>\n"
+)
+
+
 def _job(
     url: str,
     body: bytes | str,
@@ -336,6 +349,7 @@ def corpus() -> list[tuple[str, PageJob]]:
         ("lexbor 340 shape", _job(page, LEXBOR_340_SMALL)),
         ("empty body", _job(page, b"")),
         ("not html", _job(page, b"%PDF-1.4 <a href='/x'>", is_html=False)),
+        ("indented", _job(page, INDENTED_PAGE)),
         ("rich attributes", _job(page, RICH_ATTRIBUTES_PAGE)),
         ("rich attributes, resources", _job(page, RICH_ATTRIBUTES_PAGE, download=("*/*",))),
         ("svg first", _job(page, SVG_FIRST_PAGE)),

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from page_corpus import REFERENCE, SITE_DIGEST, as_record, corpus, site_digest, site_files, site_job
+from selectolax.lexbor import LexborHTMLParser
 
-from tui_scraper.engine.extract import count_words
+from tui_scraper.engine.extract import count_words, default_fields
 from tui_scraper.engine.parse import process_page
 
 _REFERENCE = json.loads(REFERENCE.read_text())
@@ -56,3 +57,62 @@ _WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
 @example("\x00")
 def test_count_words_counts_runs_of_non_ascii_whitespace(text: str) -> None:
     assert count_words(text) == len(_WORD.findall(text))
+
+
+def _words_by_the_old_formula(tree: LexborHTMLParser) -> int:
+    """The word count as it was computed before: every text node, whitespace-only ones too."""
+    root = tree.root
+    words = len(_WORD.findall(root.text(deep=True, separator=" "))) if root is not None else 0
+    for tag in ("title", "script", "style", "noscript", "template"):
+        for index, node in enumerate(tree.tags(tag)):
+            if tag != "title" or index == 0:
+                words -= len(_WORD.findall(node.text(deep=True, separator=" ")))
+    return max(words, 0)
+
+
+_MARKUP = st.lists(
+    st.sampled_from(
+        [
+            "<p>",
+            "</p>",
+            "<div>",
+            "</div>",
+            "<b>",
+            "</b>",
+            "<title>",
+            "</title>",
+            "<script>",
+            "</script>",
+            "<style>",
+            "</style>",
+            "<noscript>",
+            "</noscript>",
+            "<template>",
+            "</template>",
+            "<!-- c -->",
+            "<br>",
+            "word",
+            "two words",
+            "é",
+            "\u00a0",
+            " ",
+            "\n",
+            "\n    ",
+            "\t",
+            "\r\n",
+            "\x0c",
+            "\x0b",
+            "&nbsp;",
+            "&#32;",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_MARKUP)
+@example("<p>a</p>\n    <p>b</p>")
+def test_word_count_equals_the_old_formula(markup: str) -> None:
+    tree = LexborHTMLParser(markup)
+    assert default_fields(tree)["word_count"] == _words_by_the_old_formula(tree)

@@ -205,12 +205,17 @@ def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> di
         outlinks = sum(1 for node in tree.tags("a") if node.attrs.get("href"))
     # Words of the document's prose: all text minus the title and the text of script-like elements.
     # (Cheaper than strip_tags(), which runs one CSS query per tag and mutates the tree.)
-    words = count_words(tree.root.text(deep=True, separator=" ")) if tree.root is not None else 0
+    # Text nodes are joined by a space, so the count is the sum of their counts: the ones of only
+    # whitespace (an indented page's line breaks and indents, often most of its text) count 0
+    # and are left out of the text to count.
+    words = 0
+    if tree.root is not None:
+        words = count_words(tree.root.text(deep=True, separator=" ", skip_empty=True))
     if title_text is not None:
         words -= count_words(title_text)
     for tag in _NOT_PROSE:
         for node in tree.tags(tag):
-            words -= count_words(node.text(deep=True, separator=" "))
+            words -= count_words(node.text(deep=True, separator=" ", skip_empty=True))
     return {
         "title": title,
         "description": _tag_attr(tree, "meta", "name", "description", "content"),
