@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from page_corpus import REFERENCE, SITE_DIGEST, as_record, corpus, site_digest, site_files, site_job
 from selectolax.lexbor import LexborHTMLParser
 
-from tui_scraper.engine.extract import count_words, default_fields
+from tui_scraper.domain import ExtractRule
+from tui_scraper.engine.extract import MAX_VALUE_CHARS, count_words, default_fields, extract
 from tui_scraper.engine.parse import process_page
 
 _REFERENCE = json.loads(REFERENCE.read_text())
@@ -113,6 +114,17 @@ _MARKUP = st.lists(
 @settings(max_examples=500, deadline=None)
 @given(_MARKUP)
 @example("<p>a</p>\n    <p>b</p>")
-def test_word_count_equals_the_old_formula(markup: str) -> None:
+def test_word_count_and_texts_equal_the_old_formulas(markup: str) -> None:
     tree = LexborHTMLParser(markup)
-    assert default_fields(tree)["word_count"] == _words_by_the_old_formula(tree)
+    fields = default_fields(tree)
+    assert fields["word_count"] == _words_by_the_old_formula(tree)
+    for name in ("title", "h1"):
+        first = next(iter(tree.tags(name)), None)
+        old = None if first is None else _old_clean(first.text(deep=True, separator=" "))
+        assert fields[name] == old
+    old_rule = [_old_clean(node.text(deep=True, separator=" ")) for node in tree.css("div, p")]
+    assert extract(tree, [ExtractRule("blocks", "div, p")])["blocks"] == old_rule
+
+
+def _old_clean(text: str) -> str:
+    return " ".join(text.split())[:MAX_VALUE_CHARS]

@@ -59,7 +59,8 @@ def _clean(text: str) -> str:
 
 
 def node_text(node: Any) -> str:
-    return _clean(node.text(deep=True, separator=" ", strip=False))
+    # Whitespace-only text nodes (indentation) vanish in _clean anyway: lexbor skips them.
+    return _clean(node.text(deep=True, separator=" ", strip=False, skip_empty=True))
 
 
 def extract(tree: LexborHTMLParser, rules: Sequence[ExtractRule]) -> dict[str, list[str]]:
@@ -197,7 +198,11 @@ def default_fields(tree: LexborHTMLParser, *, outlinks: int | None = None) -> di
     # fields run for every page (profile: default_fields cost as much as the parse itself).
     title_node = _first_tag(tree, "title")
     # The title's text is read once: for the field and for the words it takes from the count.
-    title_text = title_node.text(deep=True, separator=" ") if title_node is not None else None
+    title_text = (
+        title_node.text(deep=True, separator=" ", skip_empty=True)
+        if title_node is not None
+        else None
+    )
     title = _clean(title_text) if title_text is not None else None
     h1_node = _first_tag(tree, "h1")
     h1 = node_text(h1_node) if h1_node is not None else None
