@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import re
 
-__all__ = ["PRESCAN_BYTES", "decode_html", "normalise_label"]
+__all__ = ["PRESCAN_BYTES", "decode_html", "normalise_label", "parser_input"]
 
 PRESCAN_BYTES = 1024  # the HTML Standard's prescan window
 DETECT_BYTES = 64 * 1024  # bound the detector's cost: it only ever sees this much
@@ -185,6 +185,17 @@ def _guess(body: bytes) -> str | None:
 
 def decode_html(body: bytes, content_type_charset: str | None) -> tuple[str, str]:
     """Decode an HTML body; return (text, the codec name chosen). Never raises on bad bytes."""
+    markup, name = parser_input(body, content_type_charset)
+    return (markup.decode(name) if isinstance(markup, bytes) else markup), name
+
+
+def parser_input(body: bytes, content_type_charset: str | None) -> tuple[str | bytes, str]:
+    """What to give the HTML parser for `body`, and the codec name chosen (as `decode_html`).
+
+    lexbor reads bytes as UTF-8, and text is encoded to UTF-8 before it reaches lexbor: so a body
+    that is valid UTF-8 (no BOM) is passed as it is, the same document as its decoded text,
+    without a decode here and an encode in the parser. Anything else is decoded text.
+    """
     bom = _bom(body)
     if bom is not None:
         bom_name, skip = bom
@@ -192,6 +203,18 @@ def decode_html(body: bytes, content_type_charset: str | None) -> tuple[str, str
     name = normalise_label(content_type_charset)
     if name is None:
         name = _prescan(body[:PRESCAN_BYTES])
-    if name is None:
-        name = "utf-8" if body.isascii() or _is_utf8(body) else _guess(body) or "utf-8"
+    if name is None or name == "utf-8":
+        if body.isascii() or _valid_utf8(body):
+            return body, "utf-8"
+        if name is None:
+            # Invalid somewhere: UTF-8 still when only the last sequence is cut (byte caps).
+            name = "utf-8" if _is_utf8(body) else _guess(body) or "utf-8"
     return body.decode(name, "replace"), name
+
+
+def _valid_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

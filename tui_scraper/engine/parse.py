@@ -30,13 +30,14 @@ from selectolax.lexbor import LexborHTMLParser
 from tui_scraper.domain import ExtractRule
 
 from ..ports import BlobWriter
-from .decode import decode_html
+from .decode import parser_input
 from .extract import default_fields, extract, resource_links
 from .urls import Scope, canonicalize
 
 __all__ = [
     "DEFAULT_MAX_PARSE_BYTES",
     "TRUNCATED_FIELD",
+    "FoundLinks",
     "PageJob",
     "ParseAbandoned",
     "ParseCrashed",
@@ -44,7 +45,9 @@ __all__ = [
     "ParseTimeout",
     "ParseWorkerUnavailable",
     "ProcessedPage",
+    "find_links",
     "mark_truncated",
+    "page_fields",
     "process_page",
 ]
 
@@ -136,30 +139,69 @@ def process_page(job: PageJob, blobs: BlobWriter | None = None) -> ProcessedPage
             size=len(body),
         )
     truncated = len(body) > job.max_parse_bytes
-    text, encoding = decode_html(body[: job.max_parse_bytes] if truncated else body, job.charset)
-    tree = LexborHTMLParser(text)
+    markup, encoding = parser_input(body[: job.max_parse_bytes] if truncated else body, job.charset)
+    tree = LexborHTMLParser(markup)
+    found = find_links(tree, job)
+    rule_values = extract(tree, job.rules) if job.rules else {}
+    fields = page_fields(tree, found.base, found.distinct)
+    title = fields["title"]  # taken before a user rule named "title" replaces the field
+    fields.update(rule_values)
+    return ProcessedPage(
+        encoding=encoding,
+        title=title,
+        fields=fields,
+        links=found.links,
+        refused_links=sum(found.refused.values()),
+        content_hash=content_hash,
+        storage_path=storage_path,
+        size=len(body),
+        refused_by_reason=found.refused,
+        truncated=truncated,
+        resources=found.resources,
+    )
 
-    base = job.url
+
+@dataclass
+class FoundLinks:
+    """What a page links to, as `find_links` found it."""
+
+    base: str  # what relative links resolve against: <base href> or the page's URL
+    links: list[tuple[str, int]]
+    refused: dict[str, int]  # reason -> count
+    distinct: int  # distinct http(s) links, in scope or not
+    resources: list[tuple[str, int]]
+
+
+def _base(tree: LexborHTMLParser, url: str) -> str:
+    if not tree.tags("base"):  # most pages: a tag walk in C instead of compiling a selector
+        return url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
-        href = base_node.attributes.get("href")
-        resolved = canonicalize(href, job.url) if href else None
+        href = base_node.attrs.get("href")
+        resolved = canonicalize(href, url) if href else None
         if resolved is not None:
-            base = resolved
+            return resolved
+    return url
 
+
+def find_links(tree: LexborHTMLParser, job: PageJob) -> FoundLinks:
+    """The page's <a>/<area> links (canonical, distinct, in document order per tag) and, when
+    `job.download` asks for them, its resources."""
+    base = _base(tree, job.url)
     links: list[tuple[str, int]] = []
     refused: dict[str, int] = {}
-    seen_raw: set[str] = set()
     seen: set[str] = {job.url}
     child_depth = job.depth + 1
     check = job.scope.check
     distinct = 0
-    # tags() is a plain element walk in C, several times cheaper than css("a[href], area[href]").
-    for node in [*tree.tags("a"), *tree.tags("area")]:
-        href = node.attributes.get("href")
-        if not href or href in seen_raw:
+    # tags() is a plain element walk in C, several times cheaper than css("a[href], area[href]");
+    # attrs.get reads one attribute where `attributes` builds a dict of them all; dict.fromkeys
+    # drops repeated hrefs (a page links its nav several times) in C, keeping the first's place.
+    hrefs = dict.fromkeys([node.attrs.get("href") for node in tree.tags("a")])
+    hrefs.update(dict.fromkeys([node.attrs.get("href") for node in tree.tags("area")]))
+    for href in hrefs:
+        if not href:
             continue
-        seen_raw.add(href)
         url = canonicalize(href, base)
         if url is None:
             refused[NOT_HTTP] = refused.get(NOT_HTTP, 0) + 1
@@ -181,27 +223,16 @@ def process_page(job: PageJob, blobs: BlobWriter | None = None) -> ProcessedPage
                 seen.add(url)
                 if check(url, job.depth) is None:
                     resources.append((url, job.depth))
+    return FoundLinks(base, links, refused, distinct, resources)
 
-    rule_values = extract(tree, job.rules) if job.rules else {}
-    fields = default_fields(tree, outlinks=distinct)
-    title = fields["title"]  # taken before a user rule named "title" replaces the field
+
+def page_fields(tree: LexborHTMLParser, base: str, outlinks: int) -> dict[str, Any]:
+    """The built-in fields, the canonical link resolved against the page's base."""
+    fields = default_fields(tree, outlinks=outlinks)
     canonical = fields.get("canonical")
     if canonical:
         fields["canonical"] = canonicalize(canonical, base) or canonical
-    fields.update(rule_values)
-    return ProcessedPage(
-        encoding=encoding,
-        title=title,
-        fields=fields,
-        links=links,
-        refused_links=sum(refused.values()),
-        content_hash=content_hash,
-        storage_path=storage_path,
-        size=len(body),
-        refused_by_reason=refused,
-        truncated=truncated,
-        resources=resources,
-    )
+    return fields
 
 
 def mark_truncated(page: ProcessedPage, parsed_bytes: int) -> dict[str, Any]:

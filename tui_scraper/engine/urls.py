@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Final
 
 from tui_scraper.domain.config import SCOPES
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_URL_LENGTH",
     "Scope",
     "canonicalize",
+    "canonicalize_full",
 ]
 
 MAX_URL_LENGTH = 2083  # Scrapy's URLLENGTH_LIMIT, the old IE limit
@@ -209,7 +211,8 @@ def _canonical_netloc(scheme: str, authority: str) -> str | None:
 # Authorities repeat on almost every link of a crawl: remember their canonical form.
 # Values are "" for an invalid authority. Bounded: cleared when full.
 _NETLOC_CACHE: dict[tuple[str, str], str] = {}
-_BASE_CACHE: dict[str, tuple[str, str, str] | None] = {}
+_BaseParts = tuple[str, str, str, str]
+_BASE_CACHE: dict[str, _BaseParts | None] = {}
 _CACHE_LIMIT = 4096
 
 
@@ -223,16 +226,23 @@ def _netloc(scheme: str, authority: str) -> str | None:
     return cached or None
 
 
-def _base_parts(base: str) -> tuple[str, str, str] | None:
-    """(scheme://netloc, path, query) of the canonical form of `base`, cached per base."""
+def _base_parts(base: str) -> _BaseParts | None:
+    """(scheme://netloc, path, query, plain directory) of the canonical form of `base`, cached.
+
+    The plain directory is "scheme://netloc/dir/" when the path's directory holds nothing that
+    `_finish` would rewrite (escapes, ";" parameters, "/." segments), else "": a plain reference
+    appended to it is then already canonical.
+    """
     if base in _BASE_CACHE:
         return _BASE_CACHE[base]
-    canonical = canonicalize(base)
-    parts: tuple[str, str, str] | None = None
+    canonical = canonicalize_full(base)
+    parts: _BaseParts | None = None
     if canonical is not None:
         slash = canonical.find("/", canonical.find("://") + 3)
         path, _, query = canonical[slash:].partition("?")
-        parts = (canonical[:slash], path, query)
+        directory = path[: path.rfind("/") + 1]
+        plain = "%" not in directory and ";" not in directory and "/." not in directory
+        parts = (canonical[:slash], path, query, canonical[:slash] + directory if plain else "")
     if len(_BASE_CACHE) >= _CACHE_LIMIT:
         _BASE_CACHE.clear()
     _BASE_CACHE[base] = parts
@@ -270,6 +280,40 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
     None means "not something we could ever fetch": another scheme (mailto:, javascript:, data:,
     file:, ftp:, tel:, ...), no host, a bad port, or a host that cannot be encoded.
     """
+    if base is not None:
+        plain = _plain_reference(url, base)
+        if plain is not None:
+            return plain
+    return canonicalize_full(url, base)
+
+
+# A reference most links on a page are: a path ("p1.html", "a/b", "/a/b", "/") made only of
+# characters that stay literal in a canonical path, with no scheme (no ":"), escape, ";"
+# parameter, query or whitespace; a fragment may follow. "." may not start a segment (checked
+# apart), so there are no dot segments either.
+_PLAIN_REFERENCE = re.compile(r"/?[A-Za-z0-9\-_~!$&'()*+,=@][A-Za-z0-9\-._~!$&'()*+,=@/]*|/")
+
+
+def _plain_reference(url: str, base: str) -> str | None:
+    """The canonical form of a plain reference (above) against `base`, or None when `url` is not
+    one or the base is not plain: then `canonicalize_full` decides. Gives exactly what the full
+    path gives, without its component scans (tests/parse/test_urls_fast_path.py)."""
+    hash_at = url.find("#")
+    head = url if hash_at < 0 else url[:hash_at]
+    if not head or _PLAIN_REFERENCE.fullmatch(head) is None or "/." in head:
+        return None
+    parts = _base_parts(base)
+    if parts is None:
+        return None
+    if head[0] == "/":
+        return parts[0] + head
+    directory = parts[3]
+    return directory + head if directory else None
+
+
+def canonicalize_full(url: str, base: str | None = None) -> str | None:
+    """`canonicalize` without its fast path for plain references: every case goes through the
+    component-by-component canonicalisation (kept callable so tests can compare the two)."""
     url = url.strip(_STRIP)
     if "\t" in url or "\n" in url or "\r" in url:
         url = url.translate(_REMOVE_TABLE)
@@ -308,11 +352,11 @@ def _relative(url: str, base: str) -> str | None:
     parts = _base_parts(base)
     if parts is None:
         return None
-    prefix, base_path, base_query = parts
+    prefix, base_path, base_query, _ = parts
     if "\\" in url:
         url = _backslashes_before_query(url)
     if url.startswith("//"):
-        return canonicalize(prefix[: prefix.find(":") + 1] + url)
+        return canonicalize_full(prefix[: prefix.find(":") + 1] + url)
     first = url[:1]
     if first == "/":
         return _finish(prefix, url)
@@ -417,8 +461,29 @@ class Scope:
         """Whether an exclude pattern matches `url` (canonical)."""
         return any(pattern.search(url) is not None for pattern in self.exclude)
 
+    @cached_property
+    def _site_starts(self) -> tuple[str, str]:
+        """How every URL of the site begins in host mode: "http://host[:port]/" and its https
+        twin. A canonical URL that begins so passes the scheme, host and port tests as it is."""
+        netloc = f"{self.host}:{self.port}" if self.port else self.host
+        return f"http://{netloc}/", f"https://{netloc}/"
+
     def check(self, url: str, depth: int) -> str | None:
         """Why `url` (canonical) found at `depth` must not be crawled, or None when it may be."""
+        if len(url) > MAX_URL_LENGTH:
+            return "url too long"
+        if self.mode == "host":
+            # Most links of a page stay on its site: skip splitting them into components.
+            http, https = self._site_starts
+            if url.startswith(http):
+                return self._check_rest(url, url[len(http) - 1 :], depth)
+            if url.startswith(https):
+                return self._check_rest(url, url[len(https) - 1 :], depth)
+        return self.check_full(url, depth)
+
+    def check_full(self, url: str, depth: int) -> str | None:
+        """`check` without its shortcut for URLs of the site: every test on the URL's parts (kept
+        callable so tests can compare the two)."""
         if len(url) > MAX_URL_LENGTH:
             return "url too long"
         parts = _split_canonical(url)
@@ -435,6 +500,10 @@ class Scope:
                     return "out of scope"
             elif host != self.domain and not host.endswith("." + self.domain):
                 return "out of scope"
+        return self._check_rest(url, rest, depth)
+
+    def _check_rest(self, url: str, rest: str, depth: int) -> str | None:
+        """The tests after scope: depth, traps on "/path?query" (`rest`), patterns."""
         if self.max_depth is not None and depth > self.max_depth:
             return "too deep"
         reason = _trap_reason(rest)
