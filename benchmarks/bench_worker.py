@@ -21,7 +21,8 @@ Prints, per mode, the median of the rounds (and each round):
   for mode 3 its ratio to mode 2 in the same round (the issue's bar: within 10 %);
 - CPU per page: user + sys of the crawling process tree / pages. Exact, from the kernel's
   resource usage of reaped children, not sampled: each crawl is started by a small "measure"
-  child (proctree.py, shared with run.py) that makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so
+  child (proctree.py, shared with run.py) that makes itself a child subreaper
+  (prctl PR_SET_CHILD_SUBREAPER), so
   the detached worker, once its CLI has exited, and anything orphaned below it (the parse
   pool's forkserver and workers) are reparented to it; it reaps every descendant and reports
   getrusage(RUSAGE_CHILDREN), which holds every process of the tree, each counted once (a
