@@ -162,7 +162,11 @@ class Tmux:
         return out.stdout
 
     def kill(self) -> None:
+        """Kill the server, and remove its socket file (tmux leaves it behind)."""
+        path = self.query("#{socket_path}")
         subprocess.run(self.argv("kill-server"), capture_output=True, check=False)
+        if path:
+            Path(path).unlink(missing_ok=True)
 
 
 def stopped_session(db: Path) -> tuple[str, str] | None:
@@ -276,17 +280,18 @@ def report(rounds: list[dict[str, Crawl]], modes: list[str]) -> None:
 def tmux_mode(args: argparse.Namespace) -> None:
     if shutil.which("tmux") is None:
         raise SystemExit("bench_tui: tmux is not installed (or use --run-test)")
-    from run import OUT, serve  # the benchmark runner's site and server
+    from run import serve  # the benchmark runner's server
     from sitegen import generate
 
     load_before = _load()
-    site = OUT / "site"
+    site = args.out / "site"
     generate(site, args.pages)
     modes = ["headless", "detached", *(f"app {w}x{h}" for w, h in args.sizes)]
-    work = Path(tempfile.mkdtemp(prefix="bench-tui-", dir=OUT))
+    # Data dirs under the system's temp dir: a worker's socket path must stay short.
+    work = Path(tempfile.mkdtemp(prefix="bench-tui-"))
     rounds: list[dict[str, Crawl]] = []
     try:
-        with serve(site, "auto") as server:
+        with serve(site, args.server, args.out) as server:
             print(f"site: {args.pages} pages served by {server.kind} at {server.url}")
             url, c = server.url, args.concurrency
             run_cli("headless", work / "warm-up", url, c)  # page cache, bytecode
@@ -377,12 +382,12 @@ def run_test_child(mode: str, url: str) -> float:
 
 
 def run_test_mode(args: argparse.Namespace) -> None:
-    from run import OUT, serve
+    from run import serve
     from sitegen import generate
 
-    site = OUT / "site"
+    site = args.out / "site"
     generate(site, args.pages)
-    with serve(site, "auto") as server:
+    with serve(site, args.server, args.out) as server:
         print(f"site: {args.pages} pages served by {server.kind} at {server.url}")
         times: dict[str, list[float]] = {"headless": [], "live": []}
         run_test_child("headless", server.url)  # warm-up: page cache, bytecode
@@ -417,6 +422,13 @@ def main() -> None:
         help="terminal sizes of the app modes, e.g. 80x24,120x40",
     )
     parser.add_argument("--json", help="also write every crawl's figures to this file")
+    parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HERE / "out",
+        help="where the site, the server's files and scratch dirs go (default: benchmarks/out)",
+    )
     parser.add_argument(
         "--run-test",
         action="store_true",
@@ -425,6 +437,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1 or args.pages < 1:
         parser.error("--rounds and --pages must be at least 1")
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
     (run_test_mode if args.run_test else tmux_mode)(args)
 
 

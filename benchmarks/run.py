@@ -104,8 +104,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(site: Path, want: str) -> Iterator[Server]:
-    work = OUT / "server"
+def serve(site: Path, want: str, out: Path | None = None) -> Iterator[Server]:
+    """The site served on 127.0.0.1; its config and access log under `out` (default: OUT)."""
+    work = (out or OUT) / "server"
     if work.exists():
         shutil.rmtree(work)
     (work / "tmp").mkdir(parents=True)
@@ -697,6 +698,7 @@ def frontier(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -705,6 +707,12 @@ def main() -> None:
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
     parser.add_argument("--only", help="comma-separated substrings of crawler names to run")
     parser.add_argument("--json", help="also write every run's figures to this file")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=OUT,
+        help="where the site, the server's files and scratch dirs go (default: benchmarks/out)",
+    )
     parser.add_argument(
         "--frontier",
         action="store_true",
@@ -722,7 +730,8 @@ def main() -> None:
         help="how long each resumed crawl runs after its first request",
     )
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
+    OUT = args.out.resolve()
+    OUT.mkdir(parents=True, exist_ok=True)
     if args.frontier:
         frontier(args)
     else:
