@@ -23,8 +23,10 @@ CPU, exact (proctree.py): each crawl is started by a "measure" child that is a c
 so the tmux server (it daemonises), the app, the worker and the worker's parse processes are
 all reaped by it and counted once: `tree` is user + sys of all of them per page (the CLI that
 only started a detached worker is taken out). For the app modes, `app` is the app process's
-own CPU until the crawl's end and `tmux` the tmux server's (/proc/PID/stat): where the
-screen's cost goes.
+own CPU until the crawl's end and `tmux` the tmux server's (/proc/PID/stat), and `worker` the rest
+of the tree (the worker and its parse processes, plus the app's exit): where the screen's cost
+goes. (The worker is the app's child, but its forkserver outlives it and is reaped by the
+measure child, so the app's cutime would miss the parse processes: hence the difference.)
 
 Prints, per mode, the median of the rounds and each round: pages/s, the ratio of its time to
 headless's in the same round (> 1: slower), CPU ms/page; and the load average before and
@@ -250,7 +252,7 @@ def report(rounds: list[dict[str, Crawl]], modes: list[str]) -> None:
     median = statistics.median
     print(
         f"{'mode':>12} {'pages/s':>8} {'time / headless':>16} {'tree CPU':>9} {'app CPU':>8} "
-        f"{'tmux CPU':>9}   (median; CPU in ms/page; each round in brackets)"
+        f"{'tmux CPU':>9} {'worker CPU':>11}   (median; CPU in ms/page; each round in brackets)"
     )
     for mode in modes:
         crawls = [r[mode] for r in rounds]
@@ -259,15 +261,17 @@ def report(rounds: list[dict[str, Crawl]], modes: list[str]) -> None:
         tree = [c.ms_per_page(c.tree_cpu_s) for c in crawls]
         app = [c.ms_per_page(c.app_cpu_s) for c in crawls]
         tmux = [c.ms_per_page(c.tmux_cpu_s) for c in crawls]
+        # The rest of the tree: the worker and its parse processes (and the app's exit).
+        worker = [t - a - x for t, a, x in zip(tree, app, tmux, strict=True)]
         is_app = mode.startswith("app")
-        print(
-            f"{mode:>12} {median(rates):>8.0f} {median(ratios):>16.3f} {median(tree):>9.2f} "
-            + (f"{median(app):>8.2f} {median(tmux):>9.2f}" if is_app else f"{'':>8} {'':>9}")
-        )
-        print(
-            f"{'':>12} {_each(rates, 0)} {_each(ratios, 3)} tree {_each(tree, 2)}"
-            + (f" app {_each(app, 2)} tmux {_each(tmux, 2)}" if is_app else "")
-        )
+        line = f"{mode:>12} {median(rates):>8.0f} {median(ratios):>16.3f} {median(tree):>9.2f} "
+        each = f"{'':>12} {_each(rates, 0)} {_each(ratios, 3)} tree {_each(tree, 2)}"
+        if is_app:
+            line += f"{median(app):>8.2f} {median(tmux):>9.2f} "
+            line += f"{median(worker):>11.2f}"
+            each += f" app {_each(app, 2)} tmux {_each(tmux, 2)} worker {_each(worker, 2)}"
+        print(line)
+        print(each)
     for mode in modes:
         if mode.startswith("app"):
             ratios = [r[mode].seconds / r["detached"].seconds for r in rounds]

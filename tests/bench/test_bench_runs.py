@@ -78,7 +78,7 @@ def test_bench_tui_measures_the_app_in_tmux(tmp_path: Path) -> None:
     # tree holds both, and the worker's crawl.
     assert app["app_cpu_s"] > 0.1 and app["tmux_cpu_s"] >= 0
     assert app["tree_cpu_s"] > app["app_cpu_s"] + app["tmux_cpu_s"]
-    assert "app 80x24 / detached (the screen alone)" in stdout
+    assert "app 80x24 / detached (the screen alone)" in stdout and "worker CPU" in stdout
     # Its tmux server is gone, and its socket file with it.
     sockets = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
     assert not list(sockets.glob(f"bench-tui-{proc.pid}-*"))
