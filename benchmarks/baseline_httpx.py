@@ -16,16 +16,11 @@ import argparse
 import asyncio
 import json
 import sys
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
+from canon import canonical  # same folder: the one canonicalisation of both baselines
 from selectolax.lexbor import LexborHTMLParser
-
-
-def canonical(url: str) -> str:
-    parts = urlsplit(url)
-    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True))) if parts.query else ""
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
 
 
 async def crawl(start: str, concurrency: int, transport_name: str) -> dict[str, int]:

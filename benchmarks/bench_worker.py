@@ -21,7 +21,8 @@ Prints, per mode, the median of the rounds (and each round):
   for mode 3 its ratio to mode 2 in the same round (the issue's bar: within 10 %);
 - CPU per page: user + sys of the crawling process tree / pages. Exact, from the kernel's
   resource usage of reaped children, not sampled: each crawl is started by a small "measure"
-  child of this script that makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so
+  child (proctree.py, shared with run.py) that makes itself a child subreaper
+  (prctl PR_SET_CHILD_SUBREAPER), so
   the detached worker, once its CLI has exited, and anything orphaned below it (the parse
   pool's forkserver and workers) are reparented to it; it reaps every descendant and reports
   getrusage(RUSAGE_CHILDREN), which holds every process of the tree, each counted once (a
@@ -46,10 +47,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import queue
 import resource
 import shutil
 import signal
@@ -57,15 +56,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import proctree  # noqa: E402
 from sitegen import generate  # noqa: E402
 
 from tui_scraper.backends.sqlite.lease import read_owner  # noqa: E402
@@ -75,49 +73,8 @@ from tui_scraper.service.channel_client import ChannelClient  # noqa: E402
 
 PY = sys.executable
 CLI = [PY, "-m", "tui_scraper"]
-PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_S = 0.2
 MODES = ("in-process", "detached", "detached + clients")
-
-
-# -- the measure child: start one crawl, reap its whole tree, report its CPU ----------------
-
-
-def _become_subreaper() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise SystemExit(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
-
-
-def measure(argv: list[str]) -> None:
-    """Run the CLI `argv`; print `PID`, `RETURNED` (seconds, session id, the CLI's own CPU)
-    and, once every descendant is reaped, `CPU` (user + sys of all of them)."""
-    _become_subreaper()
-    started = time.perf_counter()
-    # stderr (the progress line of --headless) to a file: a pipe read only after stdout's end
-    # could fill up and stall the crawl.
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
-        print(f"PID {proc.pid}", flush=True)
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        errors.seek(0)
-        err = errors.read()[-2000:]
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    returned = time.perf_counter() - started
-    if proc.returncode != 0:
-        print(f"FAILED {proc.returncode} {err.decode(errors='replace').strip()!r}", flush=True)
-    lines = out.decode().strip().splitlines()
-    # --headless prints the id first, --detach last; both print nothing else on stdout here.
-    session_id = lines[0] if "--headless" in argv else lines[-1]
-    own_cpu = usage.ru_utime + usage.ru_stime
-    print(f"RETURNED {returned:.6f} {session_id} {own_cpu:.6f}", flush=True)
-    with contextlib.suppress(ChildProcessError):
-        while True:
-            os.wait()
-    total = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"CPU {total.ru_utime + total.ru_stime:.6f}", flush=True)
 
 
 # -- the churn child: clients that connect, read hello + snapshot, disconnect, again --------
@@ -211,61 +168,6 @@ def _show(data: Path, session_id: str) -> dict[str, object]:
     return record
 
 
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process we can see."""
-    found = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may hold spaces: fields start after ")".
-        found[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
-    return found
-
-
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for pid, parent in _parents().items():
-        children.setdefault(parent, []).append(pid)
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def _kib(path: str, key: str) -> int:
-    try:
-        with open(path) as fh:
-            for line in fh:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:  # gone between the scan and the read
-        pass
-    return 0
-
-
-@dataclass
-class _Peaks:
-    """The largest sums of RSS and PSS over a process tree, and the RSS of its root, in KiB."""
-
-    rss: int = 0
-    pss: int = 0
-    root_rss: int = 0
-
-    def sample(self, root: int) -> None:
-        pids = _tree(root)
-        rss = sum(_kib(f"/proc/{pid}/status", "VmRSS:") for pid in pids)
-        pss = sum(_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids)
-        self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
-        self.root_rss = max(self.root_rss, _kib(f"/proc/{root}/status", "VmRSS:"))
-
-
 async def _first_snapshot_s(path: Path, tries: int = 5) -> float:
     times = []
     for _ in range(tries):
@@ -290,36 +192,6 @@ class Run:
     elapsed_s: float = 0.0
 
 
-@dataclass
-class _Measured:
-    lines: queue.Queue[str] = field(default_factory=queue.Queue)
-    seen: dict[str, list[str]] = field(default_factory=dict)
-
-    def feed(self, pipe: IO[str]) -> None:
-        """The measure child's lines, read in a thread so the tree is sampled meanwhile."""
-        for line in pipe:
-            self.lines.put(line)
-
-    def take(self, key: str, proc: subprocess.Popen[str], timeout: float = 600.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while key not in self.seen:
-            self.poll(proc, deadline - time.monotonic())
-        return self.seen[key]
-
-    def poll(self, proc: subprocess.Popen[str], timeout: float) -> None:
-        if timeout <= 0:
-            raise SystemExit("the measure child gave no answer in time")
-        try:
-            line = self.lines.get(timeout=min(timeout, SAMPLE_S))
-        except queue.Empty:
-            return
-        key, _, rest = line.strip().partition(" ")
-        if key == "FAILED":
-            proc.kill()
-            raise SystemExit(f"the crawl failed: {rest}")
-        self.seen[key] = rest.split()
-
-
 def run_mode(
     data: Path, url: str, concurrency: int, mode: str, clients: int, pause: float = 0.0
 ) -> Run:
@@ -339,31 +211,37 @@ def run_mode(
     # is one group, and the crawl of every mode must not share one with this script and the
     # site's server (nor the clients with the worker: they stand for other terminals).
     child = subprocess.Popen(
-        [PY, __file__, "--measure", "--", *argv],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+        proctree.measure_argv(argv), stdout=subprocess.PIPE, text=True, start_new_session=True
     )
-    measured = _Measured()
+    measured = proctree.Measured()
     assert child.stdout is not None
-    threading.Thread(target=measured.feed, args=(child.stdout,), daemon=True).start()
+    measured.follow(child.stdout)
     run = Run()
-    root = int(measured.take("PID", child)[0])
-    peaks = _Peaks()
-    while "RETURNED" not in measured.seen:
+    root = int(measured.take("PID"))
+    peaks = proctree.Peaks()
+    deadline = time.monotonic() + 600.0
+    while "RETURNED" not in measured.seen and time.monotonic() < deadline:
         if not detached:
             peaks.sample(root)
-        measured.poll(child, 600.0)
-    returned, session_id, starter_cpu = measured.seen["RETURNED"]
-    run.returned_s = float(returned)
+        measured.poll(SAMPLE_S)
+    returned, code, starter_cpu = measured.returned
+    if code != 0:
+        measured.take("FAILED")
+        child.kill()
+        raise SystemExit(f"the crawl failed: {measured.failure}")
+    run.returned_s = returned
+    # --headless prints the id first, --detach last; both print nothing else on stdout here.
+    printed = measured.stdout.strip().splitlines()
+    session_id = printed[-1] if detached else printed[0]
     if detached:
         root = int(read_owner(data, session_id)["pid"])
         if churn is None:
             run.snapshot_s = asyncio.run(_first_snapshot_s(socket_path(data, session_id)))
-        while "CPU" not in measured.seen:
+        while "CPU" not in measured.seen and time.monotonic() < deadline:
             peaks.sample(root)
-            measured.poll(child, 600.0)
-    cpu = float(measured.take("CPU", child)[0]) - (float(starter_cpu) if detached else 0.0)
+            measured.poll(SAMPLE_S)
+    # The CLI that only started the worker is taken out: what is left is the worker's tree.
+    cpu = measured.cpu_s - (starter_cpu if detached else 0.0)
     child.wait()
     if churn is not None:
         churn.terminate()
@@ -447,13 +325,8 @@ def main() -> None:
         default=0.0,
         help="seconds each client waits between connections (default: none, a tight loop)",
     )
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--churn", metavar="DATA_DIR", help=argparse.SUPPRESS)
-    parser.add_argument("argv", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.measure:
-        measure(args.argv)
-        return
     if args.churn:
         asyncio.run(churn_until_terminated(Path(args.churn), args.clients, args.client_pause))
         return

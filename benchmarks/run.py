@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -43,7 +44,8 @@ from urllib.parse import parse_qsl, urlencode
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sitegen import SiteInfo, generate  # noqa: E402  (benchmarks/ is not a package)
+import proctree  # noqa: E402  (benchmarks/ is not a package)
+from sitegen import SiteInfo, generate  # noqa: E402
 
 OUT = HERE / "out"
 PY = sys.executable
@@ -72,46 +74,9 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) 
     raise RuntimeError("server did not start listening")
 
 
-def _tree_pids(root: int) -> list[int]:
-    # /proc/PID/task/TID/children is cheap (no scan of all of /proc), which matters for a
-    # sampler running beside the crawler on a 2-core machine.
-    out, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        out.append(pid)
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError):
-            continue
-    return out
-
-
 def _cpu_seconds(root: int) -> float:
-    total = 0
-    for pid in _tree_pids(root):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-        except (OSError, IndexError, ValueError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _tree_rss_kb(root: int) -> int:
-    total = 0
-    for pid in _tree_pids(root):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-        except OSError:
-            continue
-    return total
+    """user + sys so far of a live process tree (the server's: sampled, not reaped)."""
+    return sum(proctree.cpu_seconds(pid) for pid in proctree.tree_pids(root))
 
 
 @dataclass
@@ -139,8 +104,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(site: Path, want: str) -> Iterator[Server]:
-    work = OUT / "server"
+def serve(site: Path, want: str, out: Path | None = None) -> Iterator[Server]:
+    """The site served on 127.0.0.1; its config and access log under `out` (default: OUT)."""
+    work = (out or OUT) / "server"
     if work.exists():
         shutil.rmtree(work)
     (work / "tmp").mkdir(parents=True)
@@ -294,7 +260,21 @@ def crawlers(concurrency: int) -> list[Crawler]:
                 "aiohttp",
             ],
         ),
+        Crawler(
+            "aiohttp baseline",
+            lambda url, tmp: [PY, str(HERE / "baseline_aiohttp.py"), url, "--concurrency", c],
+        ),
     ]
+    if importlib.util.find_spec("uvloop") is not None:
+        out.append(
+            Crawler(
+                "aiohttp baseline (uvloop)",
+                lambda url, tmp: [
+                    *[PY, str(HERE / "baseline_aiohttp.py"), url],
+                    *["--concurrency", c, "--uvloop"],
+                ],
+            )
+        )
     wget = shutil.which("wget")
     out.append(
         Crawler(
@@ -338,8 +318,6 @@ def crawlers(concurrency: int) -> list[Crawler]:
         )
     )
     try:
-        import importlib.util
-
         has_crawlee = importlib.util.find_spec("crawlee") is not None
     except (ImportError, ValueError):
         has_crawlee = False
@@ -372,6 +350,9 @@ class RunResult:
     rss_kb: int  # ru_maxrss of the process (and its waited-for children: max, not sum)
     tree_rss_kb: int  # sampled sum over the live process tree
     code: int
+    tree_pss_kb: int = 0  # sampled sum of PSS over the live process tree
+    cpu_s: float = 0.0  # user + sys of the whole process tree, exact (reaped by a subreaper)
+    cpu_ms_per_page: float = 0.0  # cpu_s / the site's pages, in ms
     distinct: int = 0
     missing: int = 0
     extra: int = 0
@@ -380,8 +361,8 @@ class RunResult:
     note: str = ""
 
 
-def spawn(argv: list[str], stderr_path: Path | None) -> int:
-    """Start argv in its own session; stdout to /dev/null, stderr to a file.
+def spawn(argv: list[str], stderr_path: Path | None, stdout_fd: int | None = None) -> int:
+    """Start argv in its own session; stdout to `stdout_fd` (else /dev/null), stderr to a file.
 
     posix_spawn (vfork+exec in glibc), not fork: a forked child inherits this process's
     RSS high-water mark, and ru_maxrss would then report the runner's memory, not the
@@ -389,7 +370,9 @@ def spawn(argv: list[str], stderr_path: Path | None) -> int:
     """
     actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_DUP2, stdout_fd, 1)
+        if stdout_fd is not None
+        else (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
         (
             os.POSIX_SPAWN_OPEN,
             2,
@@ -399,6 +382,18 @@ def spawn(argv: list[str], stderr_path: Path | None) -> int:
         ),
     ]
     return os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=actions, setsid=True)
+
+
+def _spawn_measured(argv: list[str], stderr_path: Path) -> tuple[int, proctree.Measured]:
+    """argv under a measure child (proctree.py): its pid, and its lines as they come."""
+    read_end, write_end = os.pipe()
+    try:
+        pid = spawn(proctree.measure_argv(argv), stderr_path, write_end)
+    finally:
+        os.close(write_end)
+    measured = proctree.Measured()
+    measured.follow(os.fdopen(read_end, encoding="utf-8"))
+    return pid, measured
 
 
 def run_one(crawler: Crawler, server: Server, expected: set[str]) -> RunResult:
@@ -413,35 +408,49 @@ def run_one(crawler: Crawler, server: Server, expected: set[str]) -> RunResult:
         # ru_maxrss: a child of *this* process would inherit the runner's RSS high-water
         # mark through fork/exec (Linux keeps the maximum in the signal struct).
         argv = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *argv]
-    started = time.perf_counter()
-    pid = spawn(argv, stderr_path)
-    peak_tree = 0
+    # The measure child reaps the crawler's whole tree and reports its CPU (proctree.py).
+    pid, measured = _spawn_measured(argv, stderr_path)
+    peaks = proctree.Peaks()
     done = threading.Event()
 
     def sample() -> None:
         # ru_maxrss misses a worker process's memory when the crawler has several: sample
-        # the whole tree's RSS as well.
-        nonlocal peak_tree
-        while not done.wait(0.2):
-            peak_tree = max(peak_tree, _tree_rss_kb(pid))
+        # the whole tree's RSS and PSS as well (GNU time's own process left out).
+        with contextlib.suppress(RuntimeError):
+            child = int(measured.take("PID", timeout=RUN_TIMEOUT))
+            while True:  # a first sample at once: wget may be done within 0.2 s
+                peaks.sample(child, skip_root=GNU_TIME is not None)
+                if done.wait(0.2):
+                    break
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     timer = threading.Timer(RUN_TIMEOUT, lambda: os.killpg(pid, signal.SIGKILL))
     timer.start()
     _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
     timer.cancel()
     done.set()
     sampler.join()
     code = os.waitstatus_to_exitcode(status)
-    stderr_text = stderr_path.read_text("utf-8", "replace") if stderr_path.exists() else ""
+    try:
+        # From the crawler's start to its exit, as the measure child saw it (not its own
+        # interpreter's start-up).
+        wall, code, _ = measured.returned
+        cpu = measured.cpu_s
+        note = measured.failure or ""
+    except RuntimeError:  # killed by the timeout: no figures
+        wall, cpu = RUN_TIMEOUT, 0.0
+        tail = stderr_path.read_text("utf-8", "replace").strip().splitlines()[-1:]
+        note = f"killed after {RUN_TIMEOUT:.0f} s" + (f": {tail[0][:120]}" if tail else "")
     rss = usage.ru_maxrss
     if GNU_TIME:
         with contextlib.suppress(OSError, ValueError, IndexError):
             rss = int(rss_path.read_text().split()[-1])
     shutil.rmtree(scratch, ignore_errors=True)
-    result = RunResult(crawler.name, wall, rss, max(peak_tree, rss), code)
+    result = RunResult(crawler.name, wall, rss, max(peaks.rss, rss), code)
+    result.tree_pss_kb = peaks.pss
+    result.cpu_s = cpu
+    result.cpu_ms_per_page = cpu / len(expected) * 1000
     result.server_cpu = server.cpu_seconds() - cpu_before
     entries = server.read_log(offset)
     ok: Counter[str] = Counter()
@@ -462,8 +471,7 @@ def run_one(crawler: Crawler, server: Server, expected: set[str]) -> RunResult:
     result.missing = len(expected - fetched)
     result.extra = sum(ok.values()) - result.distinct + sum(n - 1 for n in hops.values()) + other
     if code not in crawler.ok_codes:
-        tail = stderr_text.strip().splitlines()[-1:]
-        result.note = f"exit {code}" + (f": {tail[0][:120]}" if tail else "")
+        result.note = note[:140] if note else f"exit {code}"
     return result
 
 
@@ -479,15 +487,20 @@ def _fmt_range(values: list[float], fmt: str) -> str:
 def report(results: list[list[RunResult]], names: list[str], pages: int, server: Server) -> str:
     by_name: dict[str, list[RunResult]] = {n: [] for n in names}
     ratios: dict[str, list[float]] = {n: [] for n in names}
+    to_aiohttp: dict[str, list[float]] = {n: [] for n in names}
     for round_results in results:
         base = next((r for r in round_results if r.crawler == "httpx baseline"), None)
+        aim = next((r for r in round_results if r.crawler == "aiohttp baseline"), None)
         for r in round_results:
             by_name[r.crawler].append(r)
             if base is not None:
                 ratios[r.crawler].append(base.wall / r.wall)
+            if aim is not None:
+                to_aiohttp[r.crawler].append(aim.wall / r.wall)
     header = (
-        f"{'crawler':<28} {'pages/s':>22} {'ratio to httpx':>20} {'RSS MB':>7} "
-        f"{'tree MB':>8} {'srv CPU':>7}  exact page set?"
+        f"{'crawler':<28} {'pages/s':>22} {'ratio to httpx':>20} {'to aiohttp':>20} "
+        f"{'CPU ms/page':>20} "
+        f"{'RSS MB':>7} {'tree MB':>8} {'PSS MB':>7} {'srv CPU':>7}  exact page set?"
     )
     lines = [header, "-" * len(header)]
     for name in names:
@@ -497,6 +510,9 @@ def report(results: list[list[RunResult]], names: list[str], pages: int, server:
         rates = [pages / r.wall for r in runs]
         rss = statistics.median(r.rss_kb for r in runs) / 1024
         tree = statistics.median(r.tree_rss_kb for r in runs) / 1024
+        pss = statistics.median(r.tree_pss_kb for r in runs) / 1024
+        pss_text = f"{pss:.0f}" if pss else "n/a"  # no sample: gone within the first one
+        cpu = [r.cpu_ms_per_page for r in runs if r.cpu_s]
         srv = statistics.median(r.server_cpu / r.wall for r in runs) * 100
         worst = max(runs, key=lambda r: (r.missing + r.extra, r.extra))
         if all(r.missing == 0 and r.extra == 0 for r in runs):
@@ -508,13 +524,19 @@ def report(results: list[list[RunResult]], names: list[str], pages: int, server:
             exact += "; " + "; ".join(notes)
         lines.append(
             f"{name:<28} {_fmt_range(rates, '.0f'):>22} {_fmt_range(ratios[name], '.2f'):>20} "
-            f"{rss:>7.0f} {tree:>8.0f} {srv:>6.0f}%  {exact}"
+            f"{_fmt_range(to_aiohttp[name], '.2f'):>20} {_fmt_range(cpu, '.2f'):>20} "
+            f"{rss:>7.0f} {tree:>8.0f} {pss_text:>7} {srv:>6.0f}%  {exact}"
         )
     return "\n".join(lines)
 
 
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def benchmark(args: argparse.Namespace) -> None:
     t0 = time.monotonic()
+    load_before = _load()
     print(f"generating/reusing the site ({args.pages} pages) ...", flush=True)
     info: SiteInfo = generate(OUT / "site", args.pages, args.seed)
     expected = set(info.pages)
@@ -546,7 +568,8 @@ def benchmark(args: argparse.Namespace) -> None:
                 round_results.append(r)
                 print(
                     f"  round {k + 1}  {c.name:<28} {r.wall:6.1f} s  {args.pages / r.wall:6.0f} p/s"
-                    f"  rss {r.rss_kb / 1024:4.0f} MB  missing {r.missing} extra {r.extra}"
+                    f"  cpu {r.cpu_ms_per_page:5.2f} ms/p  rss {r.rss_kb / 1024:4.0f} MB"
+                    f"  pss {r.tree_pss_kb / 1024:4.0f} MB  missing {r.missing} extra {r.extra}"
                     f"  {r.note}",
                     flush=True,
                 )
@@ -555,13 +578,18 @@ def benchmark(args: argparse.Namespace) -> None:
         print(
             f"{args.pages} pages, C={args.concurrency}, {args.rounds} rounds, server: {server.kind}"
         )
+        print(f"load average before: {load_before}, after: {_load()} (1, 5, 15 min)")
         print(
             "pages/s = expected pages / wall time (process start to exit); ratio = baseline wall / "
-            "crawler wall in the same round;\nRSS = the crawler process's ru_maxrss (GNU time); "
-            "tree = sampled RSS sum of its process tree; srv CPU = server CPU time / crawler wall"
+            "crawler wall in the same round;\nCPU ms/page = user + sys of the whole process tree "
+            "(exact, reaped by a subreaper) / expected pages;\nRSS = the crawler process's "
+            "ru_maxrss (GNU time); tree = sampled RSS sum of its process tree; PSS = sampled PSS "
+            "sum of the tree (shared pages split);\nsrv CPU = server CPU time / crawler wall"
         )
         print(report(results, names, args.pages, server))
         if args.json:
+            # A list of rounds, each a list of runs (every RunResult field, cpu_ms_per_page and
+            # tree_pss_kb included).
             Path(args.json).write_text(
                 json.dumps([[r.__dict__ for r in rr] for rr in results], indent=1)
             )
@@ -670,6 +698,7 @@ def frontier(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -678,6 +707,12 @@ def main() -> None:
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
     parser.add_argument("--only", help="comma-separated substrings of crawler names to run")
     parser.add_argument("--json", help="also write every run's figures to this file")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=OUT,
+        help="where the site, the server's files and scratch dirs go (default: benchmarks/out)",
+    )
     parser.add_argument(
         "--frontier",
         action="store_true",
@@ -695,7 +730,8 @@ def main() -> None:
         help="how long each resumed crawl runs after its first request",
     )
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
+    OUT = args.out.resolve()
+    OUT.mkdir(parents=True, exist_ok=True)
     if args.frontier:
         frontier(args)
     else:
