@@ -303,6 +303,17 @@ def test_a_target_that_is_a_symlink_is_replaced_not_followed(tmp_path: Path) -> 
     assert outside.read_bytes()[:4] == ZSTD_MAGIC  # untouched
 
 
+def test_a_fifo_where_the_blob_should_be_does_not_hang_the_writer(tmp_path: Path) -> None:
+    _, rel = write_blob(tmp_path, PAGE)
+    (tmp_path / rel).unlink()
+    os.mkfifo(tmp_path / rel)
+    done: list[tuple[str, str]] = []
+    writer = threading.Thread(target=lambda: done.append(write_blob(tmp_path, PAGE)), daemon=True)
+    writer.start()
+    writer.join(timeout=10)
+    assert done and read_blob(tmp_path, rel) == PAGE and (tmp_path / rel).is_file()
+
+
 def test_a_new_shard_is_written_without_checking_for_its_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -49,7 +49,8 @@ _TMP_MAX_AGE_S = 24 * 3600
 # Directories (str, resolved) this process has made or proven: one mkdir each, not two per blob.
 _KNOWN_DIRS: set[str] = set()
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO planted where a blob should be must not hang the writer on open.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 # O_EXCL already makes a clash harmless (it fails, we take the next number); a clash needs a
 # leftover tmp of a dead writer that had our pid, so a few tries are plenty.
 _TMP_TRIES = 16
