@@ -4,10 +4,10 @@ Synchronous on purpose: called from worker threads and from the parse worker pro
 not open the database. The name is always the hash of the original bytes, never anything a URL or
 a server chose, so no stored name can escape the data dir (T16).
 
-A file holds the original bytes raw, or compressed: zstd (level 1) since this layout was made
-faster, zlib (level 1) before. Reading tells the three apart by content, never by a flag: the
-raw bytes hash to the name, a zstd frame starts with its magic number, anything else is tried
-as zlib; whatever decodes must hash to the name, or the blob is damaged.
+A file holds the original bytes raw, or compressed: zstd (level 1) when written now, zlib
+(level 1) when written by earlier versions. Reading tells the three apart by content, never by a
+flag: the raw bytes hash to the name, a zstd frame starts with its magic number, anything else
+is tried as zlib; whatever decodes must hash to the name, or the blob is damaged.
 
 The write path is what a parse worker spends its time on, so it works on `str` paths with `os`
 calls, resolves the data dir once per process and proves each shard directory once per process
