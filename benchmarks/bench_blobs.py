@@ -14,6 +14,7 @@ Figures only: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import secrets
@@ -44,12 +45,17 @@ def current_write(data_dir: Path, data: bytes) -> tuple[str, str]:
 _LEGACY_KNOWN: set[Path] = set()
 
 
+@functools.lru_cache(maxsize=16)
+def _legacy_resolved(data_dir: Path) -> Path:
+    return data_dir.resolve()
+
+
 def legacy_write(data_dir: Path, data: bytes) -> tuple[str, str]:
     """The write path as it was before zstd (sync=False, compress=True): for --compare only."""
     data_dir = Path(data_dir)
     sha = hashlib.sha256(data).hexdigest()
     relative = f"blobs/{sha[:2]}/{sha}"
-    base = data_dir.resolve()
+    base = _legacy_resolved(data_dir)  # it was cached per data dir, the target was not
     target = (base / relative).resolve()
     if not target.is_relative_to(base / "blobs"):
         raise blobs.BlobError(relative)
