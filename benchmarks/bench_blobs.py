@@ -101,6 +101,7 @@ def load_pages(pages: int, seed: int) -> list[bytes]:
 
 
 _FLOOR_SERIAL = iter(range(1 << 62))
+_SPREAD = blobs.spread_subdirectories  # as imported: --no-spread turns off the store's only
 
 
 def floor_writer(spread: bool) -> Writer:
@@ -116,7 +117,7 @@ def floor_writer(spread: bool) -> Writer:
             if not os.path.isdir(blobs_dir):
                 os.mkdir(blobs_dir, 0o700)
                 if spread:
-                    blobs.spread_subdirectories(blobs_dir)
+                    _SPREAD(blobs_dir)
             os.mkdir(shard, 0o700)
         tmp = f"{shard}/.tmp-{number}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
@@ -174,8 +175,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--compare", action="store_true", help="also run the previous writer")
     parser.add_argument("--tmp", type=Path, default=None, help="where the data dirs go")
+    parser.add_argument(
+        "--no-spread", action="store_true", help="current writer without the shard-placement hint"
+    )
     args = parser.parse_args()
     bodies = load_pages(args.pages, args.seed)
+    if args.no_spread:
+        blobs.spread_subdirectories = lambda directory: False
     parent = args.tmp or Path(tempfile.gettempdir())
     total = sum(map(len, bodies))
     print(f"{len(bodies)} pages, {total / len(bodies) / 1024:.1f} KB average, sync=False")

@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import os
 import re
+import sys
 import threading
 import time
 import zlib
@@ -198,10 +199,12 @@ def _open_shard(base: str, shard: str, sync: bool) -> bool:
     return made
 
 
-# Linux's FS_IOC_GETFLAGS / FS_IOC_SETFLAGS and FS_TOPDIR_FL (`chattr +T`).
+# Linux's FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (as numbered on 64-bit; elsewhere they fail
+# harmlessly with ENOTTY) and FS_TOPDIR_FL (`chattr +T`).
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IOC_SETFLAGS = 0x40086602
 _FS_TOPDIR_FL = 0x00020000
+_HAS_FS_FLAGS = sys.platform == "linux"
 
 
 def spread_subdirectories(directory: str) -> bool:
@@ -216,6 +219,8 @@ def spread_subdirectories(directory: str) -> bool:
     allocator spreads the shards over the groups with the most free inodes. A hint only: file
     systems without it (tmpfs, btrfs, ...) refuse it and nothing else changes.
     """
+    if not _HAS_FS_FLAGS:
+        return False
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
