@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zlib
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from tui_scraper.backends.sqlite import BlobError, BlobStore, Store, read_blob, write_blob
 from tui_scraper.backends.sqlite import blobs as blobs_module
@@ -22,7 +22,7 @@ def test_write_read_compressed_and_raw(tmp_path: Path) -> None:
     assert sha == hashlib.sha256(text).hexdigest()
     assert rel == f"blobs/{sha[:2]}/{sha}"
     stored = (tmp_path / rel).read_bytes()
-    assert zlib.decompress(stored) == text and len(stored) < len(text)
+    assert zstandard.decompress(stored) == text and len(stored) < len(text)
     assert read_blob(tmp_path, rel) == text
     noise = os.urandom(5000)
     sha2, rel2 = write_blob(tmp_path, noise, compress=True)  # incompressible: kept raw

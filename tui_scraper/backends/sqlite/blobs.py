@@ -3,22 +3,38 @@
 Synchronous on purpose: called from worker threads and from the parse worker process, which must
 not open the database. The name is always the hash of the original bytes, never anything a URL or
 a server chose, so no stored name can escape the data dir (T16).
+
+A file holds the original bytes raw, or compressed: zstd (level 1) when written now, zlib
+(level 1) when written by earlier versions. Reading tells the three apart by content, never by a
+flag: the raw bytes hash to the name, a zstd frame starts with its magic number, anything else
+is tried as zlib; whatever decodes must hash to the name, or the blob is damaged.
+
+The write path is what a parse worker spends its time on, so it works on `str` paths with `os`
+calls, resolves the data dir once per process and proves each shard directory once per process
+(the name inside a shard is a hex digest we computed: it cannot point anywhere else). Paths that
+come from outside (rows read back, `read_blob`, `verify`) get the full proof every time.
 """
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import functools
 import hashlib
+import itertools
 import os
 import re
-import secrets
+import sys
+import threading
 import time
 import zlib
 from pathlib import Path
 from typing import Any
+
+import zstandard
 
 from ...domain.errors import ScraperError
 from ...paths import FILE_MODE, mkdir_private
@@ -31,16 +47,64 @@ _EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 _REL_RE = re.compile(r"^blobs/([0-9a-f]{2})/([0-9a-f]{64})$")
 # A tmp file whose writer pid is gone is garbage at once; this bounds a pid that was reused.
 _TMP_MAX_AGE_S = 24 * 3600
-# Shard directories this process has made or seen: one mkdir each, not two per blob.
-_KNOWN_DIRS: set[Path] = set()
+# Directories (str, resolved) this process has made or proven: one mkdir each, not two per blob.
+_KNOWN_DIRS: set[str] = set()
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO planted where a blob should be must not hang the writer on open.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+# O_EXCL already makes a clash harmless (it fails, we take the next number); a clash needs a
+# leftover tmp of a dead writer that had our pid, so a few tries are plenty.
+_TMP_TRIES = 16
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# Level 1: HTML shrinks a little better than with zlib level 1, at about 40 % of its cost;
+# levels 2-3 gain under 2 % of size for 10-30 % more time (benchmarks/bench_blobs.py).
+ZSTD_LEVEL = 1
+# What our level-1 frames need is far below this; a damaged header asking for more is refused
+# instead of making us allocate it (libzstd's own default limit is 128 MiB).
+_ZSTD_MAX_WINDOW = 8 * 1024 * 1024
 
 
 class BlobError(ScraperError):
     """A blob path is malformed, missing, or its contents do not match its name."""
 
 
+class _Codecs(threading.local):
+    """One zstd compressor and decompressor per thread: each holds a native context that is
+    costly to build and must not be used by two threads at once (downloads are written from
+    `asyncio.to_thread`, pages from the parse workers)."""
+
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self.decompressor = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW)
+
+
+_CODECS = _Codecs()
+
+
+def zstd_compressor() -> zstandard.ZstdCompressor:
+    """This thread's compressor (what new blobs are written with)."""
+    return _CODECS.compressor
+
+
+class _Pid:
+    """os.getpid() without a system call per blob; refreshed in a forked child."""
+
+    value = os.getpid()
+
+    @classmethod
+    def refresh(cls) -> None:
+        cls.value = os.getpid()
+
+
+os.register_at_fork(after_in_child=_Pid.refresh)
+# Tmp names need only be unique among this process's writers (the pid separates processes);
+# next() on a count is atomic under the GIL, so threads never share a number.
+_TMP_SERIAL = itertools.count()
+
+
 def write_blob(
-    data_dir: Path, data: bytes, *, compress: bool = True, sync: bool = True
+    data_dir: Path | str, data: bytes, *, compress: bool = True, sync: bool = True
 ) -> tuple[str, str]:
     """Store `data` below `data_dir`/blobs; return (sha256 hex of `data`, "blobs/ab/<sha>").
 
@@ -51,42 +115,35 @@ def write_blob(
     makes before the COMMIT that names these blobs (an fsync per page capped a crawl at the
     disk's fsync rate: ~50 pages/s on this VM).
     """
-    data_dir = Path(data_dir)
+    return _write(_base(os.fspath(data_dir)), data, compress, sync)
+
+
+def _write(base: str, data: bytes, compress: bool, sync: bool) -> tuple[str, str]:
     sha = hashlib.sha256(data).hexdigest()
     relative = f"{BLOBS_DIRNAME}/{sha[:2]}/{sha}"
-    target = _inside(data_dir, relative)
-    if _holds(target, sha):
+    shard = f"{base}/{relative[:8]}"
+    target = f"{shard}/{sha}"
+    # A shard made just now is empty: nothing in it to check (another process storing the same
+    # bytes in the same instant would only make the replace below swap equal contents).
+    made_now = shard not in _KNOWN_DIRS and _open_shard(base, shard, sync)
+    if not made_now and _holds(target, sha):
         return sha, relative
     # Missing, or there but wrong (truncated, zeroed, half-written by a dying disk): write it
     # (again). os.replace swaps the bad file atomically, so no reader ever sees a partial one.
-    blobs_dir = data_dir / BLOBS_DIRNAME
-    shard = target.parent
-    if shard not in _KNOWN_DIRS:
-        _make_dir(blobs_dir, data_dir, sync=sync)
-        _make_dir(shard, blobs_dir, sync=sync)
-        _KNOWN_DIRS.add(shard)
     payload = data
     if compress:
-        # Level 1: HTML still shrinks ~4x, at a fifth of level 6's cost (2.2 ms for 34 KB here).
-        packed = zlib.compress(data, 1)
-        # Already-compressed media does not shrink: keep it raw; read() tells the two apart by hash.
+        packed = _CODECS.compressor.compress(data)
+        # Already-compressed media does not shrink: keep it raw; reading tells the two apart.
         if len(packed) < len(data):
             payload = packed
-    tmp = shard / f"{_TMP_PREFIX}{sha[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
-    except OSError:
-        # blobs/ or the shard was removed (or replaced) since we made it: forget that we did,
-        # so a resumed crawl in this process makes it again. The error itself is ours to report
-        # (a storage fault), not the page's.
-        _KNOWN_DIRS.discard(shard)
-        raise
+    fd, tmp = _create_tmp(base, shard, sha)
     try:
         try:
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            written = os.write(fd, payload)
+            if written < len(payload):
+                view = memoryview(payload)[written:]
+                while view:
+                    view = view[os.write(fd, view) :]
             if sync:
                 os.fsync(fd)
         finally:
@@ -101,29 +158,139 @@ def write_blob(
     return sha, relative
 
 
-def _holds(path: Path, sha: str) -> bool:
-    """True when `path` holds the blob named `sha` (raw or zlib-compressed).
+def _create_tmp(base: str, shard: str, sha: str) -> tuple[int, str]:
+    prefix = f"{shard}/{_TMP_PREFIX}{sha[:16]}-{_Pid.value}-"
+    for _ in range(_TMP_TRIES):
+        tmp = f"{prefix}{next(_TMP_SERIAL):08x}"
+        try:
+            return os.open(tmp, _TMP_FLAGS, FILE_MODE), tmp
+        except FileExistsError:
+            continue  # a dead writer's leftover with our pid: take the next number
+        except OSError:
+            # blobs/ or the shard was removed (or replaced) since we made it: forget that we
+            # did, so a resumed crawl in this process makes it again. The error itself is ours
+            # to report (a storage fault), not the page's.
+            _KNOWN_DIRS.discard(shard)
+            _KNOWN_DIRS.discard(f"{base}/{BLOBS_DIRNAME}")
+            raise
+    raise FileExistsError(f"{shard}: no free tmp name after {_TMP_TRIES} tries")
+
+
+def _open_shard(base: str, shard: str, sync: bool) -> bool:
+    """Make blobs/ and the shard (0700) where missing, and prove that both are what their names
+    say: a symlink leading elsewhere would take every blob written through it there. Once per
+    directory per process; True when the shard was made by this call (so it is empty)."""
+    blobs_dir = f"{base}/{BLOBS_DIRNAME}"
+    try:
+        if blobs_dir not in _KNOWN_DIRS:
+            if _make_dir(blobs_dir, base, sync=sync):
+                spread_subdirectories(blobs_dir)
+            if os.path.realpath(blobs_dir) != blobs_dir:
+                raise BlobError(f"{blobs_dir} resolves outside {base}")
+            _KNOWN_DIRS.add(blobs_dir)
+        made = _make_dir(shard, blobs_dir, sync=sync)
+    except OSError:
+        _KNOWN_DIRS.discard(blobs_dir)  # removed or replaced: make (and prove) it again
+        raise
+    # One we just made is a directory in blobs/; one that was there may be a symlink.
+    if not made and not os.path.realpath(shard).startswith(f"{blobs_dir}/"):
+        raise BlobError(f"{shard} resolves outside {blobs_dir}")
+    _KNOWN_DIRS.add(shard)
+    return made
+
+
+# Linux's FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (as numbered on 64-bit; elsewhere they fail
+# harmlessly with ENOTTY) and FS_TOPDIR_FL (`chattr +T`).
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_TOPDIR_FL = 0x00020000
+_HAS_FS_FLAGS = sys.platform == "linux"
+
+
+def spread_subdirectories(directory: str) -> bool:
+    """Ask the file system to place `directory`'s subdirectories apart (`chattr +T`); True if it
+    took the hint.
+
+    ext4 puts a new directory's inode, and then the files made in it, in its parent's block
+    group. All 256 shards would share one group, the one around the data dir, where whatever
+    else is created and deleted there (other data dirs, temp files) leaves freed inodes that a
+    file system without a journal walks past one by one before it may reuse them: making each
+    blob file then costs several times what it costs in a quiet group. With the flag the
+    allocator spreads the shards over the groups with the most free inodes. A hint only: file
+    systems without it (tmpfs, btrfs, ...) refuse it and nothing else changes.
+    """
+    if not _HAS_FS_FLAGS:
+        return False
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        if flags[0] & _FS_TOPDIR_FL:
+            return True
+        flags[0] |= _FS_TOPDIR_FL
+        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags, True)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _holds(target: str, sha: str) -> bool:
+    """True when `target` holds the blob named `sha` (raw, zstd- or zlib-compressed).
 
     Checked before trusting an existing blob: an empty file is rejected by its size alone; any
     other is read and hashed, which costs about what writing it again would (a page is tens of
-    KB) and happens only when the same content is stored twice.
+    KB) and happens only when the same content is stored twice. A symlink is never followed:
+    it is replaced by the file itself.
     """
     try:
-        if path.stat().st_size == 0:
-            return sha == _EMPTY_SHA
-        raw = path.read_bytes()
+        fd = os.open(target, _READ_FLAGS)
     except OSError:
         return False
-    return _matches(raw, sha)
-
-
-def _matches(raw: bytes, sha: str) -> bool:
-    if hashlib.sha256(raw).hexdigest() == sha:
-        return True
     try:
-        return hashlib.sha256(zlib.decompress(raw)).hexdigest() == sha
-    except zlib.error:
+        with open(fd, "rb", closefd=True) as file:
+            if os.fstat(fd).st_size == 0:
+                return sha == _EMPTY_SHA
+            raw = file.read()
+    except OSError:
         return False
+    return _decoded(raw, sha) is not None
+
+
+def _decoded(raw: bytes, sha: str) -> bytes | None:
+    """The original bytes of a blob file's contents, or None when they are not the blob `sha`.
+
+    The raw hash is tried first: a raw download may itself be a zstd or zlib file, and is then
+    never decompressed."""
+    if hashlib.sha256(raw).hexdigest() == sha:
+        return raw
+    if raw[:4] == ZSTD_MAGIC:
+        data = _zstd_decompress(raw)
+    else:
+        try:
+            data = zlib.decompress(raw)  # written by versions before zstd
+        except zlib.error:
+            return None
+    if data is None or hashlib.sha256(data).hexdigest() != sha:
+        return None
+    return data
+
+
+def _zstd_decompress(raw: bytes) -> bytes | None:
+    """One whole zstd frame, nothing after it; None when damaged. Streamed, so a damaged
+    header that claims a huge size allocates only what the frame really decodes to."""
+    stream = _CODECS.decompressor.decompressobj()
+    try:
+        data = stream.decompress(raw)
+    except zstandard.ZstdError:
+        return None
+    if not stream.eof or stream.unused_data:
+        return None
+    return data
 
 
 def blob_present(data_dir: Path, relative_path: str) -> bool:
@@ -171,22 +338,16 @@ def _load_syncfs() -> Any:
 _LIBC_SYNCFS = _load_syncfs()
 
 
-def read_blob(data_dir: Path, relative_path: str) -> bytes:
+def read_blob(data_dir: Path | str, relative_path: str) -> bytes:
     """The original bytes of a stored blob (decompressed when it was stored compressed)."""
     path = _inside(Path(data_dir), relative_path)
-    sha = path.name
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise BlobError(f"blob {relative_path} is missing") from None
-    if hashlib.sha256(raw).hexdigest() == sha:
-        return raw
-    try:
-        data = zlib.decompress(raw)
-    except zlib.error:
-        raise BlobError(f"blob {relative_path} is corrupt") from None
-    if hashlib.sha256(data).hexdigest() != sha:
-        raise BlobError(f"blob {relative_path} does not match its hash")
+    data = _decoded(raw, path.name)
+    if data is None:
+        raise BlobError(f"blob {relative_path} is corrupt or does not match its hash")
     return data
 
 
@@ -195,6 +356,7 @@ class BlobStore:
 
     def __init__(self, blobs_dir: Path) -> None:
         self.blobs_dir = Path(blobs_dir)  # data_dir / "blobs": what gc_tmp walks
+        self._data_dir = os.fspath(self.blobs_dir.parent)  # as given; resolved per process
 
     @property
     def data_dir(self) -> Path:
@@ -203,7 +365,7 @@ class BlobStore:
 
     def write(self, data: bytes, *, compress: bool = True, sync: bool = True) -> tuple[str, str]:
         """See write_blob. Picklable (a path): the parse workers are handed this to write with."""
-        return write_blob(self.data_dir, data, compress=compress, sync=sync)
+        return _write(_base(self._data_dir), data, compress, sync)
 
     def read(self, relative_path: str) -> bytes:
         return read_blob(self.data_dir, relative_path)
@@ -255,15 +417,22 @@ def _resolved(data_dir: Path) -> Path:
     return data_dir.resolve()
 
 
-def _make_dir(path: Path, parent: Path, *, sync: bool = True) -> None:
-    if not mkdir_private(path):
-        return
+@functools.lru_cache(maxsize=16)
+def _base(data_dir: str) -> str:
+    """The data dir, resolved once per process: the one symlink walk a write path needs."""
+    return os.path.realpath(data_dir)
+
+
+def _make_dir(path: str, parent: str, *, sync: bool = True) -> bool:
+    if not mkdir_private(Path(path)):
+        return False
     # The new directory entry must be durable before a file inside it can be.
     if sync:
         _fsync_dir(parent)
+    return True
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
