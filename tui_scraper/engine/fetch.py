@@ -322,17 +322,16 @@ class Fetcher:
         from httpx_aiohttp import AiohttpTransport
 
         policy = self.addresses
+        verify = ssl_context if ssl_context is not None else shared_ssl_context()
 
         def make_session() -> aiohttp.ClientSession:
             # Built lazily, on the first request, inside the running loop (aiohttp requires one).
-            # So is the default TLS context: loading the CA bundle is a long stretch of CPU that
-            # a crawl of http:// pages never needs.
-            verify = ssl_context if ssl_context is not None else shared_ssl_context()
             connector = aiohttp.TCPConnector(
                 limit=concurrency,
                 resolver=policy,  # connect only to addresses the policy checked (no rebinding)
                 use_dns_cache=False,  # the policy caches for the fetcher's life
                 keepalive_timeout=15.0,
+                # The transport's own `verify` only reaches connectors it builds itself.
                 ssl=verify,
             )
             return aiohttp.ClientSession(
@@ -342,9 +341,7 @@ class Fetcher:
                 trust_env=trust_env,
             )
 
-        # With a session factory the transport never uses its own `verify`; the connector's
-        # `ssl` above is what verifies. False only keeps the transport from loading a CA bundle.
-        return AiohttpTransport(client=make_session, verify=False)
+        return AiohttpTransport(client=make_session, verify=verify)
 
     async def aclose(self) -> None:
         await self._client.aclose()

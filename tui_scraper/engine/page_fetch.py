@@ -87,12 +87,7 @@ class FetchSettings:
             allow_private=self.allow_private,
             secret_headers=dict(self.secret_headers) if self.secret_headers else None,
             secret_origin=self.secret_origin,
-            # The default one is made on the first https request, not here (see fetch.py).
-            ssl_context=(
-                tls_context(self.ca_bundle, self.insecure)
-                if self.ca_bundle is not None or self.insecure
-                else None
-            ),
+            ssl_context=tls_context(self.ca_bundle, self.insecure),
         )
 
 
