@@ -38,6 +38,7 @@ from .fetch import FetchError
 from .frames import FrameReader, encode
 from .page_fetch import BodyRules, FetchedPage, FetchSettings, PageRequest, fetch_page
 from .parse import PageJob, ParseError, ProcessedPage
+from .tls import shared_ssl_context
 
 __all__ = ["SLOT_FIELDS", "picklable", "shared_slot", "worker_main"]
 
@@ -249,3 +250,8 @@ def picklable(exc: Exception) -> Exception:
 def shared_slot(ctx: Any) -> Any:
     """The parse slot, in memory both processes see (see the module doc)."""
     return ctx.RawArray(c_double, SLOT_FIELDS)
+
+
+# Made at import: the forkserver preloads this module, so it loads the CA bundle once and every
+# worker forked from it shares the context, instead of each spending that CPU at its start.
+shared_ssl_context()
