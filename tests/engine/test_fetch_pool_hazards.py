@@ -317,13 +317,23 @@ async def test_cancelled_caller_does_not_disturb_the_pool(
         assert pool.lost == pool.crashes == 0 and all(not w.inflight for w in pool._live)
 
 
-async def test_aclose_stops_workers_and_refuses_work(server: SiteServer, tmp_path: Path) -> None:
-    pool = _pool(server.base, tmp_path / "blobs", workers=2)
+@pytest.mark.parametrize("busy", ["fetching", "parsing"])
+async def test_aclose_stops_workers_and_refuses_work(
+    busy: str, server: SiteServer, tmp_path: Path
+) -> None:
+    """Closed while a worker waits on a server that never answers, or is deep in a parse that
+    would take a minute: both end within the close's grace time."""
+    pool = _pool(server.base, tmp_path / "blobs", workers=2, deadline=600.0)
     await asyncio.wait_for(pool.wait_ready(), 60)
     procs = [w.proc for w in pool._live]
-    waiting = _get(pool, server.base + "/hang")
-    while not any(w.inflight for w in pool._live):
-        await asyncio.sleep(0.01)
+    if busy == "fetching":
+        waiting = _get(pool, server.base + "/hang")
+        while not any(w.inflight for w in pool._live):
+            await asyncio.sleep(0.01)
+    else:
+        waiting = _get(pool, server.base + "/nested-100k")
+        while not any(w.slot[0] for w in pool._live):
+            await asyncio.sleep(0.01)
     await asyncio.wait_for(pool.aclose(), 10)
     with pytest.raises(WorkerLost):
         await asyncio.wait_for(waiting, 10)  # what was in flight is not left hanging
@@ -422,6 +432,8 @@ async def test_workers_that_cannot_start_fail_the_queue(
         assert pool._spawning == 0 and pool.pids == []
         with pytest.raises(ParseWorkerUnavailable):
             await asyncio.wait_for(_get(pool, server.base + "/"), 60)
+        await asyncio.wait_for(pool.wait_ready(), 60)  # returns: none could be started
+        assert pool.pids == []
 
 
 # --------------------------------------------------------------------------------------------------

@@ -138,10 +138,10 @@ class FetchPool:
         self._ensure_workers()
 
     async def wait_ready(self) -> None:
-        """Until every worker said it runs (tests)."""
+        """Until every worker said it runs, or none can be started (tests)."""
         self.start()
         while self._spawning or not all(w.ready for w in self._live) or not self._live:
-            if self._closed:
+            if self._closed or self._given_up or not (self._live or self._spawning):
                 return
             await asyncio.sleep(0.01)
 
