@@ -11,6 +11,8 @@ CORE = [
     "tui_scraper.engine.crawler",
     "tui_scraper.engine.parse",
     "tui_scraper.engine.parse_pool",
+    "tui_scraper.engine.fetch_pool",
+    "tui_scraper.engine.fetch_worker",
     "tui_scraper.runtime.manager",
     "tui_scraper.runtime.worker",
     "tui_scraper.export",

@@ -84,7 +84,7 @@ def descendants(pid: int | None = None) -> list[int]:
 
 def same_session(pids: Iterable[int]) -> list[int]:
     """The processes of `pids` in this process's session. A background worker is our child
-    too, but it runs in a session of its own (setsid), as do its parse workers: not ours to
+    too, but it runs in a session of its own (setsid), as do its fetch workers: not ours to
     end."""
     try:
         ours = os.getsid(0)
@@ -99,10 +99,10 @@ def same_session(pids: Iterable[int]) -> list[int]:
 
 
 def kill_helpers() -> None:
-    """SIGKILL every helper process (parse workers, their forkserver, the resource tracker),
+    """SIGKILL every helper process (fetch workers, their forkserver, the resource tracker),
     never a background worker this process started (it crawls on without us).
 
-    Before our own exit, not after: a parse worker busy with a page would otherwise run on for
+    Before our own exit, not after: a fetch worker busy with a page would otherwise run on for
     seconds, and then die on a broken pipe with a traceback on the terminal.
     """
     pids = same_session(descendants())

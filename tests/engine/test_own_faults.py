@@ -1,6 +1,6 @@
 """In-process crawls (real store, real HTTP on 127.0.0.1) for what the CLI tests cannot see:
 the live figures, the batch bound, and faults that need a hook to happen on cue (MemoryError,
-EMFILE when a parse worker starts)."""
+EMFILE when a fetch worker starts)."""
 
 from __future__ import annotations
 
@@ -225,7 +225,7 @@ def test_our_faults_are_told_from_the_pages() -> None:
         OSError(errno.ENOTDIR, "Not a directory"),
         OSError(errno.EROFS, "Read-only file system"),
         StorageUnavailable("disk full"),
-        parse.ParseWorkerUnavailable("cannot start a parse worker"),
+        parse.ParseWorkerUnavailable("cannot start a fetch worker"),
         RuntimeError("can't start new thread"),
     ):
         assert is_our_fault(ours), ours

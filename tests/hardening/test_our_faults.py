@@ -132,7 +132,7 @@ def test_descriptor_limit_caps_concurrency(tmp_path: Path) -> None:
 
 
 def test_no_descriptor_for_a_parse_worker_stops_resumably(tmp_path: Path) -> None:
-    """T41b: a limit so low that no parse worker can start (EMFILE): not `completed`, exit 0, but
+    """T41b: a limit so low that no fetch worker can start (EMFILE): not `completed`, exit 0, but
     interrupted with one line; resumed under the normal limit, the crawl completes."""
     server = SiteServer(generated_site(50)).start()
     data = tmp_path / "d"

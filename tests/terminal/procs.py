@@ -63,7 +63,7 @@ def _parents() -> dict[int, int]:
 
 
 def tree(root: int) -> list[int]:
-    """`root` and every process below it (parse workers are grandchildren, via the forkserver)."""
+    """`root` and every process below it (fetch workers are grandchildren, via the forkserver)."""
     parents = _parents()
     found = [root]
     for pid in found:

@@ -87,7 +87,7 @@ def test_terminal_escapes_never_reach_the_tty(tmp_path: Path) -> None:
         except OSError:
             pass
         try:
-            procs.wait_gone(tree, timeout=30)  # the app, its parse workers and their helpers
+            procs.wait_gone(tree, timeout=30)  # the app, its fetch workers and their helpers
         finally:
             procs.kill_all(p for p in tree if procs.alive(p))
             with contextlib.suppress(ChildProcessError):

@@ -96,7 +96,7 @@ async def test_a_killed_worker_shows_interrupted_and_p_resumes_it(
         assert isinstance(screen, ProgressScreen)
         await until(pilot, lambda: done_shown(screen_text(app)) > 0, LIVE_S)
         loop = asyncio.get_running_loop()
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its parse workers
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its fetch workers
         killed_at = loop.time()
         await until(pilot, lambda: "INTERRUPTED" in screen_text(app), LIVE_S)
         # "within about a second" (printed, not asserted tight: the machine is shared)

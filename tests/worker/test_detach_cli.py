@@ -90,7 +90,7 @@ def test_sigkill_of_the_worker_reads_interrupted_at_once_and_resume_detach_compl
     session_id, _took, _ = _detach(data_dir, "crawl", f"{site.base}/", "--rate", "20")
     pid = worker_pid(data_dir, session_id)
     wait_for(lambda: done_pages(data_dir) >= 10, timeout=30)
-    os.killpg(pid, signal.SIGKILL)  # the worker leads its own group: its parse workers too
+    os.killpg(pid, signal.SIGKILL)  # the worker leads its own group: its fetch workers too
     killed_at = time.monotonic()
     wait_for(lambda: not lease_held(data_dir, session_id), timeout=5)
     listed = sessions_json(data_dir)

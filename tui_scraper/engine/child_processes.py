@@ -1,8 +1,8 @@
-"""How the crawl starts its helper processes (fetch workers, parse workers), and reaps them.
+"""How the crawl starts its fetch worker processes, and reaps them.
 
 Always with the forkserver method (spawn where it does not exist), never fork: the crawl's
 process holds SQLite connections, and a forked copy of those corrupts databases
-(https://www.sqlite.org/howtocorrupt.html). The forkserver preloads the worker modules (and so
+(https://www.sqlite.org/howtocorrupt.html). The forkserver preloads the worker module (and so
 httpx, aiohttp and selectolax), so a worker, or its replacement after a kill, is a cheap fork of a
 clean interpreter that already imported them.
 """
@@ -23,7 +23,7 @@ except ImportError:  # Windows
 
 __all__ = ["enlarge_pipe", "no_cwd_on_child_path", "process_context", "reap"]
 
-_PRELOAD = ["tui_scraper.engine.fetch_worker", "tui_scraper.engine.parse_pool"]
+_PRELOAD = ["tui_scraper.engine.fetch_worker"]
 _PIPE_BYTES = 1024 * 1024
 
 

@@ -116,6 +116,9 @@ class FetchPool:
         self._closed = False
         self._failed_starts = 0  # workers in a row that died before saying "ready"
         self._deaths_without_answer = 0
+        # Set when the queue was failed because workers keep dying: none is started again until
+        # the next request asks (a crawl stopping on it must not fork dying workers meanwhile).
+        self._given_up = False
         self._crashes_by_url: dict[str, int] = {}
         # Set when no worker can be started: every request from then on fails with it.
         self.unavailable: ParseWorkerUnavailable | None = None
@@ -138,13 +141,14 @@ class FetchPool:
         """Start the workers now rather than on the first request (they import while the crawl
         gets ready)."""
         self._loop = asyncio.get_running_loop()
+        self._given_up = False
         self._ensure_workers()
 
     async def wait_ready(self) -> None:
-        """Until every worker said it runs (tests)."""
+        """Until every worker said it runs, or none can be started (tests)."""
         self.start()
         while self._spawning or not all(w.ready for w in self._live) or not self._live:
-            if self._closed:
+            if self._closed or self._given_up or not (self._live or self._spawning):
                 return
             await asyncio.sleep(0.01)
 
@@ -157,6 +161,7 @@ class FetchPool:
         self._next_id += 1
         pending = _Request(self._next_id, request, hop_check, loop.create_future())
         self._pending.append(pending)
+        self._given_up = False
         self._ensure_workers()
         self._dispatch()
         # A cancelled caller cancels the future: a queued request is then skipped by _dispatch,
@@ -202,7 +207,11 @@ class FetchPool:
 
     def _ensure_workers(self) -> None:
         loop = asyncio.get_running_loop()
-        while not self._closed and len(self._live) + self._spawning < self.workers:
+        while (
+            not self._closed
+            and not self._given_up
+            and len(self._live) + self._spawning < self.workers
+        ):
             self._spawning += 1
             spawn = loop.create_task(self._spawn_one())
             self._spawn_tasks.add(spawn)
@@ -282,6 +291,7 @@ class FetchPool:
             self._failed_starts += 1
             if self._failed_starts >= _MAX_FAILED_STARTS:
                 self._failed_starts = 0
+                self._given_up = True
                 self._fail_all(ParseWorkerUnavailable("fetch workers keep dying at start"))
         elif timed_out is None:
             self.crashes += 1
@@ -291,6 +301,7 @@ class FetchPool:
             _fail(pending, self._verdict_for(pending, current, timed_out is not None))
         if self._deaths_without_answer >= _MAX_DEATHS_WITHOUT_ANSWER:
             self._deaths_without_answer = 0
+            self._given_up = True
             self._fail_all(ParseWorkerUnavailable("fetch workers keep dying"))
         if not self._closed:
             self._ensure_workers()

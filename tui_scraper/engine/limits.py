@@ -15,7 +15,9 @@ except ImportError:  # Windows: no RLIMIT_NOFILE to respect
 # lease lock, the event loop's selector and self-pipe, the resolver's and to_thread's threads,
 # the forkserver and its socket, headroom for a blob being written and a robots.txt fetch.
 BASE_DESCRIPTORS = 40
-PER_PARSE_WORKER = 4  # two pipes, both ends until the child has started
+# A fetch worker costs the crawl's process its two pipe ends and the two descriptors the
+# forkserver start keeps for it (its status pipe and a copy of its data pipe).
+PER_FETCH_WORKER = 4
 # A request holds its socket, and at times a second descriptor (the blob it writes, a DNS query).
 PER_REQUEST = 2
 
@@ -30,10 +32,10 @@ def open_files_limit() -> int | None:
     return int(soft)
 
 
-def capped_concurrency(wanted: int, parse_workers: int) -> tuple[int, int | None]:
+def capped_concurrency(wanted: int, fetch_workers: int) -> tuple[int, int | None]:
     """(the concurrency the descriptor limit can serve, the limit); never below 1."""
     limit = open_files_limit()
     if limit is None:
         return wanted, None
-    room = limit - BASE_DESCRIPTORS - PER_PARSE_WORKER * parse_workers
+    room = limit - BASE_DESCRIPTORS - PER_FETCH_WORKER * fetch_workers
     return max(1, min(wanted, room // PER_REQUEST)), limit

@@ -1,22 +1,15 @@
 """Page processing: decode, parse, extract, find links, store the blob. Pure apart from the blob
-write; runs in a parse worker process (`parse_pool.ParsePool`), never on the event loop.
+write; runs in the fetch worker process that fetched the page (`fetch_worker`), so a body never
+crosses a process boundary, or in a thread with `parse_workers=0` (`parse_pool`); never on the
+crawl's own event loop.
 
 Why a worker *process*: lexbor's parse time is super-linear on crafted shapes (40 KB of the
-lexbor#340 pattern: 8 s; 100k nested divs: ~49 s; shapes in tests/parse/test_pool.py). A thread
-keeps the loop responsive but cannot be stopped, so each page gets a deadline and a stuck worker is
-killed and replaced. The process also puts the second core to work on hashing, compression and
-parsing.
-
-Workers are started with the forkserver method (spawn where it does not exist), never fork: the
-parent holds SQLite connections, and a forked copy of those corrupts databases
-(https://www.sqlite.org/howtocorrupt.html). The forkserver preloads this module, so a replacement
-worker after a kill is a cheap fork of a clean interpreter that already imported selectolax.
-
-IPC: each worker has its own pipe. When several pages are waiting, an idle worker receives them as
-one batch (one pickle, one wakeup) and answers page by page, so the parent can time each page
-separately. On a timeout the page being parsed fails with ParseTimeout, the worker is killed, and
-the rest of its batch goes back to the front of the queue for the next worker: they never see the
-kill.
+lexbor#340 pattern: 8 s; 100k nested divs: ~49 s; shapes in
+tests/engine/test_fetch_pool_hazards.py). A thread keeps the loop responsive but cannot be
+stopped, so each page gets a deadline: the fetch pool kills a worker that parses one page longer
+than that, fails that page with ParseTimeout (ParseCrashed when a worker died under it twice),
+and sends the worker's other requests back to the queue (`fetch_pool.WorkerLost`). Workers are
+started by `child_processes` (forkserver, never fork).
 """
 
 from __future__ import annotations

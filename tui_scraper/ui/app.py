@@ -698,7 +698,7 @@ def _prestart_resource_tracker() -> None:
 
     While the app runs, Textual replaces sys.stderr with a capture object whose fileno() is -1;
     the tracker, started lazily with the first worker process, passes stderr's fd to its child
-    and fails with "bad value(s) in fds_to_keep" — the engine's parse workers then never start.
+    and fails with "bad value(s) in fds_to_keep" — the engine's fetch workers then never start.
     """
     if sys.platform == "win32":
         return
