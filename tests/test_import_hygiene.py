@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from tests.engine.site import SiteServer, generated_site
 
 CORE = [
     "tui_scraper.domain",
@@ -44,6 +50,116 @@ def test_headless_cli_never_loads_textual(tmp_path: object) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+# What a command that only looks at the store never needs: the crawler and its HTTP stack, parser
+# and process pool are most of a crawl's start-up (the engine is imported where a crawl is
+# created or started), and the demo site and the UI are for other commands altogether.
+NOT_FOR_LOOKS = (
+    "aiohttp",
+    "httpx",
+    "httpx_aiohttp",
+    "selectolax",
+    "multiprocessing",
+    "textual",
+    "rich",
+    "tui_scraper.engine",
+    "tui_scraper.demo",
+    "tui_scraper.ui",
+    "tui_scraper.runtime.worker",
+    "tui_scraper.runtime.spawn",
+)
+
+
+def _loaded_after(argv: list[str], banned: tuple[str, ...]) -> tuple[object, list[str]]:
+    """Run `main(argv)` in a fresh interpreter; (its result, the banned modules it loaded)."""
+    code = (
+        "import json, sys\n"
+        "from tui_scraper.cli import main\n"
+        "try:\n"
+        f"    result = main({argv!r})\n"
+        "except SystemExit as exc:\n"
+        "    result = exc.code\n"
+        f"banned = {banned!r}\n"
+        "hit = sorted(m for m in sys.modules if any(m == b or m.startswith(b + '.') "
+        "for b in banned))\n"
+        "print(json.dumps([result, hit]), file=sys.stderr)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    result, hit = json.loads(out.stderr.strip().splitlines()[-1])
+    return result, hit
+
+
+def _create_session(data_dir: Path, url: str) -> str:
+    """A pending session in `data_dir` (created in a process of its own, with the engine)."""
+    code = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from tui_scraper.domain import CrawlConfig\n"
+        "from tui_scraper.service.local import LocalSessionService\n"
+        "async def make():\n"
+        "    service = await LocalSessionService.open(Path(sys.argv[1]), who='test')\n"
+        "    try:\n"
+        "        print((await service.create(CrawlConfig(target_url=sys.argv[2]))).id)\n"
+        "    finally:\n"
+        "        await service.close()\n"
+        "asyncio.run(make())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data_dir), url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["--help"],
+        ["sessions", "--json"],
+        ["sessions"],
+        ["show", "{id}", "--json"],
+        ["show", "{id}"],
+        ["export", "{id}", "--format", "jsonl", "-o", "{out}"],
+        ["pause", "{id}"],
+        ["dismiss", "{id}"],
+    ],
+    ids=lambda command: " ".join(a for a in command if not a.startswith("{")),
+)
+def test_commands_that_look_never_load_the_engine(tmp_path: Path, command: list[str]) -> None:
+    data_dir = tmp_path / "d"
+    session_id = _create_session(data_dir, "http://127.0.0.1:9/")
+    argv = ["--data-dir", str(data_dir)] + [
+        arg.format(id=session_id, out=tmp_path / "out.jsonl") for arg in command
+    ]
+    result, hit = _loaded_after(argv, NOT_FOR_LOOKS)
+    # `pause` of a session that is not running and `dismiss` of a pending one are refused
+    # (exit 2): they still open the store, which is the part measured here.
+    assert result in (0, 2), result
+    assert hit == []
+
+
+def test_headless_crawl_never_loads_textual_or_rich(tmp_path: Path) -> None:
+    server = SiteServer(generated_site(3, filler=1)).start()
+    try:
+        argv = [
+            "--data-dir",
+            str(tmp_path / "d"),
+            "crawl",
+            server.base + "/",
+            "--headless",
+            "--ignore-robots",
+        ]
+        result, hit = _loaded_after(argv, ("textual", "rich", "tui_scraper.ui"))
+    finally:
+        server.stop()
+    assert result == 0
+    assert hit == []
 
 
 async def test_sniffio_is_installed_for_httpcore() -> None:

@@ -1,0 +1,179 @@
+"""Start-up and exit benchmark: the time a command spends outside crawling.
+
+    python benchmarks/bench_startup.py [--repeat 5] [--pages 200]
+
+Each figure is the median (and range) of `--repeat` runs of the installed `tui-scraper` as a
+child process, wall time from spawn to exit:
+
+- `--help`: parsing only;
+- `sessions --json` and `show ID --json` on a data dir holding a few sessions (the ones the
+  1-page crawls below leave behind);
+- `crawl URL --headless --concurrency 16 --per-host 16 --ignore-robots` in a fresh data dir, on
+  a 1-page site and on the `--pages` benchmark site (sitegen.py), both served on 127.0.0.1 by a
+  threaded server in this process. Printed: the wall time, the session's own running time (from
+  its `running` transition to its final one: `start_time`/`end_time` of `show --json`), and the
+  difference, split into start-up (spawn to `running`) and exit (final state to process exit).
+
+Figures only: nothing here asserts a time. The machine may be shared: the load average before
+and after is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from sitegen import generate  # noqa: E402  (benchmarks/ is not a package)
+
+OUT = HERE / "out"
+CRAWL_OPTIONS = ["--headless", "--concurrency", "16", "--per-host", "16", "--ignore-robots"]
+ONE_PAGE = b"<html><head><title>one</title></head><body><p>One page, no links.</p></body></html>"
+
+
+def tui_scraper() -> list[str]:
+    exe = Path(sys.executable).with_name("tui-scraper")
+    found = str(exe) if exe.exists() else shutil.which("tui-scraper")
+    if found is None:
+        sys.exit("tui-scraper is not installed in this environment")
+    return [found]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(root: Path) -> Iterator[str]:
+    """`root` over HTTP on 127.0.0.1 (a thread of this process); yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=root))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass(frozen=True)
+class CrawlRun:
+    wall_s: float
+    running_s: float
+    startup_s: float
+    exit_s: float
+
+    @property
+    def outside_s(self) -> float:
+        return self.wall_s - self.running_s
+
+
+def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    return elapsed, done
+
+
+def crawl_once(cli: list[str], data_dir: Path, url: str) -> CrawlRun:
+    spawned = time.time()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*cli, "--data-dir", str(data_dir), "crawl", url, *CRAWL_OPTIONS, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.perf_counter() - started
+    exited = spawned + wall
+    if done.returncode != 0:
+        sys.exit(f"crawl exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    session_id = json.loads(done.stdout.strip().splitlines()[-1])["id"]
+    shown = subprocess.run(
+        [*cli, "--data-dir", str(data_dir), "show", session_id, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    record = json.loads(shown.stdout)
+    begin, end = float(record["start_time"]), float(record["end_time"])
+    return CrawlRun(wall, end - begin, begin - spawned, exited - end)
+
+
+def fmt(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"{statistics.median(ms):7.0f} ms  ({min(ms):.0f}–{max(ms):.0f})"
+
+
+def report_crawls(name: str, runs: list[CrawlRun]) -> None:
+    print(f"crawl --headless, {name}:")
+    print(f"  wall                   {fmt([r.wall_s for r in runs])}")
+    print(f"  session running        {fmt([r.running_s for r in runs])}")
+    print(f"  wall - running         {fmt([r.outside_s for r in runs])}")
+    print(f"    start-up (to running) {fmt([r.startup_s for r in runs])}")
+    print(f"    exit (final to exit)  {fmt([r.exit_s for r in runs])}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--pages", type=int, default=200)
+    args = parser.parse_args()
+    cli = tui_scraper()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    site = generate(OUT / f"site-{args.pages}", args.pages)
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch_name:
+        scratch = Path(scratch_name)
+        one = scratch / "one-page"
+        one.mkdir()
+        (one / "index.html").write_bytes(ONE_PAGE)
+        history = scratch / "history"
+        with serve(one) as one_url, serve(site.root) as site_url:
+            # Interleaved, so a busy moment of the machine hits every figure alike.
+            one_runs: list[CrawlRun] = []
+            site_runs: list[CrawlRun] = []
+            helps: list[float] = []
+            for i in range(args.repeat):
+                helps.append(timed([*cli, "--help"])[0])
+                # The 1-page crawls fill the history the listing below reads.
+                one_runs.append(crawl_once(cli, history, one_url))
+                site_runs.append(crawl_once(cli, scratch / f"site-{i}", site_url))
+        listing: list[float] = []
+        shows: list[float] = []
+        session_id = ""
+        for _ in range(args.repeat):
+            elapsed, done = timed([*cli, "--data-dir", str(history), "sessions", "--json"])
+            listing.append(elapsed)
+            session_id = json.loads(done.stdout)[0]["id"]
+        for _ in range(args.repeat):
+            shows.append(timed([*cli, "--data-dir", str(history), "show", session_id, "--json"])[0])
+    print(f"median of {args.repeat} (range), wall time of the whole process:")
+    print(f"--help                   {fmt(helps)}")
+    print(f"sessions --json          {fmt(listing)}  ({args.repeat} sessions)")
+    print(f"show ID --json           {fmt(shows)}")
+    report_crawls("1 page", one_runs)
+    report_crawls(f"{args.pages} pages", site_runs)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
