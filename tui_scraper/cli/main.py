@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from .output import (
     warn,
 )
 from .parser import build_parser
+from .quick_exit import quick_exit
 from .run import check_resumable, check_session_ref, resumable_id, run_demo, run_headless, run_ui
 from .tune_cmd import check_tuning_args, tune_command
 from .worker_cmd import check_detachable, run_detached, worker_command
@@ -47,7 +49,19 @@ READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export"})
 
 # ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code. With no `argv` this is the program itself (the console
+    script, `python -m tui_scraper`): a headless command then ends the process when it is done,
+    without the interpreter's teardown (quick_exit.py). Called with arguments (tests, scripts
+    in Python) it only returns."""
     reserve_std_fds()
+    code = _run(argv)
+    # The app keeps the exit it has (exit_guard.py restores the terminal, Textual cleans up).
+    if argv is None and "textual" not in sys.modules:
+        return quick_exit(code)
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         code = _main(argv)
         flush_stdout()
