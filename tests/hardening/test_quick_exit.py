@@ -1,6 +1,6 @@
-"""The program ends without the interpreter's teardown once a headless command is done, and
-loses nothing by it: exit handlers run, buffered output arrives, the store is closed, the exit
-code is the command's. A thread a normal exit would wait for gets the normal exit.
+"""The program, and a background worker, end without the interpreter's teardown once their work
+is done, and lose nothing by it: exit handlers run, buffered output arrives, the store is closed,
+the exit code is the command's. A thread a normal exit would wait for gets the normal exit.
 
 Each case runs a real interpreter as the program (`main()` with no arguments, as the console
 script and `python -m tui_scraper` call it) with a marker object whose `__del__` only the
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from tests.engine.site import SiteServer, generated_site
+from tests.worker.helpers import create_session, status_of
 
 # The program, with three witnesses set up first: an object only the teardown deletes, an exit
 # handler, and a line left in stdout's buffer.
@@ -38,6 +39,20 @@ as_program = "--as-function" not in sys.argv
 if not as_program:
     sys.argv.remove("--as-function")
 sys.exit(main() if as_program else main(sys.argv[1:]))
+"""
+
+
+# The background worker's program, with the same witnesses.
+WORKER_PROGRAM = """
+import atexit, runpy, sys
+
+class Witness:
+    def __del__(self):
+        print("torn down", file=sys.stderr)
+
+witness = Witness()
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+runpy.run_module("tui_scraper.runtime.worker_main", run_name="__main__")
 """
 
 
@@ -109,3 +124,25 @@ def test_main_called_with_arguments_only_returns(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "torn down" in done.stderr
+
+
+def test_the_background_worker_ends_without_teardown(tmp_path: Path) -> None:
+    server = SiteServer(generated_site(5, filler=1)).start()
+    data = tmp_path / "d"
+    data.mkdir()
+    try:
+        session_id = create_session(data, server.base + "/", respect_robots=False)
+        done = subprocess.run(
+            [sys.executable, "-P", "-c", WORKER_PROGRAM, "--data-dir", str(data), session_id],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert status_of(data, session_id) == "completed"
+    assert "stopped: completed" in done.stdout  # its log, flushed
+    assert "exit handler ran" in done.stderr
+    assert "torn down" not in done.stderr

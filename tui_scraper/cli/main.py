@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..domain.errors import ScraperError, StorageUnavailable
+from ..quick_exit import quick_exit
 from ..run_async import run_async
 from ..safe_text import display_safe
 from .datadir import can_look_in, choose_data_dir, open_to_look
@@ -35,7 +36,6 @@ from .output import (
     warn,
 )
 from .parser import build_parser
-from .quick_exit import quick_exit
 from .run import check_resumable, check_session_ref, resumable_id, run_demo, run_headless, run_ui
 from .tune_cmd import check_tuning_args, tune_command
 from .worker_cmd import check_detachable, run_detached, worker_command

@@ -1,4 +1,7 @@
-"""End the program once a headless command is done, without the interpreter's teardown.
+"""End a program once its work is done, without the interpreter's teardown.
+
+Used by the command line (`cli.main` run as the program) and by the background worker
+(`runtime/worker_main`), never by the app.
 
 A crawl leaves a large heap behind it (the engine, aiohttp, httpx, the parser and everything
 they built). Tearing it down at exit (module by module, then a last garbage collection) changes
@@ -6,7 +9,7 @@ nothing on disk: every commit is already durable, the store is closed and standa
 flushed by then. The exit waits for it all the same: tens of milliseconds of CPU per command,
 paid after the work, by every script that calls us.
 
-So a command that is done runs the exit handlers (atexit: multiprocessing's, logging's), flushes
+So a program that is done runs the exit handlers (atexit: multiprocessing's, logging's), flushes
 stdout and stderr and ends the process with `os._exit`. Only when nothing else still runs: a
 live non-daemon thread (one a normal exit would wait for, such as a store's connection thread
 that was not closed) gets the normal exit instead, unchanged.
