@@ -1,9 +1,12 @@
 """Start-up and exit benchmark: the time a command spends outside crawling.
 
-    python benchmarks/bench_startup.py [--repeat 5] [--pages 200]
+    python benchmarks/bench_startup.py [--repeat 5] [--pages 200] [--cli 'python -m tui_scraper']
 
-Each figure is the median (and range) of `--repeat` runs of the installed `tui-scraper` as a
-child process, wall time from spawn to exit:
+Each figure is the median (and range) of `--repeat` runs of the installed `tui-scraper` (or the
+`--cli` command) as a child process: wall time from spawn to the exit of that process (its
+output goes to files, so a helper process still holding a pipe does not count), and its CPU
+time (user + sys of the process and the children it reaped; the parse workers are the
+forkserver's children and are not in it). CPU is the figure a busy machine moves least.
 
 - `--help`: parsing only;
 - `sessions --json` and `show ID --json` on a data dir holding a few sessions (the ones the
@@ -25,6 +28,7 @@ import contextlib
 import functools
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -74,49 +78,48 @@ def serve(root: Path) -> Iterator[str]:
 
 
 @dataclass(frozen=True)
+class Ran:
+    wall_s: float  # spawn to exit of the command's own process
+    cpu_s: float  # its user + sys time (the process and the children it reaped)
+    stdout: str
+
+
+def run(argv: list[str]) -> Ran:
+    """Run `argv` to its exit; output goes to files, so the wall time ends with the process
+    itself, not with the last helper process that still holds a pipe."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(argv)} exited {proc.returncode}: {err.read().strip()[-500:]}")
+        out.seek(0)
+        return Ran(wall, usage.ru_utime + usage.ru_stime, out.read())
+
+
+@dataclass(frozen=True)
 class CrawlRun:
-    wall_s: float
+    ran: Ran
     running_s: float
     startup_s: float
     exit_s: float
 
     @property
     def outside_s(self) -> float:
-        return self.wall_s - self.running_s
-
-
-def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
-    return elapsed, done
+        return self.ran.wall_s - self.running_s
 
 
 def crawl_once(cli: list[str], data_dir: Path, url: str) -> CrawlRun:
     spawned = time.time()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [*cli, "--data-dir", str(data_dir), "crawl", url, *CRAWL_OPTIONS, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    wall = time.perf_counter() - started
-    exited = spawned + wall
-    if done.returncode != 0:
-        sys.exit(f"crawl exited {done.returncode}: {done.stderr.strip()[-500:]}")
-    session_id = json.loads(done.stdout.strip().splitlines()[-1])["id"]
-    shown = subprocess.run(
-        [*cli, "--data-dir", str(data_dir), "show", session_id, "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    ran = run([*cli, "--data-dir", str(data_dir), "crawl", url, *CRAWL_OPTIONS, "--json"])
+    session_id = json.loads(ran.stdout.strip().splitlines()[-1])["id"]
+    shown = run([*cli, "--data-dir", str(data_dir), "show", session_id, "--json"])
     record = json.loads(shown.stdout)
     begin, end = float(record["start_time"]), float(record["end_time"])
-    return CrawlRun(wall, end - begin, begin - spawned, exited - end)
+    return CrawlRun(ran, end - begin, begin - spawned, spawned + ran.wall_s - end)
 
 
 def fmt(values: list[float]) -> str:
@@ -124,9 +127,14 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.median(ms):7.0f} ms  ({min(ms):.0f}–{max(ms):.0f})"
 
 
+def report(name: str, runs: list[Ran]) -> None:
+    walls, cpus = [r.wall_s for r in runs], [r.cpu_s for r in runs]
+    print(f"{name:<24} {fmt(walls)}   CPU {fmt(cpus)}")
+
+
 def report_crawls(name: str, runs: list[CrawlRun]) -> None:
     print(f"crawl --headless, {name}:")
-    print(f"  wall                   {fmt([r.wall_s for r in runs])}")
+    report("  wall, CPU of the CLI", [r.ran for r in runs])
     print(f"  session running        {fmt([r.running_s for r in runs])}")
     print(f"  wall - running         {fmt([r.outside_s for r in runs])}")
     print(f"    start-up (to running) {fmt([r.startup_s for r in runs])}")
@@ -137,8 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--cli", help="the command to measure (default: the installed one)")
     args = parser.parse_args()
-    cli = tui_scraper()
+    cli = shlex.split(args.cli) if args.cli else tui_scraper()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     site = generate(OUT / f"site-{args.pages}", args.pages)
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch_name:
@@ -151,25 +160,24 @@ def main() -> None:
             # Interleaved, so a busy moment of the machine hits every figure alike.
             one_runs: list[CrawlRun] = []
             site_runs: list[CrawlRun] = []
-            helps: list[float] = []
+            helps: list[Ran] = []
             for i in range(args.repeat):
-                helps.append(timed([*cli, "--help"])[0])
+                helps.append(run([*cli, "--help"]))
                 # The 1-page crawls fill the history the listing below reads.
                 one_runs.append(crawl_once(cli, history, one_url))
                 site_runs.append(crawl_once(cli, scratch / f"site-{i}", site_url))
-        listing: list[float] = []
-        shows: list[float] = []
+        listing: list[Ran] = []
+        shows: list[Ran] = []
         session_id = ""
         for _ in range(args.repeat):
-            elapsed, done = timed([*cli, "--data-dir", str(history), "sessions", "--json"])
-            listing.append(elapsed)
-            session_id = json.loads(done.stdout)[0]["id"]
+            listing.append(run([*cli, "--data-dir", str(history), "sessions", "--json"]))
+            session_id = json.loads(listing[-1].stdout)[0]["id"]
         for _ in range(args.repeat):
-            shows.append(timed([*cli, "--data-dir", str(history), "show", session_id, "--json"])[0])
-    print(f"median of {args.repeat} (range), wall time of the whole process:")
-    print(f"--help                   {fmt(helps)}")
-    print(f"sessions --json          {fmt(listing)}  ({args.repeat} sessions)")
-    print(f"show ID --json           {fmt(shows)}")
+            shows.append(run([*cli, "--data-dir", str(history), "show", session_id, "--json"]))
+    print(f"median of {args.repeat} (range); wall: spawn to exit of the command's process")
+    report("--help", helps)
+    report(f"sessions --json ({args.repeat})", listing)
+    report("show ID --json", shows)
     report_crawls("1 page", one_runs)
     report_crawls(f"{args.pages} pages", site_runs)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
