@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.site import SiteServer, generated_site
+from tests.worker.helpers import cleanup_workers, status_of, wait_for
 
 CORE = [
     "tui_scraper.domain",
@@ -159,6 +160,34 @@ def test_headless_crawl_never_loads_textual_or_rich(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert result == 0
+    assert hit == []
+
+
+def test_starting_a_background_worker_loads_no_crawler(tmp_path: Path) -> None:
+    # The starter checks the config (the parser's selectors, the TLS options) and waits for the
+    # worker's hello; the crawler, its HTTP client and the process pool are the worker's.
+    server = SiteServer(generated_site(3, filler=1)).start()
+    data_dir = tmp_path / "d"
+    try:
+        with cleanup_workers(data_dir):
+            argv = ["--data-dir", str(data_dir), "crawl", server.base + "/", "--detach"]
+            result, hit = _loaded_after(
+                argv,
+                (
+                    "aiohttp",
+                    "httpx_aiohttp",
+                    "multiprocessing",
+                    "tui_scraper.engine.crawler",
+                    "tui_scraper.runtime.worker",
+                    "tui_scraper.runtime.worker_process",
+                    "textual",
+                ),
+            )
+            assert result == 0
+            session_id = next((data_dir / "logs").glob("*.log")).stem
+            wait_for(lambda: status_of(data_dir, session_id) == "completed", timeout=60)
+    finally:
+        server.stop()
     assert hit == []
 
 
