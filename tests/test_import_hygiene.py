@@ -145,6 +145,30 @@ def test_commands_that_look_never_load_the_engine(tmp_path: Path, command: list[
     assert hit == []
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["crawl", "--help"],
+        ["crawl", "not a url", "--headless"],
+        ["crawl", "http://127.0.0.1:9/", "--headless", "--concurrency", "0"],
+        ["sessions", "--no-such-option"],
+        ["set", "abc123", "--rate", "-1"],
+    ],
+    ids=" ".join,
+)
+def test_help_and_refused_arguments_need_no_event_loop_or_store(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    # Parsing and checking the arguments come first; the loop, the service and the store only
+    # once they are good.
+    banned = ("asyncio", "aiosqlite", "tui_scraper.service", "tui_scraper.backends")
+    result, hit = _loaded_after(["--data-dir", str(tmp_path / "d"), *argv], banned)
+    assert result == (0 if "--help" in argv else 2)
+    assert hit == []
+    assert not (tmp_path / "d").exists()
+
+
 def test_headless_crawl_never_loads_textual_or_rich(tmp_path: Path) -> None:
     server = SiteServer(generated_site(3, filler=1)).start()
     try:
