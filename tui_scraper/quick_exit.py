@@ -11,8 +11,9 @@ paid after the work, by every script that calls us.
 
 So a program that is done runs the exit handlers (atexit: multiprocessing's, logging's), flushes
 stdout and stderr and ends the process with `os._exit`. Only when nothing else still runs: a
-live non-daemon thread (one a normal exit would wait for, such as a store's connection thread
-that was not closed) gets the normal exit instead, unchanged.
+live non-daemon thread (one a normal exit would wait for: work someone started and has not
+joined) gets the normal exit instead, unchanged. Daemon threads (the store's connection threads
+are made so) are cut short either way, as a normal exit does too.
 """
 
 from __future__ import annotations
