@@ -18,7 +18,9 @@ forkserver's children and are not in it). CPU is the figure a busy machine moves
   difference, split into start-up (spawn to `running`) and exit (final state to process exit).
 
 Figures only: nothing here asserts a time. The machine may be shared: the load average before
-and after is printed too.
+and after is printed too, and whether the package's own modules have bytecode to load: with
+PYTHONDONTWRITEBYTECODE set and no `__pycache__` (a source checkout), every process compiles
+them again, which a `pip install` never does.
 """
 
 from __future__ import annotations
@@ -141,6 +143,22 @@ def report_crawls(name: str, runs: list[CrawlRun]) -> None:
     print(f"    exit (final to exit)  {fmt([r.exit_s for r in runs])}")
 
 
+def bytecode_note(cli: list[str]) -> str:
+    """Whether the measured command finds compiled modules of its package: a fact of the setup
+    that moves every figure here."""
+    python = cli[0] if cli[1:] == ["-m", "tui_scraper"] else sys.executable
+    code = (
+        "import importlib.util, os, tui_scraper.quick_exit as q; "
+        "print(os.path.exists(importlib.util.cache_from_source(q.__file__)))"
+    )
+    probe = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    found = "found" if probe.stdout.strip() == "True" else "none (compiled at every start)"
+    env = os.environ.get("PYTHONDONTWRITEBYTECODE")
+    return f"bytecode of tui_scraper's modules: {found}" + (
+        f"; PYTHONDONTWRITEBYTECODE={env}" if env else ""
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=5)
@@ -149,6 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     cli = shlex.split(args.cli) if args.cli else tui_scraper()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(bytecode_note(cli))
     site = generate(OUT / f"site-{args.pages}", args.pages)
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch_name:
         scratch = Path(scratch_name)
