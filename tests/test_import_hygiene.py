@@ -146,6 +146,19 @@ def test_commands_that_look_never_load_the_engine(tmp_path: Path, command: list[
 
 
 @pytest.mark.parametrize(
+    "command", [["sessions", "--json"], ["show", "{id}", "--json"]], ids=" ".join
+)
+def test_a_listing_never_loads_the_channel_client(tmp_path: Path, command: list[str]) -> None:
+    data_dir = tmp_path / "d"
+    session_id = _create_session(data_dir, "http://127.0.0.1:9/")
+    argv = ["--data-dir", str(data_dir)] + [arg.format(id=session_id) for arg in command]
+    banned = ("tui_scraper.service.remote", "tui_scraper.service.channel_client")
+    result, hit = _loaded_after(argv, banned)
+    assert result == 0
+    assert hit == []
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         ["--help"],
@@ -180,7 +193,9 @@ def test_headless_crawl_never_loads_textual_or_rich(tmp_path: Path) -> None:
             "--headless",
             "--ignore-robots",
         ]
-        result, hit = _loaded_after(argv, ("textual", "rich", "tui_scraper.ui"))
+        # Nor the client side of a worker's channel: this crawl runs here.
+        banned = ("textual", "rich", "tui_scraper.ui", "tui_scraper.service.remote")
+        result, hit = _loaded_after(argv, banned)
     finally:
         server.stop()
     assert result == 0

@@ -34,12 +34,13 @@ from . import (
     LiveSample,
     ProgressSnapshot,
     WorkerInfo,
-    remote,
 )
-from .channel_client import CommandFailed
 
 if TYPE_CHECKING:
     from tui_scraper.runtime.channel.protocol import CommandKind
+
+# `remote` (the client side of a worker's channel) is imported by the methods that use it: a
+# listing, or a crawl run in this process, never talks to a worker.
 
 # The commands a client may send a running worker from the command line.
 WORKER_COMMANDS: dict[str, CommandKind] = {
@@ -236,6 +237,8 @@ class LocalSessionService:
             )
         started = await start_worker(self.data_dir, session.id)
         # The lease file is read off the loop: the app's event loop must never wait on a disk.
+        from . import remote
+
         worker = await asyncio.to_thread(remote.worker_of, self.data_dir, session.id)
         return WorkerInfo(
             pid=started.pid,
@@ -246,6 +249,8 @@ class LocalSessionService:
         )
 
     def worker_of(self, session_id: str) -> WorkerInfo | None:
+        from . import remote
+
         return remote.worker_of(self.data_dir, session_id)
 
     async def command_worker(
@@ -265,6 +270,9 @@ class LocalSessionService:
         self, session_ref: str, kind: CommandKind, args: dict[str, Any] | None
     ) -> CommandDelivery:
         """One command to the session's worker: over its channel, else as a control record."""
+        from . import remote
+        from .channel_client import CommandFailed
+
         session = await self.get(session_ref)
         verb = "tune" if kind == "set" else kind
         # The lease is a file read: off the event loop (a UI calls this from its own).
@@ -302,6 +310,8 @@ class LocalSessionService:
         return CommandDelivery("control", None, record.id)
 
     def watch_worker(self, session_id: str) -> AsyncIterator[ProgressSnapshot]:
+        from . import remote
+
         return remote.watch_worker(self.data_dir, session_id)
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
