@@ -13,11 +13,11 @@ One module per job: `parser` (arguments), `options` (crawl config and secrets fr
 
 from __future__ import annotations
 
+from .datadir import resume_command
 from .errors import BadInput
 from .main import main
 from .options import config_from_args, secret_headers_from_args
 from .parser import build_parser
-from .run import resume_command
 
 __all__ = [
     "BadInput",

@@ -1,15 +1,17 @@
-"""Which data dir a command uses, refused early when it is a typo."""
+"""Which data dir a command uses, refused early when it is a typo; how a hint names it again."""
 
 from __future__ import annotations
 
 import argparse
 import errno
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain.errors import DatabaseError
-from ..paths import ENV_VAR, resolve_data_dir
+from ..paths import ENV_VAR, resolve_data_dir, user_data_dir
+from ..safe_text import display_safe
 from .errors import BadInput
 from .output import warn
 
@@ -79,3 +81,11 @@ def _on_read_only_medium(data_dir: Path) -> bool:
         return bool(os.statvfs(data_dir).f_flag & os.ST_RDONLY)
     except OSError:
         return False
+
+
+def resume_command(short_id: str, data_dir: Path) -> str:
+    """The command that resumes this session, --data-dir included unless it is the default."""
+    command = f"tui-scraper resume {short_id}"
+    if data_dir != user_data_dir() or os.environ.get(ENV_VAR):
+        command += f" --data-dir {shlex.quote(str(data_dir))}"
+    return display_safe(command, 1000)

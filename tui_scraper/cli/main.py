@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..domain.errors import ScraperError, StorageUnavailable
-from ..run_async import run_async
+from ..quick_exit import quick_exit
 from ..safe_text import display_safe
-from .datadir import can_look_in, choose_data_dir, open_to_look
+from .datadir import choose_data_dir
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -22,21 +22,13 @@ from .errors import (
     BadInput,
     StdoutFailed,
 )
-from .export_cmd import export_command
-from .history import print_sessions, print_show
 from .options import config_from_args, secret_headers_from_args
-from .output import (
-    describe_os_error,
-    emit,
-    flush_stdout,
-    reserve_std_fds,
-    silence_stdout,
-    warn,
-)
+from .output import describe_os_error, emit, flush_stdout, reserve_std_fds, silence_stdout, warn
 from .parser import build_parser
-from .run import check_resumable, check_session_ref, resumable_id, run_demo, run_headless, run_ui
-from .tune_cmd import check_tuning_args, tune_command
-from .worker_cmd import check_detachable, run_detached, worker_command
+
+# Only what parsing and checking the arguments needs is imported above: the event loop, the
+# service and the commands are imported once the arguments are known to be good, so `--help`
+# and a refused argument (exit 2) pay for neither.
 
 # Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
 PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
@@ -47,7 +39,19 @@ READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export"})
 
 # ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code. With no `argv` this is the program itself (the console
+    script, `python -m tui_scraper`): a headless command then ends the process when it is done,
+    without the interpreter's teardown (quick_exit.py). Called with arguments (tests, scripts
+    in Python) it only returns."""
     reserve_std_fds()
+    code = _run(argv)
+    # The app keeps the exit it has (exit_guard.py restores the terminal, Textual cleans up).
+    if argv is None and "textual" not in sys.modules:
+        return quick_exit(code)
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         code = _main(argv)
         flush_stdout()
@@ -71,10 +75,17 @@ def _main(argv: Sequence[str] | None) -> int:
             args.config = config_from_args(args)
             args.secrets = secret_headers_from_args(args)
         if args.command == "set":
+            from .tune_cmd import check_tuning_args
+
             check_tuning_args(args)  # bad values refused before the data dir is touched
         data_dir = choose_data_dir(args)
         if getattr(args, "detach", False):
+            from .worker_cmd import check_detachable
+
             check_detachable(data_dir)  # before anything is created
+        from ..run_async import run_async
+        from .run import resumable_id, run_ui
+
         if args.command is None:
             return run_ui(data_dir)
         if args.command == "attach":
@@ -134,8 +145,16 @@ def _has_surrogate(text: str) -> bool:
 
 
 async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
+    import asyncio
+
     from ..service import SessionService
     from ..service.local import LocalSessionService
+    from .datadir import can_look_in, open_to_look
+    from .export_cmd import export_command
+    from .history import print_sessions, print_show
+    from .run import check_resumable, check_session_ref, run_demo, run_headless
+    from .tune_cmd import tune_command
+    from .worker_cmd import run_detached, worker_command
 
     if getattr(args, "session", None) is not None:
         args.session = check_session_ref(args.session)

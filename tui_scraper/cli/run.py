@@ -6,8 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import shlex
 import signal
 import sys
 import threading
@@ -19,9 +17,9 @@ from ..domain.progress import Progress
 from ..domain.records import SessionRecord
 from ..domain.status import RESUMABLE, Status
 from ..formatting import human_bytes, human_duration, human_rate
-from ..paths import ENV_VAR, user_data_dir
 from ..safe_text import display_safe
 from ..service import SessionService
+from .datadir import resume_command
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, STATUS_EXIT, BadInput
 from .output import emit, flush_stdout, warn
 
@@ -207,14 +205,6 @@ def _print_outcome(session: SessionRecord, data_dir: Path, *, as_json: bool) -> 
             "duration_s": round(p.elapsed_s, 3),
         }
         emit(json.dumps(record))
-
-
-def resume_command(short_id: str, data_dir: Path) -> str:
-    """The command that resumes this session, --data-dir included unless it is the default."""
-    command = f"tui-scraper resume {short_id}"
-    if data_dir != user_data_dir() or os.environ.get(ENV_VAR):
-        command += f" --data-dir {shlex.quote(str(data_dir))}"
-    return display_safe(command, 1000)
 
 
 async def _report_progress(service: SessionService, session_id: str) -> None:

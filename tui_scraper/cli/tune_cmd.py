@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from ..domain.config import CrawlConfig
 from ..domain.tuning import Tuning
 from ..safe_text import display_safe
-from ..service import SessionService
 from .errors import EXIT_BAD_INPUT, EXIT_OK
 from .output import emit, warn
+
+if TYPE_CHECKING:  # checked before the service is needed: only its type here
+    from ..service import SessionService
 
 __all__ = ["check_tuning_args", "tune_command"]
 

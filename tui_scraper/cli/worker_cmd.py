@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..domain.status import Status
 from ..safe_text import display_safe
-from ..service import SessionService
 from .errors import EXIT_OK
 from .history import print_show
 from .output import emit, flush_stdout
+
+if TYPE_CHECKING:  # checked before the service is needed: only its type here
+    from ..service import SessionService
 
 __all__ = ["check_detachable", "run_detached", "worker_command"]
 

@@ -259,7 +259,10 @@ class LiveSession:
 
 
 async def flush_clients(server: ChannelServer, *, limit: float = FINAL_FLUSH_S) -> None:
-    """Give connected clients a moment to receive the final figures before they are cut off."""
+    """Give connected clients a moment to receive the final figures before they are cut off.
+    With none connected there is nobody to wait for: the process goes on to exit at once."""
+    if not server.connection_count:
+        return
     deadline = time.monotonic() + limit
     # A client's progress is sent at most `progress_hz` a second: wait for one period.
     await asyncio.sleep(1.0 / server.limits.progress_hz + 0.05)

@@ -24,15 +24,15 @@ from ..domain.config import CrawlConfig
 from ..domain.errors import ConfigError, ScraperError
 from ..domain.records import EventRecord, PageRecord, SessionRecord
 from ..domain.status import PageStatus, Status
-from ..engine.extract import validate_rules
-from ..engine.stats import CrawlStats
-from ..engine.urls import canonicalize
 from .secrets import DataDirSecrets
-from .worker import DEFAULT_PARSE_WORKERS, SessionRunner
 
-if TYPE_CHECKING:  # imported where a crawl starts: commands that only look skip them
+if TYPE_CHECKING:
+    # Imported where a crawl is created or started: the engine (and with it aiohttp, httpx and
+    # the parser) is most of a crawl's start-up, and commands that only look never need it.
+    from ..engine.stats import CrawlStats
     from .channel.server import ChannelServer
     from .live import LiveSession
+    from .worker import SessionRunner
 
 __all__ = ["CrawlHandle", "SessionManager"]
 
@@ -72,7 +72,8 @@ class SessionManager:
         self._store = store
         self._who = f"{who}:{os.getpid()}"
         self._handles: dict[str, CrawlHandle] = {}
-        self.parse_workers = DEFAULT_PARSE_WORKERS
+        # None: the runner's default (worker.DEFAULT_PARSE_WORKERS); tests ask for fewer.
+        self.parse_workers: int | None = None
 
     @classmethod
     async def open(
@@ -113,6 +114,9 @@ class SessionManager:
     ) -> SessionRecord:
         """Validate and store a new session. Secret header values go to a 0600 file beside the
         database, never into it; the config records only their names."""
+        from ..engine.extract import validate_rules
+        from ..engine.urls import canonicalize
+
         config.validate()
         validate_rules(config.extract)
         canonical = canonicalize(config.target_url)
@@ -192,6 +196,10 @@ class SessionManager:
 
     async def start(self, session_ref: str) -> CrawlHandle:
         """Run the session in this process (runtime/worker.py); returns at once with its handle."""
+        from .worker import DEFAULT_PARSE_WORKERS, SessionRunner
+
+        parse_workers = DEFAULT_PARSE_WORKERS if self.parse_workers is None else self.parse_workers
+
         session_id = await self._store.resolve_id(session_ref)
         existing = self.handle(session_id)
         if existing is not None:
@@ -201,7 +209,7 @@ class SessionManager:
             session_id,
             who=self._who,
             secrets=DataDirSecrets(self._store.data_dir),
-            parse_workers=self.parse_workers,
+            parse_workers=parse_workers,
         )
         task = asyncio.create_task(self._run_live(runner), name=f"crawl-{session_id[:8]}")
         handle = CrawlHandle(session_id, runner.stats, runner, task)

@@ -23,7 +23,7 @@ from ..safe_text import display_safe
 from .channel import protocol
 from .channel.paths import socket_path
 from .detach import log_path_for, python_module_argv, spawn_detached
-from .worker_process import MODULE
+from .worker_main import MODULE  # not worker_process: a starter needs no engine
 
 READY_TIMEOUT_S: Final = 10.0
 _POLL_S: Final = 0.05

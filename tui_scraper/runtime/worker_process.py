@@ -37,9 +37,10 @@ from .channel.server import ChannelServer
 from .live import LiveSession, flush_clients
 from .secrets import DataDirSecrets
 from .worker import SessionRunner
+from .worker_main import MODULE
 
-# What `python -P -m` runs to start a worker (spawn.start_worker).
-MODULE: Final = "tui_scraper.runtime.worker_main"
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REFUSED", "MODULE", "main", "serve"]
+
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 

@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tui_scraper.domain import (
     CrawlConfig,
@@ -24,12 +24,9 @@ from tui_scraper.domain import (
 from tui_scraper.domain.errors import ScraperError
 from tui_scraper.domain.status import RESUMABLE
 from tui_scraper.domain.tuning import Tuning
-from tui_scraper.export import export_pages
 from tui_scraper.runtime.channel.paths import ChannelError
-from tui_scraper.runtime.channel.protocol import CommandKind
 from tui_scraper.runtime.manager import SessionManager
-from tui_scraper.runtime.preflight import forget_secrets, missing_secrets
-from tui_scraper.runtime.spawn import start_worker
+from tui_scraper.runtime.session_files import forget_secrets, missing_secrets
 
 from . import (
     DEFAULT_WATCH_HZ,
@@ -37,9 +34,13 @@ from . import (
     LiveSample,
     ProgressSnapshot,
     WorkerInfo,
-    remote,
 )
-from .channel_client import CommandFailed
+
+if TYPE_CHECKING:
+    from tui_scraper.runtime.channel.protocol import CommandKind
+
+# `remote` (the client side of a worker's channel) is imported by the methods that use it: a
+# listing, or a crawl run in this process, never talks to a worker.
 
 # The commands a client may send a running worker from the command line.
 WORKER_COMMANDS: dict[str, CommandKind] = {
@@ -205,6 +206,8 @@ class LocalSessionService:
         # The manager's export always neutralises formulas; keeping them is the same export
         # over the same store with the option set. The id is resolved first, as there: a wrong
         # id opens (and so replaces) no output file.
+        from tui_scraper.export import export_pages
+
         store = self._manager.store
         session_id = await store.resolve_id(session_ref)
         return await export_pages(store, session_id, fmt, path, keep_formulas=True)
@@ -220,6 +223,9 @@ class LocalSessionService:
 
     # background workers -------------------------------------------------------------------
     async def start_detached(self, session_ref: str) -> WorkerInfo:
+        # Imported here: only a command that starts a worker needs the code that starts one.
+        from tui_scraper.runtime.spawn import start_worker
+
         session = await self.get(session_ref)
         # A `running` record whose lease nobody holds is an orphan (its worker was killed):
         # the new worker settles it as interrupted and resumes it, as an in-process start does.
@@ -231,6 +237,8 @@ class LocalSessionService:
             )
         started = await start_worker(self.data_dir, session.id)
         # The lease file is read off the loop: the app's event loop must never wait on a disk.
+        from . import remote
+
         worker = await asyncio.to_thread(remote.worker_of, self.data_dir, session.id)
         return WorkerInfo(
             pid=started.pid,
@@ -241,6 +249,8 @@ class LocalSessionService:
         )
 
     def worker_of(self, session_id: str) -> WorkerInfo | None:
+        from . import remote
+
         return remote.worker_of(self.data_dir, session_id)
 
     async def command_worker(
@@ -260,6 +270,9 @@ class LocalSessionService:
         self, session_ref: str, kind: CommandKind, args: dict[str, Any] | None
     ) -> CommandDelivery:
         """One command to the session's worker: over its channel, else as a control record."""
+        from . import remote
+        from .channel_client import CommandFailed
+
         session = await self.get(session_ref)
         verb = "tune" if kind == "set" else kind
         # The lease is a file read: off the event loop (a UI calls this from its own).
@@ -297,6 +310,8 @@ class LocalSessionService:
         return CommandDelivery("control", None, record.id)
 
     def watch_worker(self, session_id: str) -> AsyncIterator[ProgressSnapshot]:
+        from . import remote
+
         return remote.watch_worker(self.data_dir, session_id)
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:

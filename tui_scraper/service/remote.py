@@ -17,7 +17,7 @@ from typing import Any, Final
 from tui_scraper.domain import Progress, Status
 from tui_scraper.runtime.channel.paths import MAX_SOCKET_PATH_BYTES, ChannelError, socket_path
 from tui_scraper.runtime.channel.protocol import CommandKind
-from tui_scraper.runtime.preflight import lease_holder, worker_alive
+from tui_scraper.runtime.session_files import lease_holder, worker_alive
 
 from . import ProgressSnapshot, WorkerInfo
 from .channel_client import ChannelClient

@@ -8,6 +8,7 @@ import contextlib
 import os
 import sys
 
+from tui_scraper.quick_exit import quick_exit
 from tui_scraper.runtime.worker_process import main
 
 PROFILE_ENV = "TUI_SCRAPER_WORKER_PROFILE"
@@ -27,4 +28,6 @@ def _run() -> int:
 
 
 with contextlib.suppress(KeyboardInterrupt):
-    sys.exit(_run())
+    # The session is settled and the store closed: the heap's teardown would only delay the
+    # exit (and the parent's wait for it).
+    sys.exit(quick_exit(_run()))
