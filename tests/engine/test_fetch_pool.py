@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,16 +26,12 @@ from tui_scraper.engine.fetch import FetchError
 from tui_scraper.engine.fetch_pool import FetchPool, WorkerLost
 from tui_scraper.engine.frames import FrameReader, encode
 from tui_scraper.engine.known_links import CommittedLinks
-from tui_scraper.engine.page_fetch import BodyRules, FetchSettings, LocalPageFetcher, PageRequest
+from tui_scraper.engine.page_fetch import BodyRules, FetchSettings, PageRequest
 from tui_scraper.engine.parse import (
-    PageJob,
     ParseCrashed,
     ParseTimeout,
-    ProcessedPage,
-    process_page,
 )
 from tui_scraper.engine.urls import Scope
-from tui_scraper.engine.warm_start import WarmStartFetcher
 
 from .site import SiteServer
 
@@ -301,30 +297,3 @@ def test_committed_links_are_dropped_and_stay_bounded() -> None:
     known.remember([_result("http://a/2", "http://a/3", "http://a/4", "http://a/5")])
     assert len(known) == 3  # past the cap, the rest simply go to the store again
     assert "http://a/1" in known
-
-
-async def test_this_process_fetches_until_a_worker_is_ready(
-    server: SiteServer, tmp_path: Path
-) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
-    pool = FetchPool(workers=1, settings=_settings(), rules=_rules(server.base), blobs=blobs)
-    fetcher = _settings().build()
-    local = LocalPageFetcher(fetcher, _rules(server.base), blobs, _parse_in_thread(blobs))
-    warm = WarmStartFetcher(pool, local)
-    try:
-        first = await warm.fetch(PageRequest(server.base + "/", 0), _no_hop)  # no worker yet
-        assert first.processed is not None and warm.local_fetches == 1
-        await pool.wait_ready()
-        later = await warm.fetch(PageRequest(server.base + "/", 0), _no_hop)
-        assert later.processed is not None and warm.local_fetches == 1
-        assert later.processed.links == first.processed.links
-    finally:
-        await warm.aclose()
-        await fetcher.aclose()
-
-
-def _parse_in_thread(blobs: BlobStore) -> Callable[[PageJob], Awaitable[ProcessedPage]]:
-    async def parse_page(job: PageJob) -> ProcessedPage:
-        return await asyncio.to_thread(process_page, job, blobs)
-
-    return parse_page

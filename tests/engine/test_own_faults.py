@@ -19,7 +19,6 @@ from tui_scraper.engine import fetch_pool, parse
 from tui_scraper.engine.batching import BATCH_SIZE
 from tui_scraper.engine.page_fetch import FetchedPage, HopCheck, PageRequest
 from tui_scraper.engine.stats import CrawlStats
-from tui_scraper.engine.warm_start import WarmStartFetcher
 from tui_scraper.runtime.manager import SessionManager
 
 from .invariants import assert_store_invariants
@@ -157,18 +156,18 @@ async def test_batches_never_exceed_their_size_under_slow_commits(
 async def test_memory_error_stops_resumably(
     manager: SessionManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = WarmStartFetcher.fetch
+    original = fetch_pool.FetchPool.fetch
     calls = [0]
 
     async def fetch(
-        self: WarmStartFetcher, request: PageRequest, hop_check: HopCheck
+        self: fetch_pool.FetchPool, request: PageRequest, hop_check: HopCheck
     ) -> FetchedPage:
         calls[0] += 1
         if calls[0] == 5:
             raise MemoryError
         return await original(self, request, hop_check)
 
-    monkeypatch.setattr(WarmStartFetcher, "fetch", fetch)
+    monkeypatch.setattr(fetch_pool.FetchPool, "fetch", fetch)
     server = SiteServer(generated_site(60)).start()
     try:
         session_id, status = await run_crawl(manager, server.base + "/", concurrency=2)
@@ -177,7 +176,7 @@ async def test_memory_error_stops_resumably(
         assert record.error and "out of memory" in record.error and "\n" not in record.error
         counts = await manager.store.page_counts(session_id)
         assert counts[PageStatus.FAILED] == 0  # the page was not charged
-        monkeypatch.setattr(WarmStartFetcher, "fetch", original)
+        monkeypatch.setattr(fetch_pool.FetchPool, "fetch", original)
         handle = await manager.start(session_id)
         assert await handle.wait() is Status.COMPLETED
         assert (await manager.store.page_counts(session_id))[PageStatus.DONE] == 60

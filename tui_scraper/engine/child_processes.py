@@ -21,7 +21,7 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["enlarge_pipe", "no_cwd_on_child_path", "process_context", "reap"]
+__all__ = ["enlarge_pipe", "no_cwd_on_child_path", "prestart", "process_context", "reap"]
 
 _PRELOAD = ["tui_scraper.engine.fetch_worker"]
 _PIPE_BYTES = 1024 * 1024
@@ -33,6 +33,21 @@ def process_context() -> BaseContext:
         ctx.set_forkserver_preload(_PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def prestart() -> None:
+    """Start the forkserver now. It imports the HTTP client and the parser once (a few hundred
+    milliseconds of CPU) before it can fork the first fetch worker: started as the crawl's process
+    begins, it does that on the other core while this process imports and opens its store, instead
+    of after, with the first request waiting. Returns at once; the first worker start waits for
+    the preload, as it would anyway."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    process_context()
+    from multiprocessing import forkserver
+
+    with no_cwd_on_child_path():
+        forkserver.ensure_running()
 
 
 @contextlib.contextmanager

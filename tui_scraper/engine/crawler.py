@@ -68,7 +68,6 @@ from .robots import RobotsCache
 from .stats import CrawlStats
 from .traps import TrapGuard
 from .urls import Scope
-from .warm_start import WarmStartFetcher
 
 __all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler", "StopKind"]
 
@@ -275,19 +274,21 @@ class Crawler:
         return outcome
 
     def _make_page_fetcher(self, settings: FetchSettings) -> PageFetcher:
-        """Fetch worker processes (the default), this process standing in until one is ready;
-        or everything in this process with the parse in a thread (`parse_workers=0`: tests and
-        debugging)."""
+        """Fetch worker processes (the default), or everything in this process with the parse in
+        a thread (`parse_workers=0`: tests and debugging). Never the thread for a real crawl,
+        not even for its first pages: a thread cannot be stopped, and lexbor's parse of a
+        crafted page can take minutes."""
         rules = BodyRules.from_config(self.config, self._scope)
         self._parse_pool = ParsePool(workers=0, blobs=self.store.blobs)
-        local = LocalPageFetcher(self._fetcher, rules, self.store.blobs, self._parse_pool.process)
         if self.parse_workers < 1:
-            return local
+            return LocalPageFetcher(
+                self._fetcher, rules, self.store.blobs, self._parse_pool.process
+            )
         pool = FetchPool(
             workers=self.parse_workers, settings=settings, rules=rules, blobs=self.store.blobs
         )
         pool.start()
-        return WarmStartFetcher(pool, local)
+        return pool
 
     async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
         try:

@@ -32,6 +32,7 @@ from typing import Final, NoReturn
 from ..domain.errors import ScraperError, StorageUnavailable
 from ..domain.ids import is_session_id
 from ..domain.status import Status
+from ..engine.child_processes import prestart
 from .channel.paths import ChannelError, socket_path
 from .channel.server import ChannelServer
 from .live import LiveSession, flush_clients
@@ -104,6 +105,7 @@ async def serve(data_dir: Path, session_id: str) -> int:
     from ..backends.sqlite import Store
 
     path = socket_path(data_dir, session_id)  # a path AF_UNIX cannot take refuses us first
+    prestart()  # the fetch workers' forkserver imports while we open the store and the lease
     store = await Store.open(data_dir)
     try:
         who = f"worker:{os.getpid()}"
