@@ -20,7 +20,6 @@ from __future__ import annotations
 import array
 import contextlib
 import ctypes
-import ctypes.util
 import fcntl
 import functools
 import hashlib
@@ -328,8 +327,10 @@ def sync_data_dir(data_dir: Path) -> None:
 
 
 def _load_syncfs() -> Any:
+    # The process's own symbols (None), which hold libc's: ctypes.util.find_library would run
+    # `ldconfig -p` in a subprocess at import, in every process that imports this module.
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
         return libc.syncfs
     except (OSError, AttributeError):
         return None
