@@ -13,9 +13,11 @@ The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages)
 `batching.Batcher`. The engine is typed against `ports.EngineStore`, not a concrete store.
 
 The crawler is the orchestration only: dispatch (`dispatch.py`), host gating (`politeness.py`),
-one page's fetch and classification (`pages.py`, `classify.py`), redirect bookkeeping
-(`redirects.py`), downloads, batching, the parse pool (`parse_pool.py`), the live figures
-(`live.py`) and how a run ended (`outcome.py`) are their own modules. What runs a session around
+one page's judgement and classification (`pages.py`, `classify.py`), the fetch workers that fetch,
+parse and store it (`fetch_pool.py`, `fetch_worker.py`, `page_fetch.py`; `parse_pool.py` is the
+in-thread parse of `parse_workers=0`), redirect bookkeeping (`redirects.py`), batching, links
+already committed (`known_links.py`), the live figures (`live.py`) and how a run ended
+(`outcome.py`) are their own modules. What runs a session around
 it (the lease, requeueing a dead run's claims, the final summary and transition, secrets) is
 `runtime/worker.py`.
 

@@ -71,7 +71,7 @@ class ParseCrashed(ParseAbandoned):
 
 
 class ParseWorkerUnavailable(ParseError):
-    """No parse worker can be started (EMFILE, ENOMEM, a broken interpreter): our fault, not the
+    """No fetch worker can be started (EMFILE, ENOMEM, a broken interpreter): our fault, not the
     page's. The crawler stops resumably instead of failing the pages waiting for a worker."""
 
 
@@ -117,7 +117,7 @@ def _store(job: PageJob, blobs: BlobWriter | None) -> tuple[str, str | None]:
 
 def process_page(job: PageJob, blobs: BlobWriter | None = None) -> ProcessedPage:
     """Decode, parse and extract one page; with `blobs`, its body is stored there first.
-    Pure apart from the blob write; runs in a parse worker."""
+    Pure apart from the blob write; runs in a fetch worker."""
     body = job.body
     content_hash, storage_path = _store(job, blobs)
     if not job.is_html:

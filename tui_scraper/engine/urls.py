@@ -399,7 +399,7 @@ def _split_canonical(url: str) -> tuple[str, str, str, str] | None:
 
 @dataclass(frozen=True)
 class Scope:
-    """Which URLs a session may follow. Immutable and picklable (sent to the parse worker).
+    """Which URLs a session may follow. Immutable and picklable (sent to the fetch workers).
 
     - host:   the seed's host and port. http and https count as the same site when both use their
               default port (the usual http -> https upgrade), otherwise the explicit port must match

@@ -1,6 +1,6 @@
 """Content-addressed blob files: data_dir/blobs/<first 2 hex>/<sha256 hex>.
 
-Synchronous on purpose: called from worker threads and from the parse worker process, which must
+Synchronous on purpose: called from worker threads and from the fetch worker processes, which must
 not open the database. The name is always the hash of the original bytes, never anything a URL or
 a server chose, so no stored name can escape the data dir (T16).
 
@@ -9,7 +9,7 @@ A file holds the original bytes raw, or compressed: zstd (level 1) when written 
 flag: the raw bytes hash to the name, a zstd frame starts with its magic number, anything else
 is tried as zlib; whatever decodes must hash to the name, or the blob is damaged.
 
-The write path is what a parse worker spends its time on, so it works on `str` paths with `os`
+The write path is what a fetch worker spends its time on, so it works on `str` paths with `os`
 calls, resolves the data dir once per process and proves each shard directory once per process
 (the name inside a shard is a hex digest we computed: it cannot point anywhere else). Paths that
 come from outside (rows read back, `read_blob`, `verify`) get the full proof every time.
@@ -71,7 +71,7 @@ class BlobError(ScraperError):
 class _Codecs(threading.local):
     """One zstd compressor and decompressor per thread: each holds a native context that is
     costly to build and must not be used by two threads at once (downloads are written from
-    `asyncio.to_thread`, pages from the parse workers)."""
+    `asyncio.to_thread`, pages from the fetch workers)."""
 
     def __init__(self) -> None:
         self.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
@@ -365,7 +365,7 @@ class BlobStore:
         return self.blobs_dir.parent
 
     def write(self, data: bytes, *, compress: bool = True, sync: bool = True) -> tuple[str, str]:
-        """See write_blob. Picklable (a path): the parse workers are handed this to write with."""
+        """See write_blob. Picklable (a path): the fetch workers are handed this to write with."""
         return _write(_base(self._data_dir), data, compress, sync)
 
     def read(self, relative_path: str) -> bytes:
