@@ -110,7 +110,10 @@ class SessionsScreen(Screen[None]):
         self.reload()
 
     def _changed(self, _session_id: str) -> None:
-        self.reload()
+        if self.is_current:
+            self.reload()
+        # Covered (by a live screen, typically): on_screen_resume reloads. Reloading beneath
+        # it would redraw the table and recompose the footer of a screen nobody sees.
 
     @on(FlexTable.Fitted)
     def _refit(self) -> None:
@@ -161,7 +164,13 @@ class SessionsScreen(Screen[None]):
         empty.display = not shown
         self._update_detail()
         self.sample()
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Redraw the footer's keys (they depend on the highlighted session) when this screen
+        is shown; a covered one's are redrawn by the resume's reload."""
+        if self.is_current:
+            self.refresh_bindings()
 
     def _cells(self, record: SessionRecord) -> list[Text]:
         p = record.progress
@@ -292,7 +301,7 @@ class SessionsScreen(Screen[None]):
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
         self._update_detail()
-        self.refresh_bindings()
+        self._refresh_keys()
 
     def _update_detail(self) -> None:
         """The highlighted session in full: the table cuts long targets on narrow terminals."""
