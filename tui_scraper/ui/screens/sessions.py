@@ -110,7 +110,7 @@ class SessionsScreen(Screen[None]):
         self.reload()
 
     def _changed(self, _session_id: str) -> None:
-        if self.is_current:
+        if self._seen():
             self.reload()
         # Covered (by a live screen, typically): on_screen_resume reloads. Reloading beneath
         # it would redraw the table and recompose the footer of a screen nobody sees.
@@ -169,8 +169,14 @@ class SessionsScreen(Screen[None]):
     def _refresh_keys(self) -> None:
         """Redraw the footer's keys (they depend on the highlighted session) when this screen
         is shown; a covered one's are redrawn by the resume's reload."""
-        if self.is_current:
+        if self._seen():
             self.refresh_bindings()
+
+    def _seen(self) -> bool:
+        """Whether any of this screen shows: on top, or beneath one that lets it show through
+        (a dialog). `is_current` is also true beneath an opaque screen such as live progress."""
+        top = self.app.screen
+        return top is self or (self.is_current and top.styles.background.a < 1)
 
     def _cells(self, record: SessionRecord) -> list[Text]:
         p = record.progress
