@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 from textual.content import Content
-from textual.widgets import Label
+from textual.widgets import Footer, Label
+from textual.widgets._footer import FooterKey
 
 from tui_scraper.domain import Status
 from tui_scraper.ui.screens.progress import ProgressScreen
@@ -32,6 +33,12 @@ async def _running(pilot, app, seeder: Seeder) -> ProgressScreen:  # type: ignor
     await pilot.pause()
     assert isinstance(app.screen, ProgressScreen)
     return app.screen
+
+
+def cancel_offered(footer: Footer) -> bool:
+    """Whether the footer shows the cancel key enabled (a disabled key is dimmed)."""
+    key = next(key for key in footer.query(FooterKey) if key.action == "cancel_crawl")
+    return not key.has_class("-disabled")
 
 
 class LabelUpdates:
@@ -178,3 +185,32 @@ async def test_a_covered_sessions_list_is_reloaded_when_it_shows_again(
         await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await until(pilot, lambda: len(listed) >= 1)
         await until(pilot, lambda: "running" in screen_text(app))
+
+
+async def test_the_footer_keeps_its_keys_while_they_stay_the_same(
+    service: ScriptedService, seeder: Seeder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(service)
+    async with app.run_test(size=(100, 24)) as pilot:
+        screen = await _running(pilot, app, seeder)
+        footer = screen.query_one(Footer)
+        await pilot.pause()
+        recomposed: list[int] = []
+        real = footer.recompose
+
+        async def spy() -> None:
+            recomposed.append(1)
+            await real()
+
+        monkeypatch.setattr(footer, "recompose", spy)
+        for _ in range(3):  # what Textual does on focus changes and screen pushes
+            screen.refresh_bindings()
+            await pilot.pause()
+        assert recomposed == []
+        assert cancel_offered(footer)
+        await pilot.press("p")  # paused: cancel is no longer offered
+        await until(pilot, lambda: service.crawls[screen.session_id].done)
+        screen.sample()
+        await until(pilot, lambda: screen.state is Status.PAUSED)
+        await until(pilot, lambda: len(recomposed) >= 1)
+        await until(pilot, lambda: not cancel_offered(footer))

@@ -23,13 +23,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkline
+from textual.widgets import Header, Label, ProgressBar, RichLog, Sparkline
 
 from tui_scraper.domain import RESUMABLE, ScraperError, SessionRecord, Status
 from tui_scraper.service import CommandDelivery, ProgressSnapshot, Tuning, WorkerInfo
 
 from .. import messages
 from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
+from ..widgets.footer import KeysFooter
 from ..widgets.live_label import update_label
 from ..widgets.recent_pages import RecentPagesTable
 from ..widgets.status import STATUS_STYLE
@@ -137,7 +138,7 @@ class ProgressScreen(Screen[None]):
                 markup=False,
                 highlight=False,
             )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"Session {self.session_id[:8]}"

@@ -18,13 +18,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Header, Input, Label
 
 from tui_scraper.domain import RESUMABLE, SessionRecord, Status
 from tui_scraper.service import WorkerInfo
 
 from .. import messages
 from ..text import display_safe, human_time, labelled, short_url
+from ..widgets.footer import KeysFooter
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 from ..widgets.worker import worker_label
@@ -91,7 +92,7 @@ class SessionsScreen(Screen[None]):
             )
             yield Label(Content(""), id="sessions-empty")
             yield Label(Content(""), id="sessions-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Sessions"
