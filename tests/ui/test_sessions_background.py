@@ -43,10 +43,12 @@ async def test_a_background_session_is_marked_and_enter_attaches(
         assert isinstance(screen, SessionsScreen)
         await until(pilot, lambda: session_id in screen.background, LIVE_S)
         assert status_cell(screen, session_id) == "running bg"
+        # at 80 columns: the whole status cell, and the worker under the table (drawn once
+        # the screen has laid out the detail's new lines: waited on, not assumed)
+        where = f"pid {worker.pid} on {socket.gethostname()[:20]}"
+        await until(pilot, lambda: where in screen_text(app), LIVE_S)
         text = screen_text(app)
-        # at 80 columns: the whole status cell, and the worker under the table
         assert "running bg" in text
-        assert f"pid {worker.pid} on {socket.gethostname()[:20]}" in text
         assert "(enter attaches)" in text
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ProgressScreen))

@@ -23,13 +23,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Sparkline
+from textual.widgets import Header, Label, ProgressBar, RichLog, Sparkline
 
 from tui_scraper.domain import RESUMABLE, ScraperError, SessionRecord, Status
 from tui_scraper.service import CommandDelivery, ProgressSnapshot, Tuning, WorkerInfo
 
 from .. import messages
 from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
+from ..widgets.footer import KeysFooter
+from ..widgets.live_label import update_label
 from ..widgets.recent_pages import RecentPagesTable
 from ..widgets.status import STATUS_STYLE
 from ..widgets.tail import new_tail
@@ -47,6 +49,8 @@ COUNTDOWN_HZ = 4.0
 # (the worker releases its lease just after it sends the final state).
 SETTLE_S = 3.0
 GONE_ERROR = "the process running it is gone"
+# The actions whose keys the footer shows or hides as the session's state changes.
+OFFERED_ACTIONS = ("pause", "cancel_crawl", "tune")
 
 
 def snapshot_of_record(record: SessionRecord) -> ProgressSnapshot:
@@ -105,6 +109,10 @@ class ProgressScreen(Screen[None]):
         self._remote: ProgressSnapshot | None = None
         self._reconnect_at: float | None = None
         self._countdown_started = False
+        # What each label shows, so that a sample redraws only the ones that changed.
+        self._shown: dict[str, Content] = {}
+        # What the footer offers (check_action of each of OFFERED_ACTIONS), as last drawn.
+        self._offered: tuple[bool | None, ...] | None = None
 
     @property
     def scraper(self) -> ScraperHost:
@@ -130,12 +138,14 @@ class ProgressScreen(Screen[None]):
                 markup=False,
                 highlight=False,
             )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"Session {self.session_id[:8]}"
         self.query_one("#progress-errors", RichLog).border_title = "Errors"
         self.scraper.sessions_changed.subscribe(self, self._changed)
+        # The footer was composed with the keys offered now.
+        self._offered = tuple(self.check_action(action, ()) for action in OFFERED_ACTIONS)
         self.sample()
         self._watch()
         self.query_one(RecentPagesTable).focus()
@@ -185,7 +195,7 @@ class ProgressScreen(Screen[None]):
         self.background = worker
         label = worker_label(worker, now=None)
         self.sub_title = f"Session {self.session_id[:8]} · worker {label}"
-        self.refresh_bindings()
+        self._refresh_keys()
         last: ProgressSnapshot | None = None
         try:
             async for snap in service.watch_worker(self.session_id):
@@ -251,7 +261,7 @@ class ProgressScreen(Screen[None]):
         self.sub_title = f"Session {self.session_id[:8]}"
         self.show(snap)
         self._draw_status()
-        self.refresh_bindings()
+        self._refresh_keys()
 
     # --- sampling -------------------------------------------------------------------------
 
@@ -273,7 +283,7 @@ class ProgressScreen(Screen[None]):
                 full = not snap.live or self._samples % self._table_every == 0
                 self.show(snap, tables=full)
             if was_live != self._live:
-                self.refresh_bindings()
+                self._refresh_keys()
             if not snap.live and not self._record_loaded:
                 self._load_record()
             return
@@ -320,17 +330,19 @@ class ProgressScreen(Screen[None]):
         p = snap.progress
         with self.app.batch_update():
             self._draw_status()
-            self.query_one("#progress-counters", Label).update(
+            self._label(
+                "#progress-counters",
                 Content(
                     f"done {p.done}   failed {p.failed}   skipped {p.skipped}   "
                     f"queued {p.queued}   fetching {p.fetching}"
-                )
+                ),
             )
-            self.query_one("#progress-speed", Label).update(
+            self._label(
+                "#progress-speed",
                 Content(
                     f"{human_rate(p.pages_per_s)}\n"
                     f"{human_bytes(p.bytes)} {human_duration(p.elapsed_s)}"
-                )
+                ),
             )
             # A new list each time: Sparkline.data compares by equality, an edited list is unseen.
             self.query_one(Sparkline).data = list(snap.rate_history)
@@ -339,8 +351,8 @@ class ProgressScreen(Screen[None]):
                 total=100, progress=round((fraction or 0.0) * 100, 1)
             )
             hosts = "   ".join(f"{h}: {s}" for h, s in snap.host_states)
-            self.query_one("#progress-hosts", Label).update(safe_content(hosts))
-            self.query_one("#progress-hosts", Label).display = bool(hosts)
+            if self._label("#progress-hosts", safe_content(hosts)):
+                self.query_one("#progress-hosts", Label).display = bool(hosts)
             if tables:
                 recent = self.query_one(RecentPagesTable)
                 recent.home = snap.target_url
@@ -352,8 +364,16 @@ class ProgressScreen(Screen[None]):
                     # Text is never parsed as markup; control characters still need stripping.
                     log.write(Text(display_safe(error)))
         if state_changed:
-            # Only when it matters: refresh_bindings recomposes the Footer, and doing that at
-            # every sample cost the crawl a measurable share of its throughput.
+            self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Redraw the footer if the keys it offers changed. Only then: refresh_bindings
+        recomposes the whole Footer (its keys are mounted again), which costs more than every
+        other part of a redraw together; a crawl that starts changes state, liveness and
+        background within a moment, mostly to the same keys."""
+        offered = tuple(self.check_action(action, ()) for action in OFFERED_ACTIONS)
+        if offered != self._offered:
+            self._offered = offered
             self.refresh_bindings()
 
     def _draw_status(self) -> None:
@@ -368,7 +388,11 @@ class ProgressScreen(Screen[None]):
         if note:
             parts += ["  ", (note, "bold yellow")]
         parts += ["  ", safe_content(snap.target_url)]
-        self.query_one("#progress-status", Label).update(Content.assemble(*parts))
+        self._label("#progress-status", Content.assemble(*parts))
+
+    def _label(self, selector: str, content: Content) -> bool:
+        """Redraw one of the screen's labels if what it shows changed; whether it did."""
+        return update_label(self.query_one(selector, Label), content, self._shown)
 
     # --- actions --------------------------------------------------------------------------
 

@@ -18,13 +18,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Header, Input, Label
 
 from tui_scraper.domain import RESUMABLE, SessionRecord, Status
 from tui_scraper.service import WorkerInfo
 
 from .. import messages
 from ..text import display_safe, human_time, labelled, short_url
+from ..widgets.footer import KeysFooter
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 from ..widgets.worker import worker_label
@@ -91,7 +92,7 @@ class SessionsScreen(Screen[None]):
             )
             yield Label(Content(""), id="sessions-empty")
             yield Label(Content(""), id="sessions-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Sessions"
@@ -110,7 +111,10 @@ class SessionsScreen(Screen[None]):
         self.reload()
 
     def _changed(self, _session_id: str) -> None:
-        self.reload()
+        if self._seen():
+            self.reload()
+        # Covered (by a live screen, typically): on_screen_resume reloads. Reloading beneath
+        # it would redraw the table and recompose the footer of a screen nobody sees.
 
     @on(FlexTable.Fitted)
     def _refit(self) -> None:
@@ -161,7 +165,19 @@ class SessionsScreen(Screen[None]):
         empty.display = not shown
         self._update_detail()
         self.sample()
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Redraw the footer's keys (they depend on the highlighted session) when this screen
+        is shown; a covered one's are redrawn by the resume's reload."""
+        if self._seen():
+            self.refresh_bindings()
+
+    def _seen(self) -> bool:
+        """Whether any of this screen shows: on top, or beneath one that lets it show through
+        (a dialog). `is_current` is also true beneath an opaque screen such as live progress."""
+        top = self.app.screen
+        return top is self or (self.is_current and top.styles.background.a < 1)
 
     def _cells(self, record: SessionRecord) -> list[Text]:
         p = record.progress
@@ -292,7 +308,7 @@ class SessionsScreen(Screen[None]):
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
         self._update_detail()
-        self.refresh_bindings()
+        self._refresh_keys()
 
     def _update_detail(self) -> None:
         """The highlighted session in full: the table cuts long targets on narrow terminals."""

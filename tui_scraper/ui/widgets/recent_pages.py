@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from itertools import count
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 
 from tui_scraper.service import RecentPage
 
@@ -32,6 +33,9 @@ class RecentPagesTable(FlexTable):
         # The session's start URL: its own pages show as paths (as in the session detail).
         self.home: str | None = None
         self._shown: list[RecentPage] = []
+        # The pages the rows show, top to bottom, and each one's cells.
+        self._rows: list[RecentPage] = []
+        self._cells: list[tuple[Text, ...]] = []
         self._ids = count()
 
     def on_mount(self) -> None:
@@ -49,22 +53,32 @@ class RecentPagesTable(FlexTable):
             return
         # Follow the stream only when the user has not moved the cursor up to read a row.
         following = self.row_count == 0 or self.cursor_row >= self.row_count - 1
-        if self.row_count + len(fresh) > self.max_rows:
-            # Rebuild rather than trim: each remove_row re-lays out the whole table (Textual
-            # #5273) and at a few hundred pages/s that cost the crawl half its throughput.
-            self.clear()
-            fresh = self._shown[-self.max_rows :]
-        url_width = self.column_width("url")
-        for page in fresh:
-            url = short_url(display_safe(page.url), url_width, home=self.home)
-            self.add_row(
-                http_text(page.http_status),
-                status_text(page.status),
-                Text(url, no_wrap=True),
-                safe_text(page.title or ""),
-                Text(human_bytes(page.size), justify="right"),
-                Text(human_ms(page.elapsed_ms), justify="right"),
-                key=str(next(self._ids)),
-            )
-        if following:
+        rows = (self._rows + fresh)[-self.max_rows :]
+        # Each page's cells are built (and its text made safe) once, when it arrives.
+        cells = (self._cells + [self._cells_of(page) for page in fresh])[-self.max_rows :]
+        # Rows are added while there is room; once the table is full, the rows it has show the
+        # pages that moved up into them, updated in place: the table keeps its rows (keys,
+        # scroll offset, cursor), so only the cells on screen are drawn again, once. Removing a
+        # row re-lays out the whole table (Textual #5273), and clearing it drew it twice, at
+        # the top and then scrolled back down to the cursor.
+        for index, (page, row) in enumerate(zip(rows, cells, strict=True)):
+            if index >= self.row_count:
+                self.add_row(*row, key=str(next(self._ids)))
+            elif self._rows[index] != page:
+                for column, cell in enumerate(row):
+                    self.update_cell_at(Coordinate(index, column), cell)
+        self._rows = rows
+        self._cells = cells
+        if following and self.cursor_row != self.row_count - 1:
             self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def _cells_of(self, page: RecentPage) -> tuple[Text, ...]:
+        url = short_url(display_safe(page.url), self.column_width("url"), home=self.home)
+        return (
+            http_text(page.http_status),
+            status_text(page.status),
+            Text(url, no_wrap=True),
+            safe_text(page.title or ""),
+            Text(human_bytes(page.size), justify="right"),
+            Text(human_ms(page.elapsed_ms), justify="right"),
+        )
