@@ -90,3 +90,37 @@ async def test_cookie_over_4_kib_is_dropped_and_expiry_still_clears(
     assert len(fetcher._client.cookies.jar) == 0
     await fetcher.fetch(server.url("/set"), want_body=_all)
     assert "cookie" not in server.log[-1].headers
+
+
+async def test_a_response_that_sets_no_cookie_skips_the_jar(
+    server: HostileServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jar parses only responses with Set-Cookie; cookies set are still sent back."""
+    jar = fetcher._client.cookies.jar
+    parsed: list[str] = []
+    original = jar.extract_cookies
+
+    def counting(response: object, request: object) -> None:
+        parsed.append(str(getattr(request, "full_url", "")))
+        original(response, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jar, "extract_cookies", counting)
+
+    async def setter(req: Request, w: object, e: LogEntry) -> bool:
+        headers = [("Content-Length", "2"), ("Content-Type", "text/html")]
+        headers.append(("Set-Cookie", "session=abc; Path=/"))
+        return await send(w, e, "200 OK", headers, b"ok")  # type: ignore[arg-type]
+
+    async def plain(req: Request, w: object, e: LogEntry) -> bool:
+        headers = {"Content-Length": "2", "Content-Type": "text/html"}
+        return await send(w, e, "200 OK", headers, b"ok")  # type: ignore[arg-type]
+
+    server.routes["/plain"] = plain
+    server.routes["/set"] = setter
+    await fetcher.fetch(server.url("/plain"), want_body=_all)
+    assert parsed == []
+    await fetcher.fetch(server.url("/set"), want_body=_all)
+    assert len(parsed) == 1
+    await fetcher.fetch(server.url("/plain"), want_body=_all)
+    assert len(parsed) == 1
+    assert server.log[-1].headers.get("cookie") == "session=abc"

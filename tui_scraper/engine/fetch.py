@@ -254,6 +254,16 @@ def _check_status(code: int) -> None:
         raise FetchError("protocol", f"invalid HTTP status {code:03d}", transient=False)
 
 
+class _CookiesWhenSet(httpx.Cookies):
+    """httpx asks the jar about every response; building the request and response views that
+    http.cookiejar wants cost a twentieth of a fetch worker's time for responses that set
+    nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
 def _accept_any(url: str, /) -> str | None:
     return None
 
@@ -315,6 +325,9 @@ class Fetcher:
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
             },
         )
+        # httpx offers no public way to put its own Cookies subclass in a client: this one skips
+        # the cookie jar's parsing of a response that sets no cookie (most of them).
+        self._client._cookies = _CookiesWhenSet(self._client.cookies.jar)
 
     def _aiohttp_transport(
         self, concurrency: int, trust_env: bool, ssl_context: ssl.SSLContext | None
