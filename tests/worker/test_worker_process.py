@@ -153,3 +153,26 @@ def test_the_profile_variable_leaves_the_workers_profile(
     assert worker.wait(60) == 0
     stats = pstats.Stats(str(tmp_path / f"worker-{worker.pid}.prof"))
     assert any(name == "serve" for _file, _line, name in stats.stats)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("setting", ["", "0"])
+def test_fetch_processes_run_on_uvloop_unless_told_not_to(
+    data_dir: Path, site: SiteServer, setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvloop is a dependency: the fetch workers' loop is uvloop's, and TUI_SCRAPER_UVLOOP=0 puts
+    # them back on asyncio's (to compare, or to rule it out). Both crawl.
+    if setting:
+        monkeypatch.setenv("TUI_SCRAPER_UVLOOP", setting)
+    session_id = create_session(data_dir, f"{site.base}/", rate_per_host=10.0)
+    worker = _spawn(data_dir, session_id)
+    try:
+        wait_for(lambda: done_pages(data_dir) >= 5, timeout=30)
+        servers = [pid for pid in _children(worker.pid) if _is_forkserver(pid)]
+        fetchers = [pid for server in servers for pid in _children(server)]
+        assert fetchers, "no fetch process under the forkserver"
+        for pid in fetchers:
+            on_uvloop = any("uvloop" in f and "/loop." in f for f in _mapped_files(pid))
+            assert on_uvloop is (setting != "0")
+    finally:
+        worker.kill()
+        worker.wait(30)
