@@ -297,3 +297,35 @@ def test_committed_links_are_dropped_and_stay_bounded() -> None:
     known.remember([_result("http://a/2", "http://a/3", "http://a/4", "http://a/5")])
     assert len(known) == 3  # past the cap, the rest simply go to the store again
     assert "http://a/1" in known
+
+
+def test_an_answer_that_cannot_be_pickled_fails_its_page() -> None:
+    """The worker's answer for a page is sent as a failure when it cannot cross the pipe, so
+    the coordinator never waits for it forever."""
+    from tui_scraper.engine import fetch_worker
+
+    sent: list[tuple[object, ...]] = []
+
+    class Worker(fetch_worker._Worker):
+        def __init__(self) -> None:
+            self._tasks = {}
+
+        def _say(self, message: tuple[object, ...]) -> None:
+            encode(message)  # what the real one does first: raises for what cannot be pickled
+            sent.append(message)
+
+    async def unpicklable(*_args: object, **_kwargs: object) -> object:
+        return lambda: None
+
+    worker = Worker()
+    original = fetch_worker.fetch_page
+    fetch_worker.fetch_page = unpicklable  # type: ignore[assignment]
+    try:
+        worker._parser = lambda _id: None  # type: ignore[method-assign]
+        worker._hop_checker = lambda _id: None  # type: ignore[method-assign]
+        worker._fetcher = worker._rules = worker._blobs = None  # type: ignore[assignment]
+        asyncio.run(worker._fetch(7, PageRequest("http://a/", 0)))
+    finally:
+        fetch_worker.fetch_page = original
+    assert [m[:2] for m in sent] == [("failed", 7)]
+    assert "not sendable" in str(sent[0][2])

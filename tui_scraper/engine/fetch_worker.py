@@ -199,7 +199,11 @@ class _Worker:
         except Exception as exc:
             self._say(("failed", request_id, picklable(exc)))
         else:
-            self._say(("done", request_id, fetched))
+            try:
+                self._say(("done", request_id, fetched))
+            except Exception as exc:  # an answer that cannot be pickled must not leave the
+                # coordinator waiting for it forever: the page fails as a page error
+                self._say(("failed", request_id, ParseError(f"answer not sendable: {exc}")))
         finally:
             self._tasks.pop(request_id, None)
 
