@@ -232,10 +232,15 @@ def test_workers_exit_when_the_coordinator_is_killed(server: SiteServer, tmp_pat
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert_workers_die_with(child, workers=2)
+
+
+def assert_workers_die_with(child: subprocess.Popen[str], *, workers: int) -> None:
+    """`child` prints its fetch workers' pids on a line; SIGKILL it: they are gone within 10 s."""
     try:
         assert child.stdout is not None
         pids = [int(pid) for pid in child.stdout.readline().split()]
-        assert len(pids) == 2
+        assert len(pids) == workers
         child.kill()
         child.wait(10)
         deadline = time.monotonic() + 10

@@ -40,6 +40,7 @@ from tui_scraper.engine.parse import (
 from tui_scraper.engine.urls import Scope
 
 from .site import SiteServer
+from .test_fetch_pool import assert_workers_die_with
 
 DEADLINE = 2.0
 NORMAL = (
@@ -569,27 +570,4 @@ def test_a_worker_deep_in_a_hostile_parse_exits_when_its_coordinator_is_killed(
         stdout=subprocess.PIPE,
         text=True,
     )
-    try:
-        assert child.stdout is not None
-        pids = [int(pid) for pid in child.stdout.readline().split()]
-        assert len(pids) == 1
-        child.kill()
-        child.wait(10)
-        deadline = time.monotonic() + 10
-        alive = pids
-        while alive and time.monotonic() < deadline:
-            alive = [pid for pid in pids if _alive(pid)]
-            time.sleep(0.05)
-        assert alive == []
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(10)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
+    assert_workers_die_with(child, workers=1)
