@@ -29,6 +29,10 @@ class LiveFigures:
         self.counts = Progress()
         self._previous_elapsed_s = previous_elapsed_s
         self._started_mono = time.monotonic()
+        # The elapsed time of the first figures published after the run stopped: every later
+        # publish (the final counts, the summary's duration) keeps it, so the stored progress and
+        # the summary agree on the rate even when the run lasted a fraction of a second.
+        self._stopped_elapsed: float | None = None
         self._clock = clock
 
     def reload(self, counts: dict[PageStatus, int]) -> None:
@@ -83,9 +87,15 @@ class LiveFigures:
         c = self.counts
         stats = self.stats
         elapsed = round(self._previous_elapsed_s + (time.monotonic() - self._started_mono), 1)
+        running = stats.running
+        if running:
+            self._stopped_elapsed = None
+        elif self._stopped_elapsed is None:
+            self._stopped_elapsed = elapsed
+        else:
+            elapsed = self._stopped_elapsed
         in_flight = min(in_flight, c.fetching)
         average = average_rate(c.done, c.failed, elapsed)
-        running = stats.running
         hosts: dict[str, str] = {}
         if health is not None and running:
             now = self._clock()
