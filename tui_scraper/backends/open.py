@@ -37,17 +37,24 @@ def as_location(where: StoreLocation | Path | str) -> StoreLocation:
 
 
 async def open_store(where: StoreLocation | Path | str, *, readonly: bool = False) -> SessionStore:
-    """The store of `where`. Writable opens create the data dir (logs, sockets and secrets
-    live there whatever the backend); a read-only open creates nothing."""
+    """The store of `where`. A writable open creates the data dir (logs, sockets and secrets
+    live there whatever the backend) once the store is open; a read-only open creates
+    nothing."""
     location = as_location(where)
     if location.db_url is None:
         from .sqlite import Store
 
         return await Store.open(location.data_dir, readonly=readonly)
-    if not readonly:
-        ensure_data_dir(location.data_dir)
     store_class = cast(Any, _postgres_module(POSTGRES_MODULE)).Store
-    return cast("SessionStore", await store_class.open(location.db_url, readonly=readonly))
+    store = cast("SessionStore", await store_class.open(location.db_url, readonly=readonly))
+    if not readonly:
+        # After the database answered: a server that cannot be reached creates nothing here.
+        try:
+            ensure_data_dir(location.data_dir)
+        except BaseException:
+            await store.close()
+            raise
+    return store
 
 
 def collect_leftovers(store: SessionStore) -> None:

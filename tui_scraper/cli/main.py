@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..domain.errors import ScraperError, StorageUnavailable
+from ..domain.errors import DatabaseError, ScraperError, StorageUnavailable
 from ..domain.location import DB_ENV_VAR, StoreLocation, redact_password
 from ..quick_exit import quick_exit
 from ..safe_text import display_safe
@@ -79,6 +79,13 @@ def _run(argv: Sequence[str] | None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args: argparse.Namespace | None = None
+    location: StoreLocation | None = None
+
+    def say_store(text: str) -> None:
+        # A database that cannot be reached or used is named, masked, unless the text does.
+        if location is not None and location.is_postgres and location.shown not in text:
+            text = f"database {location.shown}: {text}"
+        say(text)
 
     def say(text: str) -> None:
         # The password of any database URL we were given never reaches stderr.
@@ -125,8 +132,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except StorageUnavailable as exc:
         # The disk refused a write (full, I/O error), or the database server cannot be
         # reached: not bad input. Committed data is intact.
-        say(str(exc))
+        say_store(str(exc))
         return EXIT_FAILED
+    except DatabaseError as exc:
+        say_store(str(exc))
+        return EXIT_BAD_INPUT
     except (BadInput, ScraperError) as exc:
         say(str(exc))
         return EXIT_BAD_INPUT

@@ -157,7 +157,7 @@ def masked_url(url: str) -> str:
     authority ends it, as for libpq) and in a `password=` query parameter."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
+        return _masked_loosely(url)
     cut = len(rest)
     for stop in "/?#":
         at = rest.find(stop)
@@ -171,6 +171,21 @@ def masked_url(url: str) -> str:
         authority = f"{userinfo}@{host}"
     tail = re.sub(r"(?i)((?:^|[?&])password=)[^&#]*", lambda m: m.group(1) + MASK, tail)
     return f"{scheme}://{authority}{tail}"
+
+
+def _masked_loosely(text: str) -> str:
+    """A value that is not `scheme://…` masked all the same: `SCHEME:USER:PASSWORD@HOST` (a
+    forgotten `//`) and any `password=` parameter."""
+    text = re.sub(r"(?i)((?:^|[?&\s])password=)[^&#\s]*", lambda m: m.group(1) + MASK, text)
+    if "@" not in text:
+        return text
+    head, host = text.rsplit("@", 1)
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", head)
+    start = scheme.end() if scheme else 0
+    user, colon, _password = head[start:].partition(":")
+    if not colon:
+        return text
+    return f"{head[:start]}{user}:{MASK}@{host}"
 
 
 def url_passwords(url: str) -> list[str]:
