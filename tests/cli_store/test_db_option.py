@@ -4,6 +4,7 @@ child process, judged by the SQLite files it leaves and by what it prints."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,9 @@ ENV_VAR = "TUI_SCRAPER_DB"
 
 
 @pytest.fixture
-def site() -> SiteServer:
+def site() -> Iterator[SiteServer]:
     server = SiteServer(generated_site(8, filler=2)).start()
-    yield server  # type: ignore[misc]
+    yield server
     server.stop()
 
 
