@@ -67,3 +67,19 @@ def test_a_location_is_sqlite_unless_it_has_a_url() -> None:
     assert not StoreLocation(Path("/d")).is_postgres
     pg = StoreLocation(Path("/d"), "postgresql://h/x")
     assert pg.backend == "postgresql" and pg.is_postgres and pg.shown == "postgresql://h/x"
+
+
+def test_a_resume_hint_names_the_same_store_password_masked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tui_scraper.cli.datadir import resume_command
+
+    url = f"postgresql://crawler:{PASSWORD}@db.local/crawls"
+    monkeypatch.delenv("TUI_SCRAPER_DB", raising=False)
+    hint = resume_command("3f2a", StoreLocation(tmp_path, url))
+    assert "--db 'postgresql://crawler:***@db.local/crawls'" in hint and PASSWORD not in hint
+    assert f"--data-dir {tmp_path}" in hint
+    # Given by the environment, the URL is there again for the next command: not repeated.
+    monkeypatch.setenv("TUI_SCRAPER_DB", url)
+    assert "--db" not in resume_command("3f2a", StoreLocation(tmp_path, url))
+    assert "--db" not in resume_command("3f2a", tmp_path)
