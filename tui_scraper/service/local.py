@@ -8,7 +8,6 @@ engine's mutable objects. Everything below the service is reached through the ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -76,9 +75,7 @@ class LocalSessionService:
         # still has recent pages and errors that arrived after a reader's previous sample.
         self._stats: dict[str, _LiveStats] = {}
         # The loop the store runs on, so a thread can ask it who holds a lease (PostgreSQL).
-        self._loop: asyncio.AbstractEventLoop | None = None
-        with contextlib.suppress(RuntimeError):
-            self._loop = asyncio.get_running_loop()
+        self._loop = _running_loop()
 
     @classmethod
     async def open(
@@ -265,6 +262,9 @@ class LocalSessionService:
         loop = self._loop
         if loop is None:
             raise RuntimeError("worker_of before the service's loop is known")
+        if _running_loop() is loop:
+            # Waiting here for the loop's own answer would never end.
+            raise RuntimeError("worker_of must be called off the event loop (to_thread)")
         future = asyncio.run_coroutine_threadsafe(self._worker(session_id), loop)
         return future.result(timeout=WORKER_LOOKUP_S)
 
@@ -349,6 +349,14 @@ class LocalSessionService:
 
     async def close(self) -> None:
         await self._manager.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, or None (a worker thread: the usual case)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _conforms(service: LocalSessionService) -> None:
