@@ -122,3 +122,20 @@ def test_a_worker_refuses_a_bad_location_in_its_environment(tmp_path: Path) -> N
     assert child.returncode == 2
     assert "unknown scheme" in one_line(child.stderr) and PASSWORD not in child.stderr
     assert sys.executable in argv[0]
+
+
+def test_pause_and_resume_reach_the_worker_of_the_store_the_env_names(
+    chosen: Path, site: SiteServer
+) -> None:
+    env = {DB_ENV_VAR: f"sqlite:{chosen}"}
+    started = run("crawl", f"{site.base}/", "--rate", "4", "--detach", env=env)
+    assert started.returncode == 0, started.stderr
+    session_id = started.stdout.strip().splitlines()[-1]
+    paused = run("pause", session_id[:8], env=env)
+    assert paused.returncode == 0, paused.stderr
+    assert f"pause sent to session {session_id[:8]}" in paused.stdout
+    wait_for(lambda: _status(env, session_id) == "paused", timeout=60, what="paused")
+    resumed = run("resume", session_id[:8], "--detach", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    wait_for(lambda: _status(env, session_id) == "completed", timeout=120, what="completed")
+    assert session_ids(chosen) == [session_id]
