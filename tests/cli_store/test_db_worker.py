@@ -139,3 +139,16 @@ def test_pause_and_resume_reach_the_worker_of_the_store_the_env_names(
     assert resumed.returncode == 0, resumed.stderr
     wait_for(lambda: _status(env, session_id) == "completed", timeout=120, what="completed")
     assert session_ids(chosen) == [session_id]
+
+
+def test_a_library_log_line_in_the_worker_loses_the_password(tmp_path: Path) -> None:
+    import logging
+
+    from tui_scraper.runtime.worker_process import _Redacting
+
+    url = f"postgresql://crawler:{PASSWORD}@127.0.0.1:1/crawls"
+    record = logging.LogRecord(
+        "psycopg.pool", logging.WARNING, __file__, 1, "error: %s", (url,), None
+    )
+    assert _Redacting(StoreLocation(tmp_path, url)).filter(record)
+    assert PASSWORD not in record.getMessage() and "crawler:***@127.0.0.1" in record.getMessage()

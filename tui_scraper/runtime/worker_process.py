@@ -102,6 +102,21 @@ def _location(data_dir: Path) -> StoreLocation:
     return StoreLocation(data_dir, choice.url)
 
 
+class _Redacting(logging.Filter):
+    """A library's log line (a connection pool's complaint, say) loses the database password
+    before it reaches the log file."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        super().__init__()
+        self._location = location
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._location.db_url is not None:
+            record.msg = self._location.redact(record.getMessage())
+            record.args = None
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         location, session_id = _parse(argv)
@@ -115,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stdout, level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s"
     )
     logging.getLogger("tui_scraper").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Redacting(location))
     try:
         return asyncio.run(serve(location, session_id))
     except StorageUnavailable as exc:
