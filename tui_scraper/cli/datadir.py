@@ -46,9 +46,7 @@ def choose_location(args: argparse.Namespace) -> StoreLocation:
         )
     if named is None:
         args.data_dir = str(choice.sqlite_dir)
-    data_dir = choose_data_dir(args)
-    _check_chosen_data_dir(data_dir, chosen=True)
-    return StoreLocation(data_dir)
+    return StoreLocation(choose_data_dir(args))
 
 
 def choose_data_dir(args: argparse.Namespace) -> Path:
