@@ -23,8 +23,10 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from .domain.location import StoreLocation
 
 SIGNAL_EXIT_CODE = 130
 # From the signal to os._exit: the orderly path normally ends well before; 2 s is the promise.
@@ -44,12 +46,12 @@ TERMINAL_RESET = (
     b"\x1b[<u\x1b[?7h\x1b[?1049l\x1b[?25h"
 )
 
-# What the watchdog needs at a forced exit: the database and the sessions this process runs
-# itself. Never a session a background worker runs: it is not ours to mark, it goes on.
-Running = Callable[[], tuple[Path | None, list[str]]]
+# What the watchdog needs at a forced exit: where the store is and the sessions this process
+# runs itself. Never a session a background worker runs: it is not ours to mark, it goes on.
+Running = Callable[[], tuple["StoreLocation | None", list[str]]]
 
 
-def _no_sessions() -> tuple[Path | None, list[str]]:
+def _no_sessions() -> tuple[StoreLocation | None, list[str]]:
     return None, []
 
 
@@ -121,20 +123,21 @@ def kill_helpers() -> None:
 def hard_exit(
     code: int,
     *,
-    db_path: Path | None,
+    location: StoreLocation | None,
     session_ids: Iterable[str],
     reason: str,
     who: str,
     db_timeout: float = EMERGENCY_DB_TIMEOUT_S,
 ) -> NoReturn:
-    """Settle `session_ids` as interrupted (waiting at most `db_timeout` for the database),
-    kill the helpers, leave at once."""
+    """Settle `session_ids` as interrupted in the store at `location` (the right backend's
+    `interrupt_now`, waiting at most `db_timeout` for the database), kill the helpers, leave
+    at once."""
     ids = list(session_ids)
-    if db_path is not None and ids:
-        from .backends.sqlite.emergency import interrupt_now
+    if location is not None and ids:
+        from .backends.open import interrupt_now
 
         with contextlib.suppress(Exception):
-            interrupt_now(db_path, ids, reason=reason, who=who, timeout=db_timeout)
+            interrupt_now(location, ids, reason=reason, who=who, timeout=db_timeout)
     kill_helpers()
     with contextlib.suppress(Exception):
         sys.stderr.flush()
@@ -234,11 +237,11 @@ class ExitGuard:
                 deadline = min(deadline, time.monotonic() + self.settle_s)
             time.sleep(max(0.0, deadline - time.monotonic()))
         # Still here: the orderly path is stuck (or there is none yet). Leave anyway.
-        db_path, session_ids = _safe_running(self._running)
+        location, session_ids = _safe_running(self._running)
         self._restore_terminal()
         hard_exit(
             SIGNAL_EXIT_CODE,
-            db_path=db_path,
+            location=location,
             session_ids=session_ids,
             reason=f"{reason} (forced exit)",
             who=self.who,
@@ -276,7 +279,7 @@ class ExitGuard:
                 return "the terminal was closed"
 
 
-def _safe_running(running: Running) -> tuple[Path | None, list[str]]:
+def _safe_running(running: Running) -> tuple[StoreLocation | None, list[str]]:
     try:
         return running()
     except Exception:  # the watchdog must reach os._exit whatever state the app is in

@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,12 +18,12 @@ from .safe_text import display_safe
 
 
 class PageSource(Protocol):
-    """What an export reads: the session's pages in id order, and where their content lives."""
-
-    @property
-    def data_dir(self) -> Path: ...
+    """What an export reads: the session's pages in id order, and which of them no longer
+    have their stored content (the store knows where it keeps it: files, or the database)."""
 
     def iter_pages(self, session_id: str) -> AsyncIterator[PageRecord]: ...
+
+    async def missing_content(self, pages: Sequence[PageRecord]) -> list[str]: ...
 
 
 FORMATS = ("jsonl", "csv")
@@ -130,18 +130,19 @@ async def export_pages(
     with out:
         to_terminal = out.is_terminal
         count = 0
-        pending: list[dict[str, Any]] = []
+        pending: list[PageRecord] = []
         header = True
 
-        async def write(records: list[dict[str, Any]], header: bool) -> None:
+        async def write(pages: list[PageRecord], header: bool) -> None:
             nonlocal unreadable
-            unreadable += await asyncio.to_thread(_unreadable, store.data_dir, records)
+            unreadable += await store.missing_content(pages)
+            records = [page_to_record(page) for page in pages]
             shown = [_visible(r) for r in records] if to_terminal else records
             text = _format_rows(shown, fmt, header, keep_formulas=keep_formulas)
             await asyncio.to_thread(out.write, text.encode("utf-8"))
 
         async for page in store.iter_pages(session_id):
-            pending.append(page_to_record(page))
+            pending.append(page)
             if len(pending) >= FLUSH_ROWS:
                 await write(pending, header)
                 header = False
@@ -162,19 +163,4 @@ async def export_pages(
 
 
 class UnreadableContent(StorageUnavailable):
-    """Pages whose blob file is missing or empty (deleted, truncated): exit 1, not 0."""
-
-
-def _unreadable(data_dir: Path, records: list[dict[str, Any]]) -> list[str]:
-    """URLs of done pages whose blob is missing or empty: a stat each, no reading."""
-    bad: list[str] = []
-    for record in records:
-        rel = record.get("storage_path")
-        if record.get("status") != "done" or not rel:
-            continue
-        try:
-            if (data_dir / rel).stat().st_size == 0 and record.get("size"):
-                bad.append(str(record["url"]))
-        except OSError:
-            bad.append(str(record["url"]))
-    return bad
+    """Pages whose stored content is missing or damaged (deleted, truncated): exit 1, not 0."""

@@ -22,6 +22,7 @@ from .domain.records import (
     ClaimedPage,
     ControlCommand,
     ControlRecord,
+    EventRecord,
     LeaseOwner,
     PageRecord,
     PageResult,
@@ -39,6 +40,7 @@ __all__ = [
     "Lease",
     "RuntimeStore",
     "SessionSecrets",
+    "SessionStore",
     "Sessions",
     "WaitSignals",
 ]
@@ -192,6 +194,51 @@ class EngineStore(Frontier, Events, WaitSignals, Blobs, Protocol):
 
 class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, Protocol):
     """Everything the code running one session uses (runtime/worker.py), commands included."""
+
+
+class SessionStore(RuntimeStore, Protocol):
+    """Everything the runtime's session manager asks of a store, on any backend: the runner's
+    needs plus the listing, lookup and reading of sessions and pages, the reaping of orphans,
+    the check of stored content an export makes, and closing. `backends/open.py` hands one out
+    for a `StoreLocation`."""
+
+    @property
+    def readonly(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+    async def create_session(self, config: CrawlConfig, *, who: str) -> SessionRecord: ...
+
+    async def resolve_id(self, ref: str) -> str: ...
+
+    async def list_sessions(self) -> list[SessionRecord]: ...
+
+    async def events(self, session_id: str) -> list[EventRecord]: ...
+
+    async def dismiss(self, session_id: str, *, who: str) -> SessionRecord: ...
+
+    async def find_recoverable(self) -> list[SessionRecord]: ...
+
+    async def reap_orphans(self, *, who: str = "reaper") -> list[str]: ...
+
+    def iter_pages(
+        self, session_id: str, *, status: PageStatus | None = None, batch: int = 500
+    ) -> AsyncIterator[PageRecord]: ...
+
+    async def pages_after(
+        self,
+        session_id: str,
+        *,
+        status: PageStatus | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        search: str = "",
+    ) -> list[PageRecord]: ...
+
+    async def missing_content(self, pages: Sequence[PageRecord]) -> list[str]:
+        """URLs of the done `pages` whose stored content is missing or damaged (checked
+        without reading it whole where the backend can: a stat on SQLite)."""
+        ...
 
 
 class SessionSecrets(Protocol):

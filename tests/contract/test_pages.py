@@ -10,7 +10,7 @@ import pytest
 from tui_scraper.domain import PageResult, PageStatus, Progress
 from tui_scraper.domain.errors import PageNotFound
 
-from .backends import ContractStore
+from .backends import ContractStore, Harness
 from .helpers import SITE, done, links, running_session
 
 
@@ -113,3 +113,36 @@ async def test_a_redirect_target_is_stored_under_its_own_url_once(backend: Contr
     assert await backend.page_status(session_id, fetching.url) is PageStatus.FETCHING
     [row] = await backend.pages_after(session_id, search="/new")
     assert row.title == "target new"
+
+
+async def test_missing_content_names_the_done_pages_whose_stored_content_is_gone(
+    backend: ContractStore, harness: Harness
+) -> None:
+    """What an export asks before it trusts the rows it wrote: which done pages no longer have
+    their content (removed, or emptied though the page had bytes). Pages that name no content
+    (failed, skipped, queued) are never reported."""
+    session_id = await running_session(backend)
+    [seed] = await backend.claim_batch(session_id, 1, now=0)
+    await backend.checkpoint(
+        session_id, [done(seed.id, seed.url, links(seed.id, 1, ["kept", "gone", "empty"]))],
+        Progress(), heartbeat=1,
+    )  # fmt: skip
+    claimed = {p.url.rsplit("/", 1)[1]: p for p in await backend.claim_batch(session_id, 3, now=0)}
+    results = []
+    for name, page in claimed.items():
+        body = f"<html><title>{name}</title>{name * 50}</html>".encode()
+        sha, rel = backend.blobs.write(body)
+        results.append(
+            dataclasses.replace(
+                done(page.id, page.url), content_hash=sha, storage_path=rel, size=len(body)
+            )
+        )
+    await backend.checkpoint(session_id, results, Progress(done=4), heartbeat=2)
+    stored = {r.url.rsplit("/", 1)[1]: r.storage_path for r in results}
+    pages = [p async for p in backend.iter_pages(session_id)]
+    assert await backend.missing_content(pages) == []
+    harness.remove_blob(str(stored["gone"]))
+    harness.damage_blob(str(stored["empty"]), b"")
+    missing = await backend.missing_content(pages)
+    assert sorted(missing) == sorted([claimed["gone"].url, claimed["empty"].url])
+    assert await backend.missing_content([]) == []

@@ -12,9 +12,11 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tui_scraper import ports
 from tui_scraper.backends.sqlite import BlobStore, Store
-from tui_scraper.ports import BlobWriter, EngineStore, RuntimeStore
+from tui_scraper.ports import BlobWriter, EngineStore, RuntimeStore, SessionStore
 
 
 def _port_members(protocol: type) -> dict[str, Any]:
@@ -43,13 +45,16 @@ def _assert_conforms(port_fn: Any, impl_fn: Any, name: str) -> None:
         assert given[extra].default is not inspect.Parameter.empty, f"{name}({extra}) required"
 
 
-def test_every_port_member_is_on_the_sqlite_store_with_a_compatible_signature() -> None:
-    members = _port_members(RuntimeStore)
+@pytest.mark.parametrize("port", [RuntimeStore, SessionStore], ids=lambda p: p.__name__)
+def test_every_port_member_is_on_the_sqlite_store_with_a_compatible_signature(
+    port: type,
+) -> None:
+    members = _port_members(port)
     assert {"claim_batch", "checkpoint", "acquire_run", "transition", "blobs"} <= set(members)
     for name, declared in members.items():
         implemented = getattr(Store, name, None)
         if isinstance(declared, property):
-            continue  # blobs: an attribute set per instance, checked below
+            continue  # blobs, readonly: attributes or properties, checked below
         assert implemented is not None, f"Store lacks {name}"
         _assert_conforms(declared, implemented, name)
     _assert_conforms(BlobWriter.write, BlobStore.write, "blobs.write")
@@ -57,8 +62,10 @@ def test_every_port_member_is_on_the_sqlite_store_with_a_compatible_signature() 
 
 async def test_the_sqlite_store_is_typed_as_both_ports(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "data") as store:
-        runtime_store: RuntimeStore = store
+        session_store: SessionStore = store
+        runtime_store: RuntimeStore = session_store
         engine_store: EngineStore = runtime_store
+        assert session_store.readonly is False
         assert isinstance(store.blobs, BlobStore)
         # The parse pool hands the writer to its worker processes: it must survive pickling.
         writer: BlobWriter = pickle.loads(pickle.dumps(engine_store.blobs))

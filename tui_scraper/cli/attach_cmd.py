@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shlex
-from pathlib import Path
 
+from ..domain.location import StoreLocation
 from ..domain.status import FINAL, Status
-from ..paths import ENV_VAR, user_data_dir
-from ..safe_text import display_safe
+from .datadir import store_command
 from .errors import BadInput
 from .run import check_session_ref
 
 __all__ = ["attachable_id"]
 
 
-def _command(verb: str, short_id: str, data_dir: Path) -> str:
-    command = f"tui-scraper {verb} {short_id}"
-    if data_dir != user_data_dir() or os.environ.get(ENV_VAR):
-        command += f" --data-dir {shlex.quote(str(data_dir))}"
-    return display_safe(command, 1000)
+def _command(verb: str, short_id: str, location: StoreLocation) -> str:
+    return store_command(verb, short_id, location)
 
 
-async def attachable_id(data_dir: Path, session_ref: str) -> str:
+async def attachable_id(location: StoreLocation, session_ref: str) -> str:
     """The full id of the running session `session_ref` names, checked read-only (creates
     nothing); BadInput, one line, when it is not running in a background worker."""
     from ..service.local import LocalSessionService
 
-    service = await LocalSessionService.open(data_dir, who="cli", readonly=True)
+    service = await LocalSessionService.open(location, who="cli", readonly=True)
     try:
         # Read-only: a `running` record whose worker is gone reads as interrupted.
         session = await service.get(check_session_ref(session_ref))
@@ -43,9 +37,9 @@ async def attachable_id(data_dir: Path, session_ref: str) -> str:
     if session.status is not Status.RUNNING or worker is None:
         status = session.status.value if session.status is not Status.RUNNING else "interrupted"
         if session.status in FINAL:
-            hint = f"see {_command('show', short, data_dir)}"
+            hint = f"see {_command('show', short, location)}"
         else:
-            hint = f"resume it with {_command('resume', short, data_dir)}"
+            hint = f"resume it with {_command('resume', short, location)}"
         raise BadInput(f"session {short} is {status}, not running; {hint}")
     if worker.socket_path is None or not worker.socket_path.exists():
         raise BadInput(

@@ -1,4 +1,5 @@
-"""Which data dir a command uses, refused early when it is a typo; how a hint names it again."""
+"""Which store a command uses (the data dir, and a database URL from --db / TUI_SCRAPER_DB),
+refused early when it is a typo; how a hint names it again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain.errors import DatabaseError
+from ..domain.location import DB_ENV_VAR, BadLocation, StoreLocation, parse_db_value
 from ..paths import ENV_VAR, resolve_data_dir, user_data_dir
 from ..safe_text import display_safe
 from .errors import BadInput
@@ -17,6 +19,34 @@ from .output import warn
 
 if TYPE_CHECKING:
     from ..service import SessionService
+
+
+def choose_location(args: argparse.Namespace) -> StoreLocation:
+    """The store the command uses: `--db` (else TUI_SCRAPER_DB) names the database, the data
+    dir comes from `--data-dir` as always. `--db sqlite:DIR` names the data dir itself: with a
+    different `--data-dir` it is refused; TUI_SCRAPER_DB=sqlite:DIR gives way to `--data-dir`
+    (a flag beats the environment) and wins over TUI_SCRAPER_DATA_DIR. Nothing is created."""
+    flag = getattr(args, "db", None)
+    env = os.environ.get(DB_ENV_VAR)
+    where, value = ("--db", flag) if flag is not None else (DB_ENV_VAR, env)
+    if value is None:
+        return StoreLocation(choose_data_dir(args))
+    try:
+        choice = parse_db_value(value, where=where)
+    except BadLocation as exc:
+        raise BadInput(str(exc)) from None
+    if choice.sqlite_dir is None:
+        return StoreLocation(choose_data_dir(args), choice.url)
+    named = getattr(args, "data_dir", None)
+    named_dir = Path(named).expanduser().absolute() if named is not None else None
+    if flag is not None and named_dir is not None and named_dir != choice.sqlite_dir.absolute():
+        raise BadInput(
+            f"--db {display_safe(value, 200)!r} and --data-dir "
+            f"{display_safe(str(named), 200)!r} name different data dirs: give one of them"
+        )
+    if named is None:
+        args.data_dir = str(choice.sqlite_dir)
+    return StoreLocation(choose_data_dir(args))
 
 
 def choose_data_dir(args: argparse.Namespace) -> Path:
@@ -59,14 +89,15 @@ def can_look_in(data_dir: Path) -> bool:
     return True
 
 
-async def open_to_look(data_dir: Path) -> SessionService:
+async def open_to_look(location: StoreLocation) -> SessionService:
     """The service of a command that only reads: nothing is created, reaped or collected."""
     from ..service.local import LocalSessionService
 
+    data_dir = location.data_dir
     try:
-        return await LocalSessionService.open(data_dir, who="cli", readonly=True)
+        return await LocalSessionService.open(location, who="cli", readonly=True)
     except DatabaseError:
-        if not _on_read_only_medium(data_dir):
+        if location.is_postgres or not _on_read_only_medium(data_dir):
             raise
         # SQLite cannot read a WAL database whose -shm it may not create, and says "unable to
         # open database file": name the medium, which is the cause, not the file, which is fine.
@@ -83,9 +114,19 @@ def _on_read_only_medium(data_dir: Path) -> bool:
         return False
 
 
-def resume_command(short_id: str, data_dir: Path) -> str:
-    """The command that resumes this session, --data-dir included unless it is the default."""
-    command = f"tui-scraper resume {short_id}"
+def resume_command(short_id: str, where: StoreLocation | Path) -> str:
+    """The command that resumes this session: --data-dir included unless it is the default,
+    --db with the URL (password masked) for a database named on the command line."""
+    return store_command("resume", short_id, where)
+
+
+def store_command(verb: str, short_id: str, where: StoreLocation | Path) -> str:
+    """`tui-scraper VERB ID` with the options that name the same store again."""
+    location = where if isinstance(where, StoreLocation) else StoreLocation(Path(where))
+    data_dir = location.data_dir
+    command = f"tui-scraper {verb} {short_id}"
+    if location.db_url is not None and os.environ.get(DB_ENV_VAR) != location.db_url:
+        command += f" --db {shlex.quote(location.shown)}"
     if data_dir != user_data_dir() or os.environ.get(ENV_VAR):
         command += f" --data-dir {shlex.quote(str(data_dir))}"
     return display_safe(command, 1000)

@@ -1,17 +1,23 @@
-"""main(): parse, pick the data dir, dispatch; every failure becomes one line and an exit code."""
+"""main(): parse, pick the store, dispatch; every failure becomes one line and an exit code.
+
+Where the store is comes from `--data-dir` and `--db` (or TUI_SCRAPER_DATA_DIR and
+TUI_SCRAPER_DB): see datadir.py. A database URL's password is masked in every line printed here.
+A PostgreSQL server that cannot be reached is not bad input: one line, exit 1, like a full disk.
+"""
 
 from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from ..domain.errors import ScraperError, StorageUnavailable
+from ..domain.errors import DatabaseError, ScraperError, StorageUnavailable
+from ..domain.location import DB_ENV_VAR, StoreLocation, redact_password
 from ..quick_exit import quick_exit
 from ..safe_text import display_safe
-from .datadir import choose_data_dir
+from .datadir import choose_location
 from .errors import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -32,6 +38,11 @@ from .parser import build_parser
 
 # Arguments that name files: bytes that are not UTF-8 are fine there (os.fsencode restores them).
 PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
+
+
+# Arguments that may hold a password (a database URL): checked where they are parsed, never
+# echoed here.
+SECRET_ARGS = frozenset({"db"})
 
 
 READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export"})
@@ -67,6 +78,23 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
+    args: argparse.Namespace | None = None
+    location: StoreLocation | None = None
+
+    def say_store(text: str) -> None:
+        # A database that cannot be reached or used is named, masked, unless the text does.
+        if location is not None and location.is_postgres and location.shown not in text:
+            text = f"database {location.shown}: {text}"
+        say(text)
+
+    def say(text: str) -> None:
+        # The password of any database URL we were given never reaches stderr.
+        urls = [os.environ.get(DB_ENV_VAR), getattr(args, "db", None)]
+        for url in urls:
+            if url:
+                text = redact_password(text, url)
+        warn(text)
+
     try:
         args = parser.parse_args(argv)
         _refuse_undecodable(args)
@@ -78,42 +106,46 @@ def _main(argv: Sequence[str] | None) -> int:
             from .tune_cmd import check_tuning_args
 
             check_tuning_args(args)  # bad values refused before the data dir is touched
-        data_dir = choose_data_dir(args)
+        location = choose_location(args)
         if getattr(args, "detach", False):
             from .worker_cmd import check_detachable
 
-            check_detachable(data_dir)  # before anything is created
+            check_detachable(location.data_dir)  # before anything is created
         from ..run_async import run_async
         from .run import resumable_id, run_ui
 
         if args.command is None:
-            return run_ui(data_dir)
+            return run_ui(location)
         if args.command == "attach":
             from .attach_cmd import attachable_id
 
             # Resolved and checked before the UI starts: one line for a session not running.
-            args.session = run_async(attachable_id(data_dir, args.session))
-            return run_ui(data_dir, args=args)
+            args.session = run_async(attachable_id(location, args.session))
+            return run_ui(location, args=args)
         detach = getattr(args, "detach", False)
         if args.command in ("crawl", "resume", "demo") and not args.headless and not detach:
             if args.command == "resume":
                 # Resolved before the UI starts: a wrong id is one line, not an app with a toast.
-                args.session = run_async(resumable_id(data_dir, args))
-            return run_ui(data_dir, args=args)
-        return run_async(_dispatch(args, data_dir))
+                args.session = run_async(resumable_id(location, args))
+            return run_ui(location, args=args)
+        return run_async(_dispatch(args, location))
     except StorageUnavailable as exc:
-        # The disk refused a write (full, I/O error): not bad input. Committed data is intact.
-        warn(str(exc))
+        # The disk refused a write (full, I/O error), or the database server cannot be
+        # reached: not bad input. Committed data is intact.
+        say_store(str(exc))
         return EXIT_FAILED
+    except DatabaseError as exc:
+        say_store(str(exc))
+        return EXIT_BAD_INPUT
     except (BadInput, ScraperError) as exc:
-        warn(str(exc))
+        say(str(exc))
         return EXIT_BAD_INPUT
     except StdoutFailed:
         raise
     except OSError as exc:
         # Anything the system refused that no layer turned into a message of its own (a data
         # dir on a read-only file system, a path through a file): one line, never a traceback.
-        warn(describe_os_error(exc))
+        say(describe_os_error(exc))
         return EXIT_FAILED if exc.errno in STORAGE_ERRNOS else EXIT_BAD_INPUT
     except (MemoryError, RuntimeError) as exc:
         from ..service.preflight import describe_own_fault
@@ -123,7 +155,7 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         # No memory (or no room for a thread) before the crawl could record it: one line, and
         # the session, if it was started, is settled as interrupted by the next writer.
-        warn(text)
+        say(text)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -132,8 +164,8 @@ def _main(argv: Sequence[str] | None) -> int:
 def _refuse_undecodable(args: argparse.Namespace) -> None:
     """Arguments that are not UTF-8 arrive as lone surrogates; only paths may carry them."""
     for key, value in vars(args).items():
-        if key in PATH_ARGS:
-            continue
+        if key in PATH_ARGS or key in SECRET_ARGS:
+            continue  # a secret's own check refuses it without echoing it
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str) and _has_surrogate(item):
                 option = key.replace("_", "-")
@@ -144,7 +176,7 @@ def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
-async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
+async def _dispatch(args: argparse.Namespace, location: StoreLocation) -> int:
     import asyncio
 
     from ..service import SessionService
@@ -160,15 +192,19 @@ async def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         args.session = check_session_ref(args.session)
     service: SessionService
     try:
-        if args.command in READ_ONLY_COMMANDS and can_look_in(data_dir):
+        if args.command in READ_ONLY_COMMANDS and (
+            location.is_postgres or can_look_in(location.data_dir)
+        ):
             # A look writes nothing: no data dir or database is created to say "no session
             # matches", and an orphaned `running` session is not reaped by a listing.
-            service = await open_to_look(data_dir)
+            service = await open_to_look(location)
         else:
-            service = await LocalSessionService.open(data_dir, who="cli")
+            service = await LocalSessionService.open(location, who="cli")
     except OSError as exc:
         # e.g. a data dir on a read-only file system: name the dir, then what refused.
-        raise BadInput(f"data dir {data_dir} cannot be used: {describe_os_error(exc)}") from None
+        raise BadInput(
+            f"data dir {location.data_dir} cannot be used: {describe_os_error(exc)}"
+        ) from None
     try:
         if args.command == "crawl":
             session = await service.create(args.config, secret_headers=args.secrets)

@@ -36,13 +36,25 @@ class _HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+DB_HELP = (
+    "the database that holds the sessions: postgresql://USER@HOST[:PORT]/DBNAME for "
+    "PostgreSQL, or sqlite:DIR for the SQLite database in data dir DIR (as --data-dir DIR). "
+    "Default: $TUI_SCRAPER_DB, else SQLite in the data dir. Logs, sockets and secret headers "
+    "stay in the data dir either way. The command line is visible to every user in `ps`: keep "
+    "a password in TUI_SCRAPER_DB, ~/.pgpass or PGPASSWORD instead; it is shown as *** "
+    "wherever the URL is shown"
+)
+
+
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    """The options that say where the store is, on the program and on every command."""
     parser.add_argument(
         "--data-dir",
         default=argparse.SUPPRESS,
         help="where sessions are stored (default: $TUI_SCRAPER_DATA_DIR, else "
         f"{display_safe(user_data_dir())})",
     )
+    parser.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
 
 
 # Every crawl option's default is read from CrawlConfig, so the parser cannot drift from it.

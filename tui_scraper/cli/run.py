@@ -10,9 +10,9 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from ..domain.ids import is_session_ref
+from ..domain.location import StoreLocation
 from ..domain.progress import Progress
 from ..domain.records import SessionRecord
 from ..domain.status import RESUMABLE, Status
@@ -24,28 +24,28 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, STATUS_EXIT, BadInput
 from .output import emit, flush_stdout, warn
 
 
-def run_ui(data_dir: Path, args: argparse.Namespace | None = None) -> int:
+def run_ui(location: StoreLocation, args: argparse.Namespace | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         # The app would draw its escape codes into the file or pipe stdout points at.
         raise BadInput("the terminal app needs a terminal; use --headless in scripts")
     from ..ui.app import run_app  # Textual is imported only when the UI runs
 
     if args is None:
-        return run_app(data_dir)
+        return run_app(location)
     if args.command == "demo":
-        return run_app(data_dir, demo=True)
+        return run_app(location, demo=True)
     if args.command == "crawl":
-        return run_app(data_dir, new_config=args.config, new_secrets=args.secrets)
+        return run_app(location, new_config=args.config, new_secrets=args.secrets)
     if args.command == "attach":
-        return run_app(data_dir, attach=args.session)
-    return run_app(data_dir, resume=args.session)
+        return run_app(location, attach=args.session)
+    return run_app(location, resume=args.session)
 
 
-async def resumable_id(data_dir: Path, args: argparse.Namespace) -> str:
+async def resumable_id(location: StoreLocation, args: argparse.Namespace) -> str:
     """The full id of the session `resume` names, checked read-only (creates nothing)."""
     from ..service.local import LocalSessionService
 
-    service = await LocalSessionService.open(data_dir, who="cli", readonly=True)
+    service = await LocalSessionService.open(location, who="cli", readonly=True)
     try:
         session = await service.get(check_session_ref(args.session))
         await check_resumable(service, session, without_secrets=args.without_secrets)
@@ -103,12 +103,12 @@ FORCE_GAP_S = 1.0
 FORCE_DB_TIMEOUT_S = 2.0
 
 
-def _force_exit(db_path: Path | None, session_id: str) -> None:
+def _force_exit(location: StoreLocation, session_id: str) -> None:
     from ..exit_guard import hard_exit
 
     hard_exit(
         EXIT_INTERRUPTED,
-        db_path=db_path,
+        location=location,
         session_ids=[session_id],
         reason="signal SIGINT again: forced exit before the final checkpoint",
         who="signal",
@@ -138,7 +138,7 @@ async def run_headless(service: SessionService, session_ref: str, *, as_json: bo
                 # is sent by this loop. Blocking the loop would leave it holding the lock the
                 # forced exit waits for; with the loop free, it commits and the exit goes next.
                 threading.Thread(
-                    target=_force_exit, args=(service.db_path, session_id), daemon=True
+                    target=_force_exit, args=(service.location, session_id), daemon=True
                 ).start()
             return
         if not first_at:
@@ -168,7 +168,7 @@ async def run_headless(service: SessionService, session_ref: str, *, as_json: bo
     if status is None:
         # Nothing ran here any more by the time we asked: the stored record says how it ended.
         status = session.status
-    _print_outcome(session, service.data_dir, as_json=as_json)
+    _print_outcome(session, service.location, as_json=as_json)
     if signals_seen:
         return EXIT_INTERRUPTED
     if status is Status.INTERRUPTED:
@@ -177,14 +177,14 @@ async def run_headless(service: SessionService, session_ref: str, *, as_json: bo
     return STATUS_EXIT.get(status, EXIT_FAILED)
 
 
-def _print_outcome(session: SessionRecord, data_dir: Path, *, as_json: bool) -> None:
+def _print_outcome(session: SessionRecord, location: StoreLocation, *, as_json: bool) -> None:
     line = f"session {session.short_id} {session.status.value}"
     if session.error:
         line += f": {session.error}"
     print(display_safe(line, 1000), file=sys.stderr)
     had_secrets = bool(session.config.extra.get("secret_header_names"))
     if session.status in RESUMABLE:
-        print(f"resume it with: {resume_command(session.short_id, data_dir)}", file=sys.stderr)
+        print(f"resume it with: {resume_command(session.short_id, location)}", file=sys.stderr)
         if had_secrets:
             print("its secret headers are kept until the session ends", file=sys.stderr)
     elif had_secrets:

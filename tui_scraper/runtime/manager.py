@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..backends.sqlite import Store
+from ..backends.open import as_location, collect_leftovers, open_store
 from ..backends.sqlite.secrets import save_secret_headers
 from ..domain.config import CrawlConfig
 from ..domain.errors import ConfigError, ScraperError
+from ..domain.location import StoreLocation
 from ..domain.records import EventRecord, PageRecord, SessionRecord
 from ..domain.status import PageStatus, Status
 from .secrets import DataDirSecrets
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     # Imported where a crawl is created or started: the engine (and with it aiohttp, httpx and
     # the parser) is most of a crawl's start-up, and commands that only look never need it.
     from ..engine.stats import CrawlStats
+    from ..ports import SessionStore
     from .channel.server import ChannelServer
     from .live import LiveSession
     from .worker import SessionRunner
@@ -68,8 +70,9 @@ class CrawlHandle:
 
 
 class SessionManager:
-    def __init__(self, store: Store, *, who: str) -> None:
+    def __init__(self, store: SessionStore, location: StoreLocation, *, who: str) -> None:
         self._store = store
+        self._location = location
         self._who = f"{who}:{os.getpid()}"
         self._handles: dict[str, CrawlHandle] = {}
         # None: the runner's default (worker.DEFAULT_PARSE_WORKERS); tests ask for fewer.
@@ -77,18 +80,20 @@ class SessionManager:
 
     @classmethod
     async def open(
-        cls, data_dir: Path, *, who: str = "ui", readonly: bool = False
+        cls, where: StoreLocation | Path, *, who: str = "ui", readonly: bool = False
     ) -> SessionManager:
-        """The manager of `data_dir`. `readonly` is for commands that only look: the store is
-        opened read-only and nothing is reaped or collected, so a look never changes a byte
-        (an orphan stays `running` until a process that may write opens the dir)."""
+        """The manager of the store at `where` (a data dir alone means SQLite there).
+        `readonly` is for commands that only look: the store is opened read-only and nothing
+        is reaped or collected, so a look never changes a byte (an orphan stays `running`
+        until a process that may write opens the store)."""
+        location = as_location(where)
         if readonly:
-            return cls(await Store.open(data_dir, readonly=True), who=who)
-        store = await Store.open(data_dir)
-        manager = cls(store, who=who)
+            return cls(await open_store(location, readonly=True), location, who=who)
+        store = await open_store(location)
+        manager = cls(store, location, who=who)
         try:
             await store.reap_orphans(who=f"{who}:{os.getpid()}")
-            store.blobs.gc_tmp()
+            collect_leftovers(store)
         except BaseException:
             await store.close()
             raise
@@ -96,11 +101,31 @@ class SessionManager:
 
     @property
     def data_dir(self) -> Path:
-        return self._store.data_dir
+        """Where this machine keeps the logs, sockets and secrets (whatever the backend)."""
+        return self._location.data_dir
 
     @property
-    def store(self) -> Store:
+    def location(self) -> StoreLocation:
+        return self._location
+
+    @property
+    def store(self) -> SessionStore:
         return self._store
+
+    async def lease_holder(self, session_id: str) -> dict[str, object] | None:
+        """Who holds the session's run lease (pid, host, start, run_id), or None.
+
+        SQLite: the lock file in the data dir, read off the loop. Elsewhere the lease lives in
+        the database, so the store is asked (`lease_holder`, which every backend offers)."""
+        if not self._location.is_postgres:
+            from .session_files import lease_holder
+
+            return await asyncio.to_thread(lease_holder, self.data_dir, session_id)
+        ask = getattr(self._store, "lease_holder", None)
+        if ask is None:
+            return None
+        answer = await ask(session_id)
+        return dict(answer) if answer is not None else None
 
     async def close(self) -> None:
         try:
@@ -130,9 +155,7 @@ class SessionManager:
             config = config.with_changes(extra=extra)
         session = await self._store.create_session(config, who=self._who)
         if secret_headers:
-            await asyncio.to_thread(
-                save_secret_headers, self._store.data_dir, session.id, secret_headers
-            )
+            await asyncio.to_thread(save_secret_headers, self.data_dir, session.id, secret_headers)
         return session
 
     async def list_sessions(self) -> list[SessionRecord]:
@@ -208,7 +231,7 @@ class SessionManager:
             self._store,
             session_id,
             who=self._who,
-            secrets=DataDirSecrets(self._store.data_dir),
+            secrets=DataDirSecrets(self.data_dir),
             parse_workers=parse_workers,
         )
         task = asyncio.create_task(self._run_live(runner), name=f"crawl-{session_id[:8]}")
@@ -247,7 +270,7 @@ class SessionManager:
         session_id = runner.session_id
         try:
             server = ChannelServer(
-                socket_path(self._store.data_dir, session_id),
+                socket_path(self.data_dir, session_id),
                 live.snapshot,
                 live.handle_command,
                 snapshot_key=live.snapshot_key,

@@ -4,6 +4,10 @@ what became of its secret headers.
 Apart from `preflight.py` on purpose: these answers need only the storage, never the engine, so
 the commands that ask them (`sessions`, `show`, `pause`, `attach`, ...) start without loading
 the crawler, its HTTP stack or its parser.
+
+The lease answers here read SQLite's lock files in the data dir. A session kept in PostgreSQL has
+its lease in the database: `SessionManager.lease_holder` asks the open store for it instead.
+Secret headers stay in the local data dir whatever the backend.
 """
 
 from __future__ import annotations

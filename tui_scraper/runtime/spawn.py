@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from ..domain.errors import ScraperError
+from ..domain.location import DB_ENV_VAR, StoreLocation
 from ..domain.status import FINAL, Status
 from ..safe_text import display_safe
 from .channel import protocol
@@ -43,12 +44,27 @@ class WorkerStarted:
     serving: bool = True
 
 
+def worker_env(location: StoreLocation) -> dict[str, str]:
+    """The worker's environment: ours, with the database URL in TUI_SCRAPER_DB for a
+    PostgreSQL store (never on argv, which every user of the machine can read in `ps`), and
+    without it for SQLite (the data dir on argv is the whole location then)."""
+    env = dict(os.environ)
+    if location.db_url is None:
+        env.pop(DB_ENV_VAR, None)
+    else:
+        env[DB_ENV_VAR] = location.db_url
+    return env
+
+
 async def start_worker(
-    data_dir: Path, session_id: str, *, timeout: float = READY_TIMEOUT_S
+    where: StoreLocation | Path, session_id: str, *, timeout: float = READY_TIMEOUT_S
 ) -> WorkerStarted:
     """Spawn the worker of `session_id` detached from this terminal and wait until it serves
-    its channel (or has already finished); WorkerStartFailed otherwise."""
-    data_dir = Path(data_dir).absolute()  # the worker runs in `/`
+    its channel (or has already finished); WorkerStartFailed otherwise. The worker opens the
+    same store: the data dir on its argv, a database URL in its environment."""
+    location = where if isinstance(where, StoreLocation) else StoreLocation(Path(where))
+    data_dir = Path(location.data_dir).absolute()  # the worker runs in `/`
+    location = StoreLocation(data_dir, location.db_url)
     path = socket_path(data_dir, session_id)
     log_path = log_path_for(data_dir, session_id)
     try:
@@ -57,7 +73,7 @@ async def start_worker(
         log_start = 0
     argv = python_module_argv(MODULE, "--data-dir", os.fspath(data_dir), session_id)
     try:
-        child = spawn_detached(argv, log_path=log_path)
+        child = spawn_detached(argv, log_path=log_path, env=worker_env(location))
     except OSError as exc:
         raise WorkerStartFailed(f"cannot start the worker: {exc.strerror or exc}") from None
     deadline = time.monotonic() + timeout
@@ -66,9 +82,9 @@ async def start_worker(
             return WorkerStarted(child.pid, path, log_path)
         code = child.poll()
         if code is not None:
-            if code != 2 and await _stopped(data_dir, session_id):
+            if code != 2 and await _stopped(location, session_id):
                 return WorkerStarted(child.pid, path, log_path, serving=False)
-            why = _last_line(log_path, log_start) or f"exit status {code}"
+            why = location.redact(_last_line(log_path, log_start)) or f"exit status {code}"
             raise WorkerStartFailed(f"the worker stopped before it was ready: {why}")
         if time.monotonic() >= deadline:
             raise WorkerStartFailed(
@@ -100,12 +116,12 @@ async def hello_from(path: Path, pid: int | None = None) -> bool:
     return pid is None or message.get("pid") == pid
 
 
-async def _stopped(data_dir: Path, session_id: str) -> bool:
+async def _stopped(location: StoreLocation, session_id: str) -> bool:
     """The session is final or paused: a worker that exited found nothing left to run."""
-    from ..backends.sqlite import Store
+    from ..backends.open import open_store
 
     try:
-        store = await Store.open(data_dir, readonly=True)
+        store = await open_store(location, readonly=True)
     except ScraperError:
         return False
     try:

@@ -4,10 +4,10 @@
 and builds the crawler; `SessionRunner.run` requeues what a dead run had claimed, crawls, writes
 the summary of a completed crawl and the final transition, deletes the secrets of a final
 session and releases the lease, returning the final `Status`. `run_session` is both in one call,
-and `run_session_in` opens a data dir for it: all a process needs to run a session on its own,
-with no `SessionManager` around it.
+and `run_session_in` opens a store location for it: all a process needs to run a session on its
+own, with no `SessionManager` around it.
 
-Typed against `ports.RuntimeStore`; only `run_session_in` names the SQLite store.
+Typed against `ports.RuntimeStore`; `run_session_in` opens the store through `backends/open.py`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..demo.session import ServedSite, serve_for
 from ..domain.errors import InvalidTransition, StorageUnavailable
+from ..domain.location import StoreLocation
 from ..domain.records import LeaseOwner, SessionRecord
 from ..domain.status import FINAL, RESUMABLE, Status
 from ..domain.tuning import Tuning, describe_tunables
@@ -280,25 +281,27 @@ async def run_session(
 
 
 async def run_session_in(
-    data_dir: Path,
+    where: StoreLocation | Path,
     session_id: str,
     *,
     who: str = "worker",
     parse_workers: int = DEFAULT_PARSE_WORKERS,
 ) -> Status:
-    """`run_session` over the SQLite store of `data_dir`, opened and closed here."""
-    from ..backends.sqlite import Store
+    """`run_session` over the store at `where` (a data dir alone: SQLite there), opened and
+    closed here."""
+    from ..backends.open import as_location, open_store
 
-    sqlite_store = await Store.open(data_dir)
+    location = as_location(where)
+    opened = await open_store(location)
     try:
-        # Typed as the port: mypy proves here that the SQLite store is a RuntimeStore.
-        store: RuntimeStore = sqlite_store
+        # Typed as the port: mypy proves here that what the opener returns is a RuntimeStore.
+        store: RuntimeStore = opened
         return await run_session(
             store,
             session_id,
             who=f"{who}:{os.getpid()}",
-            secrets=DataDirSecrets(data_dir),
+            secrets=DataDirSecrets(location.data_dir),
             parse_workers=parse_workers,
         )
     finally:
-        await sqlite_store.close()
+        await opened.close()

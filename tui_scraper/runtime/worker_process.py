@@ -3,6 +3,8 @@
     python -P -m tui_scraper.runtime.worker_main --data-dir DIR SESSION_ID
 
 (`worker_main` is a package whose `__main__` calls `main` here: see its docstring for why.)
+The store is SQLite in DIR unless TUI_SCRAPER_DB names a PostgreSQL database: the URL comes by
+the environment, never argv (which `ps` shows every user), and is masked in every log line.
 
 It takes the session's lease (a second worker of a running session is refused: exit 2, one
 line), serves the live channel on `run/<id>.sock` (snapshot, progress, events, commands) and
@@ -31,6 +33,7 @@ from typing import Final, NoReturn
 
 from ..domain.errors import ScraperError, StorageUnavailable
 from ..domain.ids import is_session_id
+from ..domain.location import DB_ENV_VAR, BadLocation, StoreLocation, parse_db_value
 from ..domain.status import Status
 from ..engine.child_processes import prestart
 from .channel.paths import ChannelError, socket_path
@@ -63,35 +66,74 @@ class _Parser(argparse.ArgumentParser):
         raise _Refused(message)
 
 
+# The location this process serves, for masking its password out of every log line.
+_LOCATION: StoreLocation | None = None
+
+
 def say(text: str) -> None:
-    """One log line (stdout is the session's log file)."""
+    """One log line (stdout is the session's log file); the database password never in it."""
+    if _LOCATION is not None:
+        text = _LOCATION.redact(text)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     print(f"{stamp}Z worker {os.getpid()}: {text}", flush=True)
 
 
-def _parse(argv: Sequence[str] | None) -> tuple[Path, str]:
+def _parse(argv: Sequence[str] | None) -> tuple[StoreLocation, str]:
     parser = _Parser(prog=MODULE, description="Run one session in this process.")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("session_id")
     args = parser.parse_args(argv)
     if not is_session_id(args.session_id):
         raise _Refused(f"{args.session_id!r:.60} is not a full session id")
-    return Path(args.data_dir), args.session_id
+    return _location(Path(args.data_dir)), args.session_id
+
+
+def _location(data_dir: Path) -> StoreLocation:
+    """The data dir of argv, with the database TUI_SCRAPER_DB names (PostgreSQL only: the
+    starter passes a SQLite location as the data dir itself)."""
+    value = os.environ.get(DB_ENV_VAR)
+    if value is None:
+        return StoreLocation(data_dir)
+    try:
+        choice = parse_db_value(value, where=DB_ENV_VAR)
+    except BadLocation as exc:
+        raise _Refused(str(exc)) from None
+    # A SQLite value names a data dir, and argv has already said which one.
+    return StoreLocation(data_dir, choice.url)
+
+
+class _Redacting(logging.Filter):
+    """A library's log line (a connection pool's complaint, say) loses the database password
+    before it reaches the log file."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        super().__init__()
+        self._location = location
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._location.db_url is not None:
+            record.msg = self._location.redact(record.getMessage())
+            record.args = None
+        return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        data_dir, session_id = _parse(argv)
+        location, session_id = _parse(argv)
     except _Refused as exc:
         print(f"worker: {exc}", file=sys.stderr, flush=True)
         return EXIT_REFUSED
+    global _LOCATION
+    _LOCATION = location
     # Our own warnings and notes go to the log; libraries' chatter (a line per request) not.
     logging.basicConfig(
         stream=sys.stdout, level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s"
     )
     logging.getLogger("tui_scraper").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Redacting(location))
     try:
-        return asyncio.run(serve(data_dir, session_id))
+        return asyncio.run(serve(location, session_id))
     except StorageUnavailable as exc:
         say(f"stopped: {exc}")
         return EXIT_FAILED
@@ -100,13 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-async def serve(data_dir: Path, session_id: str) -> int:
+async def serve(where: StoreLocation | Path, session_id: str) -> int:
     """Run the session to a stop with its channel and control records; the exit code."""
-    from ..backends.sqlite import Store
+    from ..backends.open import as_location, open_store
 
+    location = as_location(where)
+    data_dir = location.data_dir
     path = socket_path(data_dir, session_id)  # a path AF_UNIX cannot take refuses us first
     prestart()  # the fetch workers' forkserver imports while we open the store and the lease
-    store = await Store.open(data_dir)
+    store = await open_store(location)
     try:
         who = f"worker:{os.getpid()}"
         try:

@@ -23,6 +23,7 @@ from tui_scraper.domain import (
     SessionRecord,
     Status,
 )
+from tui_scraper.domain.location import StoreLocation
 from tui_scraper.domain.progress import completed_fraction
 from tui_scraper.domain.tuning import Tuning
 
@@ -176,9 +177,10 @@ class SessionService(Protocol):
     def data_dir(self) -> Path: ...
 
     @property
-    def db_path(self) -> Path | None:
-        """The database a forced exit marks interrupted directly when the loop is stuck
-        (None: no local database, nothing to do)."""
+    def location(self) -> StoreLocation:
+        """Where the sessions are stored: the data dir, and the database URL when it is not
+        SQLite there. A forced exit marks this process's crawls interrupted through it
+        directly when the loop is stuck."""
         ...
 
     # queries -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from tui_scraper.domain import (
     Status,
 )
 from tui_scraper.domain.errors import ScraperError
+from tui_scraper.domain.location import StoreLocation
 from tui_scraper.domain.status import RESUMABLE
 from tui_scraper.domain.tuning import Tuning
 from tui_scraper.runtime.channel.paths import ChannelError
@@ -51,6 +52,8 @@ WORKER_COMMANDS: dict[str, CommandKind] = {
 # How long a command posted as a control record is waited on for the worker's outcome: the
 # worker polls about twice a second.
 CONTROL_WAIT_S = 3.0
+# How long a thread waits for the store's answer to "who holds this lease" (PostgreSQL).
+WORKER_LOOKUP_S = 10.0
 
 
 class NotRunnable(ScraperError):
@@ -71,23 +74,26 @@ class LocalSessionService:
         # The stats of the last crawl of each session started here: a crawl that just ended
         # still has recent pages and errors that arrived after a reader's previous sample.
         self._stats: dict[str, _LiveStats] = {}
+        # The loop the store runs on, so a thread can ask it who holds a lease (PostgreSQL).
+        self._loop = _running_loop()
 
     @classmethod
     async def open(
-        cls, data_dir: Path, *, who: str = "ui", readonly: bool = False
+        cls, where: StoreLocation | Path, *, who: str = "ui", readonly: bool = False
     ) -> LocalSessionService:
-        """The service of `data_dir`. `readonly` is for commands that only look: the database
-        is opened read-only and nothing is reaped or collected, so a look writes nothing (an
-        orphan stays `running` on disk and reads as interrupted)."""
-        return cls(await SessionManager.open(data_dir, who=who, readonly=readonly), who=who)
+        """The service of the store at `where` (a data dir alone: SQLite there). `readonly` is
+        for commands that only look: the database is opened read-only and nothing is reaped or
+        collected, so a look writes nothing (an orphan stays `running` and reads as
+        interrupted)."""
+        return cls(await SessionManager.open(where, who=who, readonly=readonly), who=who)
 
     @property
     def data_dir(self) -> Path:
         return self._manager.data_dir
 
     @property
-    def db_path(self) -> Path | None:
-        return self._manager.store.db_path
+    def location(self) -> StoreLocation:
+        return self._manager.location
 
     # queries -------------------------------------------------------------------------------
     async def list_sessions(self) -> list[SessionRecord]:
@@ -229,17 +235,15 @@ class LocalSessionService:
         session = await self.get(session_ref)
         # A `running` record whose lease nobody holds is an orphan (its worker was killed):
         # the new worker settles it as interrupted and resumes it, as an in-process start does.
-        orphan = session.status is Status.RUNNING and self.worker_of(session.id) is None
+        worker_now = await self._worker(session.id) if session.status is Status.RUNNING else None
+        orphan = session.status is Status.RUNNING and worker_now is None
         if session.status not in RESUMABLE and not orphan:
             raise NotRunnable(
                 f"session {session.short_id} is {session.status.value}; only a new, paused "
                 "or interrupted session can be started"
             )
-        started = await start_worker(self.data_dir, session.id)
-        # The lease file is read off the loop: the app's event loop must never wait on a disk.
-        from . import remote
-
-        worker = await asyncio.to_thread(remote.worker_of, self.data_dir, session.id)
+        started = await start_worker(self.location, session.id)
+        worker = await self._worker(session.id)
         return WorkerInfo(
             pid=started.pid,
             host=worker.host if worker else "",
@@ -249,9 +253,31 @@ class LocalSessionService:
         )
 
     def worker_of(self, session_id: str) -> WorkerInfo | None:
+        """Asked from a thread (every caller runs it off the loop: it may wait on a disk or,
+        for PostgreSQL, on the database, through the store on this service's loop)."""
         from . import remote
 
-        return remote.worker_of(self.data_dir, session_id)
+        if not self.location.is_postgres:
+            return remote.worker_of(self.data_dir, session_id)
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("worker_of before the service's loop is known")
+        if _running_loop() is loop:
+            # Waiting here for the loop's own answer would never end.
+            raise RuntimeError("worker_of must be called off the event loop (to_thread)")
+        future = asyncio.run_coroutine_threadsafe(self._worker(session_id), loop)
+        return future.result(timeout=WORKER_LOOKUP_S)
+
+    async def _worker(self, session_id: str) -> WorkerInfo | None:
+        """The process holding the session's lease, asked without blocking the loop."""
+        from . import remote
+
+        self._loop = asyncio.get_running_loop()
+        owner = await self._manager.lease_holder(session_id)
+        return remote.worker_info(self.data_dir, session_id, owner)
+
+    async def _worker_alive(self, session_id: str) -> bool:
+        return await self._worker(session_id) is not None
 
     async def command_worker(
         self, session_ref: str, command: str, *, reason: str | None = None
@@ -275,8 +301,8 @@ class LocalSessionService:
 
         session = await self.get(session_ref)
         verb = "tune" if kind == "set" else kind
-        # The lease is a file read: off the event loop (a UI calls this from its own).
-        worker = await asyncio.to_thread(self.worker_of, session.id)
+        # Never on the event loop's time: a file read or a query (a UI calls this from its own).
+        worker = await self._worker(session.id)
         if session.status is not Status.RUNNING or worker is None:
             raise NotRunnable(
                 f"session {session.short_id} is not running (it is "
@@ -312,13 +338,25 @@ class LocalSessionService:
     def watch_worker(self, session_id: str) -> AsyncIterator[ProgressSnapshot]:
         from . import remote
 
-        return remote.watch_worker(self.data_dir, session_id)
+        if not self.location.is_postgres:
+            return remote.watch_worker(self.data_dir, session_id)
+        return remote.watch_worker(
+            self.data_dir, session_id, alive=lambda: self._worker_alive(session_id)
+        )
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         await self._manager.interrupt_all(reason, who=who)
 
     async def close(self) -> None:
         await self._manager.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, or None (a worker thread: the usual case)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _conforms(service: LocalSessionService) -> None:

@@ -21,7 +21,14 @@ from tui_scraper.runtime.session_files import lease_holder, worker_alive
 
 from . import ProgressSnapshot, WorkerInfo
 from .channel_client import ChannelClient
-from .reconnect import Connected, Gone, Message, Reconnecting, ReconnectingWatcher
+from .reconnect import (
+    AliveProbe,
+    Connected,
+    Gone,
+    Message,
+    Reconnecting,
+    ReconnectingWatcher,
+)
 
 # How long to wait for the worker to answer a command sent over its channel.
 COMMAND_TIMEOUT_S: Final = 5.0
@@ -123,8 +130,15 @@ def check_detachable(data_dir: Path) -> None:
 
 
 def worker_of(data_dir: Path, session_id: str) -> WorkerInfo | None:
-    """The process holding the session's lease, or None when none does."""
-    owner = lease_holder(data_dir, session_id)
+    """The process holding the session's lease (a lock file in the data dir: SQLite), or None
+    when none does."""
+    return worker_info(data_dir, session_id, lease_holder(data_dir, session_id))
+
+
+def worker_info(
+    data_dir: Path, session_id: str, owner: Mapping[str, object] | None
+) -> WorkerInfo | None:
+    """The worker a lease holder's record describes (None: nobody holds the lease)."""
     if owner is None:
         return None
     pid = owner.get("pid")
@@ -137,12 +151,15 @@ def worker_of(data_dir: Path, session_id: str) -> WorkerInfo | None:
     )
 
 
-async def watch_worker(data_dir: Path, session_id: str) -> AsyncIterator[ProgressSnapshot]:
+async def watch_worker(
+    data_dir: Path, session_id: str, *, alive: AliveProbe | None = None
+) -> AsyncIterator[ProgressSnapshot]:
     """Snapshots of the session's worker over its channel, reconnecting while its lease is
     held; ends after a snapshot whose status is no longer `running`, or when the worker is
-    gone (its lease is free)."""
+    gone (its lease is free). `alive` asks the store (a lease kept in a database); by default
+    the lock file in the data dir is asked."""
     watcher = ReconnectingWatcher(
-        socket_path(data_dir, session_id), lambda: worker_alive(data_dir, session_id)
+        socket_path(data_dir, session_id), alive or (lambda: worker_alive(data_dir, session_id))
     )
     last: ProgressSnapshot | None = None
     async for item in watcher:

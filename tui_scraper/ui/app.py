@@ -31,6 +31,7 @@ from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
 from tui_scraper.domain import ConfigError, CrawlConfig, ScraperError, Status
+from tui_scraper.domain.location import StoreLocation
 from tui_scraper.domain.records import SessionRecord
 from tui_scraper.paths import resolve_data_dir
 
@@ -211,13 +212,13 @@ class ScraperApp(App[int]):
         def request_exit(reason: str) -> None:  # from the guard's thread
             loop.call_soon_threadsafe(self.stop_for_signal, reason)
 
-        def running() -> tuple[Path | None, list[str]]:  # idem, only at a forced exit
+        def running() -> tuple[StoreLocation | None, list[str]]:  # idem, at a forced exit
             # running_ids() names the crawls of this process only: a forced exit never marks a
             # session a background worker runs (it crawls on without us).
             service = self._service
             if service is None:
                 return None, []
-            return service.db_path, service.running_ids()
+            return service.location, service.running_ids()
 
         guard.attach(request_exit, running)
 
@@ -687,10 +688,10 @@ class ScraperApp(App[int]):
             self.say(str(exc), severity="error")
 
 
-async def _open_local_service(data_dir: Path) -> SessionService:
+async def _open_local_service(where: StoreLocation | Path) -> SessionService:
     from tui_scraper.service.local import LocalSessionService
 
-    return await LocalSessionService.open(data_dir)
+    return await LocalSessionService.open(where)
 
 
 def _prestart_resource_tracker() -> None:
@@ -719,7 +720,7 @@ def _terminal_fd() -> int | None:
 
 
 def run_app(
-    data_dir: Path,
+    where: StoreLocation | Path,
     *,
     demo: bool = False,
     new_config: CrawlConfig | None = None,
@@ -737,12 +738,19 @@ def run_app(
     """
     from tui_scraper.exit_guard import ExitGuard
 
+    location = where if isinstance(where, StoreLocation) else StoreLocation(Path(where))
+
+    async def open_service(_data_dir: Path) -> SessionService:
+        # The location the command line chose, PostgreSQL URL included, not just its data dir.
+        return await _open_local_service(location)
+
     # Before the app exists: a hangup during start-up must end the process too, and within the
     # same bound, whatever the event loop is doing by then.
     guard = ExitGuard(tty_fd=_terminal_fd())
     guard.install()
     app = ScraperApp(
-        data_dir,
+        location.data_dir,
+        open_service=open_service,
         demo=demo,
         new_config=new_config,
         resume=resume,

@@ -32,7 +32,7 @@ from ...domain.records import (
 from ...domain.status import PageStatus, Status
 from ...paths import ensure_data_dir, make_private_dir
 from . import control, frontier, lease, sessions
-from .blobs import BLOBS_DIRNAME, BlobStore, blob_present, sync_data_dir
+from .blobs import BLOBS_DIRNAME, BlobStore, blob_looks_intact, blob_present, sync_data_dir
 from .db import DB_FILENAME, Database, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -245,6 +245,11 @@ class Store:
         """Done pages whose stored content is gone are queued again; returns how many."""
         return await self._db.write(frontier.requeue_lost_content, session_id, str(self.data_dir))
 
+    async def missing_content(self, pages: Sequence[PageRecord]) -> list[str]:
+        """URLs of the done `pages` whose blob file is missing or empty: a stat each, no reading
+        (an export's check that what it names is still there)."""
+        return await asyncio.to_thread(_missing_content, self.data_dir, list(pages))
+
     async def checkpoint(
         self,
         session_id: str,
@@ -366,6 +371,16 @@ def _sync_and_check_blobs(data_dir: Path, named: list[str]) -> None:
             "are gone: was blobs/ deleted?); the session can be resumed once the data dir is "
             "restored"
         )
+
+
+def _missing_content(data_dir: Path, pages: list[PageRecord]) -> list[str]:
+    return [
+        page.url
+        for page in pages
+        if page.status is PageStatus.DONE
+        and page.storage_path
+        and not blob_looks_intact(data_dir, page.storage_path, page.size)
+    ]
 
 
 def _acquire(
