@@ -76,15 +76,31 @@ class LockKeeper:
             with contextlib.suppress(psycopg.Error):
                 await self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
+    async def ensure(self, keys: set[int]) -> None:
+        """Make sure `keys` are held: a connection the server dropped (a restart) lost them,
+        and nobody notices that until it is used."""
+        async with self._mutex:
+            if not self.broken and self._conn is not None:
+                try:
+                    await self._conn.execute("SELECT 1")
+                    return
+                except psycopg.Error:
+                    pass
+            if keys:
+                await self._reopen(keys)
+
     async def reopen(self, keys: set[int]) -> None:
         """After a lost connection: hold `keys` again on a new one (the leases still ours)."""
         async with self._mutex:
-            await self._close()
-            conn = await self._open()
-            self._keys = set()
-            for key in keys:
-                await self._lock(conn, key)
-                self._keys.add(key)
+            await self._reopen(keys)
+
+    async def _reopen(self, keys: set[int]) -> None:
+        await self._close()
+        conn = await self._open()
+        self._keys = set()
+        for key in keys:
+            await self._lock(conn, key)
+            self._keys.add(key)
 
     async def _open(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self.broken:

@@ -355,8 +355,7 @@ class Store:
         held = self._leases.get(session_id)
         if held is None:
             return False
-        if self._keeper.broken:
-            await self._keeper.reopen({h.key for h in self._leases.values()})
+        await self._keeper.ensure({h.key for h in self._leases.values()})
         ours = await self._write_again(
             _renew, session_id, held.token, self._claimer, self.lease_seconds
         )
