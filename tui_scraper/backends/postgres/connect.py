@@ -25,6 +25,11 @@ _OPTIONS = (
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
 
 
+class ServerUnreachable(StorageUnavailable):
+    """The server is out of reach or refusing work for now (connection lost, restarting, too
+    many clients): what a retry may get past. Refused auth and missing content are not this."""
+
+
 def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
@@ -68,9 +73,8 @@ def translate(url: str, exc: BaseException) -> DatabaseError:
         and exc.sqlstate is not None
         and exc.sqlstate[:2] in _UNAVAILABLE_CLASSES
     ):
-        return StorageUnavailable(
-            f"{where}: {text} (the session can be resumed once the database is reachable)"
-        )
+        cls = StorageUnavailable if "authentication failed" in text else ServerUnreachable
+        return cls(f"{where}: {text} (the session can be resumed once the database is reachable)")
     return DatabaseError(f"{where}: {text}")
 
 

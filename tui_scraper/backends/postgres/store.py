@@ -41,7 +41,7 @@ from ...domain.records import (
 from ...domain.status import PageStatus, Status
 from . import control, frontier, sessions
 from .blobs import BlobWriter
-from .connect import connect, connect_kwargs, shown, translate
+from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
 from .migrations import migrate_async, read_version
 
@@ -176,7 +176,7 @@ class Store:
             async with self._pool.connection() as conn, conn.transaction():
                 return await fn(conn, *args, **kw)
         except PoolTimeout as exc:
-            raise StorageUnavailable(
+            raise ServerUnreachable(
                 f"{self.where}: no connection ({exc}); the session can be resumed once the "
                 "database is reachable"
             ) from None
@@ -193,7 +193,7 @@ class Store:
             while True:
                 try:
                     return await self._once(fn, *args, **kw)
-                except StorageUnavailable:
+                except ServerUnreachable:
                     if not retry:
                         raise
                     now = time.monotonic()
