@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -104,9 +105,22 @@ class PostgresHarness:
         store._closed = True
         if store._renewer is not None:
             store._renewer.cancel()
+        keeper = store._keeper._conn
+        lock_holder = None if keeper is None or keeper.closed else keeper.info.backend_pid
         await store._keeper.abandon()
         store.blobs.close()
         await store._pool.close()
+        if lock_holder is not None:
+            # The server ends a backend a moment after its client's socket closed, as after a
+            # SIGKILL: wait for that (its locks go with it) before the test looks.
+            self._wait_backend_gone(lock_holder)
+
+    def _wait_backend_gone(self, pid: int) -> None:
+        deadline = time.monotonic() + 30
+        while self._sql("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"backend {pid} still there 30 s after its client closed")
+            time.sleep(0.01)
 
     def _sql(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         import psycopg
