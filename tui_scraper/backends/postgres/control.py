@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from ...domain.errors import ControlNotFound
 from ...domain.records import ControlCommand, ControlRecord
 from . import sessions
-from .rows import CONTROL_COLUMNS, control_record
+from .rows import CONTROL_COLUMNS, control_record, one_statement
 
 Conn = AsyncConnection[Any]
 
@@ -34,6 +34,7 @@ async def post(
     return control_record(row)
 
 
+@one_statement
 async def get(conn: Conn, control_id: int) -> ControlRecord:
     cursor = await conn.execute(
         f"SELECT {CONTROL_COLUMNS} FROM session_control WHERE id = %s", (control_id,)

@@ -20,7 +20,7 @@ from ...domain.progress import Progress
 from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
 from .blobs import sha_of_path
-from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, page_record
+from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, one_statement, page_record
 
 Conn = AsyncConnection[Any]
 NOW_SQL = "extract(epoch from clock_timestamp())::double precision"
@@ -33,7 +33,6 @@ _CLAIM_SQL = (
     "ORDER BY depth, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
     f"RETURNING {CLAIM_COLUMNS}"
 )
-# Claims whose holder let them lapse (killed, stopped, cut off) go back to the queue first.
 _LAPSED_SQL = (
     "UPDATE pages SET status = 'queued', lease_owner = NULL, lease_until = NULL "
     "WHERE id IN (SELECT id FROM pages WHERE session_id = %s AND status = 'fetching' "
@@ -89,12 +88,18 @@ _INSERT_DOWNLOAD_SQL = (
 )
 
 
+@one_statement
+async def requeue_lapsed(conn: Conn, session_id: str) -> int:
+    """Claims whose holder let them lapse (killed, stopped, cut off) go back to the queue."""
+    return (await conn.execute(_LAPSED_SQL, (session_id,))).rowcount
+
+
+@one_statement
 async def claim(
     conn: Conn, session_id: str, limit: int, now: float, owner: str, ttl: float
 ) -> list[ClaimedPage]:
     if limit <= 0:
         return []
-    await conn.execute(_LAPSED_SQL, (session_id,))
     cursor = await conn.execute(
         _CLAIM_SQL,
         {"owner": owner, "ttl": ttl, "session": session_id, "now": now, "limit": limit},
@@ -104,6 +109,7 @@ async def claim(
     return claimed
 
 
+@one_statement
 async def renew_claims(conn: Conn, session_id: str, owner: str, ttl: float) -> int:
     cursor = await conn.execute(
         f"UPDATE pages SET lease_until = {NOW_SQL} + %s WHERE session_id = %s "
@@ -133,6 +139,7 @@ async def next_due_time(conn: Conn, session_id: str) -> float | None:
     return None if row is None or row[0] is None else float(row[0])
 
 
+@one_statement
 async def requeue_fetching(conn: Conn, session_id: str) -> int:
     cursor = await conn.execute(
         "UPDATE pages SET status = 'queued', lease_owner = NULL, lease_until = NULL "
@@ -142,6 +149,7 @@ async def requeue_fetching(conn: Conn, session_id: str) -> int:
     return cursor.rowcount
 
 
+@one_statement
 async def requeue_lost_content(conn: Conn, session_id: str) -> int:
     """Done pages whose stored content is gone (or empty when it was not) go back to the queue,
     attempts untouched: the row says "stored", the content table says otherwise, and it wins."""
@@ -319,6 +327,7 @@ async def _settle_by_url(conn: Conn, session_id: str, r: PageResult) -> int:
     return inserted
 
 
+@one_statement
 async def page_status(conn: Conn, session_id: str, url: str) -> PageStatus | None:
     row = await (
         await conn.execute(
@@ -328,6 +337,7 @@ async def page_status(conn: Conn, session_id: str, url: str) -> PageStatus | Non
     return None if row is None else PageStatus(row[0])
 
 
+@one_statement
 async def page_counts(conn: Conn, session_id: str) -> dict[PageStatus, int]:
     counts = dict.fromkeys(PageStatus, 0)
     cursor = await conn.execute(
@@ -338,6 +348,7 @@ async def page_counts(conn: Conn, session_id: str) -> dict[PageStatus, int]:
     return counts
 
 
+@one_statement
 async def pages_after(
     conn: Conn,
     session_id: str,
@@ -363,6 +374,7 @@ async def pages_after(
     return [page_record(r) for r in await cursor.fetchall()]
 
 
+@one_statement
 async def get_page(conn: Conn, page_id: int) -> PageRecord:
     cursor = await conn.execute(f"SELECT {PAGE_COLUMNS} FROM pages WHERE id = %s", (page_id,))
     row = await cursor.fetchone()
@@ -371,6 +383,7 @@ async def get_page(conn: Conn, page_id: int) -> PageRecord:
     return page_record(row)
 
 
+@one_statement
 async def seed_page(conn: Conn, session_id: str) -> PageRecord | None:
     cursor = await conn.execute(
         f"SELECT {PAGE_COLUMNS} FROM pages WHERE session_id = %s ORDER BY id LIMIT 1",
@@ -380,6 +393,7 @@ async def seed_page(conn: Conn, session_id: str) -> PageRecord | None:
     return None if row is None else page_record(row)
 
 
+@one_statement
 async def recent_pages(conn: Conn, session_id: str, limit: int) -> list[PageRecord]:
     cursor = await conn.execute(
         f"SELECT {PAGE_COLUMNS} FROM pages WHERE session_id = %s AND fetched_at IS NOT NULL "

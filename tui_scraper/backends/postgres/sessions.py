@@ -13,7 +13,7 @@ from ...domain.config import CrawlConfig
 from ...domain.errors import AmbiguousSessionId, InvalidTransition, NotDismissable, SessionNotFound
 from ...domain.records import EventRecord, SessionRecord
 from ...domain.status import Status
-from .rows import EVENT_COLUMNS, SESSION_COLUMNS, dumps, event_record, session_record
+from .rows import EVENT_COLUMNS, SESSION_COLUMNS, dumps, event_record, one_statement, session_record
 
 Conn = AsyncConnection[Any]
 
@@ -34,6 +34,7 @@ async def create(conn: Conn, config: CrawlConfig, who: str) -> SessionRecord:
     return await get(conn, session_id)
 
 
+@one_statement
 async def get(conn: Conn, session_id: str) -> SessionRecord:
     cursor = await conn.execute(
         f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = %s", (session_id,)
@@ -71,6 +72,7 @@ async def resolve_id(conn: Conn, ref: str) -> str:
     return str(rows[0][0])
 
 
+@one_statement
 async def list_all(conn: Conn) -> list[SessionRecord]:
     cursor = await conn.execute(
         f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at DESC, id DESC"
@@ -78,6 +80,7 @@ async def list_all(conn: Conn) -> list[SessionRecord]:
     return [session_record(r) for r in await cursor.fetchall()]
 
 
+@one_statement
 async def recoverable(conn: Conn) -> list[SessionRecord]:
     cursor = await conn.execute(
         f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status IN ('interrupted', 'paused') "
@@ -139,6 +142,7 @@ async def dismiss(conn: Conn, session_id: str, who: str) -> SessionRecord:
     return await get(conn, session_id)
 
 
+@one_statement
 async def set_summary(conn: Conn, session_id: str, summary: dict[str, Any]) -> None:
     cursor = await conn.execute(
         "UPDATE sessions SET summary_results = %s::jsonb WHERE id = %s",

@@ -44,6 +44,7 @@ from .blobs import BlobWriter
 from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
 from .migrations import migrate_async, read_version
+from .rows import one_statement
 
 if TYPE_CHECKING:
     from ...ports import RuntimeStore
@@ -54,6 +55,9 @@ Conn = psycopg.AsyncConnection[Any]
 SqlFn = Callable[Concatenate[Conn, P], Awaitable[T]]
 WaitListener = Callable[[str], None]
 
+# How often a claim first looks for lapsed claims to put back in the queue (not every claim: the
+# lapsed are rare, the claims many).
+_LAPSED_EVERY_S = 2.0
 _NOW_SQL = "SELECT extract(epoch from clock_timestamp())::double precision"
 
 
@@ -92,6 +96,7 @@ class Store:
         # Names this store's claims on page rows: a checkpoint writes only rows still its own.
         self._claimer = uuid.uuid4().hex
         self._renewer: asyncio.Task[None] | None = None
+        self._lapsed_checked: dict[str, float] = {}  # session id → monotonic time
         self._listeners: list[WaitListener] = []
         self._waiters = 0
         self.lease_seconds = _env_seconds("TUI_SCRAPER_PG_LEASE_S", 30.0)
@@ -173,8 +178,11 @@ class Store:
         if self._closed:
             raise DatabaseError(f"{self.where} is closed")
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                return await fn(conn, *args, **kw)
+            async with self._pool.connection() as conn:
+                if getattr(fn, "one_statement", False):
+                    return await fn(conn, *args, **kw)
+                async with conn.transaction():
+                    return await fn(conn, *args, **kw)
         except PoolTimeout as exc:
             raise ServerUnreachable(
                 f"{self.where}: no connection ({exc}); the session can be resumed once the "
@@ -401,6 +409,10 @@ class Store:
 
     # frontier ----------------------------------------------------------------------------
     async def claim_batch(self, session_id: str, limit: int, now: float) -> list[ClaimedPage]:
+        checked = self._lapsed_checked.get(session_id)
+        if checked is None or time.monotonic() - checked >= _LAPSED_EVERY_S:
+            await self._write_again(frontier.requeue_lapsed, session_id)
+            self._lapsed_checked[session_id] = time.monotonic()
         return await self._write(
             frontier.claim, session_id, limit, now, self._claimer, self._claim_seconds()
         )
@@ -553,6 +565,7 @@ class Store:
         return False
 
 
+@one_statement
 async def _alive_running(conn: Conn) -> set[str]:
     cursor = await conn.execute(
         "SELECT id FROM sessions WHERE status = 'running' AND session_owner_alive(id)"
@@ -560,6 +573,7 @@ async def _alive_running(conn: Conn) -> set[str]:
     return {r[0] for r in await cursor.fetchall()}
 
 
+@one_statement
 async def _dead_running(conn: Conn) -> list[tuple[str, str | None]]:
     cursor = await conn.execute(
         "SELECT id, lease_owner FROM sessions WHERE status = 'running' "
@@ -568,6 +582,7 @@ async def _dead_running(conn: Conn) -> list[tuple[str, str | None]]:
     return [(r[0], r[1]) for r in await cursor.fetchall()]
 
 
+@one_statement
 async def _live_owner(conn: Conn, session_id: str) -> str | None:
     cursor = await conn.execute(
         "SELECT lease_owner FROM sessions WHERE id = %s AND status = 'running' "
