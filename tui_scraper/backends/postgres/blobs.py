@@ -148,16 +148,26 @@ class _PerProcess:
         self._url = url
         self._lock = threading.Lock()  # fetch workers write from their loop and from threads
         self._conn: Any = None
+        self._sync: bool | None = None  # the session's synchronous_commit, once we set it
 
     def _open(self) -> Any:
         from .connect import connect_sync
 
         if self._conn is None or self._conn.closed:
             self._conn = connect_sync(self._url)
+            self._sync = None  # a new session: the server's default until we set it
         return self._conn
 
     def run(self, sql: str, params: tuple[Any, ...], *, sync: bool) -> None:
-        self._call(lambda conn: _execute(conn, sql, params, sync))
+        self._call(lambda conn: self._execute(conn, sql, params, sync))
+
+    def _execute(self, conn: Any, sql: str, params: tuple[Any, ...], sync: bool) -> None:
+        """One autocommit INSERT: one round trip. The commit mode is a session setting,
+        changed only when a write asks for the other one (a crawl asks for the same always)."""
+        if self._sync is not sync:
+            conn.execute(f"SET synchronous_commit = {'on' if sync else 'off'}")
+            self._sync = sync
+        conn.execute(sql, params)
 
     def fetch(self, sql: str, params: tuple[Any, ...]) -> Any:
         return self._call(lambda conn: conn.execute(sql, params).fetchone())
@@ -184,10 +194,3 @@ class _PerProcess:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
-
-
-def _execute(conn: Any, sql: str, params: tuple[Any, ...], sync: bool) -> None:
-    with conn.transaction():
-        if not sync:
-            conn.execute("SET LOCAL synchronous_commit = off")
-        conn.execute(sql, params)
