@@ -9,8 +9,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tui_scraper.backends.postgres import Store
-from tui_scraper.domain import PageResult, PageStatus, Progress, Status
+from tui_scraper.domain import InvalidTransition, PageResult, PageStatus, Progress, Status
+from tui_scraper.domain.errors import StorageUnavailable
 
 from .helpers import config, owner, sql, until
 
@@ -66,14 +69,19 @@ async def test_an_owner_that_stops_renewing_is_reaped_and_then_learns_it_lost(
         await other.acquire_run(record.id, owner("new"), who="t", reason="take over")
         [again] = await other.claim_batch(record.id, 1, now=0)
         assert again.id == claimed.id
-        # The stalled owner wakes up: its renewal says it lost, and its late result is not
-        # written over the new owner's claim.
+        # The stalled owner wakes up: its renewal says it lost; its late batch and its closing
+        # transition are refused, so nothing it does lands on the new owner's run.
         assert await stalled.renew_run(record.id) is False
         assert not stalled.holds_lease(record.id)
         late = PageResult(page_id=claimed.id, url=claimed.url, status=PageStatus.DONE, attempts=1)
-        await stalled.checkpoint(record.id, [late], Progress(done=1), heartbeat=5)
+        with pytest.raises(StorageUnavailable, match="lost its lease"):
+            await stalled.checkpoint(record.id, [late], Progress(done=1), heartbeat=5)
+        with pytest.raises(InvalidTransition):
+            await stalled.transition(record.id, Status.INTERRUPTED, reason="stop", who="t")
         assert await other.page_status(record.id, claimed.url) is PageStatus.FETCHING
-        assert (await other.get_session(record.id)).lease_owner is not None
+        now = await other.get_session(record.id)
+        assert now.status is Status.RUNNING and now.lease_owner is not None
+        assert (await other.lease_holder(record.id) or {}).get("run_id") == "new"
     finally:
         await other.close()
         await stalled.close()

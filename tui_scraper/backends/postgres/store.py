@@ -97,6 +97,9 @@ class Store:
         self._claimer = uuid.uuid4().hex
         self._renewer: asyncio.Task[None] | None = None
         self._lapsed_checked: dict[str, float] = {}  # session id → monotonic time
+        # Sessions whose lease this store held and lost (it lapsed while the process was
+        # stopped or cut off, and another owner or the reaper took over): fenced off.
+        self._lost: set[str] = set()
         self._listeners: list[WaitListener] = []
         self._waiters = 0
         self.lease_seconds = _env_seconds("TUI_SCRAPER_PG_LEASE_S", 30.0)
@@ -287,6 +290,10 @@ class Store:
         expected: Status | None = None,
         error: str | None = None,
     ) -> SessionRecord:
+        if session_id in self._lost:
+            # The run this store was part of lost the session: its closing transition must not
+            # move the new owner's run.
+            raise InvalidTransition(session_id, None, wanted)
         return await self._write(
             sessions.transition,
             session_id,
@@ -344,6 +351,7 @@ class Store:
             await self._keeper.drop(held.key)
             raise
         self._leases[session_id] = held
+        self._lost.discard(session_id)
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_forever(), name="pg-lease-renewal")
         return record
@@ -368,6 +376,7 @@ class Store:
             _renew, session_id, held.token, self._claimer, self.lease_seconds
         )
         if not ours:
+            self._lost.add(session_id)
             await self.release_run(session_id)
         return ours
 
@@ -442,6 +451,11 @@ class Store:
         heartbeat: float,
         max_pages: int | None = None,
     ) -> int:
+        if session_id in self._lost:
+            raise StorageUnavailable(
+                f"session {session_id}: this worker lost its lease (it was stopped or cut off "
+                "past it) and another owner has the session; nothing of this batch was written"
+            )
         held = self._leases.get(session_id)
         lease = None if held is None else (held.token, time.time() + self.lease_seconds)
         return await self._write_again(
