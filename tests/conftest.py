@@ -40,7 +40,7 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
     try:
         yield url
     finally:
-        pg_server.drop(url)
+        pg_server.give_back(url)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

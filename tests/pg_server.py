@@ -30,6 +30,17 @@ ROLE = "tui_test"
 # Only for the throw-away cluster: it listens on loopback and lives as long as the test session.
 PASSWORD = "pw-" + uuid.uuid4().hex[:12]
 TEMPLATE = "tui_scraper_template"
+# The tables that hold a test's rows (the schema's own, its version and the legal transitions,
+# stay): what give_back() empties.
+DATA_TABLES = (
+    "sessions",
+    "pages",
+    "downloaded_content",
+    "downloads",
+    "session_events",
+    "session_control",
+    "hosts",
+)
 
 
 class PostgresMissing(RuntimeError):
@@ -65,6 +76,7 @@ class PgServer:
         self.cluster = cluster
         self._template_ready = False
         self._made: set[str] = set()  # dropped at stop() if a test left them
+        self._spare: list[str] = []  # given back by finished tests, emptied when handed out
 
     @classmethod
     def start(cls) -> PgServer:
@@ -85,13 +97,42 @@ class PgServer:
         return with_database(self.admin_url, name)
 
     def new_database(self) -> str:
-        """A database that already holds the latest schema (a copy of the migrated template)."""
+        """A database that already holds the latest schema and no rows: one a finished test gave
+        back (emptied), else a copy of the migrated template."""
+        while self._spare:
+            url = self._spare.pop()
+            if self._emptied(url):
+                return url
         self._ensure_template()
         name = "t_" + uuid.uuid4().hex[:16]
         with self._admin() as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
         self._made.add(name)
         return with_database(self.admin_url, name)
+
+    def give_back(self, url: str) -> None:
+        """A finished test's database from new_database(), to be emptied and handed out again
+        (far cheaper than creating one; the migration tests use empty_database() and drop)."""
+        self._spare.append(url)
+
+    def _emptied(self, url: str) -> bool:
+        """Cut whatever the test left connected (a store it abandoned), then remove every row
+        but the schema's own. False (and the database dropped) when that fails."""
+        name = urlsplit(url).path.lstrip("/")
+        try:
+            with self._admin() as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                    "AND pid <> pg_backend_pid()",
+                    (name,),
+                )
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute("SET lock_timeout = '5s'")
+                conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE")
+            return True
+        except psycopg.Error:
+            self.drop(url)
+            return False
 
     def drop(self, url: str) -> None:
         name = urlsplit(url).path.lstrip("/")

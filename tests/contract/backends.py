@@ -45,6 +45,10 @@ class Harness(Protocol):
 
     def remove_blob(self, relative_path: str) -> None: ...
 
+    def close(self) -> None:
+        """The test is over (nothing of its storage is needed any more)."""
+        ...
+
 
 class SqliteHarness:
     name = "sqlite"
@@ -83,6 +87,9 @@ class SqliteHarness:
     def remove_blob(self, relative_path: str) -> None:
         (self.data_dir / relative_path).unlink()
 
+    def close(self) -> None:
+        pass  # the temp dir goes with the test
+
 
 class PostgresHarness:
     """A database of its own on the test session's server (tests/pg_server.py), with the
@@ -94,6 +101,12 @@ class PostgresHarness:
         from tests.pg_server import shared
 
         self.url = shared().new_database()
+
+    def close(self) -> None:
+        """The test is over: its database goes back to be emptied and used again."""
+        from tests.pg_server import shared
+
+        shared().give_back(self.url)
 
     async def open(self, *, readonly: bool = False) -> ContractStore:
         return await PostgresStore.open(self.url, readonly=readonly)

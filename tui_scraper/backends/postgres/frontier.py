@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -321,9 +322,8 @@ async def _settle_by_url(conn: Conn, session_id: str, r: PageResult) -> int:
         page_id = existing[0]
     else:
         return 0
-    from dataclasses import replace
-
-    await _update_claimed(conn, session_id, [replace(r, page_id=page_id)], "")
+    # The row is queued and claimed by nobody: any claimer name writes it.
+    await _update_claimed(conn, session_id, [replace(r, page_id=page_id)], claimer="")
     return inserted
 
 

@@ -23,7 +23,14 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ...domain.config import CrawlConfig
-from ...domain.errors import DatabaseError, InvalidTransition, SessionBusy, SessionNotFound
+from ...domain.errors import (
+    ControlNotFound,
+    DatabaseError,
+    InvalidTransition,
+    PageNotFound,
+    SessionBusy,
+    SessionNotFound,
+)
 from ...domain.errors import StorageUnavailable as StorageUnavailable
 from ...domain.progress import Progress
 from ...domain.records import (
@@ -510,8 +517,6 @@ class Store:
             return []
 
     async def get_page(self, page_id: int) -> PageRecord:
-        from ...domain.errors import PageNotFound
-
         try:
             return await self._read(frontier.get_page, page_id)
         except _NoSchema:
@@ -551,8 +556,6 @@ class Store:
             raise SessionNotFound(session_id) from None
 
     async def get_control(self, control_id: int) -> ControlRecord:
-        from ...domain.errors import ControlNotFound
-
         try:
             return await self._read(control.get, control_id)
         except _NoSchema:
