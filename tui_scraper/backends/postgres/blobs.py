@@ -40,6 +40,14 @@ _UPSERT_SQL = (
 )
 
 
+def _wait_s(default: float = 60.0) -> float:
+    try:
+        value = float(os.environ.get("TUI_SCRAPER_DB_WAIT_S", default))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
 class BlobError(ScraperError):
     """A blob path is malformed, missing, or its contents do not match its name."""
 
@@ -175,19 +183,29 @@ class _PerProcess:
     def _call(self, fn: Any) -> Any:
         import psycopg
 
-        from .connect import translate
+        from .connect import ServerUnreachable, translate
 
+        # A write is an upsert of the same bytes: trying it again after a lost connection (the
+        # server restarting) is safe, so it is retried with backoff for as long as the store
+        # waits for the server, then the error stops the crawl resumably.
+        deadline = time.monotonic() + _wait_s()
+        pause = 0.05
         with self._lock:
-            for attempt in range(2):
+            while True:
                 try:
                     return fn(self._open())
                 except psycopg.OperationalError as exc:
                     self.close()
-                    if attempt == 1:
+                    if time.monotonic() >= deadline:
                         raise translate(self._url, exc) from None
+                except ServerUnreachable:  # from connect_sync
+                    self.close()
+                    if time.monotonic() >= deadline:
+                        raise
                 except psycopg.Error as exc:
                     raise translate(self._url, exc) from None
-        raise AssertionError("unreachable")
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
