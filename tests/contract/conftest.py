@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,12 @@ from .backends import BACKENDS, ContractStore, Harness
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    return BACKENDS[request.param](tmp_path)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    made = BACKENDS[request.param](tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 @pytest.fixture

@@ -99,3 +99,28 @@ async def test_a_final_session_cannot_be_acquired_and_keeps_no_lease(
     with pytest.raises(InvalidTransition):
         await backend.acquire_run(session_id, owner(), who="t", reason="again")
     assert not backend.holds_lease(session_id)
+
+
+async def test_lease_holder_names_the_live_owner_and_nobody_once_it_is_gone(
+    harness: Harness,
+) -> None:
+    first = await harness.open()
+    record = await first.create_session(config(), who="t")
+    assert await first.lease_holder(record.id) is None  # never run
+    me = owner("run-held")
+    await first.acquire_run(record.id, me, who="cli:1", reason="start")
+    other = await harness.open()
+    try:
+        for store in (first, other):  # the owner itself and any other handle see the same
+            holder = await store.lease_holder(record.id)
+            assert holder is not None
+            assert (holder["pid"], holder["host"], holder["run_id"]) == (me.pid, me.host, me.run_id)
+            assert holder["started"] == holder["start"] is not None
+        await first.release_run(record.id)  # let go without a transition: still `running`
+        assert await other.lease_holder(record.id) is None
+        await first.acquire_run(record.id, owner("run-again"), who="cli:1", reason="again")
+        assert (await other.lease_holder(record.id) or {}).get("run_id") == "run-again"
+        await harness.abandon(first)  # killed: its lease dies with it
+        assert await other.lease_holder(record.id) is None
+    finally:
+        await other.close()

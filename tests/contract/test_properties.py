@@ -137,11 +137,14 @@ def test_random_frontier_operations_keep_counts_consistent(
 ) -> None:
     async def run(tmp: Path) -> None:
         harness = BACKENDS[backend_name](tmp)
-        store = await harness.open()
         try:
-            await scenario(store, Model(max_pages), ops)
+            store = await harness.open()
+            try:
+                await scenario(store, Model(max_pages), ops)
+            finally:
+                await store.close()
         finally:
-            await store.close()
+            harness.close()
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run(Path(tmp)))

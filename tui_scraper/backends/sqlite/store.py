@@ -204,6 +204,15 @@ class Store:
     def holds_lease(self, session_id: str) -> bool:
         return session_id in self._leases
 
+    async def lease_holder(self, session_id: str) -> dict[str, object] | None:
+        """Who holds the session's run lease now (pid, host, start/started, run_id), or None
+        when no live process does. The flock is the truth; what its file records is shown."""
+        if not lease.owner_alive(self.data_dir, session_id):
+            return None
+        info: dict[str, object] = dict(lease.read_owner(self.data_dir, session_id))
+        info.setdefault("started", info.get("start"))
+        return info
+
     async def reap_orphans(self, *, who: str = "reaper") -> list[str]:
         """Every `running` session whose lock nobody holds → interrupted; returns their ids."""
         if self.readonly:

@@ -1,0 +1,691 @@
+"""Store: the PostgreSQL backend's async face, with the same public API as the SQLite Store.
+
+Every operation is one transaction on a pooled connection (psycopg 3 async, psycopg_pool). A
+connection that breaks (the server restarted, the network blinked) is replaced by the pool; the
+operations that are safe to run twice (reads, claims, checkpoints, requeues, renewals) are tried
+again with backoff for up to TUI_SCRAPER_DB_WAIT_S seconds, telling the wait listeners, before
+StorageUnavailable stops the crawl resumably. The others surface StorageUnavailable at once:
+after a lost COMMIT nobody can tell whether it landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ...domain.config import CrawlConfig
+from ...domain.errors import (
+    ControlNotFound,
+    DatabaseError,
+    InvalidTransition,
+    PageNotFound,
+    SessionBusy,
+    SessionNotFound,
+)
+from ...domain.errors import StorageUnavailable as StorageUnavailable
+from ...domain.progress import Progress
+from ...domain.records import (
+    ClaimedPage,
+    ControlCommand,
+    ControlRecord,
+    EventRecord,
+    LeaseOwner,
+    PageRecord,
+    PageResult,
+    SessionRecord,
+    control_args,
+    control_command,
+)
+from ...domain.status import PageStatus, Status
+from . import control, frontier, sessions
+from .blobs import BlobWriter
+from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
+from .lease import LockKeeper, new_key, parse_owner
+from .migrations import migrate_async, read_version
+from .rows import one_statement
+
+if TYPE_CHECKING:
+    from ...ports import RuntimeStore
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[Any]
+SqlFn = Callable[Concatenate[Conn, P], Awaitable[T]]
+WaitListener = Callable[[str], None]
+
+# How often a claim first looks for lapsed claims to put back in the queue (not every claim: the
+# lapsed are rare, the claims many).
+_LAPSED_EVERY_S = 2.0
+_NOW_SQL = "SELECT extract(epoch from clock_timestamp())::double precision"
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass
+class _Held:
+    token: str
+    key: int
+
+
+class _NoSchema(Exception):
+    """A read-only store on a database nobody has migrated: every query answers as if empty."""
+
+
+class Store:
+    url: str
+    blobs: BlobWriter
+
+    def __init__(self, url: str, pool: AsyncConnectionPool[Any], *, readonly: bool) -> None:
+        self.url = url
+        self.where = shown(url)
+        self.blobs = BlobWriter(url)
+        self._pool = pool
+        self._readonly = readonly
+        self._empty = False
+        self._closed = False
+        self._keeper = LockKeeper(url)
+        self._leases: dict[str, _Held] = {}
+        # Names this store's claims on page rows: a checkpoint writes only rows still its own.
+        self._claimer = uuid.uuid4().hex
+        self._renewer: asyncio.Task[None] | None = None
+        self._lapsed_checked: dict[str, float] = {}  # session id → monotonic time
+        # Sessions whose lease this store held and lost (it lapsed while the process was
+        # stopped or cut off, and another owner or the reaper took over): fenced off.
+        self._lost: set[str] = set()
+        self._listeners: list[WaitListener] = []
+        self._waiters = 0
+        self.lease_seconds = _env_seconds("TUI_SCRAPER_PG_LEASE_S", 30.0)
+        self.busy_wait_s = _env_seconds("TUI_SCRAPER_DB_WAIT_S", 60.0)
+
+    # opening -------------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, url: str, *, readonly: bool = False) -> Store:
+        """Connect once (so a refused password or an unreachable server is told as such), check
+        or migrate the schema, then start the pool. StorageUnavailable / DatabaseError."""
+        where = shown(url)
+        first = await connect(url, readonly=readonly)
+        try:
+            if readonly:
+                version = await read_version(first, where)
+            else:
+                version = await migrate_async(first, where)
+        except psycopg.Error as exc:
+            raise translate(url, exc) from None
+        finally:
+            await first.close()
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url,
+            kwargs=connect_kwargs(readonly=readonly),
+            min_size=1,
+            max_size=4,
+            open=False,
+            timeout=30,
+            name="tui-scraper",
+        )
+        try:
+            await pool.open(wait=True, timeout=30)
+        except (PoolTimeout, psycopg.Error) as exc:
+            await pool.close()
+            raise StorageUnavailable(f"{where}: cannot connect ({exc})") from None
+        store = cls(url, pool, readonly=readonly)
+        store._empty = version is None
+        return store
+
+    def add_wait_listener(self, listener: WaitListener) -> None:
+        """`listener(text)` is told when calls start waiting for an unreachable server and when
+        they stop ("")."""
+        self._listeners.append(listener)
+
+    def remove_wait_listener(self, listener: WaitListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _tell(self, text: str) -> None:
+        for listener in list(self._listeners):
+            with contextlib.suppress(Exception):
+                listener(text)
+
+    @property
+    def readonly(self) -> bool:
+        return self._readonly
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._renewer
+        self._leases.clear()
+        await self._keeper.close()
+        self.blobs.close()
+        await self._pool.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # running -------------------------------------------------------------------------------
+    async def _once(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        if self._closed:
+            raise DatabaseError(f"{self.where} is closed")
+        try:
+            async with self._pool.connection() as conn:
+                if getattr(fn, "one_statement", False):
+                    return await fn(conn, *args, **kw)
+                async with conn.transaction():
+                    return await fn(conn, *args, **kw)
+        except PoolTimeout as exc:
+            raise ServerUnreachable(
+                f"{self.where}: no connection ({exc}); the session can be resumed once the "
+                "database is reachable"
+            ) from None
+        except psycopg.Error as exc:
+            raise translate(self.url, exc) from None
+
+    async def _run(self, retry: bool, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        """One transaction; tried again while the server is out of reach when `retry`."""
+        if self._empty:
+            raise _NoSchema
+        started: float | None = None
+        pause = 0.05
+        try:
+            while True:
+                try:
+                    return await self._once(fn, *args, **kw)
+                except ServerUnreachable:
+                    if not retry:
+                        raise
+                    now = time.monotonic()
+                    if started is None:
+                        started = now
+                        self._waiters += 1
+                        if self._waiters == 1:
+                            self._tell("waiting for the database (the server is out of reach)")
+                    if now - started >= self.busy_wait_s:
+                        raise
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 2.0)
+        finally:
+            if started is not None:
+                self._waiters -= 1
+                if self._waiters == 0:
+                    self._tell("")
+
+    async def _read(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        return await self._run(True, fn, *args, **kw)
+
+    async def _write(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        """A write that must not run twice (a lost COMMIT may have landed): not retried."""
+        self._require_writable()
+        return await self._run(False, fn, *args, **kw)
+
+    async def _write_again(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
+        """A write that is the same run twice (keyed, or a compare-and-set): retried."""
+        self._require_writable()
+        return await self._run(True, fn, *args, **kw)
+
+    def _require_writable(self) -> None:
+        if self._readonly:
+            raise DatabaseError(f"{self.where} is open read-only")
+
+    # sessions and the state machine ------------------------------------------------------
+    async def create_session(self, config: CrawlConfig, *, who: str) -> SessionRecord:
+        return await self._write(sessions.create, config, who)
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        try:
+            record = await self._read(sessions.get, session_id)
+        except _NoSchema:
+            raise SessionNotFound(session_id) from None
+        return (await self._as_seen([record]))[0]
+
+    async def resolve_id(self, ref: str) -> str:
+        try:
+            return await self._read(sessions.resolve_id, ref)
+        except _NoSchema:
+            raise SessionNotFound(ref) from None
+
+    async def list_sessions(self) -> list[SessionRecord]:
+        try:
+            return await self._as_seen(await self._read(sessions.list_all))
+        except _NoSchema:
+            return []
+
+    async def _as_seen(self, records: list[SessionRecord]) -> list[SessionRecord]:
+        """A read-only store never reaps: a `running` row whose owner is gone is shown as what
+        the next writer will record, interrupted. Nothing is written."""
+        if not self.readonly or not any(r.status is Status.RUNNING for r in records):
+            return records
+        alive = await self._read(_alive_running)
+        return [
+            r
+            if r.status is not Status.RUNNING or r.id in alive
+            else replace(
+                r,
+                status=Status.INTERRUPTED,
+                error=r.error or "the process running it is gone (not yet recorded)",
+            )
+            for r in records
+        ]
+
+    async def transition(
+        self,
+        session_id: str,
+        wanted: Status,
+        *,
+        reason: str,
+        who: str,
+        expected: Status | None = None,
+        error: str | None = None,
+    ) -> SessionRecord:
+        if session_id in self._lost:
+            # The run this store was part of lost the session: its closing transition must not
+            # move the new owner's run.
+            raise InvalidTransition(session_id, None, wanted)
+        return await self._write(
+            sessions.transition,
+            session_id,
+            wanted,
+            reason=reason,
+            who=who,
+            expected=expected,
+            error=error,
+        )
+
+    async def events(self, session_id: str) -> list[EventRecord]:
+        try:
+            return await self._read(sessions.events, session_id)
+        except _NoSchema:
+            raise SessionNotFound(session_id) from None
+
+    async def add_event(self, session_id: str, kind: str, reason: str, *, who: str) -> None:
+        await self._write(sessions.add_event, session_id, kind, reason, who)
+
+    async def dismiss(self, session_id: str, *, who: str) -> SessionRecord:
+        return await self._write(sessions.dismiss, session_id, who)
+
+    async def find_recoverable(self) -> list[SessionRecord]:
+        try:
+            return await self._read(sessions.recoverable)
+        except _NoSchema:
+            return []
+
+    async def set_summary(self, session_id: str, summary: dict[str, Any]) -> None:
+        await self._write_again(sessions.set_summary, session_id, summary)
+
+    async def record_tuning(
+        self, session_id: str, config: CrawlConfig, *, reason: str, who: str
+    ) -> SessionRecord:
+        config.validate()
+        return await self._write(sessions.record_tuning, session_id, config, reason, who)
+
+    # lease -------------------------------------------------------------------------------
+    async def acquire_run(
+        self, session_id: str, owner: LeaseOwner, *, who: str, reason: str
+    ) -> SessionRecord:
+        """Take the row lease (else SessionBusy naming the live holder), settling a dead
+        holder's run first, and move the session to running."""
+        self._require_writable()
+        if session_id in self._leases:
+            raise SessionBusy(session_id, os.getpid(), owner.host)
+        await self.get_session(session_id)
+        held = _Held(token=uuid.uuid4().hex, key=new_key())
+        await self._keeper.take(held.key)
+        try:
+            record = await self._write(
+                _acquire, session_id, owner.text(), held, self.lease_seconds, who, reason
+            )
+        except BaseException:
+            await self._keeper.drop(held.key)
+            raise
+        self._leases[session_id] = held
+        self._lost.discard(session_id)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_forever(), name="pg-lease-renewal")
+        return record
+
+    async def release_run(self, session_id: str) -> None:
+        held = self._leases.pop(session_id, None)
+        if held is not None:
+            await self._keeper.drop(held.key)
+
+    def holds_lease(self, session_id: str) -> bool:
+        return session_id in self._leases
+
+    async def renew_run(self, session_id: str) -> bool:
+        """Extend this store's lease on the session (and its claims on pages); False when the
+        lease is no longer ours (it lapsed and another owner or the reaper took it), and then
+        this store forgets it: its next checkpoint cannot commit over the new owner."""
+        held = self._leases.get(session_id)
+        if held is None:
+            return False
+        await self._keeper.ensure({h.key for h in self._leases.values()})
+        ours = await self._write_again(
+            _renew, session_id, held.token, self._claimer, self.lease_seconds
+        )
+        if not ours:
+            self._lost.add(session_id)
+            await self.release_run(session_id)
+        return ours
+
+    async def _renew_forever(self) -> None:
+        while self._leases:
+            await asyncio.sleep(self.lease_seconds / 3)
+            for session_id in list(self._leases):
+                with contextlib.suppress(DatabaseError):
+                    await self.renew_run(session_id)
+
+    async def lease_holder(self, session_id: str) -> dict[str, object] | None:
+        """Who holds the session's run lease now (pid, host, start/started, run_id), or None
+        when no live owner does."""
+        try:
+            text = await self._read(_live_owner, session_id)
+        except _NoSchema:
+            return None
+        return parse_owner(text) if text is not None else None
+
+    async def reap_orphans(self, *, who: str = "reaper") -> list[str]:
+        """Every `running` session whose owner is not alive → interrupted; returns their ids."""
+        if self.readonly:
+            return []
+        reaped: list[str] = []
+        for session_id, lease_owner in await self._read(_dead_running):
+            if session_id in self._leases:
+                continue
+            pid = (parse_owner(lease_owner) or {}).get("pid")
+            shown_pid = f"pid {pid}" if pid is not None else "pid unknown"
+            try:
+                moved = await self._write(
+                    _reap_one, session_id, f"owner process is gone ({shown_pid})", who
+                )
+            except InvalidTransition:
+                continue
+            if moved:
+                reaped.append(session_id)
+        return reaped
+
+    # frontier ----------------------------------------------------------------------------
+    async def claim_batch(self, session_id: str, limit: int, now: float) -> list[ClaimedPage]:
+        checked = self._lapsed_checked.get(session_id)
+        if checked is None or time.monotonic() - checked >= _LAPSED_EVERY_S:
+            await self._write_again(frontier.requeue_lapsed, session_id)
+            self._lapsed_checked[session_id] = time.monotonic()
+        return await self._write(
+            frontier.claim, session_id, limit, now, self._claimer, self._claim_seconds()
+        )
+
+    def _claim_seconds(self) -> float:
+        # Renewed with the run lease; a store holding no lease (a test, a tool) gets a long one.
+        return self.lease_seconds if self._leases else max(self.lease_seconds, 300.0)
+
+    async def next_due_time(self, session_id: str) -> float | None:
+        try:
+            return await self._read(frontier.next_due_time, session_id)
+        except _NoSchema:
+            return None
+
+    async def requeue_fetching(self, session_id: str) -> int:
+        return await self._write_again(frontier.requeue_fetching, session_id)
+
+    async def requeue_lost_content(self, session_id: str) -> int:
+        return await self._write_again(frontier.requeue_lost_content, session_id)
+
+    async def missing_content(self, pages: Sequence[PageRecord]) -> list[str]:
+        """URLs of the done `pages` whose stored content is gone or empty (an export's check
+        that what it names is still there)."""
+        return await self._read(frontier.missing_content, list(pages))
+
+    async def checkpoint(
+        self,
+        session_id: str,
+        results: Sequence[PageResult],
+        progress: Progress,
+        *,
+        heartbeat: float,
+        max_pages: int | None = None,
+    ) -> int:
+        if session_id in self._lost:
+            raise StorageUnavailable(
+                f"session {session_id}: this worker lost its lease (it was stopped or cut off "
+                "past it) and another owner has the session; nothing of this batch was written"
+            )
+        held = self._leases.get(session_id)
+        lease = None if held is None else (held.token, time.time() + self.lease_seconds)
+        return await self._write_again(
+            frontier.checkpoint,
+            session_id,
+            list(results),
+            progress,
+            heartbeat,
+            max_pages,
+            self._claimer,
+            lease,
+        )
+
+    async def page_status(self, session_id: str, url: str) -> PageStatus | None:
+        try:
+            return await self._read(frontier.page_status, session_id, url)
+        except _NoSchema:
+            return None
+
+    async def page_counts(self, session_id: str) -> dict[PageStatus, int]:
+        try:
+            return await self._read(frontier.page_counts, session_id)
+        except _NoSchema:
+            return dict.fromkeys(PageStatus, 0)
+
+    async def iter_pages(
+        self, session_id: str, *, status: PageStatus | None = None, batch: int = 500
+    ) -> AsyncIterator[PageRecord]:
+        after = 0
+        while True:
+            rows = await self.pages_after(session_id, status=status, after_id=after, limit=batch)
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            after = rows[-1].id
+
+    async def pages_after(
+        self,
+        session_id: str,
+        *,
+        status: PageStatus | None = None,
+        after_id: int = 0,
+        limit: int = 200,
+        search: str = "",
+    ) -> list[PageRecord]:
+        try:
+            return await self._read(
+                frontier.pages_after, session_id, status, after_id, limit, search
+            )
+        except _NoSchema:
+            return []
+
+    async def get_page(self, page_id: int) -> PageRecord:
+        try:
+            return await self._read(frontier.get_page, page_id)
+        except _NoSchema:
+            raise PageNotFound(page_id) from None
+
+    async def seed_page(self, session_id: str) -> PageRecord | None:
+        try:
+            return await self._read(frontier.seed_page, session_id)
+        except _NoSchema:
+            return None
+
+    async def recent_pages(self, session_id: str, limit: int) -> list[PageRecord]:
+        try:
+            return await self._read(frontier.recent_pages, session_id, limit)
+        except _NoSchema:
+            return []
+
+    # control -----------------------------------------------------------------------------
+    async def post_control(
+        self,
+        session_id: str,
+        command: ControlCommand | str,
+        *,
+        who: str,
+        args: Mapping[str, Any] | None = None,
+    ) -> ControlRecord:
+        checked = control_command(command)
+        checked_args = control_args(checked, args)
+        return await self._write(control.post, session_id, checked, checked_args, who)
+
+    async def pending_controls(
+        self, session_id: str, *, after_id: int = 0, limit: int = 100
+    ) -> list[ControlRecord]:
+        try:
+            return await self._read(control.pending, session_id, after_id, limit)
+        except _NoSchema:
+            raise SessionNotFound(session_id) from None
+
+    async def get_control(self, control_id: int) -> ControlRecord:
+        try:
+            return await self._read(control.get, control_id)
+        except _NoSchema:
+            raise ControlNotFound(control_id) from None
+
+    async def mark_control_applied(self, control_id: int, *, outcome: str) -> bool:
+        return await self._write(control.mark_applied, control_id, outcome)
+
+    # change notifications ----------------------------------------------------------------
+    async def wait_for_change(self, session_id: str, timeout: float) -> bool:
+        """Wait up to `timeout` s for a checkpoint of the session (LISTEN/NOTIFY: a wake-up
+        hint only; what changed is read from the tables). True when one came."""
+        conn = await connect(self.url, readonly=False)
+        try:
+            await conn.execute("LISTEN tui_scraper")
+            async with asyncio.timeout(timeout):
+                async for note in conn.notifies():
+                    if note.payload == session_id:
+                        return True
+        except TimeoutError:
+            return False
+        finally:
+            await conn.close()
+        return False
+
+
+@one_statement
+async def _alive_running(conn: Conn) -> set[str]:
+    cursor = await conn.execute(
+        "SELECT id FROM sessions WHERE status = 'running' AND session_owner_alive(id)"
+    )
+    return {r[0] for r in await cursor.fetchall()}
+
+
+@one_statement
+async def _dead_running(conn: Conn) -> list[tuple[str, str | None]]:
+    cursor = await conn.execute(
+        "SELECT id, lease_owner FROM sessions WHERE status = 'running' "
+        "AND NOT session_owner_alive(id)"
+    )
+    return [(r[0], r[1]) for r in await cursor.fetchall()]
+
+
+@one_statement
+async def _live_owner(conn: Conn, session_id: str) -> str | None:
+    cursor = await conn.execute(
+        "SELECT lease_owner FROM sessions WHERE id = %s AND status = 'running' "
+        "AND session_owner_alive(id)",
+        (session_id,),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def _db_now(conn: Conn) -> float:
+    row = await (await conn.execute(_NOW_SQL)).fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+async def _acquire(
+    conn: Conn, session_id: str, owner: str, held: _Held, ttl: float, who: str, reason: str
+) -> SessionRecord:
+    current = await sessions.current_status(conn, session_id, lock=True)
+    if current is Status.RUNNING:
+        cursor = await conn.execute(
+            "SELECT session_owner_alive(%s), lease_owner FROM sessions WHERE id = %s",
+            (session_id, session_id),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        if row[0]:
+            info = parse_owner(row[1]) or {}
+            pid, host = info.get("pid"), info.get("host")
+            raise SessionBusy(
+                session_id,
+                pid if isinstance(pid, int) else None,
+                host if isinstance(host, str) else None,
+            )
+        await _interrupt(conn, session_id, "owner process is gone", who)
+    until = await _db_now(conn) + ttl
+    return await sessions.transition(
+        conn,
+        session_id,
+        Status.RUNNING,
+        reason=reason,
+        who=who,
+        lease=(owner, held.token, held.key, until),
+    )
+
+
+async def _interrupt(conn: Conn, session_id: str, reason: str, who: str) -> None:
+    await sessions.transition(
+        conn, session_id, Status.INTERRUPTED, reason=reason, who=who, expected=Status.RUNNING
+    )
+    await frontier.requeue_fetching(conn, session_id)
+
+
+async def _reap_one(conn: Conn, session_id: str, reason: str, who: str) -> bool:
+    """Settle one dead owner's session, checked again under the row lock."""
+    cursor = await conn.execute(
+        "SELECT status = 'running' AND NOT session_owner_alive(id) FROM sessions "
+        "WHERE id = %s FOR UPDATE",
+        (session_id,),
+    )
+    row = await cursor.fetchone()
+    if row is None or not row[0]:
+        return False
+    await _interrupt(conn, session_id, reason, who)
+    return True
+
+
+async def _renew(conn: Conn, session_id: str, token: str, claimer: str, ttl: float) -> bool:
+    cursor = await conn.execute(
+        "UPDATE sessions SET lease_until = extract(epoch from clock_timestamp()) + %s "
+        "WHERE id = %s AND status = 'running' AND lease_token = %s",
+        (ttl, session_id, token),
+    )
+    if cursor.rowcount != 1:
+        return False
+    await frontier.renew_claims(conn, session_id, claimer, ttl)
+    return True
+
+
+if TYPE_CHECKING:
+
+    def _implements_ports(store: Store) -> RuntimeStore:
+        return store
