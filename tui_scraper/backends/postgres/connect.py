@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 
 from ...domain.errors import DatabaseError, StorageUnavailable
+from ...domain.location import masked_url
 
 CONNECT_TIMEOUT_S = 10
 # Server-side guards for every connection: a statement or a lock wait never hangs a crawl, and a
@@ -35,15 +36,9 @@ def is_postgres_url(location: str) -> bool:
 
 
 def shown(url: str) -> str:
-    """The URL without its password (and without query options, which may carry one)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    if parts.username:
-        netloc = f"{unquote(parts.username)}@{netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """The URL for people: its password (in the authority or a `password=` option) masked, the
+    same spelling the command line uses, so a message never names the database twice."""
+    return masked_url(url)
 
 
 def _secrets(url: str) -> list[str]:
@@ -74,7 +69,7 @@ def translate(url: str, exc: BaseException) -> DatabaseError:
         and exc.sqlstate[:2] in _UNAVAILABLE_CLASSES
     ):
         cls = StorageUnavailable if "authentication failed" in text else ServerUnreachable
-        return cls(f"{where}: {text} (the session can be resumed once the database is reachable)")
+        return cls(f"{where}: {text}")
     return DatabaseError(f"{where}: {text}")
 
 
