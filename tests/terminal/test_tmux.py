@@ -76,6 +76,9 @@ class Tmux:
                  "-y", str(size[1]), shlex.join(command))  # fmt: skip
         # Keep the pane after the app exits so its exit status can be read.
         self.run("set-option", "-t", "app", "remain-on-exit", "on", check=False)
+        # Known from the start: exit_status() reads a zombie's status through it when tmux never
+        # reports the pane's, and a test that never asked for the pid would wait out its timeout.
+        self.pane_pid()
 
     def keys(self, *keys: str) -> None:
         for key in keys:
