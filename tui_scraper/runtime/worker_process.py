@@ -102,10 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(data_dir: Path, session_id: str) -> int:
     """Run the session to a stop with its channel and control records; the exit code."""
-    from ..backends.sqlite import Store
+    from ..backends.sqlite import BlobStore, Store
 
     path = socket_path(data_dir, session_id)  # a path AF_UNIX cannot take refuses us first
-    prestart()  # the fetch workers' forkserver imports while we open the store and the lease
+    # The fetch workers' forkserver imports while we open the store and the lease; the blob
+    # writer's module too, which every worker unpickles.
+    prestart(preload=[BlobStore.__module__])
     store = await Store.open(data_dir)
     try:
         who = f"worker:{os.getpid()}"
