@@ -147,10 +147,12 @@ def test_the_preload_freezes_the_heap_it_imported() -> None:
     code = (
         "import gc, sys\n"
         "import tui_scraper.engine.forkserver_preload\n"
-        "print(gc.get_freeze_count() > 10_000, 'uvloop' in sys.modules, 'sqlite3' in sys.modules)\n"
+        "print(gc.get_freeze_count() > 10_000, 'uvloop' in sys.modules,\n"
+        "      'httpx_aiohttp' in sys.modules, 'sqlite3' in sys.modules)\n"
     )
-    assert _fresh_interpreter(code) == ["True", "True", "False"]
-    assert _fresh_interpreter(code, {"TUI_SCRAPER_UVLOOP": "0"}) == ["True", "False", "False"]
+    assert _fresh_interpreter(code) == ["True", "True", "True", "False"]
+    uvloop_off = {"TUI_SCRAPER_UVLOOP": "0"}
+    assert _fresh_interpreter(code, uvloop_off) == ["True", "False", "True", "False"]
 
 
 def test_the_blob_writer_imports_no_database() -> None:

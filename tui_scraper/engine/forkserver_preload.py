@@ -14,10 +14,16 @@ long as the process, so nothing collectable is kept by freezing them.
 from __future__ import annotations
 
 import contextlib
+import encodings.idna  # noqa: F401  (host names: else imported at a worker's first request)
 import gc
 import os
 
 from . import fetch_worker  # noqa: F401  (httpx, aiohttp, selectolax, the parser, the CA bundle)
+
+# The HTTP transport a worker's Fetcher builds: `fetch` imports it only then (the CLI's start-up
+# need not load it), so without this every worker would import its own copy.
+with contextlib.suppress(ImportError):
+    import httpx_aiohttp  # noqa: F401
 
 # The workers' event loop (fetch_worker._new_loop); not loaded when told not to use it.
 if os.environ.get("TUI_SCRAPER_UVLOOP", "1") != "0":
