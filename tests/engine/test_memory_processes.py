@@ -177,3 +177,36 @@ def test_the_backend_package_still_exports_every_name() -> None:
     assert set(backend.__all__) <= set(dir(backend))
     with pytest.raises(AttributeError):
         _ = backend.NoSuchName  # type: ignore[attr-defined]
+
+
+def test_proctree_pss_prints_each_process_share_of_the_peak() -> None:
+    # The tool behind the figures above: a parent holding 20 MiB forks a child that keeps
+    # sharing it, so the tree's PSS is about 20 MiB, split between the two lines it prints.
+    code = (
+        "import os, sys, time\n"
+        "block = bytearray(os.urandom(20 << 20))\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(1.0); os._exit(0)\n"
+        "time.sleep(1.0); os.wait()\n"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "proctree.py"),
+            "--pss",
+            "--",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    assert out[0].startswith("tree peak PSS ") and out[0].endswith("of it:"), out
+    peak = float(out[0].split()[3])
+    shares = [float(line.split()[-2]) for line in out[1:]]
+    assert [line.split()[0] for line in out[1:]] == ["root", Path(sys.executable).name]
+    assert 20 <= peak < 40  # the block once, not twice
+    assert abs(sum(shares) - peak) < 0.3  # the shares are of that one sample
