@@ -13,6 +13,10 @@ over a tree. RSS counts the pages a forked process shares with its parent once p
 PSS splits each shared page between the processes that map it, so the sum is what the tree
 costs the machine.
 
+`python benchmarks/proctree.py --pss -- ARGV` runs ARGV in the foreground and prints its tree's
+peak PSS and what each process held of it (the crawl's process, multiprocessing's forkserver and
+resource_tracker, each fetch worker): where a tree's memory goes.
+
 The measure child speaks one line per fact on its stdout:
     PID <pid of the command>
     RETURNED <seconds from start to the command's exit> <exit code> <the command's own CPU s>
@@ -180,26 +184,97 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cmdline(pid: int) -> str:
+    """A process's command line, arguments joined by spaces; "" if it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def parent_pid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def role_of(pid: int, root: int) -> str:
+    """What a process of a crawl's tree is, for the per-process figures.
+
+    multiprocessing's helpers are told apart by the `-c` line they run; a fetch worker is a fork
+    of the forkserver, so it runs the forkserver's line and is told apart by its parent."""
+    line = cmdline(pid)
+    if "multiprocessing.resource_tracker" in line:
+        return "resource_tracker"
+    if "multiprocessing.forkserver" in line:
+        parent = cmdline(parent_pid(pid))
+        return "fetch worker" if "multiprocessing.forkserver" in parent else "forkserver"
+    if "multiprocessing" in line:
+        return "multiprocessing child"
+    if pid == root:
+        return "root"
+    return Path(line.split(" ", 1)[0]).name or "?"
+
+
 @dataclass
 class Peaks:
-    """The largest sums of RSS and PSS over a process tree, and the RSS of its root, in KiB."""
+    """The largest sums of RSS and PSS over a process tree, and the RSS of its root, in KiB.
+
+    `at_peak` is the PSS of each process in the sample with the largest PSS sum (pid → (role,
+    KiB)), so a report can say where the tree's memory is at its peak: the crawl's own process,
+    multiprocessing's helpers, each fetch worker. (Each process's own peak would mislead: a
+    forkserver's PSS is highest before it forks the workers that then share its pages.)"""
 
     rss: int = 0
     pss: int = 0
     root_rss: int = 0
+    at_peak: dict[int, tuple[str, int]] = field(default_factory=dict)
+    _roles: dict[int, str] = field(default_factory=dict)
 
     def sample(self, root: int, skip_root: bool = False) -> None:
         """One sample of `root`'s tree; `skip_root` leaves the root out (a wrapper process)."""
         pids = tree_pids(root)
         if skip_root:
             pids = pids[1:]
+        top = pids[0] if pids else root
         rss = sum(kib(f"/proc/{pid}/status", "VmRSS:") for pid in pids)
-        pss = sum(kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids)
+        each = {pid: kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids}
+        pss = sum(each.values())
+        if pss > self.pss:
+            for pid in each:
+                if pid not in self._roles:
+                    self._roles[pid] = role_of(pid, top)
+            self.at_peak = {pid: (self._roles[pid], kb) for pid, kb in each.items() if kb}
         self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
         self.root_rss = max(self.root_rss, kib(f"/proc/{root}/status", "VmRSS:"))
 
+    def per_process(self) -> list[tuple[str, int]]:
+        """(role, PSS KiB) of each process at the tree's peak, in the order they started (pid
+        order, which is start order unless pids wrapped)."""
+        return [self.at_peak[pid] for pid in sorted(self.at_peak)]
+
+
+def watch(argv: list[str], period: float = 0.1, out: IO[str] = sys.stdout) -> int:
+    """Run `argv` in the foreground, sample its tree every `period` s, then print its peak PSS
+    (the largest sampled sum) and each process's share of it: what `--pss` prints."""
+    peaks = Peaks()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    while proc.poll() is None:
+        peaks.sample(proc.pid)
+        time.sleep(period)
+    out.write(f"tree peak PSS {peaks.pss / 1024:.1f} MB (RSS {peaks.rss / 1024:.1f} MB), of it:\n")
+    for role, pss in peaks.per_process():
+        out.write(f"  {role:<24} {pss / 1024:6.1f} MB\n")
+    out.flush()
+    return proc.returncode
+
 
 if __name__ == "__main__":
+    if sys.argv[1:3] == ["--pss", "--"] and len(sys.argv) > 3:
+        raise SystemExit(watch(sys.argv[3:]))
     if sys.argv[1:2] != ["--"] or len(sys.argv) < 3:
-        raise SystemExit("usage: proctree.py -- COMMAND [ARGS...]")
+        raise SystemExit("usage: proctree.py [--pss] -- COMMAND [ARGS...]")
     measure(sys.argv[2:])

@@ -600,11 +600,16 @@ def benchmark(args: argparse.Namespace) -> None:
 
 
 def _run_until(
-    argv: list[str], server: Server, seconds: float, scratch: Path
+    argv: list[str],
+    server: Server,
+    seconds: float,
+    scratch: Path,
+    peaks: proctree.Peaks | None = None,
 ) -> tuple[float | None, int, int, str]:
     """Run argv until `seconds` after its first request (at most 60 s for that), then SIGINT.
 
-    Returns (seconds from spawn to its first request, peak RSS KB, exit code, stderr tail).
+    Returns (seconds from spawn to its first request, peak RSS KB, exit code, stderr tail);
+    `peaks`, when given, gets the process tree sampled about every 0.2 s.
     """
     rss_path = scratch / "maxrss.txt"
     stderr_path = scratch / "stderr.txt"
@@ -616,11 +621,15 @@ def _run_until(
     first: float | None = None
     deadline = time.monotonic() + 60.0
     finished: tuple[int, int, Any] | None = None
+    next_sample = 0.0
     while time.monotonic() < deadline:
         polled = os.wait4(pid, os.WNOHANG)
         if polled[0] != 0:
             finished = polled
             break
+        if peaks is not None and time.monotonic() >= next_sample:
+            peaks.sample(pid, skip_root=GNU_TIME is not None)
+            next_sample = time.monotonic() + 0.2
         if first is None:
             entries = server.read_log(offset)
             if entries:
@@ -657,6 +666,7 @@ def frontier(args: argparse.Namespace) -> None:
         print(f"server: {server.kind} at {server.url}")
         print(
             f"{'queued URLs':>12} {'insert s':>9} {'resume → 1st request':>21} {'peak RSS MB':>12}"
+            f" {'tree PSS MB':>12}  per process at the tree's peak (PSS MB)"
         )
         for n in sizes:
             data = Path(tempfile.mkdtemp(prefix="frontier-", dir=OUT))
@@ -690,9 +700,17 @@ def frontier(args: argparse.Namespace) -> None:
                     print(f"{n:>12} session is {status!r}, not resumable: skipped")
                     continue
                 resume = [*cmd, "--data-dir", str(data), "resume", session_id, "--headless"]
-                first, rss, code, tail = _run_until(resume, server, args.frontier_seconds, data)
+                peaks = proctree.Peaks()
+                first, rss, code, tail = _run_until(
+                    resume, server, args.frontier_seconds, data, peaks
+                )
                 shown = f"{first:.2f} s" if first is not None else f"none (exit {code}: {tail})"
-                print(f"{n:>12} {insert_s:>9.1f} {shown:>21} {rss / 1024:>12.0f}", flush=True)
+                each = ", ".join(f"{role} {kb / 1024:.1f}" for role, kb in peaks.per_process())
+                print(
+                    f"{n:>12} {insert_s:>9.1f} {shown:>21} {rss / 1024:>12.0f}"
+                    f" {peaks.pss / 1024:>12.1f}  {each}",
+                    flush=True,
+                )
             finally:
                 shutil.rmtree(data, ignore_errors=True)
 

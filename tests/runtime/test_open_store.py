@@ -72,3 +72,16 @@ async def test_the_forced_exit_settles_running_sessions_through_the_location(
     )
     # Never raises: the caller exits right after, and the next start reaps what was left.
     assert interrupt_now(unreachable, [record.id], reason="r", who="w", timeout=1) == []
+
+
+async def test_the_preloaded_blob_writer_module_is_the_one_each_store_hands_its_workers(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from tui_scraper.backends.open import blob_writer_module
+
+    for location in (StoreLocation(tmp_path / "d"), StoreLocation(tmp_path / "p", db_url=pg_url)):
+        store = await open_store(location)
+        try:
+            assert blob_writer_module(location) == type(store.blobs).__module__
+        finally:
+            await store.close()

@@ -18,11 +18,22 @@ from ..paths import ensure_data_dir
 if TYPE_CHECKING:
     from ..ports import SessionStore
 
-__all__ = ["BackendMissing", "as_location", "collect_leftovers", "interrupt_now", "open_store"]
+__all__ = [
+    "BackendMissing",
+    "as_location",
+    "blob_writer_module",
+    "collect_leftovers",
+    "interrupt_now",
+    "open_store",
+]
 
 # Named, not imported: the module is another backend's, loaded only when a URL asks for it.
 POSTGRES_MODULE = "tui_scraper.backends.postgres"
 POSTGRES_EMERGENCY_MODULE = "tui_scraper.backends.postgres.emergency"
+# The modules of each backend's picklable blob writer: a fetch worker unpickles one, so the
+# forkserver preloads it (named here so choosing it imports neither backend).
+SQLITE_BLOBS_MODULE = "tui_scraper.backends.sqlite.blobs"
+POSTGRES_BLOBS_MODULE = "tui_scraper.backends.postgres.blobs"
 
 
 class BackendMissing(ScraperError):
@@ -34,6 +45,11 @@ def as_location(where: StoreLocation | Path | str) -> StoreLocation:
     if isinstance(where, StoreLocation):
         return where
     return StoreLocation(Path(where))
+
+
+def blob_writer_module(where: StoreLocation | Path | str) -> str:
+    """The module of the blob writer the store of `where` hands its fetch workers."""
+    return SQLITE_BLOBS_MODULE if as_location(where).db_url is None else POSTGRES_BLOBS_MODULE
 
 
 async def open_store(where: StoreLocation | Path | str, *, readonly: bool = False) -> SessionStore:

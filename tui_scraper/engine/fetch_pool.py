@@ -222,7 +222,8 @@ class FetchPool:
     async def _spawn_one(self) -> None:
         try:
             if self._ctx is None:
-                self._ctx = process_context()
+                # Every worker unpickles the blob writer: its module is shared when preloaded.
+                self._ctx = process_context(preload=[type(self._blobs).__module__])
             # Starting a process blocks (the first start also launches the forkserver): thread.
             started = await asyncio.to_thread(
                 _start_process, self._ctx, self._settings, self._rules, self._blobs

@@ -3,6 +3,10 @@
 `HostGate` bounds how hard we hit one host: at most `per_host` requests in flight and, with a rate
 or a robots Crawl-delay, requests started at least 1/rate (or delay) seconds apart. The rate can
 change while the crawl runs (live tuning): every host's next start is measured with the new one.
+Its memory is bounded by the hosts in use, not by every host the crawl ever met: a host's lane (a
+semaphore and a lock) is dropped once nothing uses it and its last paced start is older than any
+spacing could be (whatever rate is tuned later), which leaves the host exactly as a new one would
+be; only its Crawl-delay, if any, is kept (a float).
 
 `HostHealth` is the crawler's counterpart of a reconnecting client: after a run of connect errors
 or timeouts a host is *down*; instead of burning every queued page's retries against it, the
@@ -21,10 +25,17 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ..backoff import backoff_delay
+from ..domain.config import BOUNDS
 
 __all__ = ["HostGate", "HostHealth"]
 
 PACE_RECHECK_S: Final = 0.25
+# Lanes kept before idle ones are dropped: a crawl of one site never drops any; one that visits
+# many hosts keeps about as many lanes as it has hosts in use.
+LANES_KEPT: Final = 1024
+# The longest gap the slowest rate allowed asks for (robots.py caps a Crawl-delay below it): a
+# lane whose last paced start is older has nothing left to enforce, even after a retune.
+LONGEST_GAP_S: Final = 1.0 / BOUNDS["rate"][0]
 
 
 @dataclass(slots=True)
@@ -33,6 +44,7 @@ class _Lane:
     pace: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_start: float = float("-inf")  # monotonic time the last paced request started
     delay: float = 0.0  # Crawl-delay from robots.txt
+    users: int = 0  # requests in slot(): waiting for it or holding it
 
 
 class HostGate:
@@ -52,6 +64,8 @@ class HostGate:
         self.set_rate(rate_per_host)
         self._clock = clock
         self._lanes: dict[str, _Lane] = {}
+        self._delays: dict[str, float] = {}  # Crawl-delays, kept when a lane is dropped
+        self._sweep_above = LANES_KEPT
 
     def set_rate(self, rate_per_host: float | None) -> None:
         """Requests per second per host from now on, for every host (None: no spacing). A
@@ -66,12 +80,39 @@ class HostGate:
     def _lane(self, host: str) -> _Lane:
         lane = self._lanes.get(host)
         if lane is None:
-            lane = self._lanes[host] = _Lane(asyncio.Semaphore(self.per_host))
+            if len(self._lanes) >= self._sweep_above:
+                self._drop_idle_lanes()
+            lane = _Lane(asyncio.Semaphore(self.per_host), delay=self._delays.get(host, 0.0))
+            self._lanes[host] = lane
         return lane
+
+    def _drop_idle_lanes(self) -> None:
+        """Forget the lanes nobody uses whose spacing has run out for good: a host's next
+        request then finds it as a new host, which is what it is to the gate. Sweeps are spaced
+        by the lanes added since, so their cost per new host stays constant."""
+        now = self._clock()
+        idle = [
+            host
+            for host, lane in self._lanes.items()
+            if lane.users == 0 and now - lane.last_start >= max(LONGEST_GAP_S, self._spacing(lane))
+        ]
+        for host in idle:
+            del self._lanes[host]
+        self._sweep_above = max(LANES_KEPT, 2 * len(self._lanes))
+
+    @property
+    def lanes(self) -> int:
+        """How many hosts the gate holds state for now (tests, figures)."""
+        return len(self._lanes)
 
     def set_delay(self, host: str, seconds: float | None) -> None:
         """Honour a robots.txt Crawl-delay: requests to host start at least `seconds` apart."""
-        self._lane(host).delay = max(0.0, seconds or 0.0)
+        delay = max(0.0, seconds or 0.0)
+        if delay:
+            self._delays[host] = delay
+        else:
+            self._delays.pop(host, None)
+        self._lane(host).delay = delay
 
     def in_flight(self, host: str) -> int:
         lane = self._lanes.get(host)
@@ -80,17 +121,21 @@ class HostGate:
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         lane = self._lane(host)
-        async with lane.sem:
-            if self._spacing(lane) > 0.0:
-                # One holder at a time waits out the gap, and the next gap is measured from the
-                # moment this request really starts: a late wake-up never shortens the spacing.
-                # The gap is looked at again every PACE_RECHECK_S, so a rate changed meanwhile
-                # (live tuning) takes effect without waiting out the old one.
-                async with lane.pace:
-                    while (wait := lane.last_start + self._spacing(lane) - self._clock()) > 0.0:
-                        await asyncio.sleep(min(wait, PACE_RECHECK_S))
-                    lane.last_start = self._clock()
-            yield
+        lane.users += 1  # counted from here: a lane with a waiter is never dropped
+        try:
+            async with lane.sem:
+                if self._spacing(lane) > 0.0:
+                    # One holder at a time waits out the gap, and the next gap is measured from
+                    # the moment this request really starts: a late wake-up never shortens the
+                    # spacing. The gap is looked at again every PACE_RECHECK_S, so a rate
+                    # changed meanwhile (live tuning) takes effect without waiting out the old.
+                    async with lane.pace:
+                        while (wait := lane.last_start + self._spacing(lane) - self._clock()) > 0.0:
+                            await asyncio.sleep(min(wait, PACE_RECHECK_S))
+                        lane.last_start = self._clock()
+                yield
+        finally:
+            lane.users -= 1
 
 
 # ----------------------------------------------------------------------------------------------

@@ -144,12 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(where: StoreLocation | Path, session_id: str) -> int:
     """Run the session to a stop with its channel and control records; the exit code."""
-    from ..backends.open import as_location, open_store
+    from ..backends.open import as_location, blob_writer_module, open_store
 
     location = as_location(where)
     data_dir = location.data_dir
     path = socket_path(data_dir, session_id)  # a path AF_UNIX cannot take refuses us first
-    prestart()  # the fetch workers' forkserver imports while we open the store and the lease
+    # The fetch workers' forkserver imports while we open the store and the lease; the blob
+    # writer's module too, which every worker unpickles.
+    prestart(preload=[blob_writer_module(location)])
     store = await open_store(location)
     try:
         who = f"worker:{os.getpid()}"
