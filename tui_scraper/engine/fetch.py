@@ -236,6 +236,16 @@ def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchErr
     return FetchError("protocol", f"{type(cause).__name__}: {msg}", transient=False)
 
 
+def _header_fields(headers: httpx.Headers) -> dict[str, str]:
+    """Lower-cased name → value, a repeated header's values joined by ", " as httpx's `get` does:
+    one pass, where each `Headers.get` scans and decodes the whole list again."""
+    fields: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        known = fields.get(name)
+        fields[name] = value if known is None else f"{known}, {value}"
+    return fields
+
+
 def _check_status(code: int) -> None:
     """A final status must be three digits, 2xx–5xx (RFC 9110 §15): "000", "099" or "600" is a
     broken server, not an answer, and would otherwise be stored as a page like a 200."""
@@ -515,7 +525,7 @@ class Fetcher:
         cap: int,
         truncate: bool,
     ) -> FetchResponse:
-        raw_headers = response.headers
+        raw_headers = _header_fields(response.headers)
         content_type, charset = _parse_content_type(raw_headers.get("content-type", ""))
         kept = {
             name: value for name in KEPT_HEADERS if (value := raw_headers.get(name)) is not None
@@ -525,7 +535,12 @@ class Fetcher:
         cut = False
         if not skipped:
             decoder = BoundedDecoder(
-                raw_headers.get_list("content-encoding", split_commas=True), cap, truncate=truncate
+                # httpx's get_list(split_commas=True), empty items included
+                [c.strip() for c in codings.split(",")]
+                if (codings := raw_headers.get("content-encoding")) is not None
+                else [],
+                cap,
+                truncate=truncate,
             )
             declared = raw_headers.get("content-length")
             if (
