@@ -254,15 +254,11 @@ def _check_status(code: int) -> None:
 
 
 class _CookiesWhenSet(httpx.Cookies):
-    """Asks the jar only when there is something to ask: building the request and response views
-    that http.cookiejar wants cost a twentieth of a fetch worker's time for responses that set
-    nothing, and for requests to a crawl that holds no cookie."""
+    """Asks the jar for a request's cookies only when it holds any: building the request view
+    that http.cookiejar wants is most of the cost, and most crawls hold no cookie. (A response
+    is given to the jar only when it sets one: see Fetcher._send.)"""
 
     jar: BoundedCookieJar
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
 
     def set_cookie_header(self, request: httpx.Request) -> None:
         if self.jar.holds_cookies():
@@ -422,11 +418,11 @@ class Fetcher:
             async with asyncio.timeout(self.request_timeout):
                 current = self._target(url)
                 while True:
-                    response = await self._send(current)
+                    response, fields = await self._send(current)
                     try:
                         _check_status(response.status_code)
                         location = (
-                            response.headers.get("location")
+                            fields.get("location")
                             if response.status_code in REDIRECT_STATUSES
                             else None
                         )
@@ -451,7 +447,15 @@ class Fetcher:
                                     raise FetchError("redirect", known, transient=False)
                             continue  # _send checks the new hop's address before sending
                         return await self._finish(
-                            url, current, response, redirects, started, want_body, cap, truncate
+                            url,
+                            current,
+                            response,
+                            fields,
+                            redirects,
+                            started,
+                            want_body,
+                            cap,
+                            truncate,
                         )
                     finally:
                         await response.aclose()
@@ -471,7 +475,8 @@ class Fetcher:
         err.redirects = redirects
         raise err
 
-    async def _send(self, target: httpx.URL) -> httpx.Response:
+    async def _send(self, target: httpx.URL) -> tuple[httpx.Response, dict[str, str]]:
+        """The response, and its headers read once (see _header_fields)."""
         # Checked before every send; with the aiohttp transport the connector's resolver is the
         # same policy object, so the connection uses exactly these addresses.
         await self.addresses.check(target.raw_host.decode("ascii"))
@@ -488,8 +493,12 @@ class Fetcher:
             self._cookies.set_cookie_header(request)
         response = await self._transport.handle_async_request(request)
         response.request = request
-        self._cookies.extract_cookies(response)
-        return response
+        fields = _header_fields(response.headers)
+        if "set-cookie" in fields:
+            # Only then: building the request and response views that http.cookiejar wants
+            # cost a twentieth of a fetch worker's time for responses that set nothing.
+            self._cookies.extract_cookies(response)
+        return response, fields
 
     def _next_hop(
         self, current: httpx.URL, location: str, url_check: Callable[[str], str | None]
@@ -519,13 +528,13 @@ class Fetcher:
         url: str,
         final: httpx.URL,
         response: httpx.Response,
+        raw_headers: dict[str, str],
         redirects: list[str],
         started: float,
         want_body: Callable[[str], bool],
         cap: int,
         truncate: bool,
     ) -> FetchResponse:
-        raw_headers = _header_fields(response.headers)
         content_type, charset = _parse_content_type(raw_headers.get("content-type", ""))
         kept = {
             name: value for name in KEPT_HEADERS if (value := raw_headers.get(name)) is not None
