@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,7 +223,13 @@ def _tui_scraper_skip() -> str | None:
     return None
 
 
-def crawlers(concurrency: int) -> list[Crawler]:
+def _tree_skip(tree: Path) -> str | None:
+    if not (tree / "tui_scraper" / "__init__.py").is_file():
+        return f"{tree} holds no tui_scraper package"
+    return None
+
+
+def crawlers(concurrency: int, other_trees: Sequence[Path] = ()) -> list[Crawler]:
     c = str(concurrency)
     tui = _tui_scraper_cmd() or ["tui-scraper"]
     out = [
@@ -243,6 +249,20 @@ def crawlers(concurrency: int) -> list[Crawler]:
                 "--ignore-robots",
             ],
             skip=_tui_scraper_skip(),
+        ),
+        # The same CLI running another checkout's package (e.g. `git archive` of the commit a
+        # change started from): a before/after comparison in one interleaved run.
+        *(
+            Crawler(
+                f"tui-scraper @ {tree.name}",
+                lambda url, tmp, tree=tree: [
+                    *["env", f"PYTHONPATH={tree.resolve()}", *tui, "--data-dir", str(tmp)],
+                    *["crawl", url, "--headless", "--concurrency", c, "--per-host", c],
+                    "--ignore-robots",
+                ],
+                skip=_tui_scraper_skip() or _tree_skip(tree),
+            )
+            for tree in other_trees
         ),
         Crawler(
             "httpx baseline",
@@ -544,7 +564,7 @@ def benchmark(args: argparse.Namespace) -> None:
         f"site: {len(expected)} pages, {info.total_bytes / 1e6:.0f} MB, sha256 {info.digest[:12]}, "
         f"{len(info.redirect_sources)} /d -> /d/ redirects ({time.monotonic() - t0:.1f} s)"
     )
-    all_crawlers = crawlers(args.concurrency)
+    all_crawlers = crawlers(args.concurrency, args.tree)
     if args.only:
         wanted = {n.strip() for n in args.only.split(",")}
         all_crawlers = [c for c in all_crawlers if any(w in c.name for w in wanted)]
@@ -725,6 +745,13 @@ def main() -> None:
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
     parser.add_argument("--only", help="comma-separated substrings of crawler names to run")
     parser.add_argument("--json", help="also write every run's figures to this file")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        action="append",
+        default=[],
+        help="also run tui-scraper from the tui_scraper package in this directory (repeatable)",
+    )
     parser.add_argument(
         "--out",
         type=Path,

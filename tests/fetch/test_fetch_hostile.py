@@ -74,8 +74,8 @@ class SpyTransport(httpx.AsyncBaseTransport):
 
 def _spy(f: Fetcher) -> SpyTransport:
     # The default transport is built inside the Fetcher; wrap it in place for the test.
-    spy = SpyTransport(f._client._transport)
-    f._client._transport = spy
+    spy = SpyTransport(f._transport)
+    f._transport = spy
     return spy
 
 

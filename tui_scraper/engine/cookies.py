@@ -72,6 +72,10 @@ class BoundedCookieJar(http.cookiejar.CookieJar):
             while len(self._order) > self._total:
                 self._evict(next(iter(self._order)))
 
+    def holds_cookies(self) -> bool:
+        """Whether any cookie is stored (expired ones included, until the jar drops them)."""
+        return bool(self._order)
+
     def clear(
         self, domain: str | None = None, path: str | None = None, name: str | None = None
     ) -> None:

@@ -1,7 +1,9 @@
 """HTTP fetching against hostile servers.
 
-One shared httpx.AsyncClient per Fetcher, over aiohttp's transport (about twice the pages/s of
-httpx's own on our benchmark). Each fetch:
+One httpx transport per Fetcher, driven directly (`handle_async_request`, no httpx.AsyncClient:
+the Fetcher sets the default headers, the cookies and the per-phase timeouts itself); by default
+our thin transport over aiohttp (`aiohttp_transport.py`; about twice the pages/s of httpx's own
+on our benchmark). Each fetch:
 
 - runs under one overall deadline (`asyncio.timeout`) covering connect, headers and body: httpx's
   read timeout is per read, so a server dripping one byte at a time would hold a request forever;
@@ -186,8 +188,9 @@ def _connect_message(exc: aiohttp.ClientConnectorError) -> str:
 def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchError:
     """Translate httpx/aiohttp/OS errors into one FetchError kind.
 
-    httpx-aiohttp maps every aiohttp.ClientConnectionError (refused, reset, disconnected) to
-    httpx.ConnectTimeout, so the original aiohttp exception (its __cause__) is looked at first.
+    Our aiohttp transport lets aiohttp's exceptions through as they are; a transport that maps
+    them to httpx's (httpx-aiohttp turned every aiohttp.ClientConnectionError into
+    httpx.ConnectTimeout) keeps the original as `__cause__`, which is looked at first.
     """
     cause = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
     msg = str(cause) or type(cause).__name__
@@ -233,18 +236,14 @@ def _map_transport_error(exc: BaseException, *, after_headers: bool) -> FetchErr
     return FetchError("protocol", f"{type(cause).__name__}: {msg}", transient=False)
 
 
-_LOCATION: Final = "tui_scraper.location"
-
-
-async def _take_location(response: httpx.Response) -> None:
-    # httpx builds (and validates) a redirect request for every 3xx with a Location, even with
-    # follow_redirects=False, raising its own errors for targets such as "javascript:". Moving
-    # the header aside makes our hop check the only one, and saves that work on every redirect.
-    if response.status_code in REDIRECT_STATUSES:
-        location = response.headers.get("location")
-        if location is not None:
-            del response.headers["location"]
-            response.extensions[_LOCATION] = location
+def _header_fields(headers: httpx.Headers) -> dict[str, str]:
+    """Lower-cased name → value, a repeated header's values joined by ", " as httpx's `get` does:
+    one pass, where each `Headers.get` scans and decodes the whole list again."""
+    fields: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        known = fields.get(name)
+        fields[name] = value if known is None else f"{known}, {value}"
+    return fields
 
 
 def _check_status(code: int) -> None:
@@ -255,13 +254,15 @@ def _check_status(code: int) -> None:
 
 
 class _CookiesWhenSet(httpx.Cookies):
-    """httpx asks the jar about every response; building the request and response views that
-    http.cookiejar wants cost a twentieth of a fetch worker's time for responses that set
-    nothing."""
+    """Asks the jar for a request's cookies only when it holds any: building the request view
+    that http.cookiejar wants is most of the cost, and most crawls hold no cookie. (A response
+    is given to the jar only when it sets one: see Fetcher._send.)"""
 
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
+    jar: BoundedCookieJar
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        if self.jar.holds_cookies():
+            super().set_cookie_header(request)
 
 
 def _accept_any(url: str, /) -> str | None:
@@ -303,36 +304,44 @@ class Fetcher:
             if not secret_origin:
                 raise ValueError("secret_headers need a secret_origin")
             self._secret_origin = _origin(httpx.URL(secret_origin))
-        limits = httpx.Limits(
-            max_connections=concurrency,
-            max_keepalive_connections=concurrency,
-            keepalive_expiry=15.0,
-        )
         if transport is None:
-            transport = self._aiohttp_transport(concurrency, trust_env, ssl_context)
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            cookies=BoundedCookieJar(),  # a site must not grow our requests without limit
-            event_hooks={"response": [_take_location]},
-            trust_env=trust_env,
-            limits=limits,
-            timeout=httpx.Timeout(request_timeout),
-            headers={
-                "User-Agent": user_agent,
+            transport = self._aiohttp_transport(
+                concurrency, request_timeout, trust_env, ssl_context
+            )
+        # The client's work is done here, once, instead of by httpx.AsyncClient on every send:
+        # its layers (auth, redirect and hook wrappers, request building, cookie merging, stream
+        # wrapping) were a tenth of a fetch worker's time, and we use none of what they offer:
+        # redirects are ours, the bounded jar is the one jar, there is no auth or proxy.
+        self._transport = transport
+        self._cookies = _CookiesWhenSet(BoundedCookieJar())  # a site must not grow our requests
+        self._headers = httpx.Headers(
+            {
+                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
                 # Only what BoundedDecoder can bound; servers may still send anything.
                 "Accept-Encoding": ", ".join(SUPPORTED_ENCODINGS),
-                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-            },
+                "Connection": "keep-alive",
+                "User-Agent": user_agent,
+            }
         )
-        # httpx offers no public way to put its own Cookies subclass in a client: this one skips
-        # the cookie jar's parsing of a response that sets no cookie (most of them).
-        self._client._cookies = _CookiesWhenSet(self._client.cookies.jar)
+        self._secret_merged: httpx.Headers | None = None
+        if self._secret_headers:
+            self._secret_merged = self._headers.copy()
+            self._secret_merged.update(self._secret_headers)
+        # httpx.Timeout(request_timeout) as a request extension, which transports read per phase.
+        self._timeouts = httpx.Timeout(request_timeout).as_dict()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._cookies
 
     def _aiohttp_transport(
-        self, concurrency: int, trust_env: bool, ssl_context: ssl.SSLContext | None
+        self,
+        concurrency: int,
+        request_timeout: float,
+        trust_env: bool,
+        ssl_context: ssl.SSLContext | None,
     ) -> httpx.AsyncBaseTransport:
-        from httpx_aiohttp import AiohttpTransport
+        from .aiohttp_transport import AiohttpTransport
 
         policy = self.addresses
         verify = ssl_context if ssl_context is not None else shared_ssl_context()
@@ -340,24 +349,28 @@ class Fetcher:
         def make_session() -> aiohttp.ClientSession:
             # Built lazily, on the first request, inside the running loop (aiohttp requires one).
             connector = aiohttp.TCPConnector(
-                limit=concurrency,
+                limit=concurrency,  # the keep-alive pool: one connection per concurrent fetch
                 resolver=policy,  # connect only to addresses the policy checked (no rebinding)
                 use_dns_cache=False,  # the policy caches for the fetcher's life
                 keepalive_timeout=15.0,
-                # The transport's own `verify` only reaches connectors it builds itself.
                 ssl=verify,
             )
             return aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,  # BoundedDecoder is the only decoder
-                cookie_jar=aiohttp.DummyCookieJar(),  # httpx's jar is the one jar
+                cookie_jar=aiohttp.DummyCookieJar(),  # the Fetcher's bounded jar is the one jar
                 trust_env=trust_env,
             )
 
-        return AiohttpTransport(client=make_session, verify=verify)
+        # httpx's per-phase timeouts as httpx-aiohttp mapped them: connect, each read, and the
+        # wait for a pooled connection; the Fetcher's overall deadline bounds them all.
+        timeout = aiohttp.ClientTimeout(
+            sock_connect=request_timeout, sock_read=request_timeout, connect=request_timeout
+        )
+        return AiohttpTransport(make_session, timeout)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -405,11 +418,15 @@ class Fetcher:
             async with asyncio.timeout(self.request_timeout):
                 current = self._target(url)
                 while True:
-                    response = await self._send(current)
+                    response, fields = await self._send(current)
                     try:
                         _check_status(response.status_code)
-                        location = response.extensions.get(_LOCATION)
-                        if response.status_code in REDIRECT_STATUSES and location is not None:
+                        location = (
+                            fields.get("location")
+                            if response.status_code in REDIRECT_STATUSES
+                            else None
+                        )
+                        if location is not None:
                             # Never read a redirect body: it may be 300 MB or a gzip bomb.
                             if len(redirects) >= limit:
                                 raise FetchError(
@@ -430,7 +447,15 @@ class Fetcher:
                                     raise FetchError("redirect", known, transient=False)
                             continue  # _send checks the new hop's address before sending
                         return await self._finish(
-                            url, current, response, redirects, started, want_body, cap, truncate
+                            url,
+                            current,
+                            response,
+                            fields,
+                            redirects,
+                            started,
+                            want_body,
+                            cap,
+                            truncate,
                         )
                     finally:
                         await response.aclose()
@@ -450,21 +475,30 @@ class Fetcher:
         err.redirects = redirects
         raise err
 
-    async def _send(self, target: httpx.URL) -> httpx.Response:
+    async def _send(self, target: httpx.URL) -> tuple[httpx.Response, dict[str, str]]:
+        """The response, and its headers read once (see _header_fields)."""
         # Checked before every send; with the aiohttp transport the connector's resolver is the
         # same policy object, so the connection uses exactly these addresses.
         await self.addresses.check(target.raw_host.decode("ascii"))
-        headers = None
-        if self._secret_headers is not None and _origin(target) == self._secret_origin:
-            headers = self._secret_headers
-        request = self._client.build_request("GET", target, headers=headers)
-        if "cookie" in request.headers and not (headers and self._secret_cookie):
-            # httpx builds the header from a plain copy of the jar, every matching cookie; ask
-            # the bounded jar itself, which caps what one request carries. (A user's --cookie
-            # is a secret header: httpx then leaves the jar out, and so do we.)
-            del request.headers["cookie"]
-            self._client.cookies.set_cookie_header(request)
-        return await self._client.send(request, stream=True)
+        headers = self._headers
+        secret = self._secret_merged is not None and _origin(target) == self._secret_origin
+        if secret:
+            assert self._secret_merged is not None
+            headers = self._secret_merged
+        request = httpx.Request("GET", target, headers=headers)
+        request.extensions["timeout"] = self._timeouts
+        if not (secret and self._secret_cookie):
+            # The bounded jar caps what one request carries. (A user's --cookie is a secret
+            # header: it then replaces the jar, as httpx's client did.)
+            self._cookies.set_cookie_header(request)
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        fields = _header_fields(response.headers)
+        if "set-cookie" in fields:
+            # Only then: building the request and response views that http.cookiejar wants
+            # cost a twentieth of a fetch worker's time for responses that set nothing.
+            self._cookies.extract_cookies(response)
+        return response, fields
 
     def _next_hop(
         self, current: httpx.URL, location: str, url_check: Callable[[str], str | None]
@@ -494,13 +528,13 @@ class Fetcher:
         url: str,
         final: httpx.URL,
         response: httpx.Response,
+        raw_headers: dict[str, str],
         redirects: list[str],
         started: float,
         want_body: Callable[[str], bool],
         cap: int,
         truncate: bool,
     ) -> FetchResponse:
-        raw_headers = response.headers
         content_type, charset = _parse_content_type(raw_headers.get("content-type", ""))
         kept = {
             name: value for name in KEPT_HEADERS if (value := raw_headers.get(name)) is not None
@@ -510,7 +544,12 @@ class Fetcher:
         cut = False
         if not skipped:
             decoder = BoundedDecoder(
-                raw_headers.get_list("content-encoding", split_commas=True), cap, truncate=truncate
+                # httpx's get_list(split_commas=True), empty items included
+                [c.strip() for c in codings.split(",")]
+                if (codings := raw_headers.get("content-encoding")) is not None
+                else [],
+                cap,
+                truncate=truncate,
             )
             declared = raw_headers.get("content-length")
             if (
@@ -524,7 +563,11 @@ class Fetcher:
                 raise BodyTooLarge(cap)
             try:
                 compressed = decoder.encoding != "identity"
-                async for chunk in response.aiter_raw():
+                # The transport's stream itself, not httpx's aiter_raw, which re-chunks and wraps
+                # every chunk in an exception-mapping context: errors are mapped below.
+                stream = response.stream
+                assert isinstance(stream, httpx.AsyncByteStream)
+                async for chunk in stream:
                     if compressed:
                         # A few compressed bytes can decode to the whole cap in one call (a
                         # gzip bomb decoding to 10 MiB): off the loop, which must not stall.
