@@ -148,7 +148,7 @@ def test_the_preload_freezes_the_heap_it_imported() -> None:
         "import gc, sys\n"
         "import tui_scraper.engine.forkserver_preload\n"
         "print(gc.get_freeze_count() > 10_000, 'uvloop' in sys.modules,\n"
-        "      'httpx_aiohttp' in sys.modules, 'sqlite3' in sys.modules)\n"
+        "      'tui_scraper.engine.aiohttp_transport' in sys.modules, 'sqlite3' in sys.modules)\n"
     )
     assert _fresh_interpreter(code) == ["True", "True", "True", "False"]
     uvloop_off = {"TUI_SCRAPER_UVLOOP": "0"}

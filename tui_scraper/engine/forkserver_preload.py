@@ -18,12 +18,12 @@ import encodings.idna  # noqa: F401  (host names: else imported at a worker's fi
 import gc
 import os
 
-from . import fetch_worker  # noqa: F401  (httpx, aiohttp, selectolax, the parser, the CA bundle)
-
 # The HTTP transport a worker's Fetcher builds: `fetch` imports it only then (the CLI's start-up
 # need not load it), so without this every worker would import its own copy.
-with contextlib.suppress(ImportError):
-    import httpx_aiohttp  # noqa: F401
+from . import (
+    aiohttp_transport,  # noqa: F401
+    fetch_worker,  # noqa: F401  (httpx, aiohttp, selectolax, the parser, the CA bundle)
+)
 
 # The workers' event loop (fetch_worker._new_loop); not loaded when told not to use it.
 if os.environ.get("TUI_SCRAPER_UVLOOP", "1") != "0":
