@@ -1,6 +1,7 @@
 """What the live screen costs a crawl in a real terminal: the app in tmux vs `crawl --headless`.
 
     python benchmarks/bench_tui.py [--pages 2000] [--rounds 3] [--sizes 80x24,120x40]
+    python benchmarks/bench_tui.py --compare DIR  # also the app of another checkout, same rounds
     python benchmarks/bench_tui.py --run-test     # the old figure: the app under App.run_test
 
 The benchmark site (sitegen.py) served by nginx or the fallback server (run.py's `serve`), and
@@ -27,6 +28,12 @@ own CPU until the crawl's end and `tmux` the tmux server's (/proc/PID/stat), and
 of the tree (the worker and its parse processes, plus the app's exit): where the screen's cost
 goes. (The worker is the app's child, but its forkserver outlives it and is reaped by the
 measure child, so the app's cutime would miss the parse processes: hence the difference.)
+
+`app running` is the app's CPU from its session's start (the store says it runs) to its end:
+what the screen took while the crawl ran, the app's start-up (before the crawl) left out.
+`--compare DIR` adds the app modes again with the tui_scraper package of another checkout
+(`git archive REV tui_scraper | tar -x -C DIR`), first on PYTHONPATH for the app and its
+worker, in the same rounds: before/after, interleaved.
 
 Prints, per mode, the median of the rounds and each round: pages/s, the ratio of its time to
 headless's in the same round (> 1: slower), CPU ms/page; and the load average before and
