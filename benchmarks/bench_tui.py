@@ -29,7 +29,8 @@ of the tree (the worker and its parse processes, plus the app's exit): where the
 goes. (The worker is the app's child, but its forkserver outlives it and is reaped by the
 measure child, so the app's cutime would miss the parse processes: hence the difference.)
 
-`app running` is the app's CPU from its session's start (the store says it runs) to its end:
+`app running` is the app's CPU from its session's start (the store says it runs) to its end
+(per page, and per second of crawl: the screen's work is paced by the clock, not by pages):
 what the screen took while the crawl ran, the app's start-up (before the crawl) left out.
 `--compare DIR` adds the app modes again with the tui_scraper package of another checkout
 (`git archive REV tui_scraper | tar -x -C DIR`), first on PYTHONPATH for the app and its
@@ -277,8 +278,9 @@ def report(rounds: list[dict[str, Crawl]], modes: list[str]) -> None:
     median = statistics.median
     print(
         f"{'mode':>12} {'pages/s':>8} {'time / headless':>16} {'tree CPU':>9} {'app CPU':>8} "
-        f"{'tmux CPU':>9} {'worker CPU':>11} {'app running':>12}   "
-        "(median; CPU in ms/page; each round in brackets)"
+        f"{'tmux CPU':>9} {'worker CPU':>11} {'app running':>12} {'ms/s':>6}   "
+        "(median; CPU in ms/page, app running also in ms per second of crawl; each round in "
+        "brackets)"
     )
     for mode in modes:
         crawls = [r[mode] for r in rounds]
@@ -290,14 +292,16 @@ def report(rounds: list[dict[str, Crawl]], modes: list[str]) -> None:
         # The rest of the tree: the worker and its parse processes (and the app's exit).
         worker = [t - a - x for t, a, x in zip(tree, app, tmux, strict=True)]
         running = [c.ms_per_page(c.app_crawl_cpu_s) for c in crawls]
+        # The screen's work is paced by the clock, not by pages: per second of crawl too.
+        per_s = [c.app_crawl_cpu_s / c.seconds * 1000 if c.seconds else 0.0 for c in crawls]
         is_app = mode.startswith("app")
         line = f"{mode:>12} {median(rates):>8.0f} {median(ratios):>16.3f} {median(tree):>9.2f} "
         each = f"{'':>12} {_each(rates, 0)} {_each(ratios, 3)} tree {_each(tree, 2)}"
         if is_app:
             line += f"{median(app):>8.2f} {median(tmux):>9.2f} "
-            line += f"{median(worker):>11.2f} {median(running):>12.2f}"
+            line += f"{median(worker):>11.2f} {median(running):>12.2f} {median(per_s):>6.1f}"
             each += f" app {_each(app, 2)} tmux {_each(tmux, 2)} worker {_each(worker, 2)}"
-            each += f" app running {_each(running, 2)}"
+            each += f" app running {_each(running, 2)} = ms/s {_each(per_s, 1)}"
         print(line)
         print(each)
     for mode in modes:
