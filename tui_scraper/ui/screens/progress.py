@@ -163,6 +163,7 @@ class ProgressScreen(Screen[None]):
         self.query_one(RecentPagesTable).focus()
 
     def on_screen_resume(self) -> None:
+        self._tables_at = None  # shown again: everything drawn now, the table too
         self.sample()
 
     def _changed(self, session_id: str) -> None:
