@@ -1,6 +1,7 @@
 """What the live screen costs a crawl in a real terminal: the app in tmux vs `crawl --headless`.
 
     python benchmarks/bench_tui.py [--pages 2000] [--rounds 3] [--sizes 80x24,120x40]
+    python benchmarks/bench_tui.py --compare DIR  # also the app of another checkout, same rounds
     python benchmarks/bench_tui.py --run-test     # the old figure: the app under App.run_test
 
 The benchmark site (sitegen.py) served by nginx or the fallback server (run.py's `serve`), and
@@ -27,6 +28,13 @@ own CPU until the crawl's end and `tmux` the tmux server's (/proc/PID/stat), and
 of the tree (the worker and its parse processes, plus the app's exit): where the screen's cost
 goes. (The worker is the app's child, but its forkserver outlives it and is reaped by the
 measure child, so the app's cutime would miss the parse processes: hence the difference.)
+
+`app running` is the app's CPU from its session's start (the store says it runs) to its end
+(per page, and per second of crawl: the screen's work is paced by the clock, not by pages):
+what the screen took while the crawl ran, the app's start-up (before the crawl) left out.
+`--compare DIR` adds the app modes again with the tui_scraper package of another checkout
+(`git archive REV tui_scraper | tar -x -C DIR`), first on PYTHONPATH for the app and its
+worker, in the same rounds: before/after, interleaved.
 
 Prints, per mode, the median of the rounds and each round: pages/s, the ratio of its time to
 headless's in the same round (> 1: slower), CPU ms/page; and the load average before and
@@ -68,6 +76,9 @@ class Crawl:
     pages: int = 0
     tree_cpu_s: float = 0.0
     app_cpu_s: float = 0.0  # the app process alone (app modes)
+    # The app process from its session's start (the store says running, polled every POLL_S)
+    # to its end: what drawing the live screen took while the crawl ran, start-up left out.
+    app_crawl_cpu_s: float = 0.0
     tmux_cpu_s: float = 0.0  # the tmux server alone (app modes)
     status: str = ""
 
@@ -171,8 +182,8 @@ class Tmux:
             Path(path).unlink(missing_ok=True)
 
 
-def stopped_session(db: Path) -> tuple[str, str] | None:
-    """(id, status) of the data dir's one session once it has stopped, else None."""
+def session_state(db: Path) -> tuple[str, str] | None:
+    """(id, status) of the data dir's one session, None before there is one."""
     if not db.exists():
         return None
     try:
@@ -185,13 +196,22 @@ def stopped_session(db: Path) -> tuple[str, str] | None:
         return None
     finally:
         conn.close()
-    if row is None or row[1] not in STOPPED:
+    if row is None:
         return None
     return str(row[0]), str(row[1])
 
 
-def run_app(size: tuple[int, int], data: Path, url: str, concurrency: int, tag: str) -> Crawl:
-    """The installed app in a tmux terminal of `size`, until its crawl has stopped."""
+def run_app(
+    size: tuple[int, int],
+    data: Path,
+    url: str,
+    concurrency: int,
+    tag: str,
+    source: Path | None = None,
+) -> Crawl:
+    """The installed app in a tmux terminal of `size`, until its crawl has stopped; with
+    `source`, the tui_scraper package of that checkout (first on PYTHONPATH, for the app and
+    the worker it starts)."""
     columns, rows = size
     config = data.with_name(data.name + "-config")
     config.mkdir(parents=True)
@@ -199,13 +219,14 @@ def run_app(size: tuple[int, int], data: Path, url: str, concurrency: int, tag: 
         *["env", "-u", "COLUMNS", "-u", "LINES", "TERM=xterm-256color"],
         f"TUI_SCRAPER_DATA_DIR={data}",
         f"TUI_SCRAPER_CONFIG_DIR={config}",
+        *([f"PYTHONPATH={source}"] if source is not None else []),
         *tui_scraper(),
         *crawl_args(url, concurrency),
     ]
     tmux = Tmux(f"bench-tui-{os.getpid()}-{tag}")
     new_session = ["-f", "/dev/null", "new-session", "-d", "-s", "bench"]
     new_session += ["-x", str(columns), "-y", str(rows), f"exec {shlex.join(command)}"]
-    crawl = Crawl(f"app {columns}x{rows}")
+    crawl = Crawl(f"app {columns}x{rows}" + (" @" if source is not None else ""))
     try:
         measured = start_measured(tmux.argv(*new_session))
         if measured.returned[1] != 0:
@@ -215,13 +236,18 @@ def run_app(size: tuple[int, int], data: Path, url: str, concurrency: int, tag: 
         server_pid = int(tmux.query("#{pid}"))
         deadline = time.monotonic() + CRAWL_TIMEOUT_S
         found = None
+        started_cpu: float | None = None
         while found is None:
             if time.monotonic() > deadline:
                 screen = tmux.screen()
                 raise SystemExit(f"bench_tui: the app's crawl did not stop; screen:\n{screen}")
             time.sleep(POLL_S)  # a polling period: the condition is the session's state
-            found = stopped_session(data / "scraper.db")
+            state = session_state(data / "scraper.db")
+            if state is not None and started_cpu is None and state[1] != "pending":
+                started_cpu = proctree.cpu_seconds(app_pid)  # the app's start-up, done
+            found = state if state is not None and state[1] in STOPPED else None
         crawl.app_cpu_s = proctree.cpu_seconds(app_pid)
+        crawl.app_crawl_cpu_s = crawl.app_cpu_s - (started_cpu or 0.0)
         crawl.tmux_cpu_s = proctree.cpu_seconds(server_pid)
     finally:
         tmux.kill()
@@ -252,7 +278,9 @@ def report(rounds: list[dict[str, Crawl]], modes: list[str]) -> None:
     median = statistics.median
     print(
         f"{'mode':>12} {'pages/s':>8} {'time / headless':>16} {'tree CPU':>9} {'app CPU':>8} "
-        f"{'tmux CPU':>9} {'worker CPU':>11}   (median; CPU in ms/page; each round in brackets)"
+        f"{'tmux CPU':>9} {'worker CPU':>11} {'app running':>12} {'ms/s':>6}   "
+        "(median; CPU in ms/page, app running also in ms per second of crawl; each round in "
+        "brackets)"
     )
     for mode in modes:
         crawls = [r[mode] for r in rounds]
@@ -263,13 +291,17 @@ def report(rounds: list[dict[str, Crawl]], modes: list[str]) -> None:
         tmux = [c.ms_per_page(c.tmux_cpu_s) for c in crawls]
         # The rest of the tree: the worker and its parse processes (and the app's exit).
         worker = [t - a - x for t, a, x in zip(tree, app, tmux, strict=True)]
+        running = [c.ms_per_page(c.app_crawl_cpu_s) for c in crawls]
+        # The screen's work is paced by the clock, not by pages: per second of crawl too.
+        per_s = [c.app_crawl_cpu_s / c.seconds * 1000 if c.seconds else 0.0 for c in crawls]
         is_app = mode.startswith("app")
         line = f"{mode:>12} {median(rates):>8.0f} {median(ratios):>16.3f} {median(tree):>9.2f} "
         each = f"{'':>12} {_each(rates, 0)} {_each(ratios, 3)} tree {_each(tree, 2)}"
         if is_app:
             line += f"{median(app):>8.2f} {median(tmux):>9.2f} "
-            line += f"{median(worker):>11.2f}"
+            line += f"{median(worker):>11.2f} {median(running):>12.2f} {median(per_s):>6.1f}"
             each += f" app {_each(app, 2)} tmux {_each(tmux, 2)} worker {_each(worker, 2)}"
+            each += f" app running {_each(running, 2)} = ms/s {_each(per_s, 1)}"
         print(line)
         print(each)
     for mode in modes:
@@ -290,7 +322,10 @@ def tmux_mode(args: argparse.Namespace) -> None:
     load_before = _load()
     site = args.out / "site"
     generate(site, args.pages)
-    modes = ["headless", "detached", *(f"app {w}x{h}" for w, h in args.sizes)]
+    apps = {f"app {w}x{h}": ((w, h), None) for w, h in args.sizes}
+    if args.compare is not None:
+        apps.update({f"app {w}x{h} @": ((w, h), args.compare) for w, h in args.sizes})
+    modes = ["headless", "detached", *apps]
     # Data dirs under the system's temp dir: a worker's socket path must stay short.
     work = Path(tempfile.mkdtemp(prefix="bench-tui-"))
     rounds: list[dict[str, Crawl]] = []
@@ -303,9 +338,10 @@ def tmux_mode(args: argparse.Namespace) -> None:
                 done: dict[str, Crawl] = {}
                 for mode in modes[n % len(modes) :] + modes[: n % len(modes)]:
                     data = work / f"r{n}-{modes.index(mode)}"
-                    if mode.startswith("app"):
-                        size = args.sizes[modes.index(mode) - 2]
-                        crawl = run_app(size, data, url, c, f"{n}-{modes.index(mode)}")
+                    if mode in apps:
+                        size, source = apps[mode]
+                        tag = f"{n}-{modes.index(mode)}"
+                        crawl = run_app(size, data, url, c, tag, source)
                     else:
                         crawl = run_cli(mode, data, url, c)
                     done[mode] = crawl
@@ -321,6 +357,8 @@ def tmux_mode(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n{args.pages} pages, concurrency {args.concurrency}, {args.rounds} rounds")
     print(f"load average before: {load_before}, after: {_load()} (1, 5, 15 min)")
+    if args.compare is not None:
+        print(f"app ... @: the app of {args.compare}")
     report(rounds, modes)
     if args.json:
         Path(args.json).write_text(
@@ -425,6 +463,12 @@ def main() -> None:
         default=[(80, 24), (120, 40)],
         help="terminal sizes of the app modes, e.g. 80x24,120x40",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="also run the app modes with the tui_scraper package of this checkout (a "
+        "directory holding tui_scraper/, e.g. from `git archive`), in the same rounds",
+    )
     parser.add_argument("--json", help="also write every crawl's figures to this file")
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto")
     parser.add_argument(
@@ -441,6 +485,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1 or args.pages < 1:
         parser.error("--rounds and --pages must be at least 1")
+    if args.compare is not None:
+        args.compare = args.compare.resolve()
+        if not (args.compare / "tui_scraper" / "__init__.py").is_file():
+            parser.error(f"--compare {args.compare}: no tui_scraper package there")
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     (run_test_mode if args.run_test else tmux_mode)(args)

@@ -239,7 +239,7 @@ async def first_run(data_dir: Path, url: str, out: Path) -> None:
         assert isinstance(attached, ProgressScreen)
         await until(pilot, lambda: attached.background is not None and live_done(attached) > 0)
         recent = attached.query_one(RecentPagesTable)
-        await until(pilot, lambda: recent.row_count > 0)  # the table redraws once a second
+        await until(pilot, lambda: recent.row_count > 0)  # the table redraws every 2 s
         with stopped(worker.pid):
             await until(pilot, lambda: "reconnecting in" in status_line(attached), timeout=30)
             # A few failed tries in, the backoff has grown: a countdown a person can read.

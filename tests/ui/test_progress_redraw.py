@@ -5,6 +5,7 @@ and its CPU is taken from the crawl."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -13,7 +14,7 @@ from textual.widgets import Footer, Label
 from textual.widgets._footer import FooterKey
 
 from tui_scraper.domain import Status
-from tui_scraper.ui.screens.progress import ProgressScreen
+from tui_scraper.ui.screens.progress import TABLE_HZ, ProgressScreen
 from tui_scraper.ui.screens.sessions import SessionsScreen
 from tui_scraper.ui.widgets.live_label import needs_layout
 from tui_scraper.ui.widgets.recent_pages import MAX_ROWS, RecentPagesTable
@@ -214,3 +215,68 @@ async def test_the_footer_keeps_its_keys_while_they_stay_the_same(
         await until(pilot, lambda: screen.state is Status.PAUSED)
         await until(pilot, lambda: len(recomposed) >= 1)
         await until(pilot, lambda: not cancel_offered(footer))
+
+
+async def test_the_slow_parts_follow_the_clock_and_reach_the_screen_without_another_sample(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    """With the screen's timers on, counters follow every snapshot at once; the recent pages,
+    the sparkline and the error log are drawn at most every 1 / TABLE_HZ s, and what a
+    throttled snapshot brought still reaches the screen when that period is up, although no
+    new snapshot comes (nothing else changes)."""
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.sample_hz = 4.0  # the real app's timers, for the live screen only
+        screen = await _running(pilot, app, seeder)
+        assert screen.sample_hz == 4.0
+        sid = screen.session_id
+        service.feed(sid, *recent(20))
+        screen.sample()
+        table = screen.query_one(RecentPagesTable)
+        # the first drawing (at mount) was a moment ago: these come with the next one
+        await until(pilot, lambda: table.row_count == 20, timeout=1 / TABLE_HZ + 5)
+        loop = asyncio.get_running_loop()
+        fed_at = loop.time()
+        service.feed(sid, *recent(3, start=20), errors=("timeout on http://demo.test/slow",))
+        screen.sample()
+        await pilot.pause()
+        assert "done 19" in screen_text(app)  # counters: at once
+        if loop.time() - fed_at < 1 / TABLE_HZ - 0.2:  # (a slow machine may be past it)
+            assert table.row_count == 20  # the table: not yet
+        await until(pilot, lambda: table.row_count == 23, timeout=1 / TABLE_HZ + 5)
+        assert "/page/22" in screen_text(app)
+        assert "timeout on http://demo.test/slow" in screen_text(app)
+        # and a finished crawl shows its final counts and pages at once, throttle or not
+        service.feed(sid, *recent(2, start=23))
+        service.finish(sid)
+        await until(pilot, lambda: screen.state is Status.COMPLETED)
+        await until(pilot, lambda: table.row_count == 25, timeout=2)
+        assert "COMPLETED" in screen_text(app) and "done 21" in screen_text(app)
+
+
+async def test_coming_back_to_the_live_screen_draws_its_table_at_once(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    """The pages a throttled snapshot brought while another screen covered the live one are
+    drawn as soon as it shows again, not when the table's period is up."""
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.sample_hz = 4.0
+        screen = await _running(pilot, app, seeder)
+        sid = screen.session_id
+        table = screen.query_one(RecentPagesTable)
+        service.feed(sid, *recent(5))
+        screen.sample()
+        await until(pilot, lambda: table.row_count == 5, timeout=1 / TABLE_HZ + 5)
+        loop = asyncio.get_running_loop()
+        drawn_at = loop.time()
+        await pilot.press("question_mark")  # the keys screen covers it
+        await until(pilot, lambda: app.screen is not screen)
+        service.feed(sid, *recent(3, start=5))
+        screen.sample()  # covered: nothing drawn
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.pause()
+        if loop.time() - drawn_at < 1 / TABLE_HZ - 0.2:  # (a slow machine may be past it)
+            assert table.row_count == 8
+            assert "done 6" in screen_text(app)

@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Header, Label, ProgressBar, RichLog, Sparkline
 
 from tui_scraper.domain import RESUMABLE, ScraperError, SessionRecord, Status
@@ -43,6 +44,11 @@ if TYPE_CHECKING:
     from ..host import ScraperHost
 
 MAX_LOG_LINES = 500
+# How often the slow parts are drawn during a crawl: the recent-pages table (a DataTable draws
+# every visible cell again at any change, and at speed every row shows a new page each time),
+# the sparkline (one bar a second) and the error log. In a real terminal the table's redraws
+# were most of what the screen cost the crawl; every 2 s leaves the rows still for a reader.
+TABLE_HZ = 0.5
 # How often the "reconnecting in N s" countdown is redrawn while a worker's channel is lost.
 COUNTDOWN_HZ = 4.0
 # How long the screen waits, after a worker's last snapshot, for the store to record its end
@@ -85,17 +91,23 @@ class ProgressScreen(Screen[None]):
     ]
 
     def __init__(
-        self, session_id: str, *, sample_hz: float | None = 4.0, table_hz: float = 1.0
+        self,
+        session_id: str,
+        *,
+        sample_hz: float | None = 4.0,
+        table_hz: float = TABLE_HZ,
     ) -> None:
         super().__init__()
         self.session_id = session_id
         self.sample_hz = sample_hz
-        # The recent-pages table is the costly part of a redraw (a rebuilt DataTable re-renders
-        # every visible cell) and unreadable above ~1 update/s anyway: counters, rate and bar
-        # follow every sample, the table and the error log every `_table_every`-th one.
-        # Without a timer (tests) every sample updates everything.
-        self._table_every = max(1, round(sample_hz / table_hz)) if sample_hz else 1
-        self._samples = 0
+        # Counters, rate and bar follow every snapshot; the recent-pages table, the sparkline
+        # and the error log at most `table_hz` times a second (see TABLE_HZ). Without a timer
+        # (tests that sample by hand) every snapshot draws everything.
+        self._table_period = 1.0 / table_hz if sample_hz else 0.0
+        # Loop time of the last drawing of the slow parts, and the timer that draws the ones a
+        # throttled snapshot left behind (so they reach the screen even if no snapshot follows).
+        self._tables_at: float | None = None
+        self._tables_due: Timer | None = None
         self.state: Status = Status.PENDING
         self.snapshot: ProgressSnapshot | None = None
         self._seq: int | None = None
@@ -151,6 +163,7 @@ class ProgressScreen(Screen[None]):
         self.query_one(RecentPagesTable).focus()
 
     def on_screen_resume(self) -> None:
+        self._tables_at = None  # shown again: everything drawn now, the table too
         self.sample()
 
     def _changed(self, session_id: str) -> None:
@@ -276,12 +289,10 @@ class ProgressScreen(Screen[None]):
         self._take(self.scraper.service.latest(self.session_id))
 
     def _take(self, snap: ProgressSnapshot | None) -> None:
-        self._samples += 1
         if snap is not None:
             was_live, self._live = self._live, snap.live
             if snap.seq != self._seq or snap.status != self.state:
-                full = not snap.live or self._samples % self._table_every == 0
-                self.show(snap, tables=full)
+                self.show(snap, tables=not snap.live or self._tables_now())
             if was_live != self._live:
                 self._refresh_keys()
             if not snap.live and not self._record_loaded:
@@ -318,11 +329,34 @@ class ProgressScreen(Screen[None]):
             )
         self.show(snap)
 
+    def _tables_now(self) -> bool:
+        """Whether a live snapshot may draw the slow parts now; if not, they are drawn from the
+        latest snapshot when their period is up."""
+        if not self._table_period:
+            return True
+        now = asyncio.get_running_loop().time()
+        if self._tables_at is None or now - self._tables_at >= self._table_period:
+            return True
+        if self._tables_due is None:
+            wait = self._table_period - (now - self._tables_at)
+            self._tables_due = self.set_timer(wait, self._draw_due_tables)
+        return False
+
+    def _draw_due_tables(self) -> None:
+        self._tables_due = None
+        if self.snapshot is not None and self.app.screen is self:
+            self.show(self.snapshot)  # covered: on_screen_resume draws everything anyway
+
     def show(self, snap: ProgressSnapshot, *, tables: bool = True) -> None:
         """Render one snapshot. Pure with respect to time: everything shown comes from `snap`.
 
-        `tables=False` skips the recent-pages table and the error log (throttled redraws).
+        `tables=False` skips the slow parts (recent pages, sparkline, error log: throttled).
         """
+        if tables:
+            self._tables_at = asyncio.get_running_loop().time()
+            if self._tables_due is not None:
+                self._tables_due.stop()
+                self._tables_due = None
         self.snapshot = snap
         self._seq = snap.seq
         state_changed = snap.status != self.state
@@ -344,8 +378,6 @@ class ProgressScreen(Screen[None]):
                     f"{human_bytes(p.bytes)} {human_duration(p.elapsed_s)}"
                 ),
             )
-            # A new list each time: Sparkline.data compares by equality, an edited list is unseen.
-            self.query_one(Sparkline).data = list(snap.rate_history)
             fraction = snap.fraction
             self.query_one(ProgressBar).update(
                 total=100, progress=round((fraction or 0.0) * 100, 1)
@@ -354,6 +386,10 @@ class ProgressScreen(Screen[None]):
             if self._label("#progress-hosts", safe_content(hosts)):
                 self.query_one("#progress-hosts", Label).display = bool(hosts)
             if tables:
+                # A new list: Sparkline.data compares by equality, an edited list is unseen. Its
+                # last bar is the current second, still growing: drawn with the table, not at
+                # every snapshot.
+                self.query_one(Sparkline).data = list(snap.rate_history)
                 recent = self.query_one(RecentPagesTable)
                 recent.home = snap.target_url
                 recent.show(snap.recent)
