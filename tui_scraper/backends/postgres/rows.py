@@ -1,40 +1,42 @@
-"""Rows → records. Column lists live beside their converters so the two never drift apart.
-
-jsonb columns come back decoded by psycopg, except the config, read as text so that
-CrawlConfig.from_json sees exactly what it wrote.
-"""
+"""Rows → records in PostgreSQL: jsonb columns come back decoded by psycopg, except the config,
+read as text so that CrawlConfig.from_json sees exactly what it wrote (backends/records.py holds
+the column lists and converters both backends share)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ...domain.config import CrawlConfig
-from ...domain.progress import Progress
-from ...domain.records import (
-    ClaimedPage,
-    ControlCommand,
-    ControlRecord,
-    EventRecord,
-    PageRecord,
-    SessionRecord,
+from ..records import (
+    CLAIM_COLUMNS,
+    CONTROL_COLUMNS,
+    EVENT_COLUMNS,
+    PAGE_COLUMNS,
+    RowReader,
+    claimed_page,
+    dumps,
+    event_record,
 )
-from ...domain.status import PageStatus, Status
+
+__all__ = [
+    "CLAIM_COLUMNS",
+    "CONTROL_COLUMNS",
+    "EVENT_COLUMNS",
+    "PAGE_COLUMNS",
+    "SESSION_COLUMNS",
+    "claimed_page",
+    "control_record",
+    "dumps",
+    "event_record",
+    "one_statement",
+    "page_record",
+    "session_record",
+]
 
 SESSION_COLUMNS = (
     "id, target_url, status, config::text, progress, summary_results, error, created_at, "
     "start_time, end_time, last_updated, lease_owner, heartbeat_at, dismissed_at"
 )
-EVENT_COLUMNS = "id, session_id, at, kind, from_status, to_status, reason, who"
-PAGE_COLUMNS = (
-    "id, session_id, url, depth, status, attempts, next_attempt_at, http_status, content_type, "
-    "encoding, content_hash, raw_html_storage_path, title, extracted_data, error_details, "
-    "fetched_at, elapsed_ms, bytes, parent_id"
-)
-CLAIM_COLUMNS = "id, url, depth, attempts, parent_id"
-CONTROL_COLUMNS = "id, session_id, command, args, who, requested_at, applied_at, outcome"
-
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,78 +48,11 @@ def one_statement(fn: F) -> F:
     return fn
 
 
-def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+def _as_returned(value: Any) -> Any:
+    return value
 
 
-def session_record(row: tuple[Any, ...]) -> SessionRecord:
-    return SessionRecord(
-        id=row[0],
-        target_url=row[1],
-        status=Status(row[2]),
-        config=CrawlConfig.from_json(row[3]),
-        progress=Progress.from_dict(row[4]),
-        summary=row[5],
-        error=row[6],
-        created_at=row[7],
-        start_time=row[8],
-        end_time=row[9],
-        last_updated=row[10],
-        lease_owner=row[11],
-        heartbeat_at=row[12],
-        dismissed_at=row[13],
-    )
-
-
-def event_record(row: tuple[Any, ...]) -> EventRecord:
-    return EventRecord(
-        id=row[0],
-        session_id=row[1],
-        at=row[2],
-        kind=row[3],
-        from_status=None if row[4] is None else Status(row[4]),
-        to_status=None if row[5] is None else Status(row[5]),
-        reason=row[6],
-        who=row[7],
-    )
-
-
-def page_record(row: tuple[Any, ...]) -> PageRecord:
-    return PageRecord(
-        id=row[0],
-        session_id=row[1],
-        url=row[2],
-        depth=row[3],
-        status=PageStatus(row[4]),
-        attempts=row[5],
-        next_attempt_at=row[6],
-        http_status=row[7],
-        content_type=row[8],
-        encoding=row[9],
-        content_hash=row[10],
-        storage_path=row[11],
-        title=row[12],
-        extracted=row[13],
-        error=row[14],
-        fetched_at=row[15],
-        elapsed_ms=row[16],
-        size=row[17],
-        parent_id=row[18],
-    )
-
-
-def claimed_page(row: tuple[Any, ...]) -> ClaimedPage:
-    return ClaimedPage(id=row[0], url=row[1], depth=row[2], attempts=row[3], parent_id=row[4])
-
-
-def control_record(row: tuple[Any, ...]) -> ControlRecord:
-    return ControlRecord(
-        id=row[0],
-        session_id=row[1],
-        command=ControlCommand(row[2]),
-        args=row[3],
-        who=row[4],
-        requested_at=row[5],
-        applied_at=row[6],
-        outcome=row[7],
-    )
+_READ = RowReader(_as_returned)
+session_record = _READ.session_record
+page_record = _READ.page_record
+control_record = _READ.control_record
