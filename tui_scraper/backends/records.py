@@ -5,7 +5,7 @@ comes back (text to decode in SQLite, already decoded from PostgreSQL's jsonb)."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..domain.config import CrawlConfig
@@ -16,6 +16,7 @@ from ..domain.records import (
     ControlRecord,
     EventRecord,
     PageRecord,
+    PageResult,
     SessionRecord,
 )
 from ..domain.status import PageStatus, Status
@@ -27,6 +28,7 @@ __all__ = [
     "PAGE_COLUMNS",
     "RowReader",
     "claimed_page",
+    "download_rows",
     "dumps",
     "event_record",
 ]
@@ -61,6 +63,27 @@ def event_record(row: tuple[Any, ...]) -> EventRecord:
 
 def claimed_page(row: tuple[Any, ...]) -> ClaimedPage:
     return ClaimedPage(id=row[0], url=row[1], depth=row[2], attempts=row[3], parent_id=row[4])
+
+
+def download_rows(
+    session_id: str, results: Sequence[PageResult], at: float
+) -> list[tuple[Any, ...]]:
+    """The rows of the files a checkpoint's results downloaded, in the insert's column order:
+    session, page, url, storage path, MIME type, size, sha256, when."""
+    return [
+        (
+            session_id,
+            r.page_id,
+            r.download.url,
+            r.download.storage_path,
+            r.download.mime_type,
+            r.download.size,
+            r.download.sha256,
+            at,
+        )
+        for r in results
+        if r.download is not None
+    ]
 
 
 class RowReader:

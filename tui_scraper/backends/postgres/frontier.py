@@ -20,6 +20,7 @@ from ...domain.errors import PageNotFound, SessionNotFound, StorageUnavailable
 from ...domain.progress import Progress
 from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
+from ..records import download_rows
 from .blobs import BlobError, sha_of_path
 from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, one_statement, page_record
 
@@ -240,20 +241,7 @@ async def checkpoint(
                 },
             )
             inserted = max(0, cursor.rowcount)
-    downloads = [
-        (
-            session_id,
-            r.page_id,
-            r.download.url,
-            r.download.storage_path,
-            r.download.mime_type,
-            r.download.size,
-            r.download.sha256,
-            heartbeat,
-        )
-        for r in results
-        if r.download is not None
-    ]
+    downloads = download_rows(session_id, results, heartbeat)
     if downloads:
         async with conn.cursor() as cursor:
             await cursor.executemany(_INSERT_DOWNLOAD_SQL, downloads)

@@ -12,6 +12,7 @@ from ...domain.errors import PageNotFound, SessionNotFound
 from ...domain.progress import Progress
 from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
+from ..records import download_rows
 from .blobs import blob_looks_intact
 from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, page_record
 
@@ -126,20 +127,7 @@ def checkpoint(
                 if inserted >= room:
                     break
                 inserted += conn.execute(_INSERT_LINK_SQL, params).rowcount
-    downloads = [
-        (
-            session_id,
-            r.page_id,
-            r.download.url,
-            r.download.storage_path,
-            r.download.mime_type,
-            r.download.size,
-            r.download.sha256,
-            heartbeat,
-        )
-        for r in results
-        if r.download is not None
-    ]
+    downloads = download_rows(session_id, results, heartbeat)
     if downloads:
         conn.executemany(_INSERT_DOWNLOAD_SQL, downloads)
     added = inserted + total_before_links - int(row[0])
