@@ -31,7 +31,7 @@ from ..engine.faults import describe_fault, is_our_fault
 from ..engine.outcome import CrawlOutcome, StopKind, describe_error
 from ..engine.stats import CrawlStats
 from ..engine.summary import summarise
-from ..ports import RuntimeStore, SessionSecrets
+from ..ports import RuntimeStore, SessionSecrets, SharedRuns
 from .secrets import DataDirSecrets
 
 __all__ = ["PROCESS_START", "SessionRunner", "run_session", "run_session_in"]
@@ -40,6 +40,8 @@ PROCESS_START = time.time()
 # Two workers: a page that makes the parser hang (killed at its deadline) then does not hold up
 # every other page for those seconds.
 DEFAULT_PARSE_WORKERS = 2
+# How often a joined worker reads whether its session still runs.
+FOLLOW_POLL_S = 0.5
 
 
 def lease_owner() -> LeaseOwner:
@@ -64,8 +66,12 @@ class SessionRunner:
         secrets: SessionSecrets,
         crawler: Crawler,
         site: ServedSite,
+        joined: bool = False,
     ) -> None:
         self.store = store
+        # A worker that joined a session another worker started (PostgreSQL): it crawls and
+        # commits beside the others, and moves the session's status only when it is the last.
+        self.joined = joined
         self.session_id = session.id
         self.crawler = crawler
         self._who = who
@@ -111,6 +117,36 @@ class SessionRunner:
             raise
         return cls(store, session, who=who, secrets=secrets, crawler=crawler, site=site)
 
+    @classmethod
+    async def join(
+        cls,
+        store: RuntimeStore,
+        session_id: str,
+        *,
+        who: str,
+        secrets: SessionSecrets,
+        parse_workers: int = DEFAULT_PARSE_WORKERS,
+    ) -> SessionRunner:
+        """Join a running session as one more worker (a store with SharedRuns only;
+        InvalidTransition when nobody runs it)."""
+        if not isinstance(store, SharedRuns):
+            raise InvalidTransition(session_id, None, Status.RUNNING)
+        session = await store.join_run(session_id, lease_owner(), who=who)
+        try:
+            crawler = await _prepare_crawler(store, session, secrets, parse_workers)
+        except BaseException:
+            await store.release_run(session_id)
+            raise
+        return cls(
+            store,
+            session,
+            who=who,
+            secrets=secrets,
+            crawler=crawler,
+            site=ServedSite(None),
+            joined=True,
+        )
+
     @property
     def stats(self) -> CrawlStats:
         """The live figures observers sample (updated by the crawl as it goes)."""
@@ -151,22 +187,61 @@ class SessionRunner:
 
     async def _run(self) -> Status:
         started = time.monotonic()
+        watch = asyncio.create_task(self._follow_session()) if self.joined else None
         try:
-            try:
+            if not self.joined:  # a joined worker never touches the live workers' claims
                 await self._repair_frontier()
-                outcome = await self.crawler.run()
-            except asyncio.CancelledError:
-                outcome = CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
-            except Exception as exc:
-                if is_our_fault(exc):  # out of memory, disk, ...: resumable (engine/faults.py)
-                    outcome = CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
-                else:
-                    outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
+            outcome = await self._crawl()
+            shared = self.store if isinstance(self.store, SharedRuns) else None
+            while shared is not None and outcome.status is Status.COMPLETED:
+                verdict = await shared.conclude_run(self.session_id)
+                if verdict == "leave":
+                    return await self._leave(Status.RUNNING)
+                if verdict == "finish":
+                    break
+                outcome = await self._crawl()
+            if self.joined and outcome.status is not Status.COMPLETED:
+                # Stopped on its own (a signal, the session paused or cancelled by another
+                # worker, its lease lost): the session is the others' to move.
+                return await self._leave(outcome.status)
             if outcome.status is Status.COMPLETED:
                 outcome = await self._store_summary(started)
             return await self._settle(outcome)
         finally:
+            if watch is not None:
+                watch.cancel()
+                with contextlib.suppress(BaseException):
+                    await watch
             await self.store.release_run(self.session_id)
+
+    async def _crawl(self) -> CrawlOutcome:
+        try:
+            return await self.crawler.run()
+        except asyncio.CancelledError:
+            return CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
+        except Exception as exc:
+            if is_our_fault(exc):  # out of memory, disk, ...: resumable (engine/faults.py)
+                return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
+            return CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
+
+    async def _leave(self, status: Status) -> Status:
+        """A joined worker's end: its results are committed and its claims go back to the
+        queue with its worker row (release_run); the session's status is left as it is."""
+        self.stats.set_state(status)
+        return status
+
+    async def _follow_session(self) -> None:
+        """A joined worker stops when the session stops running (paused, cancelled or
+        interrupted by another worker or by the user): it polls the session's status."""
+        while True:
+            await asyncio.sleep(FOLLOW_POLL_S)
+            try:
+                session = await self.store.get_session(self.session_id)
+            except StorageUnavailable:
+                continue
+            if session.status is not Status.RUNNING:
+                self.interrupt(f"the session is {session.status.value}", who="worker")
+                return
 
     async def _repair_frontier(self) -> None:
         """What an earlier run left behind: rows it had claimed (it died or stopped mid-batch)
