@@ -23,7 +23,7 @@ from pathlib import Path
 from ..demo.session import ServedSite, serve_for
 from ..domain.errors import InvalidTransition, StorageUnavailable
 from ..domain.location import StoreLocation
-from ..domain.records import LeaseOwner, SessionRecord
+from ..domain.records import ControlRecord, LeaseOwner, SessionRecord
 from ..domain.status import FINAL, RESUMABLE, Status
 from ..domain.tuning import Tuning, describe_tunables
 from ..engine.crawler import Crawler
@@ -42,6 +42,10 @@ PROCESS_START = time.time()
 DEFAULT_PARSE_WORKERS = 2
 # How often a joined worker reads whether its session still runs.
 FOLLOW_POLL_S = 0.5
+# A pause or cancel posted as a control record is the owner's to apply (it polls every second);
+# one still pending this long has nobody else to apply it (the owner left), so a joined worker
+# does.
+CONTROL_TAKEOVER_S = 3.0
 
 
 def lease_owner() -> LeaseOwner:
@@ -72,6 +76,7 @@ class SessionRunner:
         # A worker that joined a session another worker started (PostgreSQL): it crawls and
         # commits beside the others, and moves the session's status only when it is the last.
         self.joined = joined
+        self._taken_over: ControlRecord | None = None  # a pause/cancel this worker applies
         self.session_id = session.id
         self.crawler = crawler
         self._who = who
@@ -200,6 +205,8 @@ class SessionRunner:
                 if verdict == "finish":
                     break
                 outcome = await self._crawl()
+            if self.joined and self._taken_over is not None:
+                return await self._apply_taken_over(outcome)
             if self.joined and outcome.status is not Status.COMPLETED:
                 # Stopped on its own (a signal, the session paused or cancelled by another
                 # worker, its lease lost): the session is the others' to move.
@@ -232,16 +239,47 @@ class SessionRunner:
 
     async def _follow_session(self) -> None:
         """A joined worker stops when the session stops running (paused, cancelled or
-        interrupted by another worker or by the user): it polls the session's status."""
+        interrupted by another worker or by the user): it polls the session's status, and
+        applies a pause or cancel record nobody else applied in time."""
         while True:
             await asyncio.sleep(FOLLOW_POLL_S)
             try:
                 session = await self.store.get_session(self.session_id)
+                if session.status is not Status.RUNNING:
+                    self.interrupt(f"the session is {session.status.value}", who="worker")
+                    return
+                record = await self._unapplied_stop()
             except StorageUnavailable:
                 continue
-            if session.status is not Status.RUNNING:
-                self.interrupt(f"the session is {session.status.value}", who="worker")
+            if record is not None:
+                self._taken_over = record
+                kind: StopKind = "pause" if record.command == "pause" else "cancel"
+                self.request_stop(kind, f"{record.command} by {record.who}", who=record.who)
                 return
+
+    async def _unapplied_stop(self) -> ControlRecord | None:
+        now = time.time()
+        for record in await self.store.pending_controls(self.session_id):
+            if record.command in ("pause", "cancel"):
+                return record if now - record.requested_at >= CONTROL_TAKEOVER_S else None
+        return None
+
+    async def _apply_taken_over(self, outcome: CrawlOutcome) -> Status:
+        """The pause or cancel this joined worker took over: the session's transition (a
+        compare-and-set: another worker may have made it first), then the record applied."""
+        record = self._taken_over
+        assert record is not None
+        with contextlib.suppress(InvalidTransition):
+            await self.store.transition(
+                self.session_id,
+                outcome.status,
+                reason=outcome.reason,
+                who=outcome.who or self._who,
+                expected=Status.RUNNING,
+                error=outcome.error,
+            )
+        await self.store.mark_control_applied(record.id, outcome=f"{outcome.status.value}")
+        return await self._leave(outcome.status)
 
     async def _repair_frontier(self) -> None:
         """What an earlier run left behind: rows it had claimed (it died or stopped mid-batch)
