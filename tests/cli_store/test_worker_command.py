@@ -288,3 +288,27 @@ def test_worker_with_nothing_running_exits_at_once(pg_url: str, isolated_data_di
     assert result.returncode == 0, result.stderr
     assert "no running session" in result.stderr
     assert time.monotonic() - started < 60
+
+
+def test_a_worker_stopped_by_sigterm_requeues_its_claims_and_the_session_runs_on(
+    pg_url: str, site: SiteServer, tmp_path: Path, isolated_data_dir: Path, spawn: list[Cli]
+) -> None:
+    session_id = _first_crawl(spawn, tmp_path, pg_url, site)
+    worker = _start(spawn, tmp_path, "--db", pg_url, "worker", "--session", session_id)
+    wait_for(lambda: _worker_id(pg_url, worker.proc.pid) is not None, timeout=60, what="joined")
+    worker_id = _worker_id(pg_url, worker.proc.pid)
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(60) == 130, worker.stderr()
+    assert "Traceback" not in worker.stderr()
+    assert sql(pg_url, "SELECT count(*) FROM pages WHERE lease_owner = %s", (worker_id,)) == [(0,)]
+    assert _status(pg_url, session_id) in ("running", "completed")
+    assert spawn[0].proc.wait(180) == 0, spawn[0].stderr()
+    _check_stored_once(pg_url, session_id, site)
+
+
+def test_worker_help_explains_it(isolated_data_dir: Path) -> None:
+    result = run("worker", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "PostgreSQL only" in text and "--session ID" in text and "exit 130" in text
+    assert not isolated_data_dir.exists()

@@ -114,3 +114,28 @@ async def test_the_last_worker_out_finishes_and_a_live_ones_claims_stay(pg_url: 
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_pause_record_nobody_applies_is_applied_by_a_joined_worker(
+    pg_url: str, site: SiteServer, tmp_path: Path
+) -> None:
+    """The owner holds the session but applies no control record (it left, or cannot): a
+    joined worker applies the pause once it waited CONTROL_TAKEOVER_S for the owner."""
+    a, b = await Store.open(pg_url), await Store.open(pg_url)
+    try:
+        cfg = CrawlConfig(target_url=site.base + "/", concurrency=4, rate_per_host=20.0)
+        session_id = (await a.create_session(cfg, who="test")).id
+        await a.acquire_run(session_id, owner("a"), who="test", reason="started")
+        joined = await SessionRunner.join(
+            b, session_id, who="joined", secrets=DataDirSecrets(tmp_path), parse_workers=0
+        )
+        record = await a.post_control(session_id, "pause", who="cli:1")
+        assert await joined.run() is Status.PAUSED
+        assert (await a.get_session(session_id)).status is Status.PAUSED
+        assert (await a.get_control(record.id)).applied_at is not None
+        assert sql(pg_url, "SELECT count(*) FROM pages WHERE status = 'fetching'") == [(0,)]
+        done = sql(pg_url, "SELECT count(*) FROM pages WHERE status = 'done'")[0][0]
+        assert 0 < done < PAGES  # it crawled until the pause, then stopped
+    finally:
+        await a.close()
+        await b.close()
