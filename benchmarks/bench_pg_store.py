@@ -6,8 +6,12 @@
 Prints (1) claims/s from a frontier of `--rows` queued rows (batches of 100, `--claims` batches),
 (2) a 500-result checkpoint with ~10 new links each, and (3) one session crawled to completion
 by the real engine (SessionRunner, 4 concurrent requests) against a generated site on 127.0.0.1:
-pages/s and the crawling process's CPU ms per page. Without --url it starts a private cluster
-(tests/pg_server.py; fsync off there, so figures are the store's cost rather than the disk's).
+pages/s and the crawling process's CPU ms per page, then (4) one PostgreSQL session crawled by
+1, 2 and 4 workers at once (`--workers`; each a SessionRunner with a store and fetch worker of
+its own, the joined ones by SessionRunner.join, their coordinators sharing this process's event
+loop, so the figure is a lower bound of separate `tui-scraper worker` processes). Without
+--url it starts a private cluster (tests/pg_server.py; fsync off there, so figures are the
+store's cost rather than the disk's).
 Figures only: nothing is asserted.
 """
 
@@ -116,12 +120,40 @@ async def _crawl(store: Any, site: SiteServer, tmp: Path) -> tuple[float, float,
     return done / wall, 1000 * cpu / max(done, 1), done
 
 
+async def _crawl_shared(url: str, site: SiteServer, tmp: Path, workers: int) -> tuple[float, int]:
+    stores = [await PgStore.open(url) for _ in range(workers)]
+    try:
+        config = CrawlConfig(target_url=site.base + "/", concurrency=4, per_host_concurrency=4)
+        session_id = (await stores[0].create_session(config, who="bench")).id
+        secrets = DataDirSecrets(tmp)
+        runners = [
+            await SessionRunner.acquire(
+                stores[0], session_id, who="bench", secrets=secrets, parse_workers=1
+            )
+        ]
+        for store in stores[1:]:
+            runners.append(
+                await SessionRunner.join(
+                    store, session_id, who="bench", secrets=secrets, parse_workers=1
+                )
+            )
+        started = time.perf_counter()
+        await asyncio.gather(*(r.run() for r in runners))
+        wall = time.perf_counter() - started
+        done = (await stores[0].page_counts(session_id))[PageStatus.DONE]
+        return done / wall, done
+    finally:
+        for store in stores:
+            await store.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument("--pages", type=int, default=400)
     parser.add_argument("--url", default="")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts for (4), or empty")
     args = parser.parse_args()
     server = None
     if args.url:
@@ -166,6 +198,12 @@ async def main() -> None:
                             f"(coordinator + reaped children)   {done} done",
                             flush=True,
                         )
+                    counts = [int(n) for n in args.workers.split(",") if n.strip()]
+                    if counts:
+                        print(f"\none postgres session, {args.pages} pages, several workers")
+                    for n in counts:
+                        rate, done = await _crawl_shared(pg_url, site, Path(tmp), n)
+                        print(f"  {n} worker(s) {rate:7.1f} pages/s   {done} done", flush=True)
                 finally:
                     site.stop()
             finally:

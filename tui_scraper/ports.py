@@ -14,7 +14,7 @@ its summary and the lease).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .domain.config import CrawlConfig
 from .domain.progress import Progress
@@ -135,6 +135,18 @@ class Lease(Protocol):
     ) -> SessionRecord: ...
 
     async def release_run(self, session_id: str) -> None: ...
+
+
+@runtime_checkable
+class SharedRuns(Protocol):
+    """A store on which several workers run one session (PostgreSQL; SQLite has one worker per
+    session). `join_run` registers this store as a worker of a running session;
+    `conclude_run` is asked when its crawl runs dry: "leave" (another live worker finishes the
+    session), "finish" (the last worker, nothing left: complete it), "more" (crawl on)."""
+
+    async def join_run(self, session_id: str, owner: LeaseOwner, *, who: str) -> SessionRecord: ...
+
+    async def conclude_run(self, session_id: str) -> Literal["finish", "leave", "more"]: ...
 
 
 class BlobWriter(Protocol):

@@ -19,6 +19,8 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 STATUS_EXIT = {
     Status.COMPLETED: EXIT_OK,
+    # This worker's part is done and other workers of the session (PostgreSQL) finish it.
+    Status.RUNNING: EXIT_OK,
     Status.FAILED: EXIT_FAILED,
     Status.INTERRUPTED: EXIT_INTERRUPTED,
     Status.PAUSED: EXIT_INTERRUPTED,

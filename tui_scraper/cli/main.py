@@ -107,6 +107,13 @@ def _main(argv: Sequence[str] | None) -> int:
 
             check_tuning_args(args)  # bad values refused before the data dir is touched
         location = choose_location(args)
+        if args.command == "worker":
+            from .join_cmd import check_joinable_location, join_command
+
+            check_joinable_location(location)
+            from ..run_async import run_async as run_joined
+
+            return run_joined(join_command(location, args.session))
         if getattr(args, "detach", False):
             from .worker_cmd import check_detachable
 

@@ -382,6 +382,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker_command(sub, "cancel", "stop for good, recorded as failed", sub_kw)
     _add_set_command(sub, sub_kw)
 
+    worker = sub.add_parser(
+        "worker",
+        **sub_kw,
+        help="one more worker for the running sessions of a PostgreSQL database",
+        description="Join the running sessions of the database --db names (PostgreSQL only: "
+        "a SQLite session has one worker) and crawl from their shared frontier beside their "
+        "other workers, on this machine or any other, until no running session has work left; "
+        "then exit 0. --session joins one session only (an id or a unique prefix). Progress "
+        "lines go to stderr as with crawl --headless. Ctrl-C or SIGTERM stops this worker "
+        "only: its last results are checkpointed, its claims go back to the queue, the "
+        "sessions keep running for the others (exit 130). Per-host concurrency and --rate "
+        "hold per worker.",
+    )
+    worker.add_argument("--session", metavar="ID", help="join only this running session")
+    _add_data_dir(worker)
+
     demo = sub.add_parser("demo", **sub_kw, help="crawl the built-in demo site (no network needed)")
     demo.add_argument("--headless", action="store_true", help="no UI: print progress lines")
     _add_data_dir(demo)

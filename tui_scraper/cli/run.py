@@ -179,6 +179,8 @@ async def run_headless(service: SessionService, session_ref: str, *, as_json: bo
 
 def _print_outcome(session: SessionRecord, location: StoreLocation, *, as_json: bool) -> None:
     line = f"session {session.short_id} {session.status.value}"
+    if session.status is Status.RUNNING:
+        line += " (this process's part is done; its other workers finish it)"
     if session.error:
         line += f": {session.error}"
     print(display_safe(line, 1000), file=sys.stderr)
@@ -217,8 +219,13 @@ async def _report_progress(service: SessionService, session_id: str) -> None:
         _print_line(snapshot.progress, final=False, tty=tty)
 
 
-def _print_line(p: Progress, *, final: bool, tty: bool = False) -> None:
-    text = (
+def print_progress_line(p: Progress, *, prefix: str = "") -> None:
+    """One progress line on stderr, as `crawl --headless` prints them to a pipe."""
+    _print_line(p, final=True, prefix=prefix)
+
+
+def _print_line(p: Progress, *, final: bool, tty: bool = False, prefix: str = "") -> None:
+    text = prefix + (
         f"done {p.done}  failed {p.failed}  skipped {p.skipped}  queued {p.queued}  "
         f"{human_bytes(p.bytes)}  {human_rate(p.pages_per_s)}  {human_duration(p.elapsed_s)}"
     )

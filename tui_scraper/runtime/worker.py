@@ -23,7 +23,7 @@ from pathlib import Path
 from ..demo.session import ServedSite, serve_for
 from ..domain.errors import InvalidTransition, StorageUnavailable
 from ..domain.location import StoreLocation
-from ..domain.records import LeaseOwner, SessionRecord
+from ..domain.records import ControlRecord, LeaseOwner, SessionRecord
 from ..domain.status import FINAL, RESUMABLE, Status
 from ..domain.tuning import Tuning, describe_tunables
 from ..engine.crawler import Crawler
@@ -31,7 +31,7 @@ from ..engine.faults import describe_fault, is_our_fault
 from ..engine.outcome import CrawlOutcome, StopKind, describe_error
 from ..engine.stats import CrawlStats
 from ..engine.summary import summarise
-from ..ports import RuntimeStore, SessionSecrets
+from ..ports import RuntimeStore, SessionSecrets, SharedRuns
 from .secrets import DataDirSecrets
 
 __all__ = ["PROCESS_START", "SessionRunner", "run_session", "run_session_in"]
@@ -40,6 +40,12 @@ PROCESS_START = time.time()
 # Two workers: a page that makes the parser hang (killed at its deadline) then does not hold up
 # every other page for those seconds.
 DEFAULT_PARSE_WORKERS = 2
+# How often a joined worker reads whether its session still runs.
+FOLLOW_POLL_S = 0.5
+# A pause or cancel posted as a control record is the owner's to apply (it polls every second);
+# one still pending this long has nobody else to apply it (the owner left), so a joined worker
+# does.
+CONTROL_TAKEOVER_S = 3.0
 
 
 def lease_owner() -> LeaseOwner:
@@ -64,8 +70,13 @@ class SessionRunner:
         secrets: SessionSecrets,
         crawler: Crawler,
         site: ServedSite,
+        joined: bool = False,
     ) -> None:
         self.store = store
+        # A worker that joined a session another worker started (PostgreSQL): it crawls and
+        # commits beside the others, and moves the session's status only when it is the last.
+        self.joined = joined
+        self._taken_over: ControlRecord | None = None  # a pause/cancel this worker applies
         self.session_id = session.id
         self.crawler = crawler
         self._who = who
@@ -111,6 +122,36 @@ class SessionRunner:
             raise
         return cls(store, session, who=who, secrets=secrets, crawler=crawler, site=site)
 
+    @classmethod
+    async def join(
+        cls,
+        store: RuntimeStore,
+        session_id: str,
+        *,
+        who: str,
+        secrets: SessionSecrets,
+        parse_workers: int = DEFAULT_PARSE_WORKERS,
+    ) -> SessionRunner:
+        """Join a running session as one more worker (a store with SharedRuns only;
+        InvalidTransition when nobody runs it)."""
+        if not isinstance(store, SharedRuns):
+            raise InvalidTransition(session_id, None, Status.RUNNING)
+        session = await store.join_run(session_id, lease_owner(), who=who)
+        try:
+            crawler = await _prepare_crawler(store, session, secrets, parse_workers)
+        except BaseException:
+            await store.release_run(session_id)
+            raise
+        return cls(
+            store,
+            session,
+            who=who,
+            secrets=secrets,
+            crawler=crawler,
+            site=ServedSite(None),
+            joined=True,
+        )
+
     @property
     def stats(self) -> CrawlStats:
         """The live figures observers sample (updated by the crawl as it goes)."""
@@ -151,22 +192,94 @@ class SessionRunner:
 
     async def _run(self) -> Status:
         started = time.monotonic()
+        watch = asyncio.create_task(self._follow_session()) if self.joined else None
         try:
-            try:
+            if not self.joined:  # a joined worker never touches the live workers' claims
                 await self._repair_frontier()
-                outcome = await self.crawler.run()
-            except asyncio.CancelledError:
-                outcome = CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
-            except Exception as exc:
-                if is_our_fault(exc):  # out of memory, disk, ...: resumable (engine/faults.py)
-                    outcome = CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
-                else:
-                    outcome = CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
+            outcome = await self._crawl()
+            shared = self.store if isinstance(self.store, SharedRuns) else None
+            while shared is not None and outcome.status is Status.COMPLETED:
+                verdict = await shared.conclude_run(self.session_id)
+                if verdict == "leave":
+                    return await self._leave(Status.RUNNING)
+                if verdict == "finish":
+                    break
+                outcome = await self._crawl()
+            if self.joined and self._taken_over is not None:
+                return await self._apply_taken_over(outcome)
+            if self.joined and outcome.status is not Status.COMPLETED:
+                # Stopped on its own (a signal, the session paused or cancelled by another
+                # worker, its lease lost): the session is the others' to move.
+                return await self._leave(outcome.status)
             if outcome.status is Status.COMPLETED:
                 outcome = await self._store_summary(started)
             return await self._settle(outcome)
         finally:
+            if watch is not None:
+                watch.cancel()
+                with contextlib.suppress(BaseException):
+                    await watch
             await self.store.release_run(self.session_id)
+
+    async def _crawl(self) -> CrawlOutcome:
+        try:
+            return await self.crawler.run()
+        except asyncio.CancelledError:
+            return CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
+        except Exception as exc:
+            if is_our_fault(exc):  # out of memory, disk, ...: resumable (engine/faults.py)
+                return CrawlOutcome(Status.INTERRUPTED, "error", describe_fault(exc))
+            return CrawlOutcome(Status.FAILED, "error", f"{type(exc).__name__}: {exc}")
+
+    async def _leave(self, status: Status) -> Status:
+        """A joined worker's end: its results are committed and its claims go back to the
+        queue with its worker row (release_run); the session's status is left as it is."""
+        self.stats.set_state(status)
+        return status
+
+    async def _follow_session(self) -> None:
+        """A joined worker stops when the session stops running (paused, cancelled or
+        interrupted by another worker or by the user): it polls the session's status, and
+        applies a pause or cancel record nobody else applied in time."""
+        while True:
+            await asyncio.sleep(FOLLOW_POLL_S)
+            try:
+                session = await self.store.get_session(self.session_id)
+                if session.status is not Status.RUNNING:
+                    self.interrupt(f"the session is {session.status.value}", who="worker")
+                    return
+                record = await self._unapplied_stop()
+            except StorageUnavailable:
+                continue
+            if record is not None:
+                self._taken_over = record
+                kind: StopKind = "pause" if record.command == "pause" else "cancel"
+                self.request_stop(kind, f"{record.command} by {record.who}", who=record.who)
+                return
+
+    async def _unapplied_stop(self) -> ControlRecord | None:
+        now = time.time()
+        for record in await self.store.pending_controls(self.session_id):
+            if record.command in ("pause", "cancel"):
+                return record if now - record.requested_at >= CONTROL_TAKEOVER_S else None
+        return None
+
+    async def _apply_taken_over(self, outcome: CrawlOutcome) -> Status:
+        """The pause or cancel this joined worker took over: the session's transition (a
+        compare-and-set: another worker may have made it first), then the record applied."""
+        record = self._taken_over
+        assert record is not None
+        with contextlib.suppress(InvalidTransition):
+            await self.store.transition(
+                self.session_id,
+                outcome.status,
+                reason=outcome.reason,
+                who=outcome.who or self._who,
+                expected=Status.RUNNING,
+                error=outcome.error,
+            )
+        await self.store.mark_control_applied(record.id, outcome=f"{outcome.status.value}")
+        return await self._leave(outcome.status)
 
     async def _repair_frontier(self) -> None:
         """What an earlier run left behind: rows it had claimed (it died or stopped mid-batch)

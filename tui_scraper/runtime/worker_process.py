@@ -50,6 +50,8 @@ STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 STATUS_EXIT: Final = {
     Status.COMPLETED: EXIT_OK,
+    # This worker's part is done and other workers of the session (PostgreSQL) finish it.
+    Status.RUNNING: EXIT_OK,
     Status.FAILED: EXIT_FAILED,
     Status.PAUSED: EXIT_INTERRUPTED,
     # Interrupted by no signal: the disk refused a write; resumable, but this run failed.

@@ -37,8 +37,11 @@ _CLAIM_SQL = (
 )
 _LAPSED_SQL = (
     "UPDATE pages SET status = 'queued', lease_owner = NULL, lease_until = NULL "
-    "WHERE id IN (SELECT id FROM pages WHERE session_id = %s AND status = 'fetching' "
-    f"AND lease_until < {NOW_SQL} FOR UPDATE SKIP LOCKED)"
+    "WHERE id IN (SELECT id FROM pages p WHERE session_id = %s AND status = 'fetching' "
+    f"AND (lease_until < {NOW_SQL} OR EXISTS (SELECT 1 FROM session_workers w "
+    # A registered worker whose lock is gone was killed: its claims need not wait out the lease.
+    "WHERE w.session_id = p.session_id AND w.worker_id = p.lease_owner "
+    "AND NOT lease_lock_held(w.lock_key))) FOR UPDATE SKIP LOCKED)"
 )
 _RESULT_COLUMNS = (
     ("id", "bigint"),

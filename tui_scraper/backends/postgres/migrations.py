@@ -244,7 +244,42 @@ BEGIN
 END $$;
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Several workers on one session: each registers here (its claims' lease_owner is its
+# worker_id) and renews its row as it renews its claims. Alive = its advisory lock held and its
+# lease not run out, as for the run lease; a session is alive while its owner or any registered
+# worker is, so the reaper leaves it to them.
+_V2 = f"""
+CREATE TABLE session_workers (
+    session_id  text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    worker_id   text NOT NULL,
+    owner       text NOT NULL,
+    lock_key    bigint NOT NULL,
+    lease_until double precision NOT NULL,
+    joined_at   double precision NOT NULL,
+    PRIMARY KEY (session_id, worker_id)
+);
+
+CREATE FUNCTION session_worker_alive(p_session text, p_worker text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((
+        SELECT lease_until > {_NOW} AND lease_lock_held(lock_key)
+        FROM session_workers WHERE session_id = p_session AND worker_id = p_worker
+    ), false)
+$$;
+
+CREATE OR REPLACE FUNCTION session_owner_alive(p_id text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((
+        SELECT lease_until > {_NOW} AND lease_lock_held(lease_key)
+        FROM sessions WHERE id = p_id
+    ), false) OR EXISTS (
+        SELECT 1 FROM session_workers
+        WHERE session_id = p_id AND lease_until > {_NOW} AND lease_lock_held(lock_key)
+    )
+$$;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 LATEST_VERSION = len(MIGRATIONS)
 
 _CREATE_SCHEMA_TABLE = (

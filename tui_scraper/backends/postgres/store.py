@@ -46,7 +46,7 @@ from ...domain.records import (
     control_command,
 )
 from ...domain.status import PageStatus, Status
-from . import control, frontier, sessions
+from . import control, frontier, sessions, workers
 from .blobs import BlobWriter
 from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
@@ -78,8 +78,12 @@ def _env_seconds(name: str, default: float) -> float:
 
 @dataclass
 class _Held:
-    token: str
+    token: str  # the run lease's token; "" for a worker that joined a running session
     key: int
+
+    @property
+    def joined(self) -> bool:
+        return not self.token
 
 
 class _NoSchema(Exception):
@@ -352,7 +356,14 @@ class Store:
         await self._keeper.take(held.key)
         try:
             record = await self._write(
-                _acquire, session_id, owner.text(), held, self.lease_seconds, who, reason
+                _acquire,
+                session_id,
+                owner.text(),
+                held,
+                self.lease_seconds,
+                who,
+                reason,
+                self._claimer,
             )
         except BaseException:
             await self._keeper.drop(held.key)
@@ -366,7 +377,46 @@ class Store:
     async def release_run(self, session_id: str) -> None:
         held = self._leases.pop(session_id, None)
         if held is not None:
+            # Its claims back to the queue and its worker row gone (best effort: a row left
+            # behind is dead with the lock, and the next worker to conclude deletes it).
+            with contextlib.suppress(DatabaseError):
+                await self._write_again(workers.unregister, session_id, self._claimer)
             await self._keeper.drop(held.key)
+
+    async def join_run(self, session_id: str, owner: LeaseOwner, *, who: str) -> SessionRecord:
+        """Join a session another worker runs: claim from its frontier and commit our own
+        results beside it (InvalidTransition when nobody runs it)."""
+        self._require_writable()
+        if session_id in self._leases:
+            raise SessionBusy(session_id, os.getpid(), owner.host)
+        held = _Held(token="", key=new_key())
+        await self._keeper.take(held.key)
+        try:
+            record = await self._write(
+                workers.join,
+                session_id,
+                self._claimer,
+                owner.text(),
+                held.key,
+                self.lease_seconds,
+                who,
+            )
+        except BaseException:
+            await self._keeper.drop(held.key)
+            raise
+        self._leases[session_id] = held
+        self._lost.discard(session_id)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_forever(), name="pg-lease-renewal")
+        return record
+
+    async def conclude_run(self, session_id: str) -> workers.Verdict:
+        """Our crawl ran dry: "leave" (another live worker finishes the session; our row is
+        gone), "finish" (we are the last and nothing is left: complete it, then release), or
+        "more" (we are the last and pages are queued: crawl on)."""
+        if session_id in self._lost:
+            return "leave"
+        return await self._write_again(workers.conclude, session_id, self._claimer)
 
     def holds_lease(self, session_id: str) -> bool:
         return session_id in self._leases
@@ -379,9 +429,14 @@ class Store:
         if held is None:
             return False
         await self._keeper.ensure({h.key for h in self._leases.values()})
-        ours = await self._write_again(
-            _renew, session_id, held.token, self._claimer, self.lease_seconds
-        )
+        if held.joined:
+            ours = await self._write_again(
+                workers.renew, session_id, self._claimer, self.lease_seconds
+            )
+        else:
+            ours = await self._write_again(
+                _renew, session_id, held.token, self._claimer, self.lease_seconds
+            )
         if not ours:
             self._lost.add(session_id)
             await self.release_run(session_id)
@@ -398,7 +453,7 @@ class Store:
         """Who holds the session's run lease now (pid, host, start/started, run_id), or None
         when no live owner does."""
         try:
-            text = await self._read(_live_owner, session_id)
+            text = await self._read(workers.live_owner, session_id)
         except _NoSchema:
             return None
         return parse_owner(text) if text is not None else None
@@ -444,7 +499,8 @@ class Store:
             return None
 
     async def requeue_fetching(self, session_id: str) -> int:
-        return await self._write_again(frontier.requeue_fetching, session_id)
+        """Claimed rows back to the queue, except those a live worker of the session holds."""
+        return await self._write_again(workers.requeue_unheld, session_id, self._claimer)
 
     async def requeue_lost_content(self, session_id: str) -> int:
         return await self._write_again(frontier.requeue_lost_content, session_id)
@@ -604,17 +660,6 @@ async def _dead_running(conn: Conn) -> list[tuple[str, str | None]]:
     return [(r[0], r[1]) for r in await cursor.fetchall()]
 
 
-@one_statement
-async def _live_owner(conn: Conn, session_id: str) -> str | None:
-    cursor = await conn.execute(
-        "SELECT lease_owner FROM sessions WHERE id = %s AND status = 'running' "
-        "AND session_owner_alive(id)",
-        (session_id,),
-    )
-    row = await cursor.fetchone()
-    return None if row is None else row[0]
-
-
 async def _db_now(conn: Conn) -> float:
     row = await (await conn.execute(_NOW_SQL)).fetchone()
     assert row is not None
@@ -622,7 +667,14 @@ async def _db_now(conn: Conn) -> float:
 
 
 async def _acquire(
-    conn: Conn, session_id: str, owner: str, held: _Held, ttl: float, who: str, reason: str
+    conn: Conn,
+    session_id: str,
+    owner: str,
+    held: _Held,
+    ttl: float,
+    who: str,
+    reason: str,
+    claimer: str,
 ) -> SessionRecord:
     current = await sessions.current_status(conn, session_id, lock=True)
     if current is Status.RUNNING:
@@ -642,7 +694,7 @@ async def _acquire(
             )
         await _interrupt(conn, session_id, "owner process is gone", who)
     until = await _db_now(conn) + ttl
-    return await sessions.transition(
+    record = await sessions.transition(
         conn,
         session_id,
         Status.RUNNING,
@@ -650,6 +702,9 @@ async def _acquire(
         who=who,
         lease=(owner, held.token, held.key, until),
     )
+    # The owner is one of the session's workers too: a worker that joins sees it alive.
+    await workers.register(conn, session_id, claimer, owner, held.key, ttl)
+    return record
 
 
 async def _interrupt(conn: Conn, session_id: str, reason: str, who: str) -> None:
@@ -681,6 +736,7 @@ async def _renew(conn: Conn, session_id: str, token: str, claimer: str, ttl: flo
     )
     if cursor.rowcount != 1:
         return False
+    await workers.touch(conn, session_id, claimer, ttl)
     await frontier.renew_claims(conn, session_id, claimer, ttl)
     return True
 
