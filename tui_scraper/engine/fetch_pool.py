@@ -192,6 +192,10 @@ class FetchPool:
                 )
                 return response
             except WorkerLost:
+                if self.unavailable is not None:
+                    # Workers keep dying with no answer: the pages waiting for this file are
+                    # the only requests, so this is where the crawl learns it must stop.
+                    raise self.unavailable from None
                 if self._closed or tries >= _ROBOTS_TRIES:
                     raise
 
