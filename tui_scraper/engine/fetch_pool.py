@@ -316,7 +316,10 @@ class FetchPool:
         worker.answers.close()
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.run_in_executor(None, reap, worker.proc, 0.0)  # no zombie left behind
+            # No zombie left behind. A thread that cannot start (no memory) must not stop this
+            # call before the requests below are settled: their callers would wait forever.
+            with contextlib.suppress(RuntimeError):
+                loop.run_in_executor(None, reap, worker.proc, 0.0)
         if not worker.ready:
             # Dying before "ready" is about us, not a page (an import error in the child, no
             # memory): after a few in a row, fail the queue instead of respawning forever.
