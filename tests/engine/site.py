@@ -73,7 +73,7 @@ class SiteServer:
         path = request.path_qs
         with self._lock:
             self.log.append(path)
-        if request.path == "/robots.txt":
+        if request.path == "/robots.txt" and request.path not in self.extra:
             if self.robots is None:
                 return web.Response(status=404)
             return web.Response(text=self.robots, content_type="text/plain")

@@ -334,3 +334,61 @@ def test_an_answer_that_cannot_be_pickled_fails_its_page() -> None:
         fetch_worker.fetch_page = original
     assert [m[:2] for m in sent] == [("failed", 7)]
     assert "not sendable" in str(sent[0][2])
+
+
+async def test_a_worker_fetches_robots_txt_for_the_coordinator(tmp_path: Path) -> None:
+    # A redirect anywhere is followed (RFC 9309 §2.3.1.2) and the body is cut at the cap, not
+    # refused: what robots.py asks of its source, answered by a worker's own Fetcher.
+    rules = "User-agent: *\nDisallow: /private/\n" + "# padding\n" * 100
+
+    def moved(_request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": "/elsewhere/rules.txt"})
+
+    def served(_request: web.Request) -> web.Response:
+        return web.Response(text=rules, content_type="application/octet-stream")
+
+    site = SiteServer({}, extra={"/robots.txt": moved, "/elsewhere/rules.txt": served}).start()
+    try:
+        async with pool_of(site.base, tmp_path) as pool:
+            response = await pool.fetch_robots(
+                site.base + "/robots.txt", max_redirects=5, max_bytes=64
+            )
+            assert response.status_code == 200
+            assert response.redirects == [site.base + "/elsewhere/rules.txt"]
+            assert response.body == rules.encode()[:64] and response.truncated
+            with pytest.raises(FetchError) as refused:
+                await pool.fetch_robots(site.base + "/robots.txt", max_redirects=0, max_bytes=64)
+            assert refused.value.kind == "redirect_limit"
+    finally:
+        site.stop()
+
+
+async def test_a_robots_fetch_lost_with_its_worker_is_sent_again(tmp_path: Path) -> None:
+    calls = 0
+
+    async def robots(_request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(5)  # its worker is killed meanwhile
+        return web.Response(text="User-agent: *\nDisallow: /x/\n", content_type="text/plain")
+
+    site = SiteServer({}, extra={"/robots.txt": robots}).start()
+    try:
+        async with pool_of(site.base, tmp_path) as pool:
+            (first,) = pool.pids
+            fetch = asyncio.ensure_future(
+                pool.fetch_robots(site.base + "/robots.txt", max_redirects=5, max_bytes=1024)
+            )
+            deadline = time.monotonic() + 30
+            while not site.hits()["/robots.txt"]:
+                assert time.monotonic() < deadline, "robots.txt never asked for"
+                await asyncio.sleep(0.01)
+            os.kill(first, signal.SIGKILL)
+            response = await asyncio.wait_for(fetch, 30)
+            assert (
+                response.status_code == 200 and response.body == b"User-agent: *\nDisallow: /x/\n"
+            )
+            assert site.hits()["/robots.txt"] == 2 and pool.pids != [first]
+    finally:
+        site.stop()

@@ -32,7 +32,7 @@ class _CountingFetcher:
         # Called as the fetch's last act: it runs in the next loop turn.
         self.on_done: Callable[[], None] | None = None
 
-    async def fetch(self, url: str, **_options: Any) -> _Response:
+    async def fetch_robots(self, url: str, **_options: Any) -> _Response:
         self.calls += 1
         await asyncio.sleep(0.02)
         if self.on_done is not None:

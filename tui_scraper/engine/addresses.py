@@ -15,10 +15,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-from aiohttp.abc import AbstractResolver, ResolveResult
+if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver as _ResolverBase
+    from aiohttp.abc import ResolveResult
+else:
+    # aiohttp's connector calls its resolver's `resolve` and `close` and checks no type: the
+    # base is for the type checker only, so the crawl's coordinator, which checks seed
+    # addresses but fetches nothing, never loads aiohttp.
+    _ResolverBase = object
 
 __all__ = [
     "ALWAYS_REFUSED",
@@ -113,7 +120,7 @@ def _bare_host(host: str) -> str:
     return host
 
 
-class AddressPolicy(AbstractResolver):
+class AddressPolicy(_ResolverBase):
     """Resolves and checks hosts, caching results for the life of one fetcher.
 
     Refused addresses are cached as refusals; failed lookups are not cached (the network may come
@@ -197,14 +204,14 @@ class AddressPolicy(AbstractResolver):
     ) -> list[ResolveResult]:
         pairs = await self.check(host)
         results: list[ResolveResult] = [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=fam,
-                proto=socket.IPPROTO_TCP,
-                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-            )
+            {  # a TypedDict: a plain dict at run time
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": fam,
+                "proto": socket.IPPROTO_TCP,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
             for fam, address in pairs
             if family == socket.AF_UNSPEC or fam == family
         ]

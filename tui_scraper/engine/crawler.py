@@ -34,6 +34,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..domain.config import BOUNDS, CrawlConfig
 from ..domain.progress import Progress
@@ -66,10 +67,13 @@ from .pages import PageProcessor
 from .parse_pool import ParsePool
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
-from .robots import RobotsCache
+from .robots import RobotsCache, RobotsSource
 from .stats import CrawlStats
 from .traps import TrapGuard
 from .urls import Scope
+
+if TYPE_CHECKING:
+    from .fetch import Fetcher
 
 __all__ = ["BATCH_SIZE", "CrawlOutcome", "Crawler", "StopKind"]
 
@@ -103,6 +107,7 @@ class Crawler:
         self._workers = 0  # worker tasks alive; above `_concurrency` (tuned down) they leave
         self._worker_tasks: list[asyncio.Task[None]] = []
         self._dispatch: Dispatcher | None = None  # while a run's parts exist (see tune)
+        self._fetcher: Fetcher | None = None  # only with parse_workers=0: see _make_page_fetcher
         self._live = LiveFigures(
             self.stats, previous_elapsed_s=self.previous_elapsed_s, clock=self.clock
         )
@@ -179,10 +184,10 @@ class Crawler:
             ca_bundle=cfg.ca_bundle,
             insecure=cfg.insecure,
         )
-        # This process's own fetcher serves robots.txt (and, with no workers, every page).
-        self._fetcher = settings.build()
-        self._page_fetcher = self._make_page_fetcher(settings)
-        self._robots = RobotsCache(self._fetcher, cfg.user_agent)
+        # The fetch workers fetch robots.txt too: this process builds no Fetcher (nor loads an
+        # HTTP client or the parser) unless it fetches everything itself (parse_workers=0).
+        self._page_fetcher, robots_source = self._make_page_fetcher(settings)
+        self._robots = RobotsCache(robots_source, cfg.user_agent)
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
         self._hops = RedirectTargets()
@@ -250,7 +255,9 @@ class Crawler:
                 task.cancel()
             committer.cancel()
             await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
-            await self._fetcher.aclose()
+            if self._fetcher is not None:
+                await self._fetcher.aclose()
+                self._fetcher = None
             await self._page_fetcher.aclose()
             await self._parse_pool.aclose()
             self.stats.end_run()
@@ -275,22 +282,22 @@ class Crawler:
             return await self._judge_completion(pending)
         return outcome
 
-    def _make_page_fetcher(self, settings: FetchSettings) -> PageFetcher:
+    def _make_page_fetcher(self, settings: FetchSettings) -> tuple[PageFetcher, RobotsSource]:
         """Fetch worker processes (the default), or everything in this process with the parse in
         a thread (`parse_workers=0`: tests and debugging). Never the thread for a real crawl,
         not even for its first pages: a thread cannot be stopped, and lexbor's parse of a
-        crafted page can take minutes."""
+        crafted page can take minutes. Returns it with what fetches robots.txt."""
         rules = BodyRules.from_config(self.config, self._scope)
         self._parse_pool = ParsePool(workers=0, blobs=self.store.blobs)
         if self.parse_workers < 1:
-            return LocalPageFetcher(
-                self._fetcher, rules, self.store.blobs, self._parse_pool.process
-            )
+            fetcher = self._fetcher = settings.build()
+            local = LocalPageFetcher(fetcher, rules, self.store.blobs, self._parse_pool.process)
+            return local, fetcher
         pool = FetchPool(
             workers=self.parse_workers, settings=settings, rules=rules, blobs=self.store.blobs
         )
         pool.start()
-        return pool
+        return pool, pool
 
     async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
         try:

@@ -2,16 +2,21 @@
 
 Only lexbor's own iterative machinery is used on the tree (`css`, `text`): a Python-recursive walk
 dies with RecursionError on a 10,000-deep document.
+
+selectolax is imported where a tree is parsed or a rule is checked, not at the top: the crawl's
+coordinator imports this module (the runtime's checks of a new session's rules) and must not
+load the parser for a session that has no rule to check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final
-
-from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+from typing import TYPE_CHECKING, Any, Final
 
 from tui_scraper.domain import ConfigError, ExtractRule
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser
 
 __all__ = [
     "MAX_MATCHES",
@@ -41,6 +46,10 @@ def validate_rules(rules: Sequence[ExtractRule]) -> None:
     selector.")` from `css()` (verified with "a[", "p >", "::foo", "" ...), so we run each selector
     once against a tiny document when the session is created.
     """
+    if not rules:
+        return
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
     probe = LexborHTMLParser(_PROBE_HTML)
     for rule in rules:
         if not rule.css.strip():
@@ -66,6 +75,10 @@ def node_text(node: Any) -> str:
 def extract(tree: LexborHTMLParser, rules: Sequence[ExtractRule]) -> dict[str, list[str]]:
     """Every match of every rule: its text, or the named attribute (matches without it skipped)."""
     result: dict[str, list[str]] = {}
+    if not rules:
+        return result
+    from selectolax.lexbor import SelectolaxError  # loaded already: `tree` is lexbor's
+
     for rule in rules:
         values: list[str] = []
         try:

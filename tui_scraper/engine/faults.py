@@ -13,7 +13,7 @@ import errno
 import os
 
 from ..domain.errors import StorageUnavailable
-from .parse import ParseWorkerUnavailable
+from .page_types import ParseWorkerUnavailable
 
 # Errors of our own machine, not of the page. The disk: full, quota, EFBIG (what RLIMIT_FSIZE
 # gives), I/O error, read-only, permissions. The data dir changed under us: ENOENT/ENOTDIR (blobs/

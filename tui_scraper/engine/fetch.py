@@ -21,13 +21,10 @@ and `parse_retry_after` help the caller decide about retries, which wait in the 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import math
 import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Final
 
 import aiohttp
@@ -36,6 +33,7 @@ import httpx
 from .addresses import AddressPolicy, AddressRefused, ResolveFailed
 from .cookies import BoundedCookieJar
 from .decompress import SUPPORTED_ENCODINGS, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
+from .fetch_types import FetchError, FetchResponse, is_transient_status, parse_retry_after
 from .tls import shared_ssl_context
 from .urls import DEFAULT_PORTS
 
@@ -49,7 +47,6 @@ __all__ = [
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 ALLOWED_SCHEMES: Final = frozenset({"http", "https"})
-RETRY_AFTER_CAP: Final = 3600.0
 
 # The response headers a caller may need; everything else is dropped so results stay small.
 KEPT_HEADERS: Final = (
@@ -61,83 +58,6 @@ KEPT_HEADERS: Final = (
     "last-modified",
     "etag",
 )
-
-
-class FetchError(Exception):
-    """A fetch that produced no usable response.
-
-    kind: timeout, connect, tls, protocol, too_large, encoding, redirect_limit, redirect_refused,
-    address_refused, scheme_refused, invalid_url. `transient` says whether retrying later may help.
-    """
-
-    def __init__(
-        self, kind: str, message: str, *, transient: bool, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.transient = transient
-        self.retry_after = retry_after
-        # Set by Fetcher.fetch: the hops followed before the failure, for the page's error record.
-        self.redirects: list[str] = []
-
-    def __repr__(self) -> str:
-        return f"FetchError({self.kind!r}, {self.message!r}, transient={self.transient})"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Pickled when a fetch worker process sends it back: the default (cls, args) would call
-        # __init__ with the message alone and lose kind, transient, retry_after and the hops.
-        state = (self.kind, self.message, self.transient, self.retry_after, self.redirects)
-        return (_rebuild_fetch_error, state)
-
-
-def _rebuild_fetch_error(
-    kind: str, message: str, transient: bool, retry_after: float | None, redirects: list[str]
-) -> FetchError:
-    error = FetchError(kind, message, transient=transient, retry_after=retry_after)
-    error.redirects = redirects
-    return error
-
-
-# No slots: a slotted dataclass pickles through Python code, and this one crosses a pipe per page.
-@dataclass
-class FetchResponse:
-    url: str  # as requested
-    final_url: str  # after redirects
-    status_code: int
-    content_type: str  # lower-cased media type without parameters; "" if absent
-    charset: str | None  # from the Content-Type header only
-    headers: dict[str, str]  # the few in KEPT_HEADERS that were present
-    body: bytes | None  # decoded body, or None when not read
-    redirects: list[str] = field(default_factory=list)  # each hop's target, in order
-    elapsed_ms: float = 0.0
-    body_skipped: bool = False  # want_body() said no, so the body was never read
-    truncated: bool = False  # only with truncate=True: the body was cut at the cap
-
-
-def is_transient_status(code: int) -> bool:
-    """429 and 5xx are worth retrying later; every other status is an answer."""
-    return code == 429 or 500 <= code <= 599
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), capped at an hour
-    so a hostile or broken server cannot park a page forever. `now` is wall-clock (time.time())."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return min(float(int(text)), RETRY_AFTER_CAP)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive result means "-0000"
-        return None
-    delay = when.timestamp() - now
-    if math.isnan(delay):
-        return None
-    return min(max(delay, 0.0), RETRY_AFTER_CAP)
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -267,6 +187,10 @@ class _CookiesWhenSet(httpx.Cookies):
 
 def _accept_any(url: str, /) -> str | None:
     return None
+
+
+def _want_any(content_type: str, /) -> bool:
+    return True  # servers label robots.txt anything from text/plain to application/octet-stream
 
 
 class Fetcher:
@@ -474,6 +398,17 @@ class Fetcher:
             err = _map_transport_error(exc, after_headers=False)
         err.redirects = redirects
         raise err
+
+    async def fetch_robots(self, url: str, *, max_redirects: int, max_bytes: int) -> FetchResponse:
+        """GET a robots.txt (`robots.RobotsSource`): redirects may leave the site (RFC 9309
+        §2.3.1.2), any content type is read, and a body past `max_bytes` is cut, not refused."""
+        return await self.fetch(
+            url,
+            want_body=_want_any,
+            max_redirects=max_redirects,
+            max_body_bytes=max_bytes,
+            truncate=True,
+        )
 
     async def _send(self, target: httpx.URL) -> tuple[httpx.Response, dict[str, str]]:
         """The response, and its headers read once (see _header_fields)."""

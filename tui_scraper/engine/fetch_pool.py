@@ -8,10 +8,11 @@ extracts each body and writes its blob, and sends back a small answer. A body ne
 process boundary. Requests go to the worker with the fewest in flight.
 
 What stays with the coordinator: politeness (the host gate is held around the remote fetch, so
-per-host limits and the rate are for the whole crawl), robots.txt, each redirect hop's check
-(the worker asks), retries and the frontier. Each worker keeps its own connections, DNS answers
-checked by the address policy, and cookie jar (a site's cookies are per worker process, as they
-would be per browser).
+per-host limits and the rate are for the whole crawl), robots.txt's rules (a worker fetches the
+file: `fetch_robots`), each redirect hop's check (the worker asks), retries and the frontier.
+The coordinator builds no Fetcher and never loads the HTTP client or the parser. Each worker
+keeps its own connections, DNS answers checked by the address policy, and cookie jar (a site's
+cookies are per worker process, as they would be per browser).
 
 Faults:
 - a parse longer than the deadline: the worker is killed (its shared parse slot says what it is
@@ -35,15 +36,15 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Final
 
 from ..ports import BlobWriter
 from . import fetch_worker
 from .child_processes import enlarge_pipe, no_cwd_on_child_path, process_context, reap
-from .fetch import FetchError
+from .fetch_types import FetchError, FetchResponse
 from .frames import FrameReader, encode
 from .page_fetch import BodyRules, FetchedPage, FetchSettings, HopCheck, PageRequest
-from .parse import ParseCrashed, ParseTimeout, ParseWorkerUnavailable
+from .page_types import ParseCrashed, ParseTimeout, ParseWorkerUnavailable
 
 __all__ = ["FetchPool", "WorkerLost"]
 
@@ -53,6 +54,9 @@ _MAX_FAILED_STARTS = 3
 _MAX_DEATHS_WITHOUT_ANSWER = 10
 # A page under which a worker died is tried this many times more before it fails.
 _CRASH_RETRIES = 1
+# A robots.txt request lost with its worker (killed for another page's parse) is sent again up to
+# this many times in all; then WorkerLost reaches the page that asked, which goes back untouched.
+_ROBOTS_TRIES: Final = 3
 
 
 class WorkerLost(Exception):
@@ -65,7 +69,8 @@ class _Request:
     id: int
     request: PageRequest
     hop_check: HopCheck
-    future: asyncio.Future[FetchedPage]
+    future: asyncio.Future[Any]  # a FetchedPage; a FetchResponse for a robots.txt
+    robots: tuple[int, int] | None = None  # a robots.txt: (max_redirects, max_bytes)
 
 
 @dataclass(eq=False)
@@ -153,13 +158,19 @@ class FetchPool:
             await asyncio.sleep(0.01)
 
     async def fetch(self, request: PageRequest, hop_check: HopCheck) -> FetchedPage:
+        page: FetchedPage = await self._submit(request, hop_check, None)
+        return page
+
+    async def _submit(
+        self, request: PageRequest, hop_check: HopCheck, robots: tuple[int, int] | None
+    ) -> Any:
         if self._closed:
             raise WorkerLost("the fetch pool is closed")
         if self.unavailable is not None and not self._live and not self._spawning:
             raise self.unavailable
         loop = self._loop = asyncio.get_running_loop()
         self._next_id += 1
-        pending = _Request(self._next_id, request, hop_check, loop.create_future())
+        pending = _Request(self._next_id, request, hop_check, loop.create_future(), robots)
         self._pending.append(pending)
         self._given_up = False
         self._ensure_workers()
@@ -167,6 +178,26 @@ class FetchPool:
         # A cancelled caller cancels the future: a queued request is then skipped by _dispatch,
         # one in flight finishes in its worker and the answer is dropped.
         return await pending.future
+
+    async def fetch_robots(self, url: str, *, max_redirects: int, max_bytes: int) -> FetchResponse:
+        """A robots.txt fetched by a worker with its Fetcher (`robots.RobotsSource`). Raises
+        FetchError; WorkerLost, or ParseWorkerUnavailable when no worker can be started, as a
+        page's fetch would."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                response: FetchResponse = await self._submit(
+                    PageRequest(url, 0), _no_hops, (max_redirects, max_bytes)
+                )
+                return response
+            except WorkerLost:
+                if self.unavailable is not None:
+                    # Workers keep dying with no answer: the pages waiting for this file are
+                    # the only requests, so this is where the crawl learns it must stop.
+                    raise self.unavailable from None
+                if self._closed or tries >= _ROBOTS_TRIES:
+                    raise
 
     def retune(self, rules: BodyRules) -> None:
         """New scope or patterns (live tuning): for every request sent from now on."""
@@ -285,7 +316,10 @@ class FetchPool:
         worker.answers.close()
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.run_in_executor(None, reap, worker.proc, 0.0)  # no zombie left behind
+            # No zombie left behind. A thread that cannot start (no memory) must not stop this
+            # call before the requests below are settled: their callers would wait forever.
+            with contextlib.suppress(RuntimeError):
+                loop.run_in_executor(None, reap, worker.proc, 0.0)
         if not worker.ready:
             # Dying before "ready" is about us, not a page (an import error in the child, no
             # memory): after a few in a row, fail the queue instead of respawning forever.
@@ -349,7 +383,10 @@ class FetchPool:
                 continue
             worker = min(ready, key=lambda w: len(w.inflight))
             worker.inflight[pending.id] = pending
-            self._say(worker, ("fetch", pending.id, pending.request))
+            if pending.robots is None:
+                self._say(worker, ("fetch", pending.id, pending.request))
+            else:
+                self._say(worker, ("robots", pending.id, pending.request.url, *pending.robots))
 
     def _say(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         """Queue a message; all queued in one turn of the loop leave in one write."""
@@ -462,6 +499,10 @@ def _start_process(
     enlarge_pipe(requests_w.fileno())
     enlarge_pipe(answers_r.fileno())
     return proc, requests_w, answers_r, slot
+
+
+async def _no_hops(url: str) -> str | None:
+    return None  # a robots.txt's hops are the worker's Fetcher's to check
 
 
 def _fail(pending: _Request, error: BaseException) -> None:

@@ -10,11 +10,19 @@ hostile pages, whose parse time lexbor makes super-linear. Before each parse the
 the request's id and the time into a slot of shared memory; the coordinator kills a worker whose
 slot says it has been parsing longer than the deadline, and fails that page alone.
 
+A robots.txt is fetched here too, on the coordinator's request, with this worker's Fetcher (its
+address policy on every hop, its deadline), and comes back as the FetchResponse itself: the
+coordinator parses and caches the rules (`robots`) and never builds a Fetcher of its own.
+
+This module is imported by the coordinator (for `worker_main`, `shared_slot`, `picklable`), so
+it loads the HTTP client and the parser only in a worker (`_Worker`); the forkserver preloads
+them (`forkserver_preload`) so that every worker shares one copy.
+
 Messages (tuples, `frames`):
-- coordinator → worker: ("fetch", id, PageRequest), ("hop", hop_id, (verdict, value)),
-  ("rules", BodyRules), ("stop",);
-- worker → coordinator: ("ready",), ("done", id, FetchedPage), ("failed", id, exception),
-  ("hop", id, hop_id, url).
+- coordinator → worker: ("fetch", id, PageRequest), ("robots", id, url, max_redirects,
+  max_bytes), ("hop", hop_id, (verdict, value)), ("rules", BodyRules), ("stop",);
+- worker → coordinator: ("ready",), ("done", id, FetchedPage or, for robots, FetchResponse),
+  ("failed", id, exception), ("hop", id, hop_id, url).
 """
 
 from __future__ import annotations
@@ -33,12 +41,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..ports import BlobWriter
-from . import parse
-from .fetch import FetchError
+from .fetch_types import FetchError, FetchResponse
 from .frames import FrameReader, encode
 from .page_fetch import BodyRules, FetchedPage, FetchSettings, PageRequest, fetch_page
-from .parse import PageJob, ParseError, ProcessedPage
-from .tls import shared_ssl_context
+from .page_types import PageJob, ParseError, ProcessedPage
 
 __all__ = ["SLOT_FIELDS", "picklable", "shared_slot", "worker_main"]
 
@@ -110,6 +116,9 @@ class _Worker:
         self._loop = loop
         self._requests_fd = requests_fd
         self._answers_fd = answers_fd
+        from . import parse  # the worker's own (see the module doc)
+
+        self._process_page = parse.process_page
         self._fetcher = settings.build()
         self._rules = rules
         self._blobs = blobs
@@ -154,6 +163,12 @@ class _Worker:
         if kind == "fetch":
             _, request_id, request = message
             task = self._loop.create_task(self._fetch(request_id, request))
+            self._tasks[request_id] = task
+        elif kind == "robots":
+            _, request_id, url, max_redirects, max_bytes = message
+            task = self._loop.create_task(
+                self._fetch_robots(request_id, url, max_redirects, max_bytes)
+            )
             self._tasks[request_id] = task
         elif kind == "hop":
             _, hop_id, verdict = message
@@ -207,6 +222,22 @@ class _Worker:
         finally:
             self._tasks.pop(request_id, None)
 
+    async def _fetch_robots(
+        self, request_id: int, url: str, max_redirects: int, max_bytes: int
+    ) -> None:
+        try:
+            response: FetchResponse = await self._fetcher.fetch_robots(
+                url, max_redirects=max_redirects, max_bytes=max_bytes
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._say(("failed", request_id, picklable(exc)))
+        else:
+            self._say(("done", request_id, response))
+        finally:
+            self._tasks.pop(request_id, None)
+
     def _parser(self, request_id: int) -> Callable[[PageJob], Any]:
         async def parse_here(job: PageJob) -> ProcessedPage:
             slot = self._slot
@@ -215,7 +246,7 @@ class _Worker:
             slot[1] = time.monotonic()
             slot[0] = float(request_id)
             try:
-                return parse.process_page(job, self._blobs)
+                return self._process_page(job, self._blobs)
             finally:
                 slot[0] = 0.0
 
@@ -254,8 +285,3 @@ def picklable(exc: Exception) -> Exception:
 def shared_slot(ctx: Any) -> Any:
     """The parse slot, in memory both processes see (see the module doc)."""
     return ctx.RawArray(c_double, SLOT_FIELDS)
-
-
-# Made at import: the forkserver preloads this module, so it loads the CA bundle once and every
-# worker forked from it shares the context, instead of each spending that CPU at its start.
-shared_ssl_context()

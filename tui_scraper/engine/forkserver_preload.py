@@ -18,12 +18,20 @@ import encodings.idna  # noqa: F401  (host names: else imported at a worker's fi
 import gc
 import os
 
-# The HTTP transport a worker's Fetcher builds: `fetch` imports it only then (the CLI's start-up
-# need not load it), so without this every worker would import its own copy.
+# What a worker loads when it starts (`fetch_worker._Worker`) and the coordinator never does:
+# the HTTP transport a worker's Fetcher builds (`fetch` imports it only then), the HTTP client
+# and the parser. Without this every worker would import its own copy.
 from . import (
     aiohttp_transport,  # noqa: F401
-    fetch_worker,  # noqa: F401  (httpx, aiohttp, selectolax, the parser, the CA bundle)
+    fetch,  # noqa: F401  (httpx, aiohttp)
+    fetch_worker,  # noqa: F401
+    parse,  # noqa: F401  (selectolax, the extraction)
+    tls,
 )
+
+# The CA bundle, loaded once here: every worker forked afterwards shares the context instead of
+# each spending that CPU at its start.
+tls.shared_ssl_context()
 
 # The workers' event loop (fetch_worker._new_loop); not loaded when told not to use it.
 if os.environ.get("TUI_SCRAPER_UVLOOP", "1") != "0":

@@ -13,16 +13,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..domain import ExtractRule
 from ..domain.config import CrawlConfig
 from ..ports import BlobWriter
 from .classify import is_html, matches_download
-from .fetch import Fetcher, FetchResponse
-from .parse import PageJob, ParseAbandoned, ProcessedPage
-from .tls import tls_context
+from .fetch_types import FetchResponse
+from .page_types import PageJob, ParseAbandoned, ProcessedPage
 from .urls import Scope
+
+if TYPE_CHECKING:
+    from .fetch import Fetcher
 
 __all__ = [
     "BodyRules",
@@ -79,6 +81,11 @@ class FetchSettings:
     insecure: bool = False
 
     def build(self) -> Fetcher:
+        # Imported here: httpx and aiohttp load only in a process that fetches (a fetch worker,
+        # or the crawl's own with parse_workers=0), never in a crawl's coordinator.
+        from .fetch import Fetcher
+        from .tls import tls_context
+
         return Fetcher(
             concurrency=self.concurrency,
             user_agent=self.user_agent,

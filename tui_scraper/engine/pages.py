@@ -26,11 +26,11 @@ from .classify import (
 )
 from .crashpoints import crash_point
 from .faults import is_resource_exhaustion
-from .fetch import FetchError, is_transient_status, parse_retry_after
 from .fetch_pool import WorkerLost
+from .fetch_types import FetchError, is_transient_status, parse_retry_after
 from .known_links import CommittedLinks
 from .page_fetch import BodyRules, FetchedPage, PageFetcher, PageRequest
-from .parse import ParseAbandoned, ParseTimeout, mark_truncated
+from .page_types import ParseAbandoned, ParseTimeout, mark_truncated
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache
@@ -105,7 +105,12 @@ class PageProcessor:
         if self._health.is_down(host, now):
             return self._wait_for_host(page, host, now)
         if cfg.respect_robots:
-            verdict = await self._robots.verdict(page.url)
+            try:
+                verdict = await self._robots.verdict(page.url)
+            except WorkerLost:
+                # The fetch worker fetching robots.txt was lost (the pool closed, or it was
+                # killed for another page's sake): nothing was learnt, the page goes back.
+                return requeue_untouched(page, at=self.clock())
             if not verdict.allowed and verdict.temporary:
                 # robots.txt could not be read (5xx, unreachable): RFC 9309 says crawl nothing
                 # there for now, so the page waits and is retried like a transient failure.

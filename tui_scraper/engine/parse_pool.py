@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from ..ports import BlobWriter
-from . import parse
-from .parse import PageJob, ParseError, ParseTimeout, ProcessedPage
+from .page_types import PageJob, ParseError, ParseTimeout, ProcessedPage
 
 __all__ = ["ParsePool"]
 
@@ -40,6 +39,10 @@ class ParsePool:
     async def process(self, job: PageJob) -> ProcessedPage:
         if self._closed:
             raise ParseError("parse pool is closed")
+        # Imported with the first page: a crawl with fetch workers builds this pool but never
+        # parses here, and its coordinator must not load selectolax.
+        from . import parse
+
         try:
             return await asyncio.wait_for(
                 asyncio.to_thread(parse.process_page, job, self.blobs), self.deadline

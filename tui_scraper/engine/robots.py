@@ -1,4 +1,4 @@
-"""robots.txt per RFC 9309, fetched through our own Fetcher.
+"""robots.txt per RFC 9309, fetched through our own Fetcher (a `RobotsSource`).
 
 urllib.robotparser gets longest-match and wildcards wrong, has no timeout or size cap, and treats
 401/403 as disallow-all; protego parses and matches per RFC 9309 and leaves fetching to us. So:
@@ -9,6 +9,11 @@ Status mapping (RFC 9309 §2.3.1): 2xx → the rules; 4xx (and too many redirect
 restrictions; 5xx, unreachable, timeout → disallow everything. A disallow caused by an error is
 *temporary*: it is re-fetched after `retry_after_error` seconds, so a server that was briefly down
 when the crawl started does not block its site for the whole session.
+
+The source is the crawl's fetch pool (`FetchPool.fetch_robots`: a fetch worker fetches the file
+with its Fetcher, so the coordinator never loads an HTTP client) or, with `parse_workers=0`, the
+crawl's own `Fetcher.fetch_robots`; either applies the address policy to every hop and the
+deadline of a page's fetch.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from protego import Protego
 
-from .fetch import Fetcher, FetchError
+from .fetch_types import FetchError, FetchResponse
 
-__all__ = ["RobotsCache", "RobotsVerdict", "robots_url"]
+__all__ = ["RobotsCache", "RobotsSource", "RobotsVerdict", "robots_url"]
 
 ROBOTS_MAX_BYTES: Final = 500 * 1024  # RFC 9309 §2.5: parse at least 500 KiB
 ROBOTS_MAX_REDIRECTS: Final = 5  # RFC 9309 §2.3.1.2
@@ -78,14 +83,17 @@ def _product_token(user_agent: str) -> str:
     return token[0].lower() if token else "*"
 
 
-def _want_any(content_type: str) -> bool:
-    return True  # servers label robots.txt anything from text/plain to application/octet-stream
+class RobotsSource(Protocol):
+    async def fetch_robots(self, url: str, *, max_redirects: int, max_bytes: int) -> FetchResponse:
+        """GET `url` following at most `max_redirects` redirects anywhere, any content type,
+        the body cut at `max_bytes`. Raises FetchError; every HTTP status is an answer."""
+        ...
 
 
 class RobotsCache:
     def __init__(
         self,
-        fetcher: Fetcher,
+        fetcher: RobotsSource,
         user_agent: str,
         *,
         max_bytes: int = ROBOTS_MAX_BYTES,
@@ -143,13 +151,10 @@ class RobotsCache:
     async def _fetch_rules(self, origin: str) -> _Rules:
         now = self._clock()
         try:
-            response = await self._fetcher.fetch(
+            response = await self._fetcher.fetch_robots(
                 origin + "/robots.txt",
-                url_check=lambda _u: None,  # robots.txt may redirect off-site (RFC 9309 §2.3.1.2)
-                want_body=_want_any,
                 max_redirects=self._max_redirects,
-                max_body_bytes=self._max_bytes,
-                truncate=True,
+                max_bytes=self._max_bytes,
             )
         except FetchError as exc:
             if exc.kind in _UNAVAILABLE_KINDS:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import ssl
 
-import httpx
-
 from ..domain.errors import ConfigError
 
 __all__ = ["INSECURE_WARNING", "check_ca_bundle", "shared_ssl_context", "tls_context"]
@@ -25,6 +23,9 @@ INSECURE_WARNING = (
 def shared_ssl_context() -> ssl.SSLContext:
     """One verifying SSL context per process. Building one loads the CA bundle, a long stretch of
     CPU with the GIL held: once per Fetcher it stalled the event loop at every crawl start."""
+    # Imported here: only a process that builds a Fetcher needs httpx.
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -50,6 +51,8 @@ def tls_context(ca_bundle: str | None = None, insecure: bool = False) -> ssl.SSL
         return context
     if ca_bundle is None:
         return shared_ssl_context()
+    import httpx  # as in shared_ssl_context: only where a Fetcher is built
+
     context = httpx.create_ssl_context()
     try:
         context.load_verify_locations(cafile=ca_bundle)  # trusted in addition to the system's
