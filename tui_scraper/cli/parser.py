@@ -417,9 +417,16 @@ def build_parser() -> argparse.ArgumentParser:
     dismiss.add_argument("session", help=SESSION_HELP)
     _add_data_dir(dismiss)
 
-    export = sub.add_parser("export", **sub_kw, help="write a session's pages as JSON Lines or CSV")
+    export = sub.add_parser(
+        "export", **sub_kw, help="write a session's pages as JSON Lines, CSV or WARC"
+    )
     export.add_argument("session", help=SESSION_HELP)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format")
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "csv", "warc"),
+        default="jsonl",
+        help="file format (warc: WARC 1.1, gzipped per record; needs -o FILE)",
+    )
     export.add_argument(
         "-o",
         "--output",
