@@ -87,6 +87,12 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     """Crawl options of `crawl` (one group, one call per option: add new ones anywhere)."""
     g = parser.add_argument_group("crawl options")
     g.add_argument(
+        "--warc",
+        metavar="FILE",
+        help="also write the crawl as WARC 1.1 to FILE (new; gzipped per record) as pages "
+        "commit; a resume appends to it",
+    )
+    g.add_argument(
         "--max-pages",
         type=int,
         default=_DEFAULTS.max_pages,
