@@ -5,13 +5,16 @@ a session whose stored content is gone is exit 1 with the file still written."""
 from __future__ import annotations
 
 import os
+import pty
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from engine.site import SiteServer, page_html
-from hardening.conftest import assert_clean_stderr, cli, only_session
+from hardening.conftest import RUN_CLI, assert_clean_stderr, cli, only_session
 from warcio.archiveiterator import ArchiveIterator
 
 
@@ -81,6 +84,7 @@ def test_an_existing_file_is_replaced_keeping_its_mode(
     result = cli(data, "export", session_id, "--format", "warc", "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert "wrote 2 pages" in result.stderr
+    assert "exporting" not in result.stderr  # the progress line is for a terminal only
     assert oct(out.stat().st_mode & 0o777) == oct(0o640)
     with out.open("rb") as fh:
         kinds = [r.rec_type for r in ArchiveIterator(fh)]
@@ -100,3 +104,36 @@ def test_lost_content_is_exit_1_and_said_once(crawled: tuple[Path, str], tmp_pat
     assert_clean_stderr(result.stderr)
     with out.open("rb") as fh:
         assert [r.rec_type for r in ArchiveIterator(fh)] == ["warcinfo"]
+
+
+def test_a_terminal_sees_the_progress_line(crawled: tuple[Path, str], tmp_path: Path) -> None:
+    data, session_id = crawled
+    out = tmp_path / "out.warc.gz"
+    leader, follower = pty.openpty()
+    try:
+        command = [sys.executable, str(RUN_CLI), "--data-dir", str(data), "export"]
+        result = subprocess.run(
+            [*command, session_id, "--format", "warc", "-o", str(out)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=120,
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the child's side is closed and everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    assert result.returncode == 0, shown
+    assert b"exporting: 2 of 2 pages" in shown
+    assert b"wrote 2 pages" in shown
