@@ -70,9 +70,15 @@ class LiveWarc:
         length = self._read_journal()
         flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         self._fd = os.open(self.path, flags, 0o600)
+        self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | flags, 0o600)
+        if os.fstat(self._fd).st_size < length:
+            # The file lost what the journal says it holds (deleted, cut by hand): start it
+            # again; the catch-up then writes every committed page.
+            os.ftruncate(self._journal_fd, 0)
+            self._written.clear()
+            length = 0
         os.ftruncate(self._fd, length)  # what a killed run wrote past its last batch goes
         os.lseek(self._fd, 0, os.SEEK_END)
-        self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | flags, 0o600)
         out = OutputFile(self.path, os.fdopen(os.dup(self._fd), "wb"), None, self._fd)
         self._out = out
         self._writer = _Writer(out, self._blobs)

@@ -93,3 +93,28 @@ def test_an_existing_file_is_refused_before_anything_is_created(tmp_path: Path) 
     result = cli(data, "crawl", "http://127.0.0.1:9/", "--headless", "--warc", str(missing))
     assert result.returncode == 2 and "does not exist" in result.stderr
     assert not data.exists()
+
+
+def test_a_file_lost_between_runs_is_written_again_whole(tmp_path: Path) -> None:
+    server = SiteServer(generated_site(PAGES)).start()
+    data = tmp_path / "d"
+    warc = tmp_path / "live.warc.gz"
+    journal = tmp_path / "live.warc.gz.journal"
+    try:
+        child = popen_cli(
+            data, "crawl", server.base + "/", "--headless", "--rate", "100", "--warc", str(warc)
+        )
+        deadline = time.monotonic() + 60
+        while not (journal.exists() and len(_journal_batches(journal)) >= 3):
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.communicate()
+        warc.unlink()  # the journal stays, naming records the file no longer has
+        resumed = cli(data, "resume", only_session(data)[0], "--headless")
+        assert resumed.returncode == 0, resumed.stderr
+    finally:
+        server.stop()
+    counts = _targets(warc)
+    assert max(counts.values()) == 1 and len(counts) == PAGES
+    assert set(counts) == _answered_urls(data)
