@@ -57,6 +57,8 @@ FORMAT: Final = "warc"
 # zlib's default: level 9 costs several times the CPU for a few per cent of size on HTML.
 GZIP_LEVEL: Final = 6
 BATCH: Final = 200
+# The pages with a final answer: a row queued for a retry (a 503 to try again) is not one yet.
+SETTLED: Final = frozenset({PageStatus.DONE, PageStatus.FAILED, PageStatus.SKIPPED})
 REVISIT_PROFILE: Final = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 _RENAMED: Final = ("content-encoding", "transfer-encoding", "content-length")
 PAYLOAD_RULE: Final = (
@@ -220,6 +222,8 @@ class _Writer:
                 self.unreadable.append(page.url)
 
     def _page(self, page: PageRecord) -> None:
+        if page.status not in SETTLED:
+            return  # queued for a retry or being fetched: its answer is not final yet
         stored = page.storage_path if page.status is PageStatus.DONE else None
         if page.response_head is None:
             if stored is not None:

@@ -28,13 +28,12 @@ from typing import Final
 from .domain.errors import ConfigError
 from .domain.records import PageRecord, PageResult, SessionRecord
 from .domain.status import PageStatus
-from .export_warc import ContentReader, _Writer
+from .export_warc import SETTLED, ContentReader, _Writer
 from .outfile import OutputFile
 
 __all__ = ["CONFIG_KEY", "LiveWarc", "check_new_target"]
 
 CONFIG_KEY: Final = "warc_path"  # CrawlConfig.extra: where a session's live WARC goes
-_FINAL = frozenset({PageStatus.DONE, PageStatus.FAILED, PageStatus.SKIPPED})
 _BATCH_MARK = "@"  # a journal line "@<length>" closes a batch: its URLs are in the file
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class LiveWarc:
         batch: list[PageRecord] = []
         count = 0
         async for page in pages:
-            if page.status in _FINAL and page.url not in self._written and _has_record(page):
+            if page.status in SETTLED and page.url not in self._written and _has_record(page):
                 batch.append(page)
                 if len(batch) >= 200:
                     await asyncio.to_thread(self._write, batch)
@@ -148,7 +147,7 @@ class LiveWarc:
             _as_record(self._session.id, r)
             for result in results
             for r in (result, result.redirect_result)
-            if r is not None and PageStatus(r.status) in _FINAL
+            if r is not None and PageStatus(r.status) in SETTLED
         ]
         records = [r for r in records if _has_record(r)]
         if records:

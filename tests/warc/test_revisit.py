@@ -112,3 +112,25 @@ async def test_a_page_stored_without_heads_is_a_resource_record(
     assert body == BODY
     assert resource.rec_headers.get_header("Content-Type") == "text/html"
     assert resource.rec_headers.get_header("WARC-Payload-Digest") == _sha1(BODY)
+
+
+async def test_a_page_queued_for_a_retry_has_no_record_yet(
+    backend: ContractStore, tmp_path: Path
+) -> None:
+    session_id = await _settle(
+        backend,
+        PageResult(
+            page_id=None,
+            url="",
+            status=PageStatus.QUEUED,
+            attempts=1,
+            next_attempt_at=5.0,
+            http_status=503,
+            request_head=REQUEST,
+            response_head=b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\r\n",
+        ),
+    )
+    out = tmp_path / "retry.warc.gz"
+    assert await export_warc(backend, session_id, out) == 0
+    with out.open("rb") as fh:
+        assert [r.rec_type for r in ArchiveIterator(fh)] == ["warcinfo"]
