@@ -47,6 +47,9 @@ from .outfile import OutputFile, open_output
 __all__ = [
     "FORMAT",
     "GZIP_LEVEL",
+    "SETTLED",
+    "ContentReader",
+    "RecordWriter",
     "WarcSource",
     "export_warc",
     "open_warc_output",
@@ -139,7 +142,7 @@ async def export_warc(
     total = sum((await store.page_counts(session_id)).values())
     out = await asyncio.to_thread(open_warc_output, path)
     with out:
-        writer = _Writer(out, store.blobs)
+        writer = RecordWriter(out, store.blobs)
         await asyncio.to_thread(writer.warcinfo, session, path.name)
         batch: list[PageRecord] = []
         seen = 0
@@ -186,8 +189,9 @@ class _GzipMembers:
         self._zip = self._new()
 
 
-class _Writer:
-    """Builds and writes the records; runs in a worker thread (the caller's loop stays free)."""
+class RecordWriter:
+    """Builds and writes the records of pages (the export's and `crawl --warc`'s); blocking, so
+    it runs in a worker thread (the caller's loop stays free)."""
 
     def __init__(self, out: OutputFile, blobs: ContentReader) -> None:
         from warcio.warcwriter import WARCWriter

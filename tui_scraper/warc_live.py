@@ -28,7 +28,7 @@ from typing import Final
 from .domain.errors import ConfigError
 from .domain.records import PageRecord, PageResult, SessionRecord
 from .domain.status import PageStatus
-from .export_warc import SETTLED, ContentReader, _Writer
+from .export_warc import SETTLED, ContentReader, RecordWriter
 from .outfile import OutputFile
 
 __all__ = ["CONFIG_KEY", "LiveWarc", "check_new_target"]
@@ -60,7 +60,7 @@ class LiveWarc:
         self._thread: threading.Thread | None = None
         self._fd = -1
         self._journal_fd = -1
-        self._writer: _Writer | None = None
+        self._writer: RecordWriter | None = None
         self.error: BaseException | None = None
 
     # setup and teardown (any thread) ----------------------------------------------------------
@@ -80,7 +80,7 @@ class LiveWarc:
         os.lseek(self._fd, 0, os.SEEK_END)
         out = OutputFile(self.path, os.fdopen(os.dup(self._fd), "wb"), None, self._fd)
         self._out = out
-        self._writer = _Writer(out, self._blobs)
+        self._writer = RecordWriter(out, self._blobs)
         if length == 0:
             self._writer.warcinfo(self._session, self.path.name)
             self._sync([])
