@@ -168,6 +168,10 @@ async def export_warc(
     return writer.written
 
 
+class _ContentLost(Exception):
+    """A page's stored content is missing or damaged (raised before any of its records)."""
+
+
 class _GzipMembers:
     """A file object for warcio's writer: each record (warcio flushes after every one) becomes
     one gzip member, so a reader can seek to any record's offset (CDX indexes rely on it)."""
@@ -219,11 +223,19 @@ class RecordWriter:
         self._warc.write_record(self._warc.create_warcinfo_record(filename, info))
 
     def pages(self, pages: Sequence[PageRecord]) -> None:
+        """Write each page's records. Content that cannot be read is noted in `unreadable` (the
+        page is left out, nothing of it written); a failing write raises."""
         for page in pages:
             try:
                 self._page(page)
-            except (ScraperError, OSError):
+            except _ContentLost:
                 self.unreadable.append(page.url)
+
+    def _read(self, stored: str) -> bytes:
+        try:
+            return self._blobs.read(stored)
+        except (ScraperError, OSError) as exc:
+            raise _ContentLost(stored) from exc
 
     def _page(self, page: PageRecord) -> None:
         if page.status not in SETTLED:
@@ -231,12 +243,12 @@ class RecordWriter:
         stored = page.storage_path if page.status is PageStatus.DONE else None
         if page.response_head is None:
             if stored is not None:
-                self._resource(page, self._blobs.read(stored))
+                self._resource(page, self._read(stored))
             return
         date = _warc_date(page.fetched_at)
         http = _parse_head(page.response_head)
         if page.http_status == 304 and stored is not None:
-            digest = _sha1(self._blobs.read(stored))
+            digest = _sha1(self._read(stored))
             record = self._warc.create_warc_record(
                 page.url,
                 "revisit",
@@ -249,7 +261,7 @@ class RecordWriter:
                 },
             )
         else:
-            body = self._blobs.read(stored) if stored is not None else None
+            body = self._read(stored) if stored is not None else None
             record = self._response(page.url, date, http, body)
         request = self._request(page)
         if request is None:

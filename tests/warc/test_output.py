@@ -17,6 +17,8 @@ from engine.site import SiteServer, page_html
 from hardening.conftest import RUN_CLI, assert_clean_stderr, cli, only_session
 from warcio.archiveiterator import ArchiveIterator
 
+from .test_streamed import _big_session
+
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
@@ -137,3 +139,21 @@ def test_a_terminal_sees_the_progress_line(crawled: tuple[Path, str], tmp_path: 
     assert result.returncode == 0, shown
     assert b"exporting: 2 of 2 pages" in shown
     assert b"wrote 2 pages" in shown
+
+
+async def test_a_full_disk_is_exit_1_and_the_old_file_kept(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    # incompressible: the archive outgrows the file-size limit below, the database does not
+    session_id = await _big_session(data, pages=2, body=os.urandom(300_000))
+    out = tmp_path / "out.warc.gz"
+    out.write_bytes(b"the previous archive")
+    # Writes past 200 kB fail with EFBIG, as on a full disk: a write error, not lost content.
+    result = cli(
+        data, "export", session_id, "--format", "warc", "-o", str(out),
+        env={"HARDENING_FSIZE": "200000"},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert_clean_stderr(result.stderr)
+    assert "cannot write" in result.stderr and "missing or damaged" not in result.stderr
+    assert out.read_bytes() == b"the previous archive"
+    assert sorted(os.listdir(tmp_path)) == ["d", "out.warc.gz"]
