@@ -161,6 +161,11 @@ class BlobWriter(Protocol):
         self, data: bytes, *, compress: bool = True, sync: bool = True
     ) -> tuple[str, str]: ...
 
+    def read(self, relative_path: str) -> bytes:
+        """The original bytes of a stored blob (a WARC export reads them); the backend's
+        BlobError when it is missing or damaged."""
+        ...
+
 
 class Blobs(Protocol):
     @property

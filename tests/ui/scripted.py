@@ -11,6 +11,7 @@ covered in test_service.py and test_real_manager.py.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,10 +75,18 @@ class ScriptedService(LocalSessionService):
         return await super().dismiss(session_ref)
 
     async def export(
-        self, session_ref: str, fmt: str, path: Path | None, *, keep_formulas: bool = False
+        self,
+        session_ref: str,
+        fmt: str,
+        path: Path | None,
+        *,
+        keep_formulas: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
         self.calls.append(("export", (session_ref, fmt, path)))
-        return await super().export(session_ref, fmt, path, keep_formulas=keep_formulas)
+        return await super().export(
+            session_ref, fmt, path, keep_formulas=keep_formulas, progress=progress
+        )
 
     async def pages_after(
         self,

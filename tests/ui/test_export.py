@@ -80,7 +80,7 @@ async def test_a_bad_path_keeps_the_dialog_open_with_the_error(
             assert app.screen is dialog
         # The export itself fails (the manager raises): still in the dialog, with the reason.
 
-        async def refuse(fmt: str, path: Path) -> int:
+        async def refuse(fmt: str, path: Path, progress: object) -> int:
             raise PermissionError(13, "Permission denied", str(path))
 
         dialog.exporter = refuse

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from ..domain.config import (
     CrawlConfig,
@@ -96,6 +97,12 @@ def config_from_args(args: argparse.Namespace) -> CrawlConfig:
     if config.ca_bundle is not None:
         # Stored absolute: a resume from another directory must find the same file.
         config = config.with_changes(ca_bundle=os.path.abspath(config.ca_bundle))
+    if getattr(args, "warc", None):
+        from ..warc_live import CONFIG_KEY, check_new_target
+
+        # Stored absolute, like the CA bundle: a worker or a resume elsewhere writes the same file.
+        target = str(check_new_target(Path(args.warc)))
+        config = config.with_changes(extra={**config.extra, CONFIG_KEY: target})
     if config.insecure:
         print(INSECURE_WARNING, file=sys.stderr)
     return config

@@ -87,6 +87,12 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     """Crawl options of `crawl` (one group, one call per option: add new ones anywhere)."""
     g = parser.add_argument_group("crawl options")
     g.add_argument(
+        "--warc",
+        metavar="FILE",
+        help="also write the crawl as WARC 1.1 to FILE (new; gzipped per record) as pages "
+        "commit; a resume appends to it",
+    )
+    g.add_argument(
         "--max-pages",
         type=int,
         default=_DEFAULTS.max_pages,
@@ -417,9 +423,16 @@ def build_parser() -> argparse.ArgumentParser:
     dismiss.add_argument("session", help=SESSION_HELP)
     _add_data_dir(dismiss)
 
-    export = sub.add_parser("export", **sub_kw, help="write a session's pages as JSON Lines or CSV")
+    export = sub.add_parser(
+        "export", **sub_kw, help="write a session's pages as JSON Lines, CSV or WARC"
+    )
     export.add_argument("session", help=SESSION_HELP)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format")
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "csv", "warc"),
+        default="jsonl",
+        help="file format (warc: WARC 1.1, gzipped per record; needs -o FILE)",
+    )
     export.add_argument(
         "-o",
         "--output",

@@ -120,6 +120,10 @@ class PageResult:
     parent_id: int | None = None
     # the target's own result when this page redirected (written in the same checkpoint)
     redirect_result: PageResult | None = None
+    # The HTTP exchange's heads as bytes, for a WARC export: the request line and headers we
+    # sent (credentials left out) and the status line and headers as received, each bounded.
+    request_head: bytes | None = None
+    response_head: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,9 @@ class PageRecord:
     elapsed_ms: float | None
     size: int | None
     parent_id: int | None
+    # See PageResult: None for pages fetched before these were kept, or never answered.
+    request_head: bytes | None = None
+    response_head: bytes | None = None
 
 
 class ControlCommand(StrEnum):

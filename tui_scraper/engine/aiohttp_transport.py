@@ -75,11 +75,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             compress=False,
             timeout=self._timeout,
         )
+        major, minor = response.version or (1, 1)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
             stream=_ResponseStream(response),
             request=request,
+            # The status line as received, for the response head a WARC record keeps.
+            extensions={
+                "http_version": b"HTTP/%d.%d" % (major, minor),
+                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+            },
         )
 
     async def aclose(self) -> None:

@@ -92,6 +92,8 @@ class Crawler:
     secret_headers: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
+    # Told each batch once it has committed (`crawl --warc` writes its records then).
+    on_commit: Callable[[list[PageResult]], None] | None = None
 
     def __post_init__(self) -> None:
         self._stop_kind: StopKind | None = None
@@ -431,6 +433,8 @@ class Crawler:
             max_pages=self.config.max_pages,
         )
         crash_point("after_checkpoint")
+        if self.on_commit is not None:
+            self.on_commit(batch)
         if self.config.max_pages is None:
             self._committed_links.remember(batch)
         await self._hops.committed(batch, self._is_claimed)

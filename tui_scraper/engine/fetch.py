@@ -34,6 +34,7 @@ from .addresses import AddressPolicy, AddressRefused, ResolveFailed
 from .cookies import BoundedCookieJar
 from .decompress import SUPPORTED_ENCODINGS, BodyTooLarge, BoundedDecoder, UnsupportedEncoding
 from .fetch_types import FetchError, FetchResponse, is_transient_status, parse_retry_after
+from .http_heads import ALWAYS_UNRECORDED, request_head, response_head
 from .tls import shared_ssl_context
 from .urls import DEFAULT_PORTS
 
@@ -224,6 +225,8 @@ class Fetcher:
         self._secret_headers = dict(secret_headers) if secret_headers else None
         self._secret_origin: tuple[str, str, int | None] | None = None
         self._secret_cookie = any(k.lower() == "cookie" for k in self._secret_headers or ())
+        # Request headers a stored request head leaves out (credentials: see http_heads.py).
+        self._unrecorded = ALWAYS_UNRECORDED | {k.lower() for k in self._secret_headers or ()}
         if self._secret_headers:
             if not secret_origin:
                 raise ValueError("secret_headers need a secret_origin")
@@ -336,6 +339,7 @@ class Fetcher:
         """
         started = time.perf_counter()
         redirects: list[str] = []
+        first_hop: tuple[bytes, bytes] | None = None
         limit = self.max_redirects if max_redirects is None else max_redirects
         cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
         try:
@@ -358,6 +362,8 @@ class Fetcher:
                                     f"more than {limit} redirects",
                                     transient=False,
                                 )
+                            if first_hop is None:
+                                first_hop = self._heads(response)
                             current = self._next_hop(current, location, url_check)
                             redirects.append(str(current))
                             if hop_check is not None:
@@ -370,7 +376,7 @@ class Fetcher:
                                 if known is not None:
                                     raise FetchError("redirect", known, transient=False)
                             continue  # _send checks the new hop's address before sending
-                        return await self._finish(
+                        result = await self._finish(
                             url,
                             current,
                             response,
@@ -381,6 +387,9 @@ class Fetcher:
                             cap,
                             truncate,
                         )
+                        result.request_head, result.response_head = self._heads(response)
+                        result.first_hop = first_hop
+                        return result
                     finally:
                         await response.aclose()
         except FetchError as exc:
@@ -409,6 +418,9 @@ class Fetcher:
             max_body_bytes=max_bytes,
             truncate=True,
         )
+
+    def _heads(self, response: httpx.Response) -> tuple[bytes, bytes]:
+        return request_head(response.request, self._unrecorded), response_head(response)
 
     async def _send(self, target: httpx.URL) -> tuple[httpx.Response, dict[str, str]]:
         """The response, and its headers read once (see _header_fields)."""

@@ -73,6 +73,12 @@ class FetchResponse:
     elapsed_ms: float = 0.0
     body_skipped: bool = False  # want_body() said no, so the body was never read
     truncated: bool = False  # only with truncate=True: the body was cut at the cap
+    # The exchange's heads for a WARC record (http_heads.py): the request we sent, credentials
+    # left out, and the status line and headers as received; `first_hop` is the same pair for
+    # the first redirect's answer, when the fetch was redirected.
+    request_head: bytes | None = None
+    response_head: bytes | None = None
+    first_hop: tuple[bytes, bytes] | None = None
 
 
 def is_transient_status(code: int) -> bool:

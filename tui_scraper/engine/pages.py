@@ -164,6 +164,7 @@ class PageProcessor:
             # latency, not the queue's or the parse's.
             result = await self._handle_response(page, fetched, fetched.response.elapsed_ms)
             target = result.redirect_result
+            _keep_heads(result, fetched)
             return result
         finally:
             self._hops.finish(page.id, target)
@@ -396,6 +397,18 @@ class PageProcessor:
             source.redirect_result = target
             return source
         return await self._handle_response(page, fetched, elapsed_ms, page.url)
+
+
+def _keep_heads(result: PageResult, fetched: FetchedPage) -> None:
+    """The exchange's heads go with the row they describe (a WARC export writes them): a
+    redirected page's row keeps the first redirect's, its target's row the final answer's."""
+    response = fetched.response
+    final = (response.request_head, response.response_head)
+    if result.redirect_result is not None:
+        result.request_head, result.response_head = response.first_hop or (None, None)
+        result.redirect_result.request_head, result.redirect_result.response_head = final
+    else:
+        result.request_head, result.response_head = final
 
 
 _ROBOTS_UNREACHABLE = re.compile(r"^robots\.txt unreachable \((connect|timeout)\): (.+)$", re.S)

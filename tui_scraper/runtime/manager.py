@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -203,10 +204,21 @@ class SessionManager:
     async def page_counts(self, session_ref: str) -> dict[PageStatus, int]:
         return await self._store.page_counts(await self._store.resolve_id(session_ref))
 
-    async def export(self, session_ref: str, fmt: str, path: Path | None) -> int:
+    async def export(
+        self,
+        session_ref: str,
+        fmt: str,
+        path: Path | None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         from ..export import export_pages
 
         session_id = await self._store.resolve_id(session_ref)
+        if fmt == "warc":
+            from ..export_warc import export_warc, require_path
+
+            return await export_warc(self._store, session_id, require_path(path), progress=progress)
         return await export_pages(self._store, session_id, fmt, path)
 
     # crawls ------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from ..engine.outcome import CrawlOutcome, StopKind, describe_error
 from ..engine.stats import CrawlStats
 from ..engine.summary import summarise
 from ..ports import RuntimeStore, SessionSecrets, SharedRuns
+from .live_warc import live_warc
 from .secrets import DataDirSecrets
 
 __all__ = ["PROCESS_START", "SessionRunner", "run_session", "run_session_in"]
@@ -223,7 +224,8 @@ class SessionRunner:
 
     async def _crawl(self) -> CrawlOutcome:
         try:
-            return await self.crawler.run()
+            async with live_warc(self.store, self.session_id, self.crawler, joined=self.joined):
+                return await self.crawler.run()
         except asyncio.CancelledError:
             return CrawlOutcome(Status.INTERRUPTED, "the crawl task was cancelled")
         except Exception as exc:

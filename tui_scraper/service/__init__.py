@@ -9,7 +9,7 @@ are Protocols here, so a remote client can fill them from the wire with classes 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -255,11 +255,18 @@ class SessionService(Protocol):
     async def dismiss(self, session_ref: str) -> SessionRecord: ...
 
     async def export(
-        self, session_ref: str, fmt: str, path: Path | None, *, keep_formulas: bool = False
+        self,
+        session_ref: str,
+        fmt: str,
+        path: Path | None,
+        *,
+        keep_formulas: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Every stored page of the session as `fmt` (jsonl, csv) to `path` (None or "-":
-        standard output); the number of pages written. CSV cells a spreadsheet would run are
-        neutralised unless `keep_formulas`."""
+        """Every stored page of the session as `fmt` (jsonl, csv, warc) to `path` (None or "-":
+        standard output, never for warc); the number of pages written. CSV cells a spreadsheet
+        would run are neutralised unless `keep_formulas`. `progress(done, total)` is told as a
+        WARC export goes."""
         ...
 
     async def secrets_problem(self, session: SessionRecord) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -205,10 +205,16 @@ class LocalSessionService:
         return await self._manager.dismiss(session_ref)
 
     async def export(
-        self, session_ref: str, fmt: str, path: Path | None, *, keep_formulas: bool = False
+        self,
+        session_ref: str,
+        fmt: str,
+        path: Path | None,
+        *,
+        keep_formulas: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
-        if not keep_formulas:
-            return await self._manager.export(session_ref, fmt, path)
+        if not keep_formulas or fmt == "warc":
+            return await self._manager.export(session_ref, fmt, path, progress=progress)
         # The manager's export always neutralises formulas; keeping them is the same export
         # over the same store with the option set. The id is resolved first, as there: a wrong
         # id opens (and so replaces) no output file.

@@ -590,8 +590,10 @@ class ScraperApp(App[int]):
                 _, path, rows = result
                 self.say(f"Exported {rows} rows to {path}")
 
-        async def export(fmt: str, path: Path) -> int:
-            return await self.service.export(session_id, fmt, path)
+        async def export(
+            fmt: str, path: Path, progress: Callable[[int, int], None] | None = None
+        ) -> int:
+            return await self.service.export(session_id, fmt, path, progress=progress)
 
         self.push_screen(ExportScreen(session_id, target_url, self.export_dir, export), done)
 

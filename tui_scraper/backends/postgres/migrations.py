@@ -279,7 +279,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+_HTTP_HEADS = """
+-- What a WARC export needs of each exchange beyond the stored body: the request line and
+-- headers sent (credentials left out) and the status line and headers as received.
+ALTER TABLE pages ADD COLUMN request_head bytea, ADD COLUMN response_head bytea;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _HTTP_HEADS]
 LATEST_VERSION = len(MIGRATIONS)
 
 _CREATE_SCHEMA_TABLE = (

@@ -122,7 +122,14 @@ CREATE TABLE session_control (
 CREATE INDEX session_control_pending ON session_control(session_id, id) WHERE applied_at IS NULL;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_HTTP_HEADS = """
+-- What a WARC export needs of each exchange beyond the stored body: the request line and
+-- headers sent (credentials left out) and the status line and headers as received.
+ALTER TABLE pages ADD COLUMN request_head BLOB;
+ALTER TABLE pages ADD COLUMN response_head BLOB;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _HTTP_HEADS]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -25,8 +25,10 @@ from tui_scraper.domain import ScraperError
 from ..text import display_safe, labelled
 from .confirm import ConfirmScreen
 
-FORMATS = ("jsonl", "csv")
-Exporter = Callable[[str, Path], Awaitable[int]]  # (format, path) -> rows written; raises
+FORMATS = ("jsonl", "csv", "warc")
+SUFFIXES = {"jsonl": "jsonl", "csv": "csv", "warc": "warc.gz"}
+Progress = Callable[[int, int], None]  # (pages done, pages in all), told as a long export goes
+Exporter = Callable[[str, Path, Progress], Awaitable[int]]  # (format, path, …) -> rows; raises
 
 
 class ExportScreen(ModalScreen[tuple[str, Path, int] | None]):
@@ -91,7 +93,7 @@ class ExportScreen(ModalScreen[tuple[str, Path, int] | None]):
                 yield Button(Content("Cancel"), id="cancel")
 
     def _default_path(self, fmt: str) -> Path:
-        return self.directory / f"session-{self.session_id[:8]}.{fmt}"
+        return self.directory / f"session-{self.session_id[:8]}.{SUFFIXES[fmt]}"
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).cursor_blink = getattr(self.app, "cursor_blink", True)
@@ -165,13 +167,18 @@ class ExportScreen(ModalScreen[tuple[str, Path, int] | None]):
         self.show_error("")
         self.query_one("#export-error", Label).update(Content("Exporting…"))
         try:
-            rows = await self.exporter(fmt, path)
+            rows = await self.exporter(fmt, path, self._show_progress)
         except (ScraperError, OSError) as exc:
             self.busy = False
             self.show_error(f"Export failed: {exc}")
             self.query_one("#path", Input).focus()
             return
         self.dismiss((fmt, path, rows))
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.query_one("#export-error", Label).update(
+            Content(f"Exporting… {done:,} of {total:,} pages")
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)
