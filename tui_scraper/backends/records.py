@@ -38,7 +38,7 @@ EVENT_COLUMNS = "id, session_id, at, kind, from_status, to_status, reason, who"
 PAGE_COLUMNS = (
     "id, session_id, url, depth, status, attempts, next_attempt_at, http_status, content_type, "
     "encoding, content_hash, raw_html_storage_path, title, extracted_data, error_details, "
-    "fetched_at, elapsed_ms, bytes, parent_id"
+    "fetched_at, elapsed_ms, bytes, parent_id, etag, last_modified"
 )
 CLAIM_COLUMNS = "id, url, depth, attempts, parent_id"
 CONTROL_COLUMNS = "id, session_id, command, args, who, requested_at, applied_at, outcome"
@@ -133,6 +133,8 @@ class RowReader:
             elapsed_ms=row[16],
             size=row[17],
             parent_id=row[18],
+            etag=row[19],
+            last_modified=row[20],
         )
 
     def control_record(self, row: tuple[Any, ...]) -> ControlRecord:

@@ -120,6 +120,9 @@ class PageResult:
     parent_id: int | None = None
     # the target's own result when this page redirected (written in the same checkpoint)
     redirect_result: PageResult | None = None
+    # HTTP validators as the server sent them (a recrawl sends them back as conditions)
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,36 @@ class PageRecord:
     elapsed_ms: float | None
     size: int | None
     parent_id: int | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class PreviousPage:
+    """What an earlier session stored for a URL, for a recrawl's conditional request: the
+    validators to send, and the stored content a 304 ("not modified") points at again."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str
+    storage_path: str
+    content_type: str | None
+    encoding: str | None
+
+
+@dataclass(frozen=True)
+class PageState:
+    """A page as two sessions are compared (`tui-scraper diff`): where it ended and what it
+    stored."""
+
+    url: str
+    status: PageStatus
+    http_status: int | None
+    content_hash: str | None
+    storage_path: str | None
+    page_id: int = 0
+    encoding: str | None = None
 
 
 class ControlCommand(StrEnum):

@@ -60,6 +60,8 @@ _RESULT_COLUMNS = (
     ("elapsed_ms", "float8"),
     ("bytes", "bigint"),
     ("final_url", "text"),
+    ("etag", "text"),
+    ("last_modified", "text"),
 )
 _UPDATE_PAGES_SQL = (
     "UPDATE pages p SET status = v.status, attempts = v.attempts, "
@@ -67,7 +69,8 @@ _UPDATE_PAGES_SQL = (
     "content_type = v.content_type, encoding = v.encoding, content_hash = v.content_hash, "
     "raw_html_storage_path = v.path, title = v.title, extracted_data = v.extracted::jsonb, "
     "error_details = v.error::jsonb, fetched_at = v.fetched_at, elapsed_ms = v.elapsed_ms, "
-    "bytes = v.bytes, final_url = v.final_url, lease_owner = NULL, lease_until = NULL "
+    "bytes = v.bytes, final_url = v.final_url, etag = v.etag, last_modified = v.last_modified, "
+    "lease_owner = NULL, lease_until = NULL "
     "FROM unnest("
     + ", ".join(f"%s::{kind}[]" for _name, kind in _RESULT_COLUMNS)
     + ") AS v("
@@ -315,6 +318,8 @@ async def _update_claimed(
             r.elapsed_ms,
             r.size,
             r.final_url,
+            r.etag,
+            r.last_modified,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
