@@ -38,6 +38,7 @@ __all__ = [
     "DiffKind",
     "DiffSummary",
     "merge_states",
+    "outcome",
     "page_text",
     "summarize",
     "text_diff",
