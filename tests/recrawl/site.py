@@ -45,6 +45,7 @@ class ChangingSite:
     # (path, status answered, whether the request was conditional), in order
     log: list[tuple[str, int, bool]] = field(default_factory=list)
     validators: bool = True  # False: an old server that sends neither ETag nor Last-Modified
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> where it moved (301)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -88,6 +89,8 @@ class ChangingSite:
     def _answer(self, request: web.Request) -> web.Response:
         if request.path == "/robots.txt":
             return web.Response(status=404)
+        if request.path in self.redirects:
+            return web.Response(status=301, headers={"Location": self.redirects[request.path]})
         with self._lock:
             page = self.pages.get(request.path)
         if page is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,3 +219,18 @@ def test_recrawl_on_postgresql(tmp_path: Path, site: ChangingSite, pg_url: str) 
         [site.url("/p/1.html")],
     )
     assert diff["unchanged"] == PAGES - 2 + 2
+
+
+def test_recrawl_detach_runs_in_a_background_worker(tmp_path: Path, site: ChangingSite) -> None:
+    data = tmp_path / "d"
+    first = _crawl(data, "crawl", site.url("/"))
+    site.clear_log()
+    started = cli(data, "recrawl", first, "--detach")
+    assert started.returncode == 0, started.stderr
+    second = started.stdout.strip().splitlines()[0]
+    deadline = time.monotonic() + 90
+    while json.loads(cli(data, "show", second, "--json").stdout)["status"] != "completed":
+        assert time.monotonic() < deadline, "the detached recrawl did not complete"
+        time.sleep(0.2)  # polling a condition: the worker's own process finishes it
+    statuses = {row["http_status"] for row in _rows(data, second).values()}
+    assert statuses == {304}
