@@ -26,11 +26,14 @@ from .domain.records import (
     LeaseOwner,
     PageRecord,
     PageResult,
+    PageState,
+    PreviousPage,
     SessionRecord,
 )
 from .domain.status import PageStatus, Status
 
 __all__ = [
+    "BlobReader",
     "BlobWriter",
     "Blobs",
     "ControlPort",
@@ -38,6 +41,8 @@ __all__ = [
     "Events",
     "Frontier",
     "Lease",
+    "PageStates",
+    "PreviousPages",
     "RuntimeStore",
     "SessionSecrets",
     "SessionStore",
@@ -205,7 +210,33 @@ class ControlPort(Protocol):
     async def mark_control_applied(self, control_id: int, *, outcome: str) -> bool: ...
 
 
-class EngineStore(Frontier, Events, WaitSignals, Blobs, Protocol):
+class PreviousPages(Protocol):
+    """What an earlier session stored, for a recrawl's conditional requests (engine/recrawl.py)."""
+
+    async def previous_pages(self, session_id: str, urls: Sequence[str]) -> dict[str, PreviousPage]:
+        """For each of `urls` that `session_id` fetched and stored (status done, content
+        stored), its validators and content; one query for the whole batch."""
+        ...
+
+
+@runtime_checkable
+class BlobReader(Protocol):
+    """A blob writer that can also read back what it stored (both backends' can): a recrawl's
+    fetch worker reads the earlier body of a page that answered 304."""
+
+    def read(self, relative_path: str) -> bytes: ...
+
+
+class PageStates(Protocol):
+    """A session's pages in URL order (code point order on every backend), streamed: two such
+    streams merge into the diff of two sessions without holding either in memory."""
+
+    def iter_page_states(
+        self, session_id: str, *, batch: int = 1000
+    ) -> AsyncIterator[PageState]: ...
+
+
+class EngineStore(Frontier, Events, WaitSignals, Blobs, PreviousPages, Protocol):
     """Everything the crawler and its parts use."""
 
 
@@ -213,7 +244,7 @@ class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, Protocol):
     """Everything the code running one session uses (runtime/worker.py), commands included."""
 
 
-class SessionStore(RuntimeStore, Protocol):
+class SessionStore(RuntimeStore, PageStates, Protocol):
     """Everything the runtime's session manager asks of a store, on any backend: the runner's
     needs plus the listing, lookup and reading of sessions and pages, the reaping of orphans,
     the check of stored content an export makes, and closing. `backends/open.py` hands one out

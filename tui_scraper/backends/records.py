@@ -38,7 +38,7 @@ EVENT_COLUMNS = "id, session_id, at, kind, from_status, to_status, reason, who"
 PAGE_COLUMNS = (
     "id, session_id, url, depth, status, attempts, next_attempt_at, http_status, content_type, "
     "encoding, content_hash, raw_html_storage_path, title, extracted_data, error_details, "
-    "fetched_at, elapsed_ms, bytes, parent_id, request_head, response_head"
+    "fetched_at, elapsed_ms, bytes, parent_id, request_head, response_head, etag, last_modified"
 )
 CLAIM_COLUMNS = "id, url, depth, attempts, parent_id"
 CONTROL_COLUMNS = "id, session_id, command, args, who, requested_at, applied_at, outcome"
@@ -140,6 +140,8 @@ class RowReader:
             parent_id=row[18],
             request_head=_bytes(row[19]),
             response_head=_bytes(row[20]),
+            etag=row[21],
+            last_modified=row[22],
         )
 
     def control_record(self, row: tuple[Any, ...]) -> ControlRecord:

@@ -45,7 +45,7 @@ PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
 SECRET_ARGS = frozenset({"db"})
 
 
-READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export"})
+READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export", "diff"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,6 +130,14 @@ def _main(argv: Sequence[str] | None) -> int:
             args.session = run_async(attachable_id(location, args.session))
             return run_ui(location, args=args)
         detach = getattr(args, "detach", False)
+        if args.command == "recrawl" and not args.headless and not detach:
+            from .recrawl_cmd import recrawl_config
+
+            # Checked before the UI starts, which then creates the session like `crawl URL`.
+            args.config = run_async(recrawl_config(location, args.session))
+            args.secrets = {}
+            args.command = "crawl"
+            return run_ui(location, args=args)
         if args.command in ("crawl", "resume", "demo") and not args.headless and not detach:
             if args.command == "resume":
                 # Resolved before the UI starts: a wrong id is one line, not an app with a toast.
@@ -242,6 +250,14 @@ async def _dispatch(args: argparse.Namespace, location: StoreLocation) -> int:
             return EXIT_OK
         if args.command == "export":
             return await export_command(service, args)
+        if args.command == "recrawl":
+            from .recrawl_cmd import recrawl_command
+
+            return await recrawl_command(service, args)
+        if args.command == "diff":
+            from .diff_cmd import diff_command
+
+            return await diff_command(service, args)
         raise BadInput(f"unknown command {args.command}")
     finally:
         await asyncio.wait_for(service.close(), 30)

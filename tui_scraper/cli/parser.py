@@ -448,4 +448,44 @@ def build_parser() -> argparse.ArgumentParser:
         "leading ' so a spreadsheet shows them as text instead of running them)",
     )
     _add_data_dir(export)
+
+    recrawl = sub.add_parser(
+        "recrawl",
+        **sub_kw,
+        help="crawl a finished session's target again, asking only for what changed",
+        description="Start a new session on the same target and config as SESSION (a completed "
+        "or failed one) that sends conditional requests (If-None-Match, If-Modified-Since) for "
+        "every page SESSION stored with an ETag or Last-Modified. A page that answers 304 is "
+        "recorded as unchanged (http_status 304), points at the content stored before, and its "
+        "links are followed as before; a page that answers 200 is stored as usual. Compare the "
+        "two with `diff SESSION NEW`.",
+    )
+    recrawl.add_argument("session", help=SESSION_HELP)
+    _add_run_mode(recrawl)
+    recrawl.add_argument("--json", action="store_true", help=JSON_HELP)
+    _add_data_dir(recrawl)
+
+    diff = sub.add_parser(
+        "diff",
+        **sub_kw,
+        help="what changed between two sessions: pages added, removed, changed",
+        description="Compare session A (before) with session B (after), page by page (by URL): "
+        "added (stored in B, not in A), removed (stored in A, missing or failing in B), "
+        "changed (stored in both, content differs), unchanged (a count), and status changes "
+        "(a 304 counts as the 200 it stands for). Reads only.",
+    )
+    diff.add_argument("a", metavar="A", help="the earlier session (id or unique prefix)")
+    diff.add_argument("b", metavar="B", help="the later session (id or unique prefix)")
+    diff.add_argument(
+        "--json", action="store_true", help="one JSON object: the URLs of each kind, counts"
+    )
+    diff.add_argument(
+        "--format",
+        choices=("jsonl", "csv"),
+        help="write one row per page that differs (kind, url, statuses, hashes) instead",
+    )
+    diff.add_argument(
+        "-o", "--output", metavar="PATH", help="with --format: where to write (default: stdout)"
+    )
+    _add_data_dir(diff)
     return parser

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from .ids import is_session_id
+
 SCOPES = ("host", "domain", "any")
 DEFAULT_USER_AGENT = "tui-scraper/0.1 (+https://github.com/tui-scraper)"
 _RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -82,6 +84,9 @@ class CrawlConfig:
     # Trap guard (0: no limit); configs stored before these fields existed get the defaults.
     trap_max_per_pattern: int = DEFAULT_MAX_PER_PATTERN
     trap_max_param_values: int = DEFAULT_MAX_PARAM_VALUES
+    # A recrawl: the session whose stored pages are asked about with conditional requests
+    # (engine/recrawl.py). None for an ordinary crawl.
+    recrawl_of: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> CrawlConfig:
@@ -151,6 +156,8 @@ class CrawlConfig:
         if self.insecure and self.ca_bundle:
             raise_config("insecure", "--insecure verifies nothing: it cannot go with --ca-bundle")
         validate_header_value("user-agent", self.user_agent)
+        if self.recrawl_of is not None and not is_session_id(self.recrawl_of):
+            raise_config("recrawl-of", f"{self.recrawl_of!r} is not a session id")
         return self
 
 

@@ -124,6 +124,9 @@ class PageResult:
     # sent (credentials left out) and the status line and headers as received, each bounded.
     request_head: bytes | None = None
     response_head: bytes | None = None
+    # HTTP validators as the server sent them (a recrawl sends them back as conditions)
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,36 @@ class PageRecord:
     # See PageResult: None for pages fetched before these were kept, or never answered.
     request_head: bytes | None = None
     response_head: bytes | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class PreviousPage:
+    """What an earlier session stored for a URL, for a recrawl's conditional request: the
+    validators to send, and the stored content a 304 ("not modified") points at again."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str
+    storage_path: str
+    content_type: str | None
+    encoding: str | None
+
+
+@dataclass(frozen=True)
+class PageState:
+    """A page as two sessions are compared (`tui-scraper diff`): where it ended and what it
+    stored."""
+
+    url: str
+    status: PageStatus
+    http_status: int | None
+    content_hash: str | None
+    storage_path: str | None
+    page_id: int = 0
+    encoding: str | None = None
 
 
 class ControlCommand(StrEnum):

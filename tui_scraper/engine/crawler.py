@@ -66,6 +66,7 @@ from .page_fetch import BodyRules, FetchSettings, LocalPageFetcher, PageFetcher
 from .pages import PageProcessor
 from .parse_pool import ParsePool
 from .politeness import HostGate, HostHealth
+from .recrawl import PreviousContents
 from .redirects import RedirectTargets
 from .robots import RobotsCache, RobotsSource
 from .stats import CrawlStats
@@ -193,6 +194,7 @@ class Crawler:
         self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
         self._health = HostHealth()
         self._hops = RedirectTargets()
+        previous = None if cfg.recrawl_of is None else PreviousContents(self.store, cfg.recrawl_of)
         self._pages = PageProcessor(
             store=self.store,
             session_id=self.session_id,
@@ -210,6 +212,7 @@ class Crawler:
             our_fault=self._our_fault,
             clock=self.clock,
             rng=self.rng,
+            previous=previous,
         )
         self._queue: asyncio.Queue[ClaimedPage] = asyncio.Queue()
         self._workers = 0
@@ -227,6 +230,7 @@ class Crawler:
             concurrency=self._concurrency,
             counts=lambda: self._live.counts,
             in_flight=lambda: self._inflight,
+            on_claimed=None if previous is None else previous.load,
         )
         self._dispatch = dispatch
         dispatcher = asyncio.create_task(dispatch.run())

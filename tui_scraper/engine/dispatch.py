@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from ..domain.progress import Progress
 from ..domain.records import ClaimedPage
@@ -27,6 +27,7 @@ class Dispatcher:
         concurrency: int,
         counts: Callable[[], Progress],
         in_flight: Callable[[], int],
+        on_claimed: Callable[[Sequence[ClaimedPage]], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._session_id = session_id
@@ -37,6 +38,9 @@ class Dispatcher:
         self.concurrency = concurrency  # the crawl's in-flight limit; live tuning changes it
         self._counts = counts  # the crawl's live counters (replaced when reloaded from the store)
         self._in_flight = in_flight
+        # Asked about each claimed batch before its pages are queued (a recrawl's lookup of
+        # the earlier session's validators: one query per batch, not one per page).
+        self._on_claimed = on_claimed
 
     async def run(self) -> None:
         """Keep the workers' queue fed from the frontier; return when nothing is left or due.
@@ -53,6 +57,8 @@ class Dispatcher:
                 continue
             claimed = await self._store.claim_batch(self._session_id, claim_size, self._clock())
             if claimed:
+                if self._on_claimed is not None:
+                    await self._on_claimed(claimed)
                 counts = self._counts()
                 counts.queued = max(0, counts.queued - len(claimed))
                 counts.fetching += len(claimed)

@@ -327,6 +327,7 @@ class Fetcher:
         max_body_bytes: int | None = None,
         truncate: bool = False,
         hop_check: Callable[[str], Awaitable[str | None]] | None = None,
+        conditional: Mapping[str, str] | None = None,
     ) -> FetchResponse:
         """GET url, following redirects by hand. Raises FetchError; HTTP statuses are returned.
 
@@ -335,7 +336,9 @@ class Fetcher:
         url_check, may refuse with a reason (kind "redirect") or raise its own FetchError (robots
         of the hop's origin). want_body(content_type) decides whether the final
         body is read at all. With truncate=True a body past the cap is cut instead of refused
-        (robots.txt: RFC 9309 asks for the first 500 KiB).
+        (robots.txt: RFC 9309 asks for the first 500 KiB). `conditional` (If-None-Match,
+        If-Modified-Since: a recrawl's) goes with the first request only: the validators are
+        those of `url`, not of where it may redirect.
         """
         started = time.perf_counter()
         redirects: list[str] = []
@@ -345,8 +348,10 @@ class Fetcher:
         try:
             async with asyncio.timeout(self.request_timeout):
                 current = self._target(url)
+                extra = conditional
                 while True:
-                    response, fields = await self._send(current)
+                    response, fields = await self._send(current, extra)
+                    extra = None
                     try:
                         _check_status(response.status_code)
                         location = (
@@ -422,7 +427,9 @@ class Fetcher:
     def _heads(self, response: httpx.Response) -> tuple[bytes, bytes]:
         return request_head(response.request, self._unrecorded), response_head(response)
 
-    async def _send(self, target: httpx.URL) -> tuple[httpx.Response, dict[str, str]]:
+    async def _send(
+        self, target: httpx.URL, extra: Mapping[str, str] | None = None
+    ) -> tuple[httpx.Response, dict[str, str]]:
         """The response, and its headers read once (see _header_fields)."""
         # Checked before every send; with the aiohttp transport the connector's resolver is the
         # same policy object, so the connection uses exactly these addresses.
@@ -432,6 +439,9 @@ class Fetcher:
         if secret:
             assert self._secret_merged is not None
             headers = self._secret_merged
+        if extra:
+            headers = headers.copy()
+            headers.update(extra)
         request = httpx.Request("GET", target, headers=headers)
         request.extensions["timeout"] = self._timeouts
         if not (secret and self._secret_cookie):

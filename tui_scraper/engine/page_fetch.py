@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..domain import ExtractRule
 from ..domain.config import CrawlConfig
-from ..ports import BlobWriter
+from ..domain.records import PreviousPage
+from ..ports import BlobReader, BlobWriter
 from .classify import is_html, matches_download
 from .fetch_types import FetchResponse
 from .page_types import PageJob, ParseAbandoned, ProcessedPage
+from .recrawl import NOT_MODIFIED, as_unchanged, conditional_headers
 from .urls import Scope
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ class PageRequest:
     url: str
     depth: int
     resource: bool = False  # an <img src> or the like: stored as a download, never parsed
+    previous: PreviousPage | None = None  # a recrawl: what the earlier session stored here
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +156,33 @@ async def fetch_page(
     FetchError; a parse that was abandoned is part of the answer, as is any HTTP status."""
     scope = rules.scope
     depth = request.depth
+    previous = request.previous
     response = await fetcher.fetch(
         request.url,
         url_check=lambda url: scope.check(url, depth),
         want_body=wants_body(request, rules),
         hop_check=hop_check,
+        conditional=None if previous is None else conditional_headers(previous),
     )
     body = response.body
+    stored: tuple[str, str] | None = None
+    if previous is not None and response.status_code == NOT_MODIFIED and not response.redirects:
+        # Unchanged: the earlier body, worked on as if it had just arrived (links, fields).
+        body = await _previous_body(blobs, previous)
+        if body is None:  # that content is gone: ask for the page itself
+            return await fetch_page(
+                PageRequest(request.url, depth, request.resource),
+                fetcher=fetcher,
+                rules=rules,
+                blobs=blobs,
+                parse=parse,
+                hop_check=hop_check,
+            )
+        response = as_unchanged(response, previous)
+        response.body_skipped = False
+        if previous.storage_path.endswith(previous.content_hash):
+            # Read back from a blob whose bytes were checked against its name: not written again.
+            stored = (previous.content_hash, previous.storage_path)
     response.body = None
     fetched = FetchedPage(response, size=0 if body is None else len(body))
     if body is None or response.body_skipped or response.status_code >= 400:
@@ -175,6 +198,7 @@ async def fetch_page(
             scope=scope,
             blob_sync=False,  # the batch commit syncs once per batch, before its COMMIT
             download=rules.download,
+            stored=stored,
         )
         fetched.parsed_bytes = job.max_parse_bytes
         try:
@@ -186,6 +210,16 @@ async def fetch_page(
     sha, relative = await asyncio.to_thread(blobs.write, body, compress=False, sync=False)
     fetched.download = StoredBody(sha, relative)
     return fetched
+
+
+async def _previous_body(blobs: BlobWriter, previous: PreviousPage) -> bytes | None:
+    """The stored body `previous` names, or None when it cannot be read (gone, damaged)."""
+    if not isinstance(blobs, BlobReader):
+        return None
+    try:
+        return await asyncio.to_thread(blobs.read, previous.storage_path)
+    except Exception:  # a missing or damaged blob, a lost database: the page is fetched whole
+        return None
 
 
 class LocalPageFetcher:

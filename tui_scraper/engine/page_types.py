@@ -70,6 +70,9 @@ class PageJob:
     max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES
     blob_sync: bool = True  # False: the caller makes the blob durable (one syncfs per batch)
     download: tuple[str, ...] = ()  # download patterns: their resources (<img>, …) are listed
+    # (sha256, storage path) when the body is stored already (a recrawl's 304: read back from
+    # its verified blob), so it is not written again
+    stored: tuple[str, str] | None = None
 
 
 @dataclass

@@ -32,6 +32,7 @@ from .known_links import CommittedLinks
 from .page_fetch import BodyRules, FetchedPage, PageFetcher, PageRequest
 from .page_types import ParseAbandoned, ParseTimeout, mark_truncated
 from .politeness import HostGate, HostHealth
+from .recrawl import PreviousContents
 from .redirects import RedirectTargets
 from .robots import RobotsCache
 from .traps import TrapGuard
@@ -63,6 +64,7 @@ class PageProcessor:
         our_fault: OurFault,
         clock: Callable[[], float],
         rng: random.Random,
+        previous: PreviousContents | None = None,
     ) -> None:
         self.store = store
         self.session_id = session_id
@@ -85,6 +87,7 @@ class PageProcessor:
         self._resources = resources
         self._committed_links = committed_links
         self._delays_set: set[str] = set()
+        self._previous = previous  # a recrawl's earlier pages, looked up per claimed batch
 
     def retune(self, config: CrawlConfig, scope: Scope) -> None:
         """The crawl's config and scope changed while it runs (live tuning): pages claimed from
@@ -97,6 +100,9 @@ class PageProcessor:
         cfg = self.config
         host = urlsplit(page.url).netloc
         now = self.clock()
+        # Taken first, whatever happens to the page: one that goes back to the queue is looked
+        # up again when it is claimed again.
+        previous = None if self._previous is None else self._previous.take(page.url)
         if self._excluded(page):
             return self._skip_excluded(page)
         adopted = await self._hops.adopt(page)
@@ -148,7 +154,7 @@ class PageProcessor:
                     if self._excluded(page):  # the patterns changed while it waited for a slot
                         return self._skip_excluded(page)
                     fetched = await self._page_fetcher.fetch(
-                        PageRequest(page.url, page.depth, resource),
+                        PageRequest(page.url, page.depth, resource, previous),
                         lambda url: self._check_hop(page.id, url),
                     )
             except FetchError as exc:
@@ -323,6 +329,8 @@ class PageProcessor:
             content_type=ctype,
             fetched_at=now,
             elapsed_ms=elapsed_ms,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
         )
         if not fetched.has_body:
             base.status = PageStatus.SKIPPED

@@ -58,6 +58,8 @@ NOT_HTTP = "not http(s)"
 
 
 def _store(job: PageJob, blobs: BlobWriter | None) -> tuple[str, str | None]:
+    if job.stored is not None:
+        return job.stored
     if blobs is None:
         return hashlib.sha256(job.body).hexdigest(), None
     # blob_sync=False: the checkpoint that names this blob makes it durable, once per batch.

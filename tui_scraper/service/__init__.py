@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tui_scraper.domain import (
     CrawlConfig,
@@ -26,6 +26,11 @@ from tui_scraper.domain import (
 from tui_scraper.domain.location import StoreLocation
 from tui_scraper.domain.progress import completed_fraction
 from tui_scraper.domain.tuning import Tuning
+
+if TYPE_CHECKING:
+    from tui_scraper.domain.records import PageState
+
+    from .diff import DiffEntry
 
 # At most this many snapshots a second from `watch`: a redraw costs the crawl's event loop
 # time, and a human cannot read counters faster than this anyway.
@@ -267,6 +272,16 @@ class SessionService(Protocol):
         standard output, never for warc); the number of pages written. CSV cells a spreadsheet
         would run are neutralised unless `keep_formulas`. `progress(done, total)` is told as a
         WARC export goes."""
+        ...
+
+    def diff(self, before_id: str, after_id: str) -> AsyncIterator[DiffEntry]:
+        """Every URL of either session (full ids) in URL order, classified (service/diff.py):
+        streamed, neither session is read into memory."""
+        ...
+
+    async def stored_text(self, state: PageState) -> list[str] | None:
+        """The visible text of a page's stored content, line by line (None: nothing stored, or
+        it is gone): what the Diff view compares."""
         ...
 
     async def secrets_problem(self, session: SessionRecord) -> str | None:

@@ -23,8 +23,10 @@ from tui_scraper.domain import (
 )
 from tui_scraper.domain.errors import ScraperError
 from tui_scraper.domain.location import StoreLocation
+from tui_scraper.domain.records import PageState
 from tui_scraper.domain.status import RESUMABLE
 from tui_scraper.domain.tuning import Tuning
+from tui_scraper.ports import BlobReader
 from tui_scraper.runtime.channel.paths import ChannelError
 from tui_scraper.runtime.manager import SessionManager
 from tui_scraper.runtime.session_files import forget_secrets, missing_secrets
@@ -36,6 +38,7 @@ from . import (
     ProgressSnapshot,
     WorkerInfo,
 )
+from .diff import DiffEntry, merge_states, page_text
 
 if TYPE_CHECKING:
     from tui_scraper.runtime.channel.protocol import CommandKind
@@ -223,6 +226,20 @@ class LocalSessionService:
         store = self._manager.store
         session_id = await store.resolve_id(session_ref)
         return await export_pages(store, session_id, fmt, path, keep_formulas=True)
+
+    def diff(self, before_id: str, after_id: str) -> AsyncIterator[DiffEntry]:
+        store = self._manager.store
+        return merge_states(store.iter_page_states(before_id), store.iter_page_states(after_id))
+
+    async def stored_text(self, state: PageState) -> list[str] | None:
+        blobs = self._manager.store.blobs
+        if state.storage_path is None or not isinstance(blobs, BlobReader):
+            return None
+        try:
+            body = await asyncio.to_thread(blobs.read, state.storage_path)
+        except ScraperError:  # missing or damaged content: nothing to compare
+            return None
+        return await asyncio.to_thread(page_text, body, state.encoding)
 
     async def secrets_problem(self, session: SessionRecord) -> str | None:
         names = [str(n) for n in session.config.extra.get("secret_header_names") or []]

@@ -62,6 +62,8 @@ _RESULT_COLUMNS = (
     ("final_url", "text"),
     ("request_head", "bytea"),
     ("response_head", "bytea"),
+    ("etag", "text"),
+    ("last_modified", "text"),
 )
 _UPDATE_PAGES_SQL = (
     "UPDATE pages p SET status = v.status, attempts = v.attempts, "
@@ -70,7 +72,8 @@ _UPDATE_PAGES_SQL = (
     "raw_html_storage_path = v.path, title = v.title, extracted_data = v.extracted::jsonb, "
     "error_details = v.error::jsonb, fetched_at = v.fetched_at, elapsed_ms = v.elapsed_ms, "
     "bytes = v.bytes, final_url = v.final_url, request_head = v.request_head, "
-    "response_head = v.response_head, lease_owner = NULL, lease_until = NULL "
+    "response_head = v.response_head, etag = v.etag, last_modified = v.last_modified, "
+    "lease_owner = NULL, lease_until = NULL "
     "FROM unnest("
     + ", ".join(f"%s::{kind}[]" for _name, kind in _RESULT_COLUMNS)
     + ") AS v("
@@ -320,6 +323,8 @@ async def _update_claimed(
             r.final_url,
             r.request_head,
             r.response_head,
+            r.etag,
+            r.last_modified,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)

@@ -285,7 +285,13 @@ _HTTP_HEADS = """
 ALTER TABLE pages ADD COLUMN request_head bytea, ADD COLUMN response_head bytea;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _HTTP_HEADS]
+_PAGE_VALIDATORS = """
+-- A page's HTTP validators as the server sent them, so that a recrawl of the session can ask
+-- "changed since?" (If-None-Match / If-Modified-Since) instead of fetching every page again.
+ALTER TABLE pages ADD COLUMN etag text, ADD COLUMN last_modified text;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _HTTP_HEADS, _PAGE_VALIDATORS]
 LATEST_VERSION = len(MIGRATIONS)
 
 _CREATE_SCHEMA_TABLE = (

@@ -41,12 +41,14 @@ from ...domain.records import (
     LeaseOwner,
     PageRecord,
     PageResult,
+    PageState,
+    PreviousPage,
     SessionRecord,
     control_args,
     control_command,
 )
 from ...domain.status import PageStatus, Status
-from . import control, frontier, sessions, workers
+from . import control, diff, frontier, sessions, validators, workers
 from .blobs import BlobWriter
 from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
@@ -560,6 +562,30 @@ class Store:
             if len(rows) < batch:
                 return
             after = rows[-1].id
+
+    async def previous_pages(self, session_id: str, urls: Sequence[str]) -> dict[str, PreviousPage]:
+        """A recrawl's validators and stored content for `urls` (see ports.PreviousPages)."""
+        try:
+            return await self._read(validators.previous_pages, session_id, urls)
+        except _NoSchema:
+            return {}
+
+    async def iter_page_states(
+        self, session_id: str, *, batch: int = 1000
+    ) -> AsyncIterator[PageState]:
+        """The session's pages in URL order, one server-side cursor (see ports.PageStates)."""
+        if self._empty:
+            return
+        if self._closed:
+            raise DatabaseError(f"{self.where} is closed")
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                async for state in diff.page_states(conn, session_id, batch):
+                    yield state
+        except PoolTimeout as exc:
+            raise ServerUnreachable(f"{self.where}: no connection ({exc})") from None
+        except psycopg.Error as exc:
+            raise translate(self.url, exc) from None
 
     async def pages_after(
         self,

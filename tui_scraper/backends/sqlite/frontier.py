@@ -26,7 +26,8 @@ _UPDATE_PAGE_SQL = (
     "UPDATE pages SET status = ?, attempts = ?, next_attempt_at = ?, http_status = ?, "
     "content_type = ?, encoding = ?, content_hash = ?, raw_html_storage_path = ?, title = ?, "
     "extracted_data = ?, error_details = ?, fetched_at = ?, elapsed_ms = ?, bytes = ?, "
-    "final_url = ?, request_head = ?, response_head = ? WHERE id = ? AND session_id = ?"
+    "final_url = ?, request_head = ?, response_head = ?, etag = ?, last_modified = ? "
+    "WHERE id = ? AND session_id = ?"
 )
 _INSERT_LINK_SQL = (
     "INSERT OR IGNORE INTO pages (session_id, url, depth, parent_id, status) "
@@ -186,6 +187,8 @@ def _page_params(session_id: str, r: PageResult) -> tuple[Any, ...]:
         r.final_url,
         r.request_head,
         r.response_head,
+        r.etag,
+        r.last_modified,
         r.page_id,
         session_id,
     )

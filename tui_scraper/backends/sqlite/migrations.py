@@ -129,7 +129,14 @@ ALTER TABLE pages ADD COLUMN request_head BLOB;
 ALTER TABLE pages ADD COLUMN response_head BLOB;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _HTTP_HEADS]
+_PAGE_VALIDATORS = """
+-- A page's HTTP validators as the server sent them, so that a recrawl of the session can ask
+-- "changed since?" (If-None-Match / If-Modified-Since) instead of fetching every page again.
+ALTER TABLE pages ADD COLUMN etag TEXT;
+ALTER TABLE pages ADD COLUMN last_modified TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _HTTP_HEADS, _PAGE_VALIDATORS]
 LATEST_VERSION = len(MIGRATIONS)
 
 

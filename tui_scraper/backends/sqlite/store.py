@@ -25,13 +25,15 @@ from ...domain.records import (
     LeaseOwner,
     PageRecord,
     PageResult,
+    PageState,
+    PreviousPage,
     SessionRecord,
     control_args,
     control_command,
 )
 from ...domain.status import PageStatus, Status
 from ...paths import ensure_data_dir, make_private_dir
-from . import control, frontier, lease, sessions
+from . import control, diff, frontier, lease, sessions, validators
 from .blobs import BLOBS_DIRNAME, BlobStore, blob_looks_intact, blob_present, sync_data_dir
 from .db import DB_FILENAME, Database, StorageUnavailable
 
@@ -307,6 +309,23 @@ class Store:
             if len(rows) < batch:
                 return
             after = rows[-1].id
+
+    async def previous_pages(self, session_id: str, urls: Sequence[str]) -> dict[str, PreviousPage]:
+        """A recrawl's validators and stored content for `urls` (see ports.PreviousPages)."""
+        return await self._db.read(validators.previous_pages, session_id, urls)
+
+    async def iter_page_states(
+        self, session_id: str, *, batch: int = 1000
+    ) -> AsyncIterator[PageState]:
+        """The session's pages in URL order, keyset batches (see ports.PageStates)."""
+        after = ""
+        while True:
+            rows = await self._db.read(diff.page_states_after, session_id, after, batch)
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            after = rows[-1].url
 
     async def pages_after(
         self,

@@ -45,6 +45,7 @@ from ..text import (
 )
 from ..widgets.status import http_text, status_text
 from ..widgets.tables import FlexTable
+from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from ..host import ScraperHost
@@ -146,6 +147,8 @@ class SessionDetailScreen(Screen[None]):
     # 1/2/3 are not in the footer (the tab bar shows the tabs; `?` lists the keys).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "export", "Export", id="detail.export"),
+        Binding("d", "diff", "Diff", show=False, id="detail.diff"),
+        Binding("R", "recrawl", "Recrawl", show=False, id="detail.recrawl"),
         Binding("f", "cycle_filter", "Filter", id="detail.filter"),
         Binding("slash", "search", "Search", key_display="/", id="detail.search"),
         Binding("right_square_bracket", "next_page", "Next", key_display="]", id="detail.next"),
@@ -440,6 +443,36 @@ class SessionDetailScreen(Screen[None]):
         target = self.record.target_url if self.record else ""
         self.post_message(messages.ExportSession(self, self.session_id, target))
 
+    def action_diff(self) -> None:
+        from .diff import DiffScreen
+
+        self.app.push_screen(DiffScreen(self.session_id))
+
+    def action_recrawl(self) -> None:
+        """A new session asking only for what changed since this one (after a confirm)."""
+        from tui_scraper.service.recrawl import NotRecrawlable, recrawl_config_of
+
+        record = self.record
+        if record is None:
+            return
+        try:
+            config = recrawl_config_of(record)
+        except NotRecrawlable as exc:
+            self.scraper.say(str(exc), severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.post_message(messages.NewSessionSubmitted(self, config))
+
+        question = Content.assemble(
+            "Recrawl ",
+            safe_content(record.target_url),
+            f"? A new session asks for every page {record.short_id} stored, and fetches only "
+            "what changed.",
+        )
+        self.app.push_screen(ConfirmScreen(question, yes="Recrawl", no="Cancel"), answered)
+
     def action_back(self) -> None:
         box = self.query_one("#pages-search", Input)
         if box.has_class("-shown") and (self.focused is box or self.search):
@@ -453,6 +486,8 @@ class SessionDetailScreen(Screen[None]):
     def palette_commands(self) -> list[tuple[str, Any, str]]:
         commands: list[tuple[str, Any, str]] = [
             ("Export this session", self.action_export, "e"),
+            ("Compare with another session of this target", self.action_diff, "d"),
+            ("Recrawl: only what changed since this session", self.action_recrawl, "R"),
             ("Show the summary", lambda: self.action_tab("summary"), "1"),
             ("Show the pages", lambda: self.action_tab("pages"), "2"),
             ("Show the timeline", lambda: self.action_tab("timeline"), "3"),

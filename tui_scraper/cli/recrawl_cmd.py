@@ -1,0 +1,37 @@
+"""`recrawl ID`: a new session on ID's target and config that asks only for what changed
+(service/recrawl.py says which sessions can be recrawled, and with what config)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..domain.config import CrawlConfig
+from ..domain.location import StoreLocation
+from ..service import SessionService
+from ..service.recrawl import recrawl_config_of
+from .run import check_session_ref
+
+__all__ = ["recrawl_command", "recrawl_config"]
+
+
+async def recrawl_config(location: StoreLocation, ref: str) -> CrawlConfig:
+    """The recrawl's config, checked read-only (creates nothing): for the app, which creates
+    the session itself."""
+    from ..service.local import LocalSessionService
+
+    service = await LocalSessionService.open(location, who="cli", readonly=True)
+    try:
+        return recrawl_config_of(await service.get(check_session_ref(ref)))
+    finally:
+        await service.close()
+
+
+async def recrawl_command(service: SessionService, args: argparse.Namespace) -> int:
+    from .run import run_headless
+    from .worker_cmd import run_detached
+
+    config = recrawl_config_of(await service.get(args.session))
+    session = await service.create(config)
+    if args.detach:
+        return await run_detached(service, session.id, as_json=args.json)
+    return await run_headless(service, session.id, as_json=args.json)
