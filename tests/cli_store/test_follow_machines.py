@@ -142,8 +142,19 @@ def test_a_session_run_on_machine_a_is_followed_and_commanded_from_machine_b(
     assert "by a control record" in paused and "in the database" in paused, paused
     _seen_from_both(pg_url, a, b, session_id, "paused")
 
-    # Resumed from A again, cancelled from B: failed (cancelled), seen from both.
+    # Resumed from A again; `set` from B goes the same way, and the worker on A applies it.
     _resume_from(pg_url, a, session_id)
+    tuned = _cli(pg_url, b, "set", session_id, "--rate", "10")
+    assert "by a control record" in tuned and "in the database" in tuned, tuned
+    wait_for(
+        lambda: (
+            json.loads(_cli(pg_url, b, "show", session_id, "--json"))["config"]["rate_per_host"]
+            == 10
+        ),
+        timeout=60,
+        what="the tuning applied by the worker on A",
+    )
+    # Cancelled from B: failed (cancelled), seen from both.
     cancelled = _cli(pg_url, b, "cancel", session_id)
     assert "by a control record" in cancelled, cancelled
     _seen_from_both(pg_url, a, b, session_id, "failed")

@@ -228,3 +228,25 @@ async def test_on_sqlite_the_follower_polls(tmp_path: Path) -> None:
         assert moved.progress.done == 1 and follower.last_wake == "poll"
     finally:
         await store.close()
+
+
+async def test_a_stale_socket_left_by_a_killed_worker_is_not_a_channel() -> None:
+    """The follower is chosen over a socket file nobody serves (a worker SIGKILLed here left
+    it, while the session runs on elsewhere); a missing one is no channel either."""
+    import socket
+    import tempfile
+
+    from tui_scraper.runtime.channel.paths import socket_path
+    from tui_scraper.service.follow_choice import channel_answers
+
+    session_id = "ab" * 16
+    with tempfile.TemporaryDirectory(prefix="tsf") as root:
+        data_dir = Path(root)
+        assert await channel_answers(data_dir, session_id) is False
+        path = socket_path(data_dir, session_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(str(path))
+        stale.close()  # bound, never listening: what a killed worker leaves
+        assert path.exists()
+        assert await channel_answers(data_dir, session_id, timeout=1) is False

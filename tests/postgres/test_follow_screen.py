@@ -75,3 +75,36 @@ async def test_the_progress_screen_follows_a_worker_elsewhere_from_the_store(
             assert "done 2 " in screen_text(app)
     finally:
         await runner.close()
+
+
+async def test_the_sessions_list_shows_a_worker_elsewhere_running_with_moving_counts(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """`running bg` (its lease is live in the database), never interrupted, and its row's
+    counts follow the worker's checkpoints; once the worker is gone it reads interrupted."""
+    from tui_scraper.ui.screens.sessions import SessionsScreen
+
+    runner = await Store.open(pg_url)
+    record = await runner.create_session(config(), who="t")
+    await runner.acquire_run(record.id, owner(), who="t", reason="go")
+    service = await LocalSessionService.open(StoreLocation(tmp_path / "b", pg_url), who="ui")
+    app = ScraperApp(service=service, sample_hz=4.0, cursor_blink=False)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, SessionsScreen), LIVE_S)
+
+            def row() -> str:
+                return next(
+                    (line for line in screen_text(app).splitlines() if record.short_id in line),
+                    "",
+                )
+
+            await until(pilot, lambda: "running bg" in row(), LIVE_S)
+            await _checkpoint(runner, record.id, 1, "One")
+            await _checkpoint(runner, record.id, 2, "Two")
+            await until(pilot, lambda: " 2 " in row().split("running bg", 1)[1], LIVE_S)
+            assert "interrupted" not in row()
+            await runner.close()  # the worker gone: its lock with it
+            await until(pilot, lambda: "interrupted" in row(), LIVE_S)
+    finally:
+        await runner.close()
