@@ -250,3 +250,44 @@ async def test_a_stale_socket_left_by_a_killed_worker_is_not_a_channel() -> None
         stale.close()  # bound, never listening: what a killed worker leaves
         assert path.exists()
         assert await channel_answers(data_dir, session_id, timeout=1) is False
+
+
+async def test_a_session_left_to_a_joined_worker_is_followed_to_its_end(pg_url: str) -> None:
+    """The owner gone (its lock with it), a joined worker runs on: the follower stays live
+    (that worker's lease counts), sees its checkpoints, and ends with the final state."""
+    first = await Store.open(pg_url)
+    joined = await Store.open(pg_url)
+    client = await Store.open(pg_url)
+    try:
+        record = await first.create_session(config(), who="t")
+        await first.acquire_run(record.id, owner("owner"), who="t", reason="go")
+        await joined.join_run(record.id, owner("joined"), who="t")
+        follower = StoreFollower(
+            client, client.lease_holder, record.id, poll_s=NEVER_POLL_S, gone_grace_s=0
+        )
+        snapshots = aiter(follower)
+        assert (await _next(snapshots)).live
+        await first.close()  # the owner's process gone: its lock and worker row with it
+        [seed] = await joined.claim_batch(record.id, 1, now=0)
+        woken = asyncio.ensure_future(_next(snapshots))
+        result = PageResult(
+            page_id=seed.id, url=seed.url, status=PageStatus.DONE, attempts=1, fetched_at=1.0
+        )
+        await joined.checkpoint(record.id, [result], Progress(done=1), heartbeat=1)
+        moved = await woken
+        while moved.progress.done != 1:
+            moved = await _next(snapshots)
+        assert moved.live and moved.status is Status.RUNNING
+        holder = await client.lease_holder(record.id)
+        assert holder is not None and holder["run_id"] == "joined"
+        assert await joined.conclude_run(record.id) == "finish"
+        ended = asyncio.ensure_future(_collect(snapshots))
+        await joined.transition(record.id, Status.COMPLETED, reason="done", who="t")
+        async with asyncio.timeout(30):
+            final = await ended
+        assert final[-1].status is Status.COMPLETED and not final[-1].live
+    finally:
+        await client.close()
+        await joined.close()
+        with contextlib.suppress(Exception):
+            await first.close()
