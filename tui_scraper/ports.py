@@ -36,6 +36,7 @@ __all__ = [
     "BlobReader",
     "BlobWriter",
     "Blobs",
+    "ChangeFeed",
     "ControlPort",
     "EngineStore",
     "Events",
@@ -43,11 +44,13 @@ __all__ = [
     "Lease",
     "PageStates",
     "PreviousPages",
+    "ProgressFeed",
     "RuntimeStore",
     "SessionSecrets",
     "SessionStore",
     "Sessions",
     "WaitSignals",
+    "WakeReason",
 ]
 
 
@@ -236,6 +239,35 @@ class PageStates(Protocol):
     ) -> AsyncIterator[PageState]: ...
 
 
+# Why a follower's wait ended: a hint that the session changed ("notify"), the poll interval
+# passed or the hint channel is down ("poll"), the hint channel broke just now ("lost"), or
+# hints were (re)subscribed and what happened before was missed ("listening"). Each means:
+# read the session again.
+WakeReason = Literal["notify", "poll", "lost", "listening"]
+
+
+class ChangeFeed(Protocol):
+    """Wake-ups for one session's follower: hints only, never the data (read that after)."""
+
+    async def wait(self, timeout: float) -> WakeReason: ...
+
+    async def close(self) -> None: ...
+
+
+class ProgressFeed(Protocol):
+    """What a client reads to follow a session that a worker elsewhere runs (no channel
+    reaches it from here): the newest finished pages, who holds its lease, and wake-ups when
+    it changes (LISTEN/NOTIFY on PostgreSQL; on SQLite a poll only)."""
+
+    async def recent_pages(self, session_id: str, limit: int) -> list[PageRecord]:
+        """The last `limit` pages finished, newest first."""
+        ...
+
+    async def lease_holder(self, session_id: str) -> dict[str, object] | None: ...
+
+    async def change_feed(self, session_id: str) -> ChangeFeed: ...
+
+
 class EngineStore(Frontier, Events, WaitSignals, Blobs, PreviousPages, Protocol):
     """Everything the crawler and its parts use."""
 
@@ -244,7 +276,7 @@ class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, Protocol):
     """Everything the code running one session uses (runtime/worker.py), commands included."""
 
 
-class SessionStore(RuntimeStore, PageStates, Protocol):
+class SessionStore(RuntimeStore, PageStates, ProgressFeed, Protocol):
     """Everything the runtime's session manager asks of a store, on any backend: the runner's
     needs plus the listing, lookup and reading of sessions and pages, the reaping of orphans,
     the check of stored content an export makes, and closing. `backends/open.py` hands one out

@@ -41,7 +41,10 @@ async def attachable_id(location: StoreLocation, session_ref: str) -> str:
         else:
             hint = f"resume it with {_command('resume', short, location)}"
         raise BadInput(f"session {short} is {status}, not running; {hint}")
-    if worker.socket_path is None or not worker.socket_path.exists():
+    # On PostgreSQL the app follows the session from the database when no channel of its
+    # worker is here (a worker on another machine, or joined workers only).
+    no_channel = worker.socket_path is None or not worker.socket_path.exists()
+    if no_channel and not location.is_postgres:
         raise BadInput(
             f"session {short} runs in process {worker.pid}, which serves no live channel "
             "(crawl --headless, or the app); attach follows a background worker"

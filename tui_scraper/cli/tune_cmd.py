@@ -57,14 +57,10 @@ async def tune_command(service: SessionService, args: argparse.Namespace) -> int
         }
         emit(json.dumps(record, ensure_ascii=True))
         return EXIT_BAD_INPUT if refused else EXIT_OK
-    if delivery.via == "channel":
-        how = "over the live channel"
-    else:
-        how = (
-            f"by a control record (#{delivery.control_id}) in the data dir, since the live "
-            "channel could not be reached"
-        )
-    said = outcome or "not applied yet; the worker applies it when it next looks"
+    from ..service.delivery import how_delivered, outcome_text
+
+    how = how_delivered(delivery, service.location)
+    said = outcome_text(delivery)
     line = f"set {tuning.describe()} sent to session {session.short_id} {how}: {said}"
     if refused:
         warn(line)

@@ -50,13 +50,9 @@ async def worker_command(service: SessionService, session_ref: str, command: str
     """Send `pause` or `cancel` to a running session's worker and say how it got there."""
     session = await service.get(session_ref)
     delivery = await service.command_worker(session.id, command)
-    if delivery.via == "channel":
-        how = "over the live channel"
-    else:
-        how = (
-            f"by a control record (#{delivery.control_id}) in the data dir, since the live "
-            "channel could not be reached"
-        )
-    outcome = delivery.outcome or "not applied yet; the worker applies it when it next looks"
+    from ..service.delivery import how_delivered, outcome_text
+
+    how = how_delivered(delivery, service.location)
+    outcome = outcome_text(delivery)
     emit(display_safe(f"{command} sent to session {session.short_id} {how}: {outcome}", 1000))
     return EXIT_OK

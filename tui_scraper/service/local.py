@@ -155,6 +155,12 @@ class LocalSessionService:
         last: tuple[int, Status] | None = None
         while True:
             snap = self.latest(session_id)
+            if snap is None and last is None and await self._runs_elsewhere(session_id):
+                # Nothing runs here, but a worker elsewhere may run it: followed through its
+                # channel or the database, as `watch_worker` does (ends at once otherwise).
+                async for elsewhere in self._watch_elsewhere(session_id, hz=hz):
+                    yield elsewhere
+                return
             if snap is None:
                 return  # nothing runs here: the stored record is the whole story
             key = (snap.seq, snap.status)
@@ -299,6 +305,10 @@ class LocalSessionService:
         owner = await self._manager.lease_holder(session_id)
         return remote.worker_info(self.data_dir, session_id, owner)
 
+    async def _runs_elsewhere(self, session_id: str) -> bool:
+        """A database session (PostgreSQL) that a live worker elsewhere runs now."""
+        return self.location.is_postgres and await self._worker_alive(session_id)
+
     async def _worker_alive(self, session_id: str) -> bool:
         return await self._worker(session_id) is not None
 
@@ -363,9 +373,27 @@ class LocalSessionService:
 
         if not self.location.is_postgres:
             return remote.watch_worker(self.data_dir, session_id)
-        return remote.watch_worker(
-            self.data_dir, session_id, alive=lambda: self._worker_alive(session_id)
-        )
+        return self._watch_elsewhere(session_id)
+
+    async def _watch_elsewhere(
+        self, session_id: str, *, hz: float = DEFAULT_WATCH_HZ
+    ) -> AsyncIterator[ProgressSnapshot]:
+        """A session in the database (PostgreSQL): over its worker's channel when one answers
+        here, else from the store (another machine's worker, or joined workers only)."""
+        from . import remote
+        from .follow_choice import channel_answers
+        from .store_follow import follow_store
+
+        if await channel_answers(self.data_dir, session_id):
+            async for snapshot in remote.watch_worker(
+                self.data_dir, session_id, alive=lambda: self._worker_alive(session_id)
+            ):
+                yield snapshot
+            return
+        async for snapshot in follow_store(
+            self._manager.store, self._manager.lease_holder, session_id, hz=hz
+        ):
+            yield snapshot
 
     async def interrupt_all(self, reason: str, *, who: str) -> None:
         await self._manager.interrupt_all(reason, who=who)

@@ -21,6 +21,7 @@ from ...domain.progress import Progress
 from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
 from ..records import download_rows
+from . import notify
 from .blobs import BlobError, sha_of_path
 from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, one_statement, page_record
 
@@ -268,7 +269,7 @@ async def checkpoint(
             until,
         ),
     )
-    await conn.execute("SELECT pg_notify('tui_scraper', %s)", (session_id,))
+    await notify.announce(conn, session_id)
     return inserted
 
 

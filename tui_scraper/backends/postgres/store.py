@@ -48,7 +48,7 @@ from ...domain.records import (
     control_command,
 )
 from ...domain.status import PageStatus, Status
-from . import control, diff, frontier, sessions, validators, workers
+from . import control, diff, frontier, notify, sessions, validators, workers
 from .blobs import BlobWriter
 from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
@@ -308,7 +308,7 @@ class Store:
             # move the new owner's run.
             raise InvalidTransition(session_id, None, wanted)
         return await self._write(
-            sessions.transition,
+            notify.transition_announced,
             session_id,
             wanted,
             reason=reason,
@@ -652,6 +652,11 @@ class Store:
         return await self._write(control.mark_applied, control_id, outcome)
 
     # change notifications ----------------------------------------------------------------
+    async def change_feed(self, session_id: str) -> notify.ChangeListener:
+        """Wake-ups for a follower of the session (ports.ProgressFeed): LISTEN on a connection
+        of the listener's own, a hint per checkpoint and state change."""
+        return notify.ChangeListener(self.url, session_id)
+
     async def wait_for_change(self, session_id: str, timeout: float) -> bool:
         """Wait up to `timeout` s for a checkpoint of the session (LISTEN/NOTIFY: a wake-up
         hint only; what changed is read from the tables). True when one came."""
@@ -660,7 +665,7 @@ class Store:
             await conn.execute("LISTEN tui_scraper")
             async with asyncio.timeout(timeout):
                 async for note in conn.notifies():
-                    if note.payload == session_id:
+                    if notify.parse_payload(note.payload)[0] == session_id:
                         return True
         except TimeoutError:
             return False

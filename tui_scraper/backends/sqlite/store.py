@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ...domain.config import CrawlConfig
 from ...domain.errors import InvalidTransition, SessionBusy
@@ -39,6 +39,17 @@ from .db import DB_FILENAME, Database, StorageUnavailable
 
 if TYPE_CHECKING:
     from ...ports import RuntimeStore
+
+
+class PollFeed:
+    """The ChangeFeed of a store that cannot notify: every wait is the whole poll interval."""
+
+    async def wait(self, timeout: float) -> Literal["poll"]:
+        await asyncio.sleep(max(0.0, timeout))
+        return "poll"
+
+    async def close(self) -> None:
+        return None
 
 
 class Store:
@@ -351,6 +362,10 @@ class Store:
 
     async def recent_pages(self, session_id: str, limit: int) -> list[PageRecord]:
         return await self._db.read(frontier.recent_pages, session_id, limit)
+
+    async def change_feed(self, session_id: str) -> PollFeed:
+        """SQLite has no change notifications: a follower polls (ports.ProgressFeed)."""
+        return PollFeed()
 
     # control: commands to a session, recorded durably (ports.ControlPort) -----------------
     async def post_control(

@@ -28,6 +28,7 @@ from textual.widgets import Header, Label, ProgressBar, RichLog, Sparkline
 
 from tui_scraper.domain import RESUMABLE, ScraperError, SessionRecord, Status
 from tui_scraper.service import CommandDelivery, ProgressSnapshot, Tuning, WorkerInfo
+from tui_scraper.service.delivery import outcome_text
 
 from .. import messages
 from ..text import display_safe, human_bytes, human_duration, human_rate, safe_content
@@ -547,6 +548,4 @@ class ProgressScreen(Screen[None]):
 
 def _outcome(delivery: CommandDelivery) -> str:
     """What the worker said it did, or that it has the command and applies it shortly."""
-    if delivery.outcome:
-        return delivery.outcome
-    return "recorded; the worker applies it within a second"
+    return outcome_text(delivery)
