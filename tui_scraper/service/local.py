@@ -21,6 +21,7 @@ from tui_scraper.domain import (
     SessionRecord,
     Status,
 )
+from tui_scraper.domain.analytics import AnalyticsReport
 from tui_scraper.domain.errors import ScraperError
 from tui_scraper.domain.location import StoreLocation
 from tui_scraper.domain.status import RESUMABLE
@@ -36,6 +37,7 @@ from . import (
     ProgressSnapshot,
     WorkerInfo,
 )
+from .analytics import report_for
 
 if TYPE_CHECKING:
     from tui_scraper.runtime.channel.protocol import CommandKind
@@ -128,6 +130,10 @@ class LocalSessionService:
 
     async def page_counts(self, session_ref: str) -> dict[PageStatus, int]:
         return await self._manager.page_counts(session_ref)
+
+    async def analytics(self, session_ref: str) -> AnalyticsReport:
+        session = await self._manager.get(session_ref)
+        return await report_for(self._manager.store, session)
 
     def running_ids(self) -> list[str]:
         return list(self._manager.running())

@@ -122,7 +122,20 @@ CREATE TABLE session_control (
 CREATE INDEX session_control_pending ON session_control(session_id, id) WHERE applied_at IS NULL;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# Session analytics (domain/analytics.py): counters per interval of crawl time, and for the
+# whole session (bucket -1), added to by each checkpoint in its own transaction.
+_SESSION_ANALYTICS = """
+CREATE TABLE session_analytics (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    bucket     INTEGER NOT NULL,
+    metric     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (session_id, bucket, metric, key)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _SESSION_ANALYTICS]
 LATEST_VERSION = len(MIGRATIONS)
 
 
