@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.widgets import DataTable, TabbedContent
 
-from tests.ui.conftest import clock, config_dir, make_app, service, seeder  # noqa: F401
+from tests.ui.conftest import make_app
 from tests.ui.helpers import screen_text, until
 from tests.ui.scripted import ScriptedService
 from tests.ui.seed import T0, Seeder
