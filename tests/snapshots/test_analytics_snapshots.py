@@ -15,6 +15,7 @@ from tests.analytics.seeding import seed_analytics
 from tests.ui.seed import T0
 from tui_scraper.backends.sqlite.db import DB_FILENAME
 from tui_scraper.domain import Status
+from tui_scraper.ui.screens.analytics import CompareScreen
 
 from .conftest import History
 from .test_snapshots import SIZES, _by_status, _settle
@@ -38,6 +39,23 @@ def test_analytics_tab(snap_compare: Any, size: tuple[int, int], analysed: Histo
         app.show_detail(_by_status(analysed, Status.COMPLETED))
         await _settle(pilot)
         await pilot.press("4")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_two_sessions(snap_compare: Any, size: tuple[int, int], analysed: History) -> None:
+    app = analysed.app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("escape")
+        app.push_screen(
+            CompareScreen(
+                _by_status(analysed, Status.COMPLETED), _by_status(analysed, Status.INTERRUPTED)
+            )
+        )
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
