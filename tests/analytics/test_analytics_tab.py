@@ -83,8 +83,9 @@ async def test_a_running_session_refreshes_itself_with_queue_and_eta(
 
 def test_sparklines_and_bars_fit_their_cells() -> None:
     assert spark([], 10) == ""
-    assert spark([0, 0], 10) == "▁▁"
-    assert spark([1, None, 8], 10) == "▁ █"
+    assert spark([0, 0], 4) == "▁▁▁▁"
+    assert spark([1, None, 8], 3) == "▁ █"
+    assert spark([1, 8], 4) == "▁▁██"  # a short crawl spans the line
     assert len(spark(list(range(100)), 30)) == 30
     assert spark(list(range(100)), 30)[-1] == "█"
     assert bar(0, 10, 20) == "" and bar(1, 1000, 20) == "█" and bar(10, 10, 20) == "█" * 20

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -168,7 +168,6 @@ class AnalyticsReport:
     queued: int = 0
     eta_s: float | None = None  # while running: queued pages at the recent rate
     running: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pages_per_s(self) -> float:

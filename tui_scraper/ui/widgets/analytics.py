@@ -35,14 +35,15 @@ _LABEL = 10  # the label column of every row
 
 
 def spark(values: Sequence[float | None], width: int) -> str:
-    """`values` in at most `width` cells, scaled to the largest: with more values than cells,
-    each cell is the mean of the values it covers (`None`, an interval without any, is a gap)."""
+    """`values` across `width` cells, scaled to the largest: with more values than cells, each
+    cell is the mean of the values it covers; with fewer, each value spans several cells (a
+    short crawl fills the line too). `None`, an interval without any, is a gap."""
     n = len(values)
     if width <= 0 or not n:
         return ""
     cells: list[float | None] = []
     if n <= width:
-        cells = list(values)
+        cells = [values[j * n // width] for j in range(width)]
     else:
         for j in range(width):
             lo = j * n // width
