@@ -222,3 +222,21 @@ def test_figures_stay_exact_after_sigkill_and_resume(tmp_path: Path) -> None:
     # The server answered at least that much (the kill made it answer some pages twice).
     assert sent[200] >= pages - missing and sent[404] >= missing
     assert sum(point["pages"] for point in figures["timeline"]) == pages
+
+
+def test_stats_on_postgresql_agree_with_the_server_too(tmp_path: Path, pg_url: str) -> None:
+    data = tmp_path / "d"
+    with MixedSite() as site:
+        crawl = cli(data, "--db", pg_url, "crawl", site.server.base + "/", "--headless")
+        assert crawl.returncode == 0, crawl.stderr
+        listed = cli(data, "--db", pg_url, "sessions", "--json")
+        assert listed.returncode == 0, listed.stderr
+        [session] = json.loads(listed.stdout)
+        result = cli(data, "--db", pg_url, "stats", session["id"], "--json")
+        assert result.returncode == 0, result.stderr
+        figures = json.loads(result.stdout)
+        sent = dict(site.sent)
+    assert figures["status_codes"] == {str(code): n for code, n in sorted(sent.items())}
+    assert figures["retries"] == FLAKY
+    assert figures["pages"] == 1 + GOOD + MISSING + FLAKY + SLOW
+    assert figures["bytes"] == site.body_bytes()
