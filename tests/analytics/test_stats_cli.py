@@ -105,8 +105,13 @@ def test_stats_json_agrees_with_every_count_the_server_saw(tmp_path: Path) -> No
     with MixedSite() as site:
         crawl = cli(data, "crawl", site.server.base + "/", "--headless", "--concurrency", "8")
         assert crawl.returncode == 0, crawl.stderr
-        figures = _stats(data, _session_id(data))
+        session = _session_id(data)
+        figures = _stats(data, session)
+        text = cli(data, "stats", session)
         sent = dict(site.sent)
+    assert text.returncode == 0, text.stderr
+    assert all(len(line) <= 80 for line in text.stdout.splitlines()), text.stdout
+    assert f"codes     200: {sent[200]}  404: {MISSING}  500: {FLAKY}" in text.stdout
     pages = 1 + GOOD + MISSING + FLAKY + SLOW
     assert sent == {200: 1 + GOOD + FLAKY + SLOW, 404: MISSING, 500: FLAKY}
     assert figures["status_codes"] == {str(code): n for code, n in sorted(sent.items())}
@@ -240,3 +245,13 @@ def test_stats_on_postgresql_agree_with_the_server_too(tmp_path: Path, pg_url: s
     assert figures["retries"] == FLAKY
     assert figures["pages"] == 1 + GOOD + MISSING + FLAKY + SLOW
     assert figures["bytes"] == site.body_bytes()
+
+
+def test_an_unknown_or_bad_id_is_one_line_exit_2_and_creates_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "nothing-here"
+    for args in (("stats", "abcd1234"), ("stats", "not-an-id"), ("stats", "abcd", "--json")):
+        result = cli(data, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+        assert result.stdout == ""
+    assert not data.exists()
