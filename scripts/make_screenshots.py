@@ -33,6 +33,7 @@ from tui_scraper.backends.sqlite.lease import LOCKS_DIRNAME, owner_alive, read_o
 from tui_scraper.demo import HOSTILE_PATH, DemoServer
 from tui_scraper.domain import CrawlConfig, ExtractRule, Status
 from tui_scraper.ui.app import ScraperApp
+from tui_scraper.ui.screens.analytics import CompareScreen
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.detail import SessionDetailScreen
 from tui_scraper.ui.screens.export import ExportScreen
@@ -326,7 +327,48 @@ async def second_run(data_dir: Path, out: Path) -> None:
         await until(pilot, lambda: app.return_code is not None, timeout=10)
 
 
-async def main(out: Path) -> None:
+# The analytics shots: two runs of the demo crawl side by side, paced so that their figures
+# span several of the 5 s intervals the analytics keep.
+ANALYTICS_RATE = 6.0
+
+
+async def analytics_run(data_dir: Path, url: str, out: Path) -> None:
+    """Two finished runs of one crawl: the Analytics tab of one, then both compared."""
+    app = background_app(data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        config = CrawlConfig(target_url=url, rate_per_host=ANALYTICS_RATE)
+        first = await app.create_and_start(config)
+        await pilot.press("escape")
+        second = await app.create_and_start(config.with_changes(concurrency=4))
+        await pilot.press("escape")
+
+        async def finished() -> bool:
+            states = [(await app.service.get(i)).status for i in (first, second)]
+            return all(s is Status.COMPLETED for s in states)
+
+        await until(pilot, finished, timeout=300)
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        app.show_detail(first)
+        await until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
+        await pilot.press("4")
+        await until(pilot, lambda: "Responses by class" in screen_text(app))
+        await settle(pilot)
+        shot(app, out, "detail_analytics")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        table = app.screen.query_one("#sessions-table")
+        table.move_cursor(row=table.get_row_index(first))  # type: ignore[attr-defined]
+        await pilot.press("c")
+        table.move_cursor(row=table.get_row_index(second))  # type: ignore[attr-defined]
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await until(pilot, lambda: "figures differ" in screen_text(app))
+        await settle(pilot)
+        shot(app, out, "compare")
+
+
+async def main(out: Path, only: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     server = DemoServer()
@@ -335,8 +377,11 @@ async def main(out: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="shots-", dir="/tmp") as tmp:
             data_dir = Path(tmp)
             with workers_stopped(data_dir):
-                await first_run(data_dir, url, out)
-                await second_run(data_dir, out)
+                if only in (None, "analytics"):
+                    await analytics_run(data_dir, url, out)
+                if only is None:
+                    await first_run(data_dir, url, out)
+                    await second_run(data_dir, out)
     finally:
         await server.stop()
     print(f"done in {time.monotonic() - started:.0f} s")
@@ -345,4 +390,6 @@ async def main(out: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "screenshots")
-    asyncio.run(main(parser.parse_args().out))
+    parser.add_argument("--only", choices=("analytics",), help="only these shots")
+    args = parser.parse_args()
+    asyncio.run(main(args.out, args.only))

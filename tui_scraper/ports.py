@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .domain.analytics import AnalyticsRow
 from .domain.config import CrawlConfig
 from .domain.progress import Progress
 from .domain.records import (
@@ -33,6 +34,8 @@ from .domain.records import (
 from .domain.status import PageStatus, Status
 
 __all__ = [
+    "Analytics",
+    "AnalyticsTally",
     "BlobReader",
     "BlobWriter",
     "Blobs",
@@ -52,6 +55,11 @@ __all__ = [
     "WaitSignals",
     "WakeReason",
 ]
+
+
+# Counts the results a checkpoint writes into analytics rows (engine/analytics.py's `tally`):
+# the store calls it with exactly the results it commits, and adds the rows in that transaction.
+AnalyticsTally = Callable[[Sequence[PageResult], float], list[AnalyticsRow]]
 
 
 class Sessions(Protocol):
@@ -103,9 +111,11 @@ class Frontier(Protocol):
         *,
         heartbeat: float,
         max_pages: int | None = None,
+        tally: AnalyticsTally | None = None,
     ) -> int:
         """Results, their links, the progress and the run's heartbeat in one transaction; the
-        blobs the results name are durable before it commits. Returns the new pages queued."""
+        blobs the results name are durable before it commits. Returns the new pages queued.
+        With `tally`, the analytics rows of the results written are added in it too."""
         ...
 
     async def next_due_time(self, session_id: str) -> float | None: ...
@@ -276,7 +286,13 @@ class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, Protocol):
     """Everything the code running one session uses (runtime/worker.py), commands included."""
 
 
-class SessionStore(RuntimeStore, PageStates, ProgressFeed, Protocol):
+class Analytics(Protocol):
+    """A session's analytics rows, added up over every checkpoint (domain/analytics.py)."""
+
+    async def analytics_rows(self, session_id: str) -> list[AnalyticsRow]: ...
+
+
+class SessionStore(RuntimeStore, PageStates, ProgressFeed, Analytics, Protocol):
     """Everything the runtime's session manager asks of a store, on any backend: the runner's
     needs plus the listing, lookup and reading of sessions and pages, the reaping of orphans,
     the check of stored content an export makes, and closing. `backends/open.py` hands one out

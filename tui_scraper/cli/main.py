@@ -45,7 +45,7 @@ PATH_ARGS = frozenset({"data_dir", "output", "header_file"})
 SECRET_ARGS = frozenset({"db"})
 
 
-READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export", "diff"})
+READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export", "diff", "stats"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +200,7 @@ async def _dispatch(args: argparse.Namespace, location: StoreLocation) -> int:
     from .export_cmd import export_command
     from .history import print_sessions, print_show
     from .run import check_resumable, check_session_ref, run_demo, run_headless
+    from .stats_cmd import stats_command
     from .tune_cmd import tune_command
     from .worker_cmd import run_detached, worker_command
 
@@ -258,6 +259,8 @@ async def _dispatch(args: argparse.Namespace, location: StoreLocation) -> int:
             from .diff_cmd import diff_command
 
             return await diff_command(service, args)
+        if args.command == "stats":
+            return await stats_command(service, args)
         raise BadInput(f"unknown command {args.command}")
     finally:
         await asyncio.wait_for(service.close(), 30)

@@ -10,6 +10,7 @@ from ..domain.config import SCOPES, CrawlConfig
 from ..paths import user_data_dir
 from ..safe_text import display_safe
 from .errors import BadInput
+from .stats_cmd import add_stats_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -416,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("session", help=SESSION_HELP)
     show.add_argument("--json", action="store_true", help="machine-readable output")
     _add_data_dir(show)
+
+    add_stats_command(sub, sub_kw, _add_data_dir)
 
     dismiss = sub.add_parser(
         "dismiss", **sub_kw, help="hide an interrupted/paused session from recovery"

@@ -42,6 +42,7 @@ from ..domain.records import ClaimedPage, PageResult
 from ..domain.status import PageStatus, Status
 from ..ports import EngineStore
 from .addresses import seed_allows_private
+from .analytics import analytics_enabled, tally
 from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
 from .classify import (
     permanent,
@@ -120,6 +121,8 @@ class Crawler:
         # Hashes of resource URLs (<img src>, …) found this crawl: see PageProcessor.
         self._resources: set[int] = set()
         self._committed_links = CommittedLinks()
+        # The store counts each batch's results into the session's analytics as it commits them.
+        self._tally = tally if analytics_enabled() else None
         self._allow_private = self.config.allow_private or seed_allows_private(
             self.config.target_url
         )
@@ -381,6 +384,7 @@ class Crawler:
                     )
             finally:
                 self._inflight -= 1
+            result.depth = page.depth  # for the analytics' depth counts (the row keeps its own)
             # A full pending batch (a slow commit) holds the worker: the refetch bound.
             await self._batch.wait_for_room(1 if result.redirect_result is None else 2)
             self._record(result)
@@ -435,6 +439,7 @@ class Crawler:
             progress,
             heartbeat=self.clock(),
             max_pages=self.config.max_pages,
+            tally=self._tally,
         )
         crash_point("after_checkpoint")
         if self.on_commit is not None:

@@ -23,6 +23,7 @@ from tui_scraper.domain import (
     SessionRecord,
     Status,
 )
+from tui_scraper.domain.analytics import AnalyticsReport
 from tui_scraper.domain.location import StoreLocation
 from tui_scraper.domain.progress import completed_fraction
 from tui_scraper.domain.tuning import Tuning
@@ -212,6 +213,10 @@ class SessionService(Protocol):
     ) -> list[PageRecord]: ...
 
     async def page_counts(self, session_ref: str) -> dict[PageStatus, int]: ...
+
+    async def analytics(self, session_ref: str) -> AnalyticsReport:
+        """The session's analytics (service/analytics.py), as of its last checkpoint."""
+        ...
 
     def running_ids(self) -> list[str]:
         """Sessions whose crawl runs in this service now (cheap, never blocks)."""

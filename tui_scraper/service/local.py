@@ -21,6 +21,7 @@ from tui_scraper.domain import (
     SessionRecord,
     Status,
 )
+from tui_scraper.domain.analytics import AnalyticsReport
 from tui_scraper.domain.errors import ScraperError
 from tui_scraper.domain.location import StoreLocation
 from tui_scraper.domain.records import PageState
@@ -38,6 +39,7 @@ from . import (
     ProgressSnapshot,
     WorkerInfo,
 )
+from .analytics import report_for
 from .diff import DiffEntry, merge_states, page_text
 
 if TYPE_CHECKING:
@@ -131,6 +133,10 @@ class LocalSessionService:
 
     async def page_counts(self, session_ref: str) -> dict[PageStatus, int]:
         return await self._manager.page_counts(session_ref)
+
+    async def analytics(self, session_ref: str) -> AnalyticsReport:
+        session = await self._manager.get(session_ref)
+        return await report_for(self._manager.store, session)
 
     def running_ids(self) -> list[str]:
         return list(self._manager.running())

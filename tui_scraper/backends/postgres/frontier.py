@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 
@@ -22,8 +22,12 @@ from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
 from ..records import download_rows
 from . import notify
+from .analytics import add_rows, claimed_ids, written_results
 from .blobs import BlobError, sha_of_path
 from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, one_statement, page_record
+
+if TYPE_CHECKING:
+    from ...ports import AnalyticsTally
 
 Conn = AsyncConnection[Any]
 NOW_SQL = "extract(epoch from clock_timestamp())::double precision"
@@ -217,8 +221,10 @@ async def checkpoint(
     max_pages: int | None,
     claimer: str,
     lease: tuple[str, float] | None,
+    tally: AnalyticsTally | None = None,
 ) -> int:
-    """One batch in the caller's transaction. Every write is keyed, so a replay is a no-op."""
+    """One batch in the caller's transaction. Every write is keyed, so a replay is a no-op (the
+    analytics count only the rows this transaction wrote, so a replay adds nothing)."""
     row = await (
         await conn.execute(
             "SELECT pages_total FROM sessions WHERE id = %s FOR UPDATE", (session_id,)
@@ -228,6 +234,7 @@ async def checkpoint(
         raise SessionNotFound(session_id)
     await _require_blobs(conn, [r.storage_path for r in results if r.storage_path])
     total = start = int(row[0])
+    claimed = set() if tally is None else await claimed_ids(conn, session_id, results)
     kept = await _update_claimed(
         conn, session_id, [r for r in results if r.page_id is not None], claimer
     )
@@ -255,6 +262,8 @@ async def checkpoint(
     if downloads:
         async with conn.cursor() as cursor:
             await cursor.executemany(_INSERT_DOWNLOAD_SQL, downloads)
+    if tally is not None:
+        await add_rows(conn, session_id, tally(written_results(results, kept & claimed), heartbeat))
     stored = progress.to_dict()
     stored["queued"] = progress.queued + inserted
     token, until = lease if lease is not None else (None, None)

@@ -291,7 +291,20 @@ _PAGE_VALIDATORS = """
 ALTER TABLE pages ADD COLUMN etag text, ADD COLUMN last_modified text;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _HTTP_HEADS, _PAGE_VALIDATORS]
+# Session analytics (domain/analytics.py): counters per interval of crawl time, and for the
+# whole session (bucket -1), added to by each checkpoint in its own transaction.
+_SESSION_ANALYTICS = """
+CREATE TABLE session_analytics (
+    session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    bucket     bigint NOT NULL,
+    metric     text NOT NULL,
+    key        text NOT NULL,
+    n          bigint NOT NULL,
+    PRIMARY KEY (session_id, bucket, metric, key)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _HTTP_HEADS, _PAGE_VALIDATORS, _SESSION_ANALYTICS]
 LATEST_VERSION = len(MIGRATIONS)
 
 _CREATE_SCHEMA_TABLE = (

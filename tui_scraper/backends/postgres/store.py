@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from ...domain.analytics import AnalyticsRow
 from ...domain.config import CrawlConfig
 from ...domain.errors import (
     ControlNotFound,
@@ -48,7 +49,7 @@ from ...domain.records import (
     control_command,
 )
 from ...domain.status import PageStatus, Status
-from . import control, diff, frontier, notify, sessions, validators, workers
+from . import analytics, control, diff, frontier, notify, sessions, validators, workers
 from .blobs import BlobWriter
 from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
@@ -56,7 +57,7 @@ from .migrations import migrate_async, read_version
 from .rows import one_statement
 
 if TYPE_CHECKING:
-    from ...ports import RuntimeStore
+    from ...ports import AnalyticsTally, RuntimeStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -520,6 +521,7 @@ class Store:
         *,
         heartbeat: float,
         max_pages: int | None = None,
+        tally: AnalyticsTally | None = None,
     ) -> int:
         if session_id in self._lost:
             raise StorageUnavailable(
@@ -537,7 +539,14 @@ class Store:
             max_pages,
             self._claimer,
             lease,
+            tally,
         )
+
+    async def analytics_rows(self, session_id: str) -> list[AnalyticsRow]:
+        try:
+            return await self._read(analytics.read_rows, session_id)
+        except _NoSchema:
+            return []
 
     async def page_status(self, session_id: str, url: str) -> PageStatus | None:
         try:

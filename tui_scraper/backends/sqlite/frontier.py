@@ -6,15 +6,19 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...domain.errors import PageNotFound, SessionNotFound
 from ...domain.progress import Progress
 from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
 from ..records import download_rows
+from .analytics import add_rows
 from .blobs import blob_looks_intact
 from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, page_record
+
+if TYPE_CHECKING:
+    from ...ports import AnalyticsTally
 
 _CLAIM_SQL = (
     f"SELECT {CLAIM_COLUMNS} FROM pages "
@@ -98,8 +102,10 @@ def checkpoint(
     progress: Progress,
     heartbeat: float,
     max_pages: int | None,
+    tally: AnalyticsTally | None = None,
 ) -> int:
-    """One batch; the caller holds BEGIN IMMEDIATE. Every write is keyed, so a replay is a no-op."""
+    """One batch; the caller holds BEGIN IMMEDIATE. Every write is keyed, so a replay is a no-op
+    (the analytics rows aside: this store never replays a checkpoint that committed)."""
     row = conn.execute("SELECT pages_total FROM sessions WHERE id = ?", (session_id,)).fetchone()
     if row is None:
         raise SessionNotFound(session_id)
@@ -131,6 +137,8 @@ def checkpoint(
     downloads = download_rows(session_id, results, heartbeat)
     if downloads:
         conn.executemany(_INSERT_DOWNLOAD_SQL, downloads)
+    if tally is not None:
+        add_rows(conn, session_id, tally(results, heartbeat))
     added = inserted + total_before_links - int(row[0])
     # The links this commit queued are queued in the stored figures too: `sessions` and the live
     # view (which adds the same `inserted` after the commit) then agree on the queue.

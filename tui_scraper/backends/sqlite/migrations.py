@@ -136,7 +136,20 @@ ALTER TABLE pages ADD COLUMN etag TEXT;
 ALTER TABLE pages ADD COLUMN last_modified TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _HTTP_HEADS, _PAGE_VALIDATORS]
+# Session analytics (domain/analytics.py): counters per interval of crawl time, and for the
+# whole session (bucket -1), added to by each checkpoint in its own transaction.
+_SESSION_ANALYTICS = """
+CREATE TABLE session_analytics (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    bucket     INTEGER NOT NULL,
+    metric     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (session_id, bucket, metric, key)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _HTTP_HEADS, _PAGE_VALIDATORS, _SESSION_ANALYTICS]
 LATEST_VERSION = len(MIGRATIONS)
 
 

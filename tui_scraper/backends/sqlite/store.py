@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ...domain.analytics import AnalyticsRow
 from ...domain.config import CrawlConfig
 from ...domain.errors import InvalidTransition, SessionBusy
 from ...domain.progress import Progress
@@ -33,12 +34,12 @@ from ...domain.records import (
 )
 from ...domain.status import PageStatus, Status
 from ...paths import ensure_data_dir, make_private_dir
-from . import control, diff, frontier, lease, sessions, validators
+from . import analytics, control, diff, frontier, lease, sessions, validators
 from .blobs import BLOBS_DIRNAME, BlobStore, blob_looks_intact, blob_present, sync_data_dir
 from .db import DB_FILENAME, Database, StorageUnavailable
 
 if TYPE_CHECKING:
-    from ...ports import RuntimeStore
+    from ...ports import AnalyticsTally, RuntimeStore
 
 
 class PollFeed:
@@ -280,6 +281,7 @@ class Store:
         *,
         heartbeat: float,
         max_pages: int | None = None,
+        tally: AnalyticsTally | None = None,
     ) -> int:
         # The batch is copied here so a caller mutating its list after a cancel changes nothing.
         named = [r.storage_path for r in results if r.storage_path]
@@ -291,8 +293,12 @@ class Store:
             # reads are not held up behind the flush.
             await asyncio.to_thread(_sync_and_check_blobs, self.data_dir, named)
         return await self._db.write(
-            frontier.checkpoint, session_id, list(results), progress, heartbeat, max_pages
+            frontier.checkpoint, session_id, list(results), progress, heartbeat, max_pages, tally
         )
+
+    async def analytics_rows(self, session_id: str) -> list[AnalyticsRow]:
+        """The session's analytics rows (on the reader: never behind a checkpoint)."""
+        return await self._db.read(analytics.read_rows, session_id)
 
     async def page_status(self, session_id: str, url: str) -> PageStatus | None:
         """The status of the page at `url` (canonical), or None when the frontier lacks it.

@@ -43,6 +43,7 @@ from ..text import (
     safe_text,
     short_url,
 )
+from ..widgets.analytics import AnalyticsView
 from ..widgets.status import http_text, status_text
 from ..widgets.tables import FlexTable
 from .confirm import ConfirmScreen
@@ -156,6 +157,7 @@ class SessionDetailScreen(Screen[None]):
         Binding("1", "tab('summary')", "Summary", show=False, id="detail.summary"),
         Binding("2", "tab('pages')", "Pages", show=False, id="detail.pages"),
         Binding("3", "tab('timeline')", "Timeline", show=False, id="detail.timeline"),
+        Binding("4", "tab('analytics')", "Analytics", show=False, id="detail.analytics"),
         Binding("escape", "back", "Back", id="detail.back"),
     ]
 
@@ -201,6 +203,8 @@ class SessionDetailScreen(Screen[None]):
                 yield FlexTable(
                     flex_column="reason", id="events-table", cursor_type="row", zebra_stripes=True
                 )
+            with TabPane("Analytics", id="analytics"):
+                yield AnalyticsView(self.session_id, id="analytics-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -231,6 +235,7 @@ class SessionDetailScreen(Screen[None]):
 
     def reload(self) -> None:
         self.run_worker(self._load, group="load", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]  # WorkType: Coroutine[None, None, T]
+        self.query_one(AnalyticsView).reload()
 
     async def _load(self) -> None:
         manager = self.scraper.service
@@ -433,7 +438,11 @@ class SessionDetailScreen(Screen[None]):
         tabs = self.query_one(TabbedContent)
         tabs.active = tab
         # Move focus into the shown pane: focus left in a hidden pane would switch back to it.
-        focus = {"pages": "#pages-table", "timeline": "#events-table"}.get(tab)
+        focus = {
+            "pages": "#pages-table",
+            "timeline": "#events-table",
+            "analytics": "#analytics-view",
+        }.get(tab)
         if focus:
             self.query_one(focus).focus()
         else:
@@ -491,6 +500,7 @@ class SessionDetailScreen(Screen[None]):
             ("Show the summary", lambda: self.action_tab("summary"), "1"),
             ("Show the pages", lambda: self.action_tab("pages"), "2"),
             ("Show the timeline", lambda: self.action_tab("timeline"), "3"),
+            ("Show the analytics", lambda: self.action_tab("analytics"), "4"),
         ]
         for status in PAGE_FILTERS:
             name = status.value if status else "all"

@@ -29,6 +29,7 @@ from ..widgets.footer import KeysFooter
 from ..widgets.status import status_text
 from ..widgets.tables import FlexTable
 from ..widgets.worker import worker_label
+from .analytics import mark_for_compare
 
 if TYPE_CHECKING:
     from ..host import ScraperHost
@@ -68,6 +69,8 @@ class SessionsScreen(Screen[None]):
         Binding("e", "export", "Export", id="sessions.export"),
         # Not in the footer (no room at 80 columns next to "? Keys", which lists it).
         Binding("slash", "filter", "Filter", key_display="/", show=False, id="sessions.filter"),
+        # Mark one session, then `c` on another: their analytics side by side (analytics.py).
+        Binding("c", "compare", "Compare", show=False, id="sessions.compare"),
         Binding("q", "app.quit", "Quit", id="sessions.quit"),
     ]
 
@@ -382,6 +385,9 @@ class SessionsScreen(Screen[None]):
         record = self.selected()
         if record is not None:
             self.post_message(messages.ExportSession(self, record.id, record.target_url))
+
+    def action_compare(self) -> None:
+        mark_for_compare(self, self.selected_id())
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
