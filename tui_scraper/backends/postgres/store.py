@@ -52,9 +52,10 @@ from .connect import ServerUnreachable, connect, connect_kwargs, shown, translat
 from .lease import LockKeeper, new_key, parse_owner
 from .migrations import migrate_async, read_version
 from .rows import one_statement
+from .schedules import PlanningMethods
 
 if TYPE_CHECKING:
-    from ...ports import RuntimeStore
+    from ...ports import PlanningStore, RuntimeStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -90,7 +91,7 @@ class _NoSchema(Exception):
     """A read-only store on a database nobody has migrated: every query answers as if empty."""
 
 
-class Store:
+class Store(PlanningMethods):
     url: str
     blobs: BlobWriter
 
@@ -744,4 +745,7 @@ async def _renew(conn: Conn, session_id: str, token: str, claimer: str, ttl: flo
 if TYPE_CHECKING:
 
     def _implements_ports(store: Store) -> RuntimeStore:
+        return store
+
+    def _implements_planning(store: Store) -> PlanningStore:
         return store

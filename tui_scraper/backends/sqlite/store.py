@@ -34,12 +34,13 @@ from ...paths import ensure_data_dir, make_private_dir
 from . import control, frontier, lease, sessions
 from .blobs import BLOBS_DIRNAME, BlobStore, blob_looks_intact, blob_present, sync_data_dir
 from .db import DB_FILENAME, Database, StorageUnavailable
+from .schedules import PlanningMethods
 
 if TYPE_CHECKING:
-    from ...ports import RuntimeStore
+    from ...ports import PlanningStore, RuntimeStore
 
 
-class Store:
+class Store(PlanningMethods):
     data_dir: Path
     db_path: Path
     blobs: BlobStore
@@ -414,4 +415,7 @@ if TYPE_CHECKING:
     # mypy checks here that Store keeps every port it implements (a Protocol is structural:
     # nothing else would notice a method drifting from it).
     def _implements_ports(store: Store) -> RuntimeStore:
+        return store
+
+    def _implements_planning(store: Store) -> PlanningStore:
         return store
