@@ -435,4 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
         "leading ' so a spreadsheet shows them as text instead of running them)",
     )
     _add_data_dir(export)
+    from .queue_cmd import add_queue_parser
+    from .schedule_cmd import add_schedule_parser
+    from .service_cmd import add_service_parser
+
+    add_queue_parser(sub, sub_kw)
+    add_schedule_parser(sub, sub_kw)
+    add_service_parser(sub, sub_kw)
     return parser

@@ -18,6 +18,7 @@ from .config import CrawlConfig
 from .errors import ConfigError, ScraperError
 
 __all__ = [
+    "MAX_PARALLEL",
     "MISSED_POLICIES",
     "RUN_OUTCOMES",
     "MissedPolicy",
@@ -44,6 +45,8 @@ RunOutcome = Literal["started", "skipped", "missed"]
 RUN_OUTCOMES: Final[tuple[RunOutcome, ...]] = ("started", "skipped", "missed")
 
 MIN_EVERY_S: Final = 1.0
+# The most sessions one service runs at a time (`service start --parallel`).
+MAX_PARALLEL: Final = 64
 _UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _EVERY_RE = re.compile(r"\A\s*(\d+(?:\.\d+)?)\s*([smhd])\s*\Z")
 
