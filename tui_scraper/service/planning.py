@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_scraper.domain.config import CrawlConfig
 from tui_scraper.domain.location import StoreLocation
@@ -14,20 +15,17 @@ from tui_scraper.domain.records import SessionRecord
 from tui_scraper.domain.schedules import QueueEntry, ScheduleRecord, ScheduleRun, ScheduleSpec
 from tui_scraper.domain.status import Status
 from tui_scraper.runtime.daemon.book import Book, QueuedSession
-from tui_scraper.runtime.daemon.control import (
-    ServiceError,
-    ServiceStart,
-    start_service,
-    stop_service,
-)
 from tui_scraper.runtime.daemon.files import ServiceInfo, log_path, running_service
-from tui_scraper.runtime.daemon.unit import write_unit
+
+if TYPE_CHECKING:
+    # Imported by the functions that start or stop the service: a look (`sessions`, `show`)
+    # never loads the worker starter.
+    from tui_scraper.runtime.daemon.control import ServiceStart
 
 __all__ = [
     "PlanningService",
     "QueuedSession",
     "ScheduleView",
-    "ServiceError",
     "ServiceInfo",
     "ServiceStart",
     "install_unit",
@@ -105,10 +103,14 @@ class PlanningService:
 
 # the service process ---------------------------------------------------------------------
 async def start(location: StoreLocation, parallel: int) -> ServiceStart:
+    from tui_scraper.runtime.daemon.control import start_service
+
     return await start_service(location, parallel)
 
 
 async def stop(data_dir: Path) -> ServiceInfo | None:
+    from tui_scraper.runtime.daemon.control import stop_service
+
     return await stop_service(data_dir)
 
 
@@ -121,4 +123,6 @@ def service_log(data_dir: Path) -> Path:
 
 
 def install_unit(location: StoreLocation, parallel: int) -> Path:
+    from tui_scraper.runtime.daemon.unit import write_unit
+
     return write_unit(location, parallel)
