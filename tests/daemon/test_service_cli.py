@@ -139,3 +139,37 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_service_that_cannot_open_its_store_is_one_line_exit_1(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.worker.helpers import RUN_CLI
+    from tui_scraper.domain.location import DB_ENV_VAR
+
+    data_dir = tmp_path / "d"
+    result = subprocess.run(
+        [sys.executable, str(RUN_CLI), "--data-dir", str(data_dir), "service", "start"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, DB_ENV_VAR: "postgresql://nobody:secret@127.0.0.1:1/none"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "the service stopped at once" in result.stderr
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+    assert running_service(data_dir) is None
+
+
+def test_service_start_on_a_new_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"
+    try:
+        started = cli(data_dir, "service", "start")
+        assert started.returncode == 0, started.stderr
+        assert running_service(data_dir) is not None
+        assert cli(data_dir, "service", "stop").returncode == 0
+    finally:
+        from .helpers import stop_everything
+
+        stop_everything(data_dir)

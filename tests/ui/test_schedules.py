@@ -53,7 +53,7 @@ async def test_lists_schedules_and_the_queue(
         screen = await _open(pilot, app)
         await until(pilot, lambda: _rows(screen, "schedules") == 1 and _rows(screen, "queue") == 2)
         text = screen_text(app)
-        assert record.short_id in text and "every 6h" in text and "run-once" in text
+        assert record.short_id in text and "every 6h" in text and "once" in text
         assert "no run yet" in text and "service not running" in text
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, SessionsScreen))

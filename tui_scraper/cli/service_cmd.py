@@ -10,8 +10,8 @@ from typing import Any, Final
 
 from ..domain.location import StoreLocation
 from ..safe_text import display_safe
-from .errors import EXIT_OK
-from .output import emit
+from .errors import EXIT_FAILED, EXIT_OK
+from .output import emit, warn
 
 __all__ = ["EXIT_NOT_RUNNING", "add_service_parser", "check_args", "command"]
 
@@ -93,6 +93,16 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 async def command(args: argparse.Namespace, location: StoreLocation) -> int:
+    from ..domain.schedules import ServiceError
+
+    try:
+        return await _command(args, location)
+    except ServiceError as exc:  # not bad input: the service would not start or stop
+        warn(str(exc))
+        return EXIT_FAILED
+
+
+async def _command(args: argparse.Namespace, location: StoreLocation) -> int:
     from ..service import planning
 
     action = args.service_action

@@ -202,3 +202,7 @@ class AmbiguousScheduleId(ScraperError):
 
 class NotQueueable(ScraperError):
     """Only a pending session can wait in the queue; the message is one line."""
+
+
+class ServiceError(ScraperError):
+    """The background service could not be started or stopped (not bad input); one line."""

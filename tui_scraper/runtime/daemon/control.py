@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from ...domain.errors import ScraperError
 from ...domain.location import StoreLocation
+from ...domain.schedules import ServiceError
+from ...paths import ensure_data_dir
 from ...safe_text import display_safe
 from ..detach import log_tail, python_module_argv, spawn_detached
 from ..spawn import worker_env
@@ -26,10 +27,6 @@ from .files import ServiceInfo, log_path, running_service
 READY_TIMEOUT_S: Final = 10.0
 STOP_TIMEOUT_S: Final = 30.0
 _POLL_S: Final = 0.05
-
-
-class ServiceError(ScraperError):
-    """The service could not be started or stopped; one line."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,7 @@ async def start_service(location: StoreLocation, parallel: int) -> ServiceStart:
     running = running_service(data_dir)
     if running is not None:
         return ServiceStart(running, True, log)
+    ensure_data_dir(data_dir)  # a first `service start` on a new data dir: logs/ goes in it
     try:
         start = os.stat(log).st_size
     except OSError:

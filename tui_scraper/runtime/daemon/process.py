@@ -90,15 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"already running (pid {other.pid if other else '?'}): this one stops")
         return EXIT_OK
     try:
-        lock.publish(
-            ServiceInfo(
-                pid=os.getpid(),
-                parallel=parallel,
-                started_at=time.time(),
-                host=socket.gethostname(),
-            )
-        )
-        return asyncio.run(_serve(location, parallel))
+        return asyncio.run(_serve(location, parallel, lock))
     except ScraperError as exc:
         say(f"stopped: {exc}")
         return EXIT_FAILED
@@ -106,11 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         lock.release()
 
 
-async def _serve(location: StoreLocation, parallel: int) -> int:
+async def _serve(location: StoreLocation, parallel: int, lock: ServiceLock) -> int:
     from ...backends.open import open_store
     from ...ports import PlanningStore
 
     store = cast(PlanningStore, await open_store(location))
+    # Published once the store is open: a starter that sees this pid knows the service runs
+    # (a store that cannot be opened stops it first, and the starter shows why).
+    lock.publish(
+        ServiceInfo(
+            pid=os.getpid(), parallel=parallel, started_at=time.time(), host=socket.gethostname()
+        )
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

@@ -1,6 +1,7 @@
 """Schedules and the queue: the background service's work, seen and edited from the app.
 
-Two tables: the schedules (timing, next run, missed-run policy, last result; `a` adds one with
+Two tables: the schedules (timing, next run, missed-run policy — "once" for run-once —, last
+result; `a` adds one with
 the New-session form and its validation, `p` pauses or resumes, `x` removes) and the queue
 (sessions waiting for the service, in order; `u`/`d` move one a place, `x` takes it out, the
 session kept). Everything goes through `service/planning.py`, from this screen's workers: the
@@ -62,7 +63,8 @@ _TIMING_HINTS = {
 
 
 def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+    """Month, day and time: the year is this one or the next, and 80 columns are few."""
+    return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
 def last_result(view: ScheduleView) -> str:
@@ -208,7 +210,7 @@ class SchedulesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label(Content("Schedules"), classes="section-title")
-        yield FlexTable(id="schedules", flex_column="target", cursor_type="row")
+        yield FlexTable(id="schedules", flex={"timing": 1, "target": 2}, cursor_type="row")
         yield Label(Content("Queue"), classes="section-title")
         yield FlexTable(id="queue", flex_column="target", cursor_type="row")
         yield Label(Content(""), id="service-line")
@@ -219,10 +221,10 @@ class SchedulesScreen(Screen[None]):
         schedules = self.query_one("#schedules", FlexTable)
         for key, label, width in (
             ("id", "ID", 8),
-            ("timing", "Timing", 16),
-            ("next", "Next run", 16),
-            ("missed", "Missed", 8),
-            ("last", "Last result", 18),
+            ("timing", "Timing", 12),
+            ("next", "Next run", 11),
+            ("missed", "Missed", 6),
+            ("last", "Last result", 14),
         ):
             schedules.add_column(Text(label), key=key, width=width)
         schedules.add_column(Text("Target"), key="target")
@@ -287,7 +289,7 @@ class SchedulesScreen(Screen[None]):
                 Text(record.short_id),
                 Text(display_safe(record.timing, 40), no_wrap=True, overflow="ellipsis"),
                 Text("paused" if record.paused else _when(record.next_run_at)),
-                Text(record.missed),
+                Text("once" if record.missed == "run-once" else record.missed),
                 Text(last_result(view), no_wrap=True, overflow="ellipsis"),
                 Text(display_safe(record.target_url, 300), no_wrap=True, overflow="ellipsis"),
                 key=record.id,
