@@ -164,3 +164,22 @@ async def test_hostile_urls_are_shown_literally(
         shown = screen_text(app)
         for url in stored:
             assert url.split("?q=")[1] in shown
+
+
+async def test_the_sessions_list_shows_queued_sessions_with_their_place(
+    service: ScriptedService, planning: PlanningService
+) -> None:
+    first = await planning.queue(CrawlConfig(target_url="http://127.0.0.1:9/a"))
+    second = await planning.queue(CrawlConfig(target_url="http://127.0.0.1:9/b"))
+    loose = await service.create(CrawlConfig(target_url="http://127.0.0.1:9/c"))
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        home = app.screen
+        assert isinstance(home, SessionsScreen)
+        await until(pilot, lambda: len(home.records) == 3 and bool(home.places))
+        assert home.places == {first.session.id: 1, second.session.id: 2}
+        table = home.query_one(DataTable)
+        cells = {key: str(table.get_cell(key, "status")) for key in (first.session.id, loose.id)}
+        assert cells[first.session.id] == "pending #1"
+        assert cells[loose.id] == "pending"

@@ -137,16 +137,6 @@ def _print_queue(queued: list[Any], *, as_json: bool) -> int:
 
 async def queue_places(location: StoreLocation) -> dict[str, int]:
     """Session id → place in the queue, for `sessions` (read-only; empty when unreadable)."""
-    from ..domain.errors import ScraperError
-    from ..service.planning import PlanningService
+    from ..service.planning import queue_places as places
 
-    try:
-        planning = await PlanningService.open(location, readonly=True)
-    except (ScraperError, OSError):
-        return {}
-    try:
-        return await planning.places()
-    except ScraperError:
-        return {}
-    finally:
-        await planning.close()
+    return await places(location)

@@ -29,6 +29,7 @@ __all__ = [
     "ServiceInfo",
     "ServiceStart",
     "install_unit",
+    "queue_places",
     "service_log",
     "service_running",
     "start",
@@ -99,6 +100,23 @@ class PlanningService:
 
     async def schedule_of(self, session_id: str) -> str | None:
         return await self._book.schedule_of(session_id)
+
+
+async def queue_places(location: StoreLocation) -> dict[str, int]:
+    """Session id → place in the queue, for a listing: read-only, empty when it cannot be read
+    (a listing never fails for the queue's sake)."""
+    from tui_scraper.domain.errors import ScraperError
+
+    try:
+        planning = await PlanningService.open(location, who="look", readonly=True)
+    except (ScraperError, OSError):
+        return {}
+    try:
+        return await planning.places()
+    except ScraperError:
+        return {}
+    finally:
+        await planning.close()
 
 
 # the service process ---------------------------------------------------------------------

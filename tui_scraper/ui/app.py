@@ -74,7 +74,8 @@ class ScraperApp(App[int]):
         Binding("ctrl+z", "suspend_process", "Suspend", show=False, id="app.suspend"),
         # Not priority: `?` typed into a text field stays a character there.
         Binding("question_mark,f1", "key_help", "Keys", key_display="?", id="app.help"),
-        Binding("w", "schedules", "Schedules", id="app.schedules"),
+        # Not in the footer (every screen has its own keys there): `?` lists it.
+        Binding("w", "schedules", "Schedules", show=False, id="app.schedules"),
     ]
 
     def __init__(
