@@ -87,3 +87,11 @@ def test_install_unit_writes_a_user_unit_and_enables_nothing(tmp_path: Path) -> 
     # Nothing else: no wants/ symlink (enabling is the user's `systemctl --user enable`).
     assert sorted(p.name for p in unit.parent.iterdir()) == ["tui-scraper.service"]
     assert unit.stat().st_mode & 0o077 == 0
+
+
+def test_listings_create_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new"
+    for args in (["queue", "--list"], ["schedule", "list"], ["service", "status"]):
+        result = cli(data_dir, *args)
+        assert result.returncode in (0, 3), (args, result.stderr)
+    assert not data_dir.exists()

@@ -72,7 +72,8 @@ def check_args(args: argparse.Namespace) -> None:
 async def command(args: argparse.Namespace, location: StoreLocation) -> int:
     from ..service.planning import PlanningService
 
-    planning = await PlanningService.open(location)
+    # A listing only looks: nothing is created or written.
+    planning = await PlanningService.open(location, readonly=args.action == "list")
     try:
         if args.action == "add":
             queued = await planning.queue(args.config, secret_headers=args.secrets)

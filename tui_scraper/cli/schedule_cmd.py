@@ -119,7 +119,10 @@ def check_args(args: argparse.Namespace) -> None:
 async def command(args: argparse.Namespace, location: StoreLocation) -> int:
     from ..service.planning import PlanningService
 
-    planning = await PlanningService.open(location)
+    # `list` and `show` only look: nothing is created or written.
+    planning = await PlanningService.open(
+        location, readonly=args.schedule_action in ("list", "show")
+    )
     try:
         action = args.schedule_action
         if action == "add":
