@@ -120,3 +120,23 @@ def test_following_keeps_an_interval_on_its_grid() -> None:
     assert following(record, 100.0) == 110.0
     assert following(record, 100.5) == 110.0
     assert following(record, 135.0) == 140.0
+
+
+async def test_a_run_still_queued_skips_the_next_but_one_taken_out_does_not(
+    store: Store, tmp_path: Path
+) -> None:
+    record = await store.add_schedule(ScheduleSpec(CONFIG, every_s=60.0))
+    await store.set_schedule_paused(record.id, False, next_run_at=time.time() - 1)
+    loop = _loop(store, tmp_path, [])
+    await loop._fire_due(time.time())
+    [first] = await store.schedule_runs(record.id)
+    assert first.outcome == "started" and first.session_id is not None
+    # Due again while the first waits in the queue: skipped.
+    await store.set_schedule_paused(record.id, False, next_run_at=time.time() - 1)
+    await loop._fire_due(time.time())
+    assert (await store.schedule_runs(record.id))[0].outcome == "skipped"
+    # Taken out of the queue by hand (kept pending): it no longer holds the schedule back.
+    await store.remove_queued(first.session_id)
+    await store.set_schedule_paused(record.id, False, next_run_at=time.time() - 1)
+    await loop._fire_due(time.time())
+    assert (await store.schedule_runs(record.id))[0].outcome == "started"

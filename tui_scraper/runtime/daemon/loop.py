@@ -155,10 +155,14 @@ class ServiceLoop:
 
     # schedules ---------------------------------------------------------------------------
     async def _fire_due(self, now: float) -> None:
-        for schedule in await self.store.list_schedules():
-            if schedule.paused or schedule.next_run_at > now:
-                continue
-            outcome, detail = await self._verdict(schedule, now)
+        due = [
+            s for s in await self.store.list_schedules() if not s.paused and s.next_run_at <= now
+        ]
+        if not due:
+            return
+        queued = {e.session_id for e in await self.store.queue_entries()}
+        for schedule in due:
+            outcome, detail = await self._verdict(schedule, now, queued)
             run = await self.store.fire_schedule(
                 schedule.id,
                 due_at=schedule.next_run_at,
@@ -172,14 +176,18 @@ class ServiceLoop:
             what = f"session {run.session_id} queued" if run.session_id else outcome
             self.say(f"schedule {schedule.id}: {what}" + (f" ({detail})" if detail else ""))
 
-    async def _verdict(self, schedule: ScheduleRecord, now: float) -> tuple[RunOutcome, str]:
+    async def _verdict(
+        self, schedule: ScheduleRecord, now: float, queued: set[str]
+    ) -> tuple[RunOutcome, str]:
         late = now - schedule.next_run_at
         if late > MISSED_AFTER_S and schedule.missed == "skip":
             return "missed", f"due {late:.0f} s ago while the service was not running: skipped"
         previous = schedule.last_session_id
         if previous is not None:
             status = await self._status(previous)
-            if status in (Status.PENDING, Status.RUNNING):
+            # A pending run counts only while it waits in the queue: one taken out of it by
+            # hand would otherwise hold the schedule back for good.
+            if status is Status.RUNNING or (status is Status.PENDING and previous in queued):
                 where = "queued" if status is Status.PENDING else "running"
                 return "skipped", f"the previous run {previous[:8]} is still {where}"
         if late > MISSED_AFTER_S:
