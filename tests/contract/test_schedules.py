@@ -248,3 +248,34 @@ async def test_a_skipped_run_is_recorded_without_a_session(backend: ContractStor
     # The last session stays the one that ran; the last outcome is the skip.
     assert (after.last_session_id, after.last_outcome) == (started.session_id, "skipped")
     assert len(await backend.queue_entries()) == 1
+
+
+async def test_update_changes_crawl_and_timing_and_keeps_the_runs(
+    backend: ContractStore,
+) -> None:
+    schedule = await backend.add_schedule(_spec())
+    run = await backend.fire_schedule(
+        schedule.id,
+        due_at=schedule.next_run_at,
+        next_run_at=schedule.next_run_at + 3600,
+        outcome="started",
+        detail="",
+        who="t",
+    )
+    assert run is not None
+    before = time.time()
+    changed = await backend.update_schedule(
+        schedule.id,
+        ScheduleSpec(config(max_pages=5), cron="0 3 * * *", tz="Europe/Paris", missed="skip"),
+    )
+    assert (changed.every_s, changed.cron, changed.tz, changed.missed) == (
+        None,
+        "0 3 * * *",
+        "Europe/Paris",
+        "skip",
+    )
+    assert changed.config.max_pages == 5 and changed.next_run_at > before
+    assert changed.last_session_id == run.session_id
+    assert [r.id for r in await backend.schedule_runs(schedule.id)] == [run.id]
+    with pytest.raises(ScheduleNotFound):
+        await backend.update_schedule("0" * 32, _spec())

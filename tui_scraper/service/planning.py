@@ -80,6 +80,9 @@ class PlanningService:
     async def add_schedule(self, spec: ScheduleSpec) -> ScheduleRecord:
         return await self._book.add_schedule(spec)
 
+    async def edit_schedule(self, schedule_id: str, spec: ScheduleSpec) -> ScheduleRecord:
+        return await self._book.edit_schedule(schedule_id, spec)
+
     async def schedules(self) -> list[ScheduleView]:
         return [
             ScheduleView(record, await self._book.last_status(record))

@@ -130,6 +130,24 @@ async def add_schedule(conn: Conn, spec: ScheduleSpec) -> ScheduleRecord:
     return await get_schedule(conn, schedule_id)
 
 
+async def update_schedule(conn: Conn, schedule_id: str, spec: ScheduleSpec) -> ScheduleRecord:
+    await get_schedule(conn, schedule_id)
+    await conn.execute(
+        "UPDATE schedules SET config = %s::jsonb, every_s = %s, cron = %s, tz = %s, "
+        "missed = %s, next_run_at = %s WHERE id = %s",
+        (
+            spec.config.to_json(),
+            spec.every_s,
+            spec.cron,
+            spec.tz,
+            spec.missed,
+            spec.first_run(time.time()),
+            schedule_id,
+        ),
+    )
+    return await get_schedule(conn, schedule_id)
+
+
 async def list_schedules(conn: Conn) -> list[ScheduleRecord]:
     cursor = await conn.execute(
         f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE removed_at IS NULL ORDER BY created_at, id"
@@ -279,6 +297,10 @@ class PlanningMethods:
 
     async def add_schedule(self, spec: ScheduleSpec) -> ScheduleRecord:
         record: ScheduleRecord = await self._write(add_schedule, spec)
+        return record
+
+    async def update_schedule(self, schedule_id: str, spec: ScheduleSpec) -> ScheduleRecord:
+        record: ScheduleRecord = await self._write_again(update_schedule, schedule_id, spec)
         return record
 
     async def list_schedules(self) -> list[ScheduleRecord]:

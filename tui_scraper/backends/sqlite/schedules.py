@@ -125,6 +125,27 @@ def add_schedule(conn: sqlite3.Connection, spec: ScheduleSpec) -> ScheduleRecord
     return get_schedule(conn, schedule_id)
 
 
+def update_schedule(
+    conn: sqlite3.Connection, schedule_id: str, spec: ScheduleSpec
+) -> ScheduleRecord:
+    """A new crawl and timing for the schedule; its next run counted from now. Its runs stay."""
+    get_schedule(conn, schedule_id)
+    conn.execute(
+        "UPDATE schedules SET config = ?, every_s = ?, cron = ?, tz = ?, missed = ?, "
+        "next_run_at = ? WHERE id = ?",
+        (
+            spec.config.to_json(),
+            spec.every_s,
+            spec.cron,
+            spec.tz,
+            spec.missed,
+            spec.first_run(time.time()),
+            schedule_id,
+        ),
+    )
+    return get_schedule(conn, schedule_id)
+
+
 def list_schedules(conn: sqlite3.Connection) -> list[ScheduleRecord]:
     if not _has_tables(conn):
         return []
@@ -271,6 +292,9 @@ class PlanningMethods:
 
     async def add_schedule(self, spec: ScheduleSpec) -> ScheduleRecord:
         return await self._db.write(add_schedule, spec)
+
+    async def update_schedule(self, schedule_id: str, spec: ScheduleSpec) -> ScheduleRecord:
+        return await self._db.write(update_schedule, schedule_id, spec)
 
     async def list_schedules(self) -> list[ScheduleRecord]:
         return await self._db.read(list_schedules)

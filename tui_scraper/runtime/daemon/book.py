@@ -77,17 +77,10 @@ class Book:
     # schedules ---------------------------------------------------------------------------
     async def add_schedule(self, spec: ScheduleSpec) -> ScheduleRecord:
         """Stored with its config checked and canonical, as a session's would be."""
-        from ...engine.extract import validate_rules
-        from ...engine.urls import canonicalize
+        return await self._store.add_schedule(_checked(spec))
 
-        spec.config.validate()
-        validate_rules(spec.config.extract)
-        canonical = canonicalize(spec.config.target_url)
-        if canonical is None:
-            raise ConfigError("url", f"{spec.config.target_url!r} cannot be crawled")
-        return await self._store.add_schedule(
-            replace(spec, config=spec.config.with_changes(target_url=canonical))
-        )
+    async def edit_schedule(self, schedule_id: str, spec: ScheduleSpec) -> ScheduleRecord:
+        return await self._store.update_schedule(schedule_id, _checked(spec))
 
     async def schedules(self) -> list[ScheduleRecord]:
         return await self._store.list_schedules()
@@ -118,3 +111,16 @@ class Book:
         if record.last_session_id is None:
             return None
         return (await self._store.get_session(record.last_session_id)).status
+
+
+def _checked(spec: ScheduleSpec) -> ScheduleSpec:
+    """The spec with its config checked and its URL canonical (as `SessionManager.create`)."""
+    from ...engine.extract import validate_rules
+    from ...engine.urls import canonicalize
+
+    spec.config.validate()
+    validate_rules(spec.config.extract)
+    canonical = canonicalize(spec.config.target_url)
+    if canonical is None:
+        raise ConfigError("url", f"{spec.config.target_url!r} cannot be crawled")
+    return replace(spec, config=spec.config.with_changes(target_url=canonical))
