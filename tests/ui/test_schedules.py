@@ -183,3 +183,39 @@ async def test_the_sessions_list_shows_queued_sessions_with_their_place(
         cells = {key: str(table.get_cell(key, "status")) for key in (first.session.id, loose.id)}
         assert cells[first.session.id] == "pending #1"
         assert cells[loose.id] == "pending"
+
+
+async def test_edit_opens_the_form_filled_and_saves_over_the_schedule(
+    service: ScriptedService, planning: PlanningService
+) -> None:
+    config = CrawlConfig(
+        target_url="http://127.0.0.1:9/",
+        max_pages=7,
+        exclude=("/tag/",),
+        trap_max_per_pattern=5,  # not in the form: kept as it was
+    )
+    record = await planning.add_schedule(ScheduleSpec(config, every_s=7200.0, missed="skip"))
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot, app)
+        await until(pilot, lambda: _rows(screen, "schedules") == 1)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ScheduleFormScreen))
+        form = app.screen
+        assert isinstance(form, ScheduleFormScreen)
+        await until(pilot, lambda: form.sub_title == "Edit schedule")
+        assert form.query_one("#t-every", Input).value == "2h"
+        assert form.query_one("#f-max_pages", Input).value == "7"
+        assert not form.is_dirty()
+        form.query_one("#t-every", Input).value = ""
+        form.query_one("#t-cron", Input).value = "30 4 * * 1"
+        form.query_one("#f-max_pages", Input).value = "9"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen)
+        [view] = await planning.schedules()
+        saved = view.schedule
+        assert saved.id == record.id
+        assert (saved.every_s, saved.cron, saved.missed) == (None, "30 4 * * 1", "skip")
+        assert saved.config.max_pages == 9 and saved.config.exclude == ("/tag/",)
+        assert saved.config.trap_max_per_pattern == 5

@@ -1,11 +1,11 @@
 """Schedules and the queue: the background service's work, seen and edited from the app.
 
 Two tables: the schedules (timing, next run, missed-run policy — "once" for run-once —, last
-result; `a` adds one with
-the New-session form and its validation, `p` pauses or resumes, `x` removes) and the queue
-(sessions waiting for the service, in order; `u`/`d` move one a place, `x` takes it out, the
-session kept). Everything goes through `service/planning.py`, from this screen's workers: the
-screen never touches the store, and the tables are read again every second.
+result; `a` adds one with the New-session form and its validation, `e` edits the selected one
+in the same form, `p` pauses or resumes, `x` removes) and the queue (sessions waiting for the
+service, in order; `u`/`d` move one a place, `x` takes it out, the session kept). Everything
+goes through `service/planning.py`, from this screen's workers: the screen never touches the
+store, and the tables are read again every second.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Select
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, TextArea
 
+from tui_scraper.domain.config import DEFAULT_USER_AGENT
 from tui_scraper.domain.errors import ConfigError, ScraperError
 from tui_scraper.domain.schedules import (
     MISSED_POLICIES,
@@ -30,6 +31,7 @@ from tui_scraper.domain.schedules import (
     ScheduleSpec,
     check_cron,
     check_timezone,
+    describe_seconds,
     parse_every,
 )
 from tui_scraper.service.planning import (
@@ -77,13 +79,43 @@ def last_result(view: ScheduleView) -> str:
     return record.last_outcome
 
 
+# The CrawlConfig fields the New-session form sets (new_session.parse_field): an edit keeps the
+# schedule's other settings (a CA bundle, the trap guard's limits) as they were.
+FORM_CONFIG_FIELDS = (
+    "target_url",
+    "max_pages",
+    "max_depth",
+    "concurrency",
+    "per_host_concurrency",
+    "rate_per_host",
+    "scope",
+    "include",
+    "exclude",
+    "respect_robots",
+    "extract",
+    "download",
+    "retries",
+    "request_timeout",
+    "max_body_bytes",
+    "user_agent",
+    "allow_private",
+)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
 class ScheduleFormScreen(NewSessionScreen):
     """The New-session form with a schedule's timing on top: the crawl's fields are checked by
-    the same rules (the form's own validation), the timing by croniter and zoneinfo."""
+    the same rules (the form's own validation), the timing by croniter and zoneinfo. Given a
+    schedule (`editing`), it opens filled with that schedule's crawl and timing and saves over
+    it."""
 
-    def __init__(self, planning: PlanningService) -> None:
+    def __init__(self, planning: PlanningService, editing: ScheduleRecord | None = None) -> None:
         super().__init__()
         self.planning = planning
+        self.editing = editing
 
     def on_mount(self) -> None:
         # Textual runs NewSessionScreen.on_mount as well (every class's handler is called).
@@ -95,8 +127,46 @@ class ScheduleFormScreen(NewSessionScreen):
         self.call_after_refresh(self._ready)
 
     def _ready(self) -> None:
-        self.sub_title = "New schedule"
+        self.sub_title = "New schedule" if self.editing is None else "Edit schedule"
+        if self.editing is not None:
+            self._fill(self.editing)
+            self.query_one("#start", Button).label = Content("Save schedule")
+            self._pristine = self.values()
         self.query_one("#t-every", Input).focus()
+
+    def _fill(self, record: ScheduleRecord) -> None:
+        """Every field from the schedule (values as the form writes them)."""
+        c = record.config
+        texts = {
+            "url": c.target_url,
+            "max_pages": _number(c.max_pages),
+            "max_depth": _number(c.max_depth),
+            "concurrency": str(c.concurrency),
+            "per_host": str(c.per_host_concurrency),
+            "rate": _number(c.rate_per_host),
+            "download": ", ".join(c.download),
+            "retries": str(c.retries),
+            "timeout": f"{c.request_timeout:g}",
+            "max_body": str(c.max_body_bytes),
+            "user_agent": "" if c.user_agent == DEFAULT_USER_AGENT else c.user_agent,
+        }
+        for field_id, text in texts.items():
+            self.query_one(f"#f-{field_id}", Input).value = text
+        areas = {
+            "include": "\n".join(c.include),
+            "exclude": "\n".join(c.exclude),
+            "extract": "\n".join(rule.spec() for rule in c.extract),
+        }
+        for field_id, text in areas.items():
+            self.query_one(f"#f-{field_id}", TextArea).text = text
+        self.query_one("#f-scope", Select).value = c.scope
+        self.query_one("#f-robots", Checkbox).value = c.respect_robots
+        self.query_one("#f-private", Checkbox).value = c.allow_private
+        every = "" if record.every_s is None else describe_seconds(record.every_s)
+        self.query_one("#t-every", Input).value = every
+        self.query_one("#t-cron", Input).value = record.cron or ""
+        self.query_one("#t-tz", Input).value = record.tz
+        self.query_one("#t-missed", Select).value = record.missed
 
     def _timing_row(self, field_id: str) -> Horizontal:
         widget: Input | Select[str]
@@ -157,8 +227,12 @@ class ScheduleFormScreen(NewSessionScreen):
             every, cron, zone, missed = self.timing()
             if message.secret_headers:
                 raise ConfigError("headers", "secret headers are not kept for schedules")
+            config = message.config
+            if self.editing is not None:
+                chosen = {name: getattr(config, name) for name in FORM_CONFIG_FIELDS}
+                config = self.editing.config.with_changes(**chosen)
             spec = ScheduleSpec(
-                config=message.config,
+                config=config,
                 every_s=every,
                 cron=cron,
                 tz=zone,
@@ -173,7 +247,10 @@ class ScheduleFormScreen(NewSessionScreen):
     @work(exclusive=True, group="schedule-add", exit_on_error=False)
     async def _store(self, spec: ScheduleSpec) -> None:
         try:
-            record = await self.planning.add_schedule(spec)
+            if self.editing is None:
+                record = await self.planning.add_schedule(spec)
+            else:
+                record = await self.planning.edit_schedule(self.editing.id, spec)
         except ConfigError as exc:
             self.show_config_error(exc)
             return
@@ -182,7 +259,8 @@ class ScheduleFormScreen(NewSessionScreen):
             self.scraper.say(str(exc), severity="error")
             return
         self.dismiss(None)
-        self.scraper.say(f"schedule {record.short_id} added: {record.timing}")
+        done = "added" if self.editing is None else "saved"
+        self.scraper.say(f"schedule {record.short_id} {done}: {record.timing}")
 
 
 class SchedulesScreen(Screen[None]):
@@ -190,6 +268,7 @@ class SchedulesScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add", id="schedules.add"),
+        Binding("e", "edit", "Edit", id="schedules.edit"),
         Binding("p", "pause", "Pause/resume", id="schedules.pause"),
         Binding("x,delete", "remove", "Remove", id="schedules.remove"),
         Binding("u", "move(-1)", "Up", id="schedules.up"),
@@ -332,6 +411,11 @@ class SchedulesScreen(Screen[None]):
     def action_add(self) -> None:
         if self.planning is not None:
             self.app.push_screen(ScheduleFormScreen(self.planning), lambda _: self.reload())
+
+    def action_edit(self) -> None:
+        record = self._selected_schedule()
+        if self.planning is not None and record is not None and not self._in_queue():
+            self.app.push_screen(ScheduleFormScreen(self.planning, record), lambda _: self.reload())
 
     def action_pause(self) -> None:
         record = self._selected_schedule()
