@@ -32,6 +32,7 @@ from textual.widgets import Input, Label
 from tui_scraper.backends.sqlite.lease import LOCKS_DIRNAME, owner_alive, read_owner
 from tui_scraper.demo import HOSTILE_PATH, DemoServer
 from tui_scraper.domain import CrawlConfig, ExtractRule, Status
+from tui_scraper.domain.location import StoreLocation
 from tui_scraper.ui.app import ScraperApp
 from tui_scraper.ui.screens.analytics import CompareScreen
 from tui_scraper.ui.screens.confirm import ConfirmScreen
@@ -368,6 +369,38 @@ async def analytics_run(data_dir: Path, url: str, out: Path) -> None:
         shot(app, out, "compare")
 
 
+async def schedules_run(data_dir: Path, url: str, out: Path) -> None:
+    """The Schedules screen (w): two schedules and a queued crawl, as the CLI leaves them."""
+    from tui_scraper.domain.schedules import ScheduleSpec
+    from tui_scraper.service.planning import PlanningService
+    from tui_scraper.ui.screens.schedules import SchedulesScreen
+
+    planning = await PlanningService.open(StoreLocation(data_dir), who="cli")
+    try:
+        nightly = CrawlConfig(target_url=url, max_pages=500)
+        await planning.add_schedule(ScheduleSpec(nightly, cron="0 3 * * *", tz="Europe/Paris"))
+        news = CrawlConfig(target_url=f"{url.rstrip('/')}/news/")
+        await planning.add_schedule(ScheduleSpec(news, every_s=6 * 3600.0, missed="skip"))
+        await planning.queue(CrawlConfig(target_url=f"{url.rstrip('/')}/shop/", max_pages=100))
+    finally:
+        await planning.close()
+    app = background_app(data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, (SessionsScreen, RecoveryScreen)))
+        if isinstance(app.screen, RecoveryScreen):
+            await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
+        screen = app.screen
+        assert isinstance(screen, SchedulesScreen)
+        await until(pilot, lambda: len(screen.views) == 2 and len(screen.queued) == 1)
+        await settle(pilot)
+        shot(app, out, "schedules")
+        await pilot.press("escape", "ctrl+q")
+        await until(pilot, lambda: app.return_code is not None, timeout=10)
+
+
 async def main(out: Path, only: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -382,6 +415,8 @@ async def main(out: Path, only: str | None = None) -> None:
                 if only is None:
                     await first_run(data_dir, url, out)
                     await second_run(data_dir, out)
+                if only in (None, "schedules"):
+                    await schedules_run(data_dir, url, out)
     finally:
         await server.stop()
     print(f"done in {time.monotonic() - started:.0f} s")
@@ -390,6 +425,6 @@ async def main(out: Path, only: str | None = None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "screenshots")
-    parser.add_argument("--only", choices=("analytics",), help="only these shots")
+    parser.add_argument("--only", choices=("analytics", "schedules"), help="only these shots")
     args = parser.parse_args()
     asyncio.run(main(args.out, args.only))

@@ -40,6 +40,9 @@ DATA_TABLES = (
     "session_events",
     "session_control",
     "hosts",
+    "session_queue",
+    "schedules",
+    "schedule_runs",
 )
 
 

@@ -31,6 +31,7 @@ from .domain.records import (
     PreviousPage,
     SessionRecord,
 )
+from .domain.schedules import QueueEntry, RunOutcome, ScheduleRecord, ScheduleRun, ScheduleSpec
 from .domain.status import PageStatus, Status
 
 __all__ = [
@@ -46,9 +47,12 @@ __all__ = [
     "Frontier",
     "Lease",
     "PageStates",
+    "PlanningStore",
     "PreviousPages",
     "ProgressFeed",
+    "QueuePort",
     "RuntimeStore",
+    "SchedulesPort",
     "SessionSecrets",
     "SessionStore",
     "Sessions",
@@ -343,3 +347,67 @@ class SessionSecrets(Protocol):
     async def load(self, session_id: str) -> dict[str, str]: ...
 
     async def delete(self, session_id: str) -> None: ...
+
+
+class QueuePort(Protocol):
+    """The service's queue of pending sessions, in order. An entry is marked started (a
+    compare-and-set) before its worker is spawned and stays until the service sees the session
+    leave `running`, so a service started again after a kill knows what it had started."""
+
+    async def enqueue_session(self, session_id: str) -> QueueEntry:
+        """Append a pending session (NotQueueable otherwise); one already queued stays put."""
+        ...
+
+    async def queue_entries(self) -> list[QueueEntry]: ...
+
+    async def move_queued(self, session_id: str, delta: int) -> QueueEntry:
+        """One place up (delta < 0) or down among the waiting entries."""
+        ...
+
+    async def remove_queued(self, session_id: str) -> bool: ...
+
+    async def mark_queue_started(self, session_id: str, at: float) -> bool: ...
+
+    async def unmark_queue_started(self, session_id: str, started_at: float) -> bool: ...
+
+
+class SchedulesPort(Protocol):
+    """Recurring crawls and the record of each time one came due (`fire_schedule`: the next
+    time, the run and, when started, its queued session in one compare-and-set transaction)."""
+
+    async def add_schedule(self, spec: ScheduleSpec) -> ScheduleRecord: ...
+
+    async def update_schedule(self, schedule_id: str, spec: ScheduleSpec) -> ScheduleRecord:
+        """A new crawl and timing; the next run counted from now, the runs kept."""
+        ...
+
+    async def list_schedules(self) -> list[ScheduleRecord]: ...
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleRecord: ...
+
+    async def resolve_schedule(self, ref: str) -> str: ...
+
+    async def remove_schedule(self, schedule_id: str) -> bool: ...
+
+    async def set_schedule_paused(
+        self, schedule_id: str, paused: bool, *, next_run_at: float | None = None
+    ) -> ScheduleRecord: ...
+
+    async def fire_schedule(
+        self,
+        schedule_id: str,
+        *,
+        due_at: float,
+        next_run_at: float,
+        outcome: RunOutcome,
+        detail: str,
+        who: str,
+    ) -> ScheduleRun | None: ...
+
+    async def schedule_runs(self, schedule_id: str, *, limit: int = 50) -> list[ScheduleRun]: ...
+
+    async def schedule_of_session(self, session_id: str) -> str | None: ...
+
+
+class PlanningStore(SessionStore, QueuePort, SchedulesPort, Protocol):
+    """What the background service (runtime/daemon) asks of a store."""

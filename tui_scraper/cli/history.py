@@ -32,9 +32,16 @@ def _session_json(s: SessionRecord) -> dict[str, Any]:
     }
 
 
-def print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
+def print_sessions(
+    sessions: list[SessionRecord], *, as_json: bool, places: dict[str, int] | None = None
+) -> int:
+    """`places`: the queue's place of each queued session (shown as `queued #N`)."""
+    places = places or {}
     if as_json:
-        emit(json.dumps([_session_json(s) for s in sessions], indent=2))
+        rows = [_session_json(s) for s in sessions]
+        for row in rows:
+            row["queue_place"] = places.get(row["id"])
+        emit(json.dumps(rows, indent=2))
         return EXIT_OK
     if not sessions:
         emit("no sessions yet — start one with: tui-scraper crawl URL --headless")
@@ -45,17 +52,26 @@ def print_sessions(sessions: list[SessionRecord], *, as_json: bool) -> int:
     )
     for s in sessions:
         p = s.progress
+        status = f"queued #{places[s.id]}" if s.id in places else s.status.value
         emit(
-            f"{s.short_id:8}  {s.status.value:11}  {p.done:>6}  {p.failed:>6}  {p.queued:>6}  "
+            f"{s.short_id:8}  {status:11}  {p.done:>6}  {p.failed:>6}  {p.queued:>6}  "
             f"{_when(s.start_time):19}  {_when(s.last_updated):19}  "
             f"{display_safe(s.target_url, 200)}"
         )
     return EXIT_OK
 
 
-def print_show(session: SessionRecord, events: list[EventRecord], *, as_json: bool) -> int:
+def print_show(
+    session: SessionRecord,
+    events: list[EventRecord],
+    *,
+    as_json: bool,
+    schedule_id: str | None = None,
+) -> int:
+    """`schedule_id`: the schedule this session is a run of, if any."""
     if as_json:
         record = _session_json(session)
+        record["schedule_id"] = schedule_id
         record["config"] = json.loads(session.config.to_json())
         record["summary"] = session.summary
         record["events"] = [
@@ -76,6 +92,8 @@ def print_show(session: SessionRecord, events: list[EventRecord], *, as_json: bo
     emit(f"target    {display_safe(session.target_url, 300)}")
     error = f" ({display_safe(session.error, 300)})" if session.error else ""
     emit(f"status    {session.status.value}{error}")
+    if schedule_id is not None:
+        emit(f"schedule  {schedule_id} (a run of it)")
     emit(f"created   {_when(session.created_at)}   updated {_when(session.last_updated)}")
     emit(
         f"progress  done {p.done}, failed {p.failed}, skipped {p.skipped}, queued {p.queued}, "

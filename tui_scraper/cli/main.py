@@ -46,6 +46,9 @@ SECRET_ARGS = frozenset({"db"})
 
 
 READ_ONLY_COMMANDS = frozenset({"sessions", "show", "export", "diff", "stats"})
+# The queue, the schedules and the background service: each command's module checks its
+# arguments before the data dir is touched and runs the command itself.
+PLANNING_COMMANDS = {"queue": "queue_cmd", "schedule": "schedule_cmd", "service": "service_cmd"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +109,16 @@ def _main(argv: Sequence[str] | None) -> int:
             from .tune_cmd import check_tuning_args
 
             check_tuning_args(args)  # bad values refused before the data dir is touched
+        if args.command in PLANNING_COMMANDS:
+            import importlib
+
+            planning = importlib.import_module(f".{PLANNING_COMMANDS[args.command]}", __package__)
+            planning.check_args(args)
         location = choose_location(args)
+        if args.command in PLANNING_COMMANDS:
+            from ..run_async import run_async as run_planning
+
+            return int(run_planning(planning.command(args, location)))
         if args.command == "worker":
             from .join_cmd import check_joinable_location, join_command
 
@@ -240,11 +252,20 @@ async def _dispatch(args: argparse.Namespace, location: StoreLocation) -> int:
         if args.command == "demo":
             return await run_demo(service)
         if args.command == "sessions":
-            return print_sessions(await service.list_sessions(), as_json=args.json)
+            from ..domain.status import Status
+            from .queue_cmd import queue_places
+
+            listed = await service.list_sessions()
+            pending = any(s.status is Status.PENDING for s in listed)
+            places = await queue_places(location) if pending else {}
+            return print_sessions(listed, as_json=args.json, places=places)
         if args.command == "show":
+            from .schedule_cmd import schedule_of
+
             session = await service.get(args.session)
             events = await service.events(session.id)
-            return print_show(session, events, as_json=args.json)
+            schedule_id = await schedule_of(location, session.id)
+            return print_show(session, events, as_json=args.json, schedule_id=schedule_id)
         if args.command == "dismiss":
             session = await service.dismiss(args.session)
             emit(f"dismissed {session.short_id} ({session.status.value}); it can still be resumed")

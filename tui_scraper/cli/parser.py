@@ -491,4 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="PATH", help="with --format: where to write (default: stdout)"
     )
     _add_data_dir(diff)
+    from .queue_cmd import add_queue_parser
+    from .schedule_cmd import add_schedule_parser
+    from .service_cmd import add_service_parser
+
+    add_queue_parser(sub, sub_kw)
+    add_schedule_parser(sub, sub_kw)
+    add_service_parser(sub, sub_kw)
     return parser

@@ -74,6 +74,8 @@ class ScraperApp(App[int]):
         Binding("ctrl+z", "suspend_process", "Suspend", show=False, id="app.suspend"),
         # Not priority: `?` typed into a text field stays a character there.
         Binding("question_mark,f1", "key_help", "Keys", key_display="?", id="app.help"),
+        # Not in the footer (every screen has its own keys there): `?` lists it.
+        Binding("w", "schedules", "Schedules", show=False, id="app.schedules"),
     ]
 
     def __init__(
@@ -374,6 +376,13 @@ class ScraperApp(App[int]):
         # Textual binds ctrl+c to a toast saying "press ctrl+q"; here it is the quit key, with
         # the same confirmation while crawls run. (In a text field ctrl+c still copies.)
         self.run_worker(self.action_quit(), group="quit", exit_on_error=False)
+
+    def action_schedules(self) -> None:
+        """The schedules and the queue of the background service (ui/screens/schedules.py)."""
+        from .screens.schedules import SchedulesScreen
+
+        if not isinstance(self.screen, SchedulesScreen) and self.service_ready:
+            self.push_screen(SchedulesScreen())
 
     def action_key_help(self) -> None:
         screen = self.screen

@@ -304,7 +304,57 @@ CREATE TABLE session_analytics (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _HTTP_HEADS, _PAGE_VALIDATORS, _SESSION_ANALYTICS]
+_QUEUE_AND_SCHEDULES = """
+-- The service's queue: sessions waiting to be started, in `position` order. `started_at` is set
+-- (compare-and-set) by the service when it starts one; the row stays until the session leaves
+-- `running`, so a service started again after a kill knows what it had started.
+CREATE TABLE session_queue (
+    session_id text PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+    position   bigint NOT NULL,
+    queued_at  double precision NOT NULL,
+    started_at double precision
+);
+CREATE INDEX session_queue_position ON session_queue (position);
+
+-- Recurring crawls. A removed schedule keeps its row (removed_at) so its runs stay linked.
+CREATE TABLE schedules (
+    id              text PRIMARY KEY,
+    config          jsonb NOT NULL,
+    every_s         double precision CHECK (every_s IS NULL OR every_s > 0),
+    cron            text,
+    tz              text NOT NULL DEFAULT 'UTC',
+    missed          text NOT NULL DEFAULT 'run-once' CHECK (missed IN ('run-once','skip')),
+    paused          boolean NOT NULL DEFAULT false,
+    next_run_at     double precision NOT NULL,
+    created_at      double precision NOT NULL,
+    removed_at      double precision,
+    last_run_at     double precision,
+    last_session_id text,
+    last_outcome    text,
+    last_detail     text,
+    CHECK ((every_s IS NULL) <> (cron IS NULL))
+);
+
+CREATE TABLE schedule_runs (
+    id          bigserial PRIMARY KEY,
+    schedule_id text NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+    session_id  text REFERENCES sessions (id) ON DELETE SET NULL,
+    at          double precision NOT NULL,
+    outcome     text NOT NULL CHECK (outcome IN ('started','skipped','missed')),
+    detail      text NOT NULL DEFAULT ''
+);
+CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, id);
+CREATE INDEX schedule_runs_session ON schedule_runs (session_id) WHERE session_id IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [
+    _V1,
+    _V2,
+    _HTTP_HEADS,
+    _PAGE_VALIDATORS,
+    _SESSION_ANALYTICS,
+    _QUEUE_AND_SCHEDULES,
+]
 LATEST_VERSION = len(MIGRATIONS)
 
 _CREATE_SCHEMA_TABLE = (

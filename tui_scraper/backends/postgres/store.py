@@ -55,9 +55,10 @@ from .connect import ServerUnreachable, connect, connect_kwargs, shown, translat
 from .lease import LockKeeper, new_key, parse_owner
 from .migrations import migrate_async, read_version
 from .rows import one_statement
+from .schedules import PlanningMethods
 
 if TYPE_CHECKING:
-    from ...ports import AnalyticsTally, RuntimeStore
+    from ...ports import AnalyticsTally, PlanningStore, RuntimeStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -93,7 +94,7 @@ class _NoSchema(Exception):
     """A read-only store on a database nobody has migrated: every query answers as if empty."""
 
 
-class Store:
+class Store(PlanningMethods):
     url: str
     blobs: BlobWriter
 
@@ -784,4 +785,7 @@ async def _renew(conn: Conn, session_id: str, token: str, claimer: str, ttl: flo
 if TYPE_CHECKING:
 
     def _implements_ports(store: Store) -> RuntimeStore:
+        return store
+
+    def _implements_planning(store: Store) -> PlanningStore:
         return store

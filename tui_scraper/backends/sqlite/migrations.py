@@ -149,7 +149,59 @@ CREATE TABLE session_analytics (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _HTTP_HEADS, _PAGE_VALIDATORS, _SESSION_ANALYTICS]
+_QUEUE_AND_SCHEDULES = """
+-- The service's queue: sessions waiting to be started, in `position` order. `started_at` is set
+-- (compare-and-set) by the service when it starts one; the row stays until the session leaves
+-- `running`, so a service started again after a kill knows what it had started.
+CREATE TABLE session_queue (
+    session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    queued_at  REAL NOT NULL,
+    started_at REAL
+);
+CREATE INDEX session_queue_position ON session_queue(position);
+
+-- Recurring crawls. A removed schedule keeps its row (removed_at) so its runs stay linked.
+CREATE TABLE schedules (
+    id              TEXT PRIMARY KEY,
+    config          TEXT NOT NULL,               -- CrawlConfig JSON of every run
+    every_s         REAL CHECK (every_s IS NULL OR every_s > 0),
+    cron            TEXT,
+    tz              TEXT NOT NULL DEFAULT 'UTC',
+    missed          TEXT NOT NULL DEFAULT 'run-once' CHECK (missed IN ('run-once','skip')),
+    paused          INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+    next_run_at     REAL NOT NULL,
+    created_at      REAL NOT NULL,
+    removed_at      REAL,
+    last_run_at     REAL,
+    last_session_id TEXT,
+    last_outcome    TEXT,
+    last_detail     TEXT,
+    CHECK ((every_s IS NULL) <> (cron IS NULL))
+);
+
+-- Every time a schedule came due: the session it started, or why it started none.
+CREATE TABLE schedule_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    session_id  TEXT REFERENCES sessions(id) ON DELETE SET NULL,
+    at          REAL NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('started','skipped','missed')),
+    detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX schedule_runs_schedule ON schedule_runs(schedule_id, id);
+CREATE INDEX schedule_runs_session ON schedule_runs(session_id) WHERE session_id IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [
+    _V1,
+    _V2,
+    _V3,
+    _HTTP_HEADS,
+    _PAGE_VALIDATORS,
+    _SESSION_ANALYTICS,
+    _QUEUE_AND_SCHEDULES,
+]
 LATEST_VERSION = len(MIGRATIONS)
 
 

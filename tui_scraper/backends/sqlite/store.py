@@ -37,9 +37,10 @@ from ...paths import ensure_data_dir, make_private_dir
 from . import analytics, control, diff, frontier, lease, sessions, validators
 from .blobs import BLOBS_DIRNAME, BlobStore, blob_looks_intact, blob_present, sync_data_dir
 from .db import DB_FILENAME, Database, StorageUnavailable
+from .schedules import PlanningMethods
 
 if TYPE_CHECKING:
-    from ...ports import AnalyticsTally, RuntimeStore
+    from ...ports import AnalyticsTally, PlanningStore, RuntimeStore
 
 
 class PollFeed:
@@ -53,7 +54,7 @@ class PollFeed:
         return None
 
 
-class Store:
+class Store(PlanningMethods):
     data_dir: Path
     db_path: Path
     blobs: BlobStore
@@ -454,4 +455,7 @@ if TYPE_CHECKING:
     # mypy checks here that Store keeps every port it implements (a Protocol is structural:
     # nothing else would notice a method drifting from it).
     def _implements_ports(store: Store) -> RuntimeStore:
+        return store
+
+    def _implements_planning(store: Store) -> PlanningStore:
         return store

@@ -80,6 +80,8 @@ class SessionsScreen(Screen[None]):
         # Sessions recorded as running that no crawl of this process runs: the worker holding
         # each one's lease, or None when nobody holds it (gone: shown as interrupted).
         self.background: dict[str, WorkerInfo | None] = {}
+        # Pending sessions waiting in the background service's queue: id → place (1 = next).
+        self.places: dict[str, int] = {}
         self.filter_text = ""
 
     @property
@@ -141,6 +143,12 @@ class SessionsScreen(Screen[None]):
 
         # Lease files: read off the event loop.
         self.background = await asyncio.to_thread(read_workers) if elsewhere else {}
+        if any(r.status is Status.PENDING for r in records):
+            from tui_scraper.service.planning import queue_places
+
+            self.places = await queue_places(service.location)
+        else:
+            self.places = {}
         self.show_records(records)
 
     # --- rendering ------------------------------------------------------------------------
@@ -204,6 +212,10 @@ class SessionsScreen(Screen[None]):
                 return status_text(Status.INTERRUPTED)
             # A background worker runs it: "running bg" (the worker is named under the table).
             return Text.assemble(status_text(Status.RUNNING), (" bg", "dim"))
+        if record.status is Status.PENDING and record.id in self.places:
+            return Text.assemble(
+                status_text(Status.PENDING), (f" #{self.places[record.id]}", "dim")
+            )
         return self._status_cell(record.status, record)
 
     @staticmethod
