@@ -40,7 +40,7 @@ from ..domain.config import BOUNDS, CrawlConfig
 from ..domain.progress import Progress
 from ..domain.records import ClaimedPage, PageResult
 from ..domain.status import PageStatus, Status
-from ..ports import EngineStore
+from ..ports import EngineStore, HostPacing
 from .addresses import seed_allows_private
 from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
 from .classify import (
@@ -68,6 +68,7 @@ from .parse_pool import ParsePool
 from .politeness import HostGate, HostHealth
 from .redirects import RedirectTargets
 from .robots import RobotsCache, RobotsSource
+from .shared_gate import SharedHostGate
 from .stats import CrawlStats
 from .traps import TrapGuard
 from .urls import Scope
@@ -188,7 +189,7 @@ class Crawler:
         # HTTP client or the parser) unless it fetches everything itself (parse_workers=0).
         self._page_fetcher, robots_source = self._make_page_fetcher(settings)
         self._robots = RobotsCache(robots_source, cfg.user_agent)
-        self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
+        self._gate = self._make_gate(cfg)
         self._health = HostHealth()
         self._hops = RedirectTargets()
         self._pages = PageProcessor(
@@ -298,6 +299,16 @@ class Crawler:
         )
         pool.start()
         return pool, pool
+
+    def _make_gate(self, cfg: CrawlConfig) -> HostGate:
+        """Politeness for the whole crawl: in the store when it serves every worker of the
+        session (HostPacing: several workers may crawl it), else in this process (one worker
+        per session: the gate in memory costs nothing per request)."""
+        if isinstance(self.store, HostPacing):
+            return SharedHostGate(
+                self.store, self.session_id, cfg.per_host_concurrency, cfg.rate_per_host
+            )
+        return HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
 
     async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
         try:

@@ -279,7 +279,24 @@ LANGUAGE sql STABLE AS $$
 $$;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# Politeness shared by every worker of a session (backends/postgres/hosts.py): one row per start
+# on a host that is in flight, named by a slot id the worker chose (so a reservation or release
+# tried again after a lost connection counts once) and by the worker holding it (so the slots of
+# a worker that died are found and dropped). `hosts.in_flight` is their count, kept by the same
+# statements that add and remove them; the hosts row is what serialises a host's reservations.
+_HOST_SLOTS = """
+CREATE TABLE host_slots (
+    slot_id    text PRIMARY KEY,
+    session_id text NOT NULL,
+    host       text NOT NULL,
+    worker_id  text NOT NULL,
+    start_at   double precision NOT NULL,
+    FOREIGN KEY (session_id, host) REFERENCES hosts (session_id, host) ON DELETE CASCADE
+);
+CREATE INDEX host_slots_holder ON host_slots (session_id, host, worker_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _HOST_SLOTS]
 LATEST_VERSION = len(MIGRATIONS)
 
 _CREATE_SCHEMA_TABLE = (

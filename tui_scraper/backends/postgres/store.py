@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import time
 import uuid
@@ -38,6 +39,7 @@ from ...domain.records import (
     ControlCommand,
     ControlRecord,
     EventRecord,
+    HostStart,
     LeaseOwner,
     PageRecord,
     PageResult,
@@ -46,7 +48,7 @@ from ...domain.records import (
     control_command,
 )
 from ...domain.status import PageStatus, Status
-from . import control, frontier, sessions, workers
+from . import control, frontier, hosts, sessions, workers
 from .blobs import BlobWriter
 from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
@@ -54,7 +56,7 @@ from .migrations import migrate_async, read_version
 from .rows import one_statement
 
 if TYPE_CHECKING:
-    from ...ports import RuntimeStore
+    from ...ports import HostPacing, RuntimeStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -66,6 +68,8 @@ WaitListener = Callable[[str], None]
 # lapsed are rare, the claims many).
 _LAPSED_EVERY_S = 2.0
 _NOW_SQL = "SELECT extract(epoch from clock_timestamp())::double precision"
+# How often a refused reservation on one host first drops the slots of dead workers there.
+_DEAD_SLOTS_EVERY_S = 1.0
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -108,6 +112,8 @@ class Store:
         self._claimer = uuid.uuid4().hex
         self._renewer: asyncio.Task[None] | None = None
         self._lapsed_checked: dict[str, float] = {}  # session id → monotonic time
+        self._slots = itertools.count(1)  # host slot ids: the claimer id and a serial
+        self._swept: dict[tuple[str, str], float] = {}  # (session, host) → monotonic time
         # Sessions whose lease this store held and lost (it lapsed while the process was
         # stopped or cut off, and another owner or the reaper took over): fenced off.
         self._lost: set[str] = set()
@@ -380,6 +386,8 @@ class Store:
             # Its claims back to the queue and its worker row gone (best effort: a row left
             # behind is dead with the lock, and the next worker to conclude deletes it).
             with contextlib.suppress(DatabaseError):
+                await self._write_again(hosts.release_worker, session_id, self._claimer)
+            with contextlib.suppress(DatabaseError):
                 await self._write_again(workers.unregister, session_id, self._claimer)
             await self._keeper.drop(held.key)
 
@@ -595,6 +603,33 @@ class Store:
         except _NoSchema:
             return []
 
+    # host pacing (politeness shared by the session's workers) ----------------------------
+    async def reserve_host(
+        self, session_id: str, host: str, *, per_host: int, crawl_delay: float = 0.0
+    ) -> HostStart | None:
+        """One start on `host` for this worker (ports.HostPacing), or None while the host has
+        `per_host` requests in flight over every worker; see backends/postgres/hosts.py."""
+        slot_id = f"{self._claimer}:{next(self._slots)}"
+        args = (session_id, host, self._claimer, slot_id, per_host, crawl_delay)
+        wait = await self._write_again(hosts.reserve, *args)
+        if wait is None:
+            key = (session_id, host)
+            swept = self._swept.get(key)
+            if swept is not None and time.monotonic() - swept < _DEAD_SLOTS_EVERY_S:
+                return None
+            # Full: perhaps with the slots of a worker that died holding them.
+            await self._write_again(hosts.sweep_dead, session_id, host)
+            self._swept[key] = time.monotonic()
+            if len(self._swept) > 4096:
+                self._swept.clear()
+            wait = await self._write_again(hosts.reserve, *args)
+            if wait is None:
+                return None
+        return HostStart(slot_id=slot_id, host=host, wait_s=max(0.0, wait))
+
+    async def release_host(self, session_id: str, start: HostStart) -> None:
+        await self._write_again(hosts.release, start.slot_id)
+
     # control -----------------------------------------------------------------------------
     async def post_control(
         self,
@@ -744,4 +779,7 @@ async def _renew(conn: Conn, session_id: str, token: str, claimer: str, ttl: flo
 if TYPE_CHECKING:
 
     def _implements_ports(store: Store) -> RuntimeStore:
+        return store
+
+    def _paces_hosts(store: Store) -> HostPacing:
         return store
