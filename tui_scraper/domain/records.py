@@ -214,8 +214,11 @@ def control_args(command: ControlCommand, args: Mapping[str, Any] | None) -> dic
 class HostStart:
     """One request's start on a host, reserved for it by the politeness every worker of a
     session shares (`ports.HostPacing`): it counts as in flight until released, and may start
-    `wait_s` seconds after it was granted (the host's spacing)."""
+    `wait_s` seconds after it was granted (the host's spacing). `may_keep`: no spacing applies
+    on the host and no other worker waits for it, so the holder may hand it on to its own next
+    request there for a moment instead of releasing it and reserving again."""
 
     slot_id: str
     host: str
     wait_s: float
+    may_keep: bool = False

@@ -30,6 +30,7 @@ See `engine/faults.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -256,6 +257,8 @@ class Crawler:
                 task.cancel()
             committer.cancel()
             await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
+            with contextlib.suppress(Exception):  # the store drops what is left when we leave
+                await self._gate.aclose()
             if self._fetcher is not None:
                 await self._fetcher.aclose()
                 self._fetcher = None

@@ -118,6 +118,9 @@ class HostGate:
         lane = self._lanes.get(host)
         return 0 if lane is None else self.per_host - lane.sem._value
 
+    async def aclose(self) -> None:
+        """The run is over (a gate that holds nothing outside this process has nothing to do)."""
+
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         lane = self._lane(host)

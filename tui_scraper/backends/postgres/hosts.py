@@ -29,6 +29,12 @@ from .rows import one_statement
 
 Conn = AsyncConnection[Any]
 
+# A refused worker's claim on the next slot freed lasts this long (its polls renew it).
+WANT_S = 0.5
+_FREE_MARK = (
+    "(h.wanted_by IS NULL OR h.wanted_by = %(worker)s OR h.wanted_until <= (SELECT now FROM clock))"
+)
+_ADMIT = f"(h.in_flight < %(per_host)s AND {_FREE_MARK})"
 _RESERVE_SQL = f"""
 WITH clock AS MATERIALIZED (
     SELECT {NOW_SQL} AS now,
@@ -37,25 +43,36 @@ WITH clock AS MATERIALIZED (
     FROM sessions s WHERE s.id = %(session)s
 ), again AS (
     SELECT start_at FROM host_slots WHERE slot_id = %(slot)s
-), taken AS (
-    INSERT INTO hosts AS h (session_id, host, next_allowed_at, in_flight)
-    SELECT %(session)s, %(host)s, c.now + c.gap, 1 FROM clock c
+), hit AS (
+    INSERT INTO hosts AS h (session_id, host, next_allowed_at, in_flight, last_slot)
+    SELECT %(session)s, %(host)s, c.now + c.gap, 1, %(slot)s FROM clock c
     WHERE NOT EXISTS (SELECT 1 FROM again)
-    ON CONFLICT (session_id, host) DO UPDATE
-        SET in_flight = h.in_flight + 1,
-            -- max(next allowed, now) + gap; excluded.next_allowed_at is now + gap
-            next_allowed_at = greatest(h.next_allowed_at + (SELECT gap FROM clock),
-                                       excluded.next_allowed_at)
-        WHERE h.in_flight < %(per_host)s
-    RETURNING h.next_allowed_at
+    ON CONFLICT (session_id, host) DO UPDATE SET
+        in_flight = h.in_flight + CASE WHEN {_ADMIT} THEN 1 ELSE 0 END,
+        -- max(next allowed, now) + gap; excluded.next_allowed_at is now + gap
+        next_allowed_at = CASE WHEN {_ADMIT}
+            THEN greatest(h.next_allowed_at + (SELECT gap FROM clock), excluded.next_allowed_at)
+            ELSE h.next_allowed_at END,
+        last_slot = CASE WHEN {_ADMIT} THEN excluded.last_slot ELSE h.last_slot END,
+        wanted_by = CASE
+            WHEN {_ADMIT} THEN CASE WHEN h.wanted_by = %(worker)s THEN NULL ELSE h.wanted_by END
+            WHEN {_FREE_MARK} THEN %(worker)s
+            ELSE h.wanted_by END,
+        wanted_until = CASE
+            WHEN {_ADMIT} THEN CASE WHEN h.wanted_by = %(worker)s THEN 0 ELSE h.wanted_until END
+            WHEN {_FREE_MARK} THEN (SELECT now FROM clock) + {WANT_S}
+            ELSE h.wanted_until END
+    RETURNING h.last_slot = %(slot)s AS admitted, h.next_allowed_at, h.wanted_by, h.wanted_until
 ), added AS (
     INSERT INTO host_slots (slot_id, session_id, host, worker_id, start_at)
     SELECT %(slot)s, %(session)s, %(host)s, %(worker)s, t.next_allowed_at - c.gap
-    FROM taken t, clock c
+    FROM hit t, clock c WHERE t.admitted
 )
-SELECT t.next_allowed_at - c.gap - c.now FROM taken t, clock c
+SELECT t.admitted, t.next_allowed_at - c.gap - c.now,
+       c.gap = 0 AND (t.wanted_by IS NULL OR t.wanted_by = %(worker)s OR t.wanted_until <= c.now)
+FROM hit t, clock c
 UNION ALL
-SELECT a.start_at - c.now FROM again a, clock c
+SELECT true, a.start_at - c.now, false FROM again a, clock c
 """
 
 _RELEASE_SQL = """
@@ -95,8 +112,9 @@ async def reserve(
     slot_id: str,
     per_host: int,
     crawl_delay: float,
-) -> float | None:
-    """Seconds to wait before the reserved start (≤ 0: now), or None when the host is full."""
+) -> tuple[float, bool] | None:
+    """(Seconds to wait before the reserved start, ≤ 0: now; whether the holder may keep it
+    for its next request), or None when the host is full or its next slot is another's."""
     cursor = await conn.execute(
         _RESERVE_SQL,
         {
@@ -109,7 +127,9 @@ async def reserve(
         },
     )
     row = await cursor.fetchone()
-    return None if row is None else float(row[0])
+    if row is None or not row[0]:
+        return None
+    return float(row[1]), bool(row[2])
 
 
 @one_statement

@@ -284,7 +284,15 @@ $$;
 # tried again after a lost connection counts once) and by the worker holding it (so the slots of
 # a worker that died are found and dropped). `hosts.in_flight` is their count, kept by the same
 # statements that add and remove them; the hosts row is what serialises a host's reservations.
+# `wanted_by` names a worker refused for want of a slot, until `wanted_until`: the next slot
+# freed is its (so one worker cannot keep a busy host to itself), and `last_slot` says which
+# reservation the row last admitted (what the statement's RETURNING tells the caller).
 _HOST_SLOTS = """
+ALTER TABLE hosts
+    ADD COLUMN wanted_by    text,
+    ADD COLUMN wanted_until double precision NOT NULL DEFAULT 0,
+    ADD COLUMN last_slot    text;
+
 CREATE TABLE host_slots (
     slot_id    text PRIMARY KEY,
     session_id text NOT NULL,

@@ -611,8 +611,8 @@ class Store:
         `per_host` requests in flight over every worker; see backends/postgres/hosts.py."""
         slot_id = f"{self._claimer}:{next(self._slots)}"
         args = (session_id, host, self._claimer, slot_id, per_host, crawl_delay)
-        wait = await self._write_again(hosts.reserve, *args)
-        if wait is None:
+        granted = await self._write_again(hosts.reserve, *args)
+        if granted is None:
             key = (session_id, host)
             swept = self._swept.get(key)
             if swept is not None and time.monotonic() - swept < _DEAD_SLOTS_EVERY_S:
@@ -622,10 +622,11 @@ class Store:
             self._swept[key] = time.monotonic()
             if len(self._swept) > 4096:
                 self._swept.clear()
-            wait = await self._write_again(hosts.reserve, *args)
-            if wait is None:
+            granted = await self._write_again(hosts.reserve, *args)
+            if granted is None:
                 return None
-        return HostStart(slot_id=slot_id, host=host, wait_s=max(0.0, wait))
+        wait, may_keep = granted
+        return HostStart(slot_id=slot_id, host=host, wait_s=max(0.0, wait), may_keep=may_keep)
 
     async def release_host(self, session_id: str, start: HostStart) -> None:
         await self._write_again(hosts.release, start.slot_id)
