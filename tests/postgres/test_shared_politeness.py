@@ -1,7 +1,8 @@
 """Politeness for the whole crawl, not per worker: real `tui-scraper` processes (the `crawl` that
 started a PostgreSQL session and `worker`s that joined it) against a site on 127.0.0.1 that
 records when each request arrived and how many were in flight then. With three workers the
-site sees `--rate` for the crawl over any window and never more than `--per-host` at once; a
+site sees `--rate` for the crawl over any window (and the rate `set` tunes, once it is sent)
+and never more than `--per-host` at once; a
 worker SIGKILLed while holding starts on the host does not keep them: the survivor gets back to
 the full per-host concurrency."""
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from typing import IO
 import pytest
 from aiohttp import web
 
-from tests.cli_store.helpers import RUN_CLI
+from tests.cli_store.helpers import RUN_CLI, run
 from tests.engine.site import SiteServer, generated_site
 from tests.worker.helpers import wait_for
 
@@ -160,13 +163,22 @@ def _most_in_any_window(times: list[float], rate: float) -> float:
     return worst
 
 
-RATE_PAGES = 160
+RATE_PAGES = 200
 
 
-def test_the_rate_holds_for_the_crawl_over_three_workers(
-    pg_url: str, tmp_path: Path, isolated_data_dir: Path, processes: list[subprocess.Popen[str]]
+def test_the_rate_holds_for_the_crawl_over_three_workers_and_a_tuning_reaches_all(
+    pg_url: str,
+    tmp_path: Path,
+    isolated_data_dir: Path,
+    processes: list[subprocess.Popen[str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    rate, per_host = 20.0, 4
+    """`--rate 40` for the crawl while three workers run it, then `set --rate 10` sent to the
+    session: from then on the three together send 10 a second."""
+    # Short: the live channel's socket path (run/<32 hex>.sock) must fit in AF_UNIX's 107 bytes.
+    short = Path(tempfile.mkdtemp(prefix="tsp"))
+    monkeypatch.setenv("TUI_SCRAPER_DATA_DIR", str(short / "d"))
+    fast, slow, per_host = 40.0, 10.0, 4
     site = PacedSite(generated_site(RATE_PAGES, filler=3), delay=0.02).start()
     try:
         session_id, _ = _crawl_with_workers(
@@ -176,25 +188,38 @@ def test_the_rate_holds_for_the_crawl_over_three_workers(
             site,
             2,
             "--rate",
-            str(rate),
+            str(fast),
             "--per-host",
             str(per_host),
             "--concurrency",
             "8",
         )
+        wait_for(
+            lambda: sql(pg_url, "SELECT count(*) FROM session_workers") == [(3,)],
+            timeout=60,
+            what="three workers at work",
+        )
+        tuned = run("--db", pg_url, "set", session_id, "--rate", str(slow))
+        assert tuned.returncode == 0, tuned.stderr
+        tuned_at = time.monotonic()
         _wait_all(processes, tmp_path)
         arrivals = site.recorded()
     finally:
         site.stop()
+        shutil.rmtree(short, ignore_errors=True)
     _check_every_page_once(pg_url, session_id, RATE_PAGES)
     assert _joined(pg_url, session_id) == 2
     times = [t for t, _ in arrivals]
     assert len(times) == RATE_PAGES
-    # Three workers pacing on their own would send 3 × rate; together they send `rate`, give
-    # or take the jitter of when a request really leaves (slack of a few requests).
-    assert _most_in_any_window(times, rate) <= 5, _most_in_any_window(times, rate)
-    assert times[-1] - times[0] >= (RATE_PAGES - 5) / rate
     assert max(n for _, n in arrivals) <= per_host
+    # Three workers pacing on their own would send 3 × the rate; together they send the rate,
+    # give or take the jitter of when a request really leaves (a slack of a few requests).
+    before = [t for t in times if t < tuned_at]
+    after = [t for t in times if t > tuned_at + 1.0]  # a tuning applies within a second
+    assert len(after) > 40, len(after)
+    assert _most_in_any_window(before, fast) <= 5, _most_in_any_window(before, fast)
+    assert _most_in_any_window(after, slow) <= 5, _most_in_any_window(after, slow)
+    assert after[-1] - after[0] >= (len(after) - 5) / slow
 
 
 CONCURRENCY_PAGES = 100
