@@ -12,14 +12,14 @@ The invariants that make resume exact, and where they hold here:
 The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages) is kept by
 `batching.Batcher`. The engine is typed against `ports.EngineStore`, not a concrete store.
 
-The crawler is the orchestration only: dispatch (`dispatch.py`), host gating (`politeness.py`),
-one page's judgement and classification (`pages.py`, `classify.py`), the fetch workers that fetch,
-parse and store it (`fetch_pool.py`, `fetch_worker.py`, `page_fetch.py`; `parse_pool.py` is the
-in-thread parse of `parse_workers=0`), redirect bookkeeping (`redirects.py`), batching, links
-already committed (`known_links.py`), the live figures (`live.py`) and how a run ended
-(`outcome.py`) are their own modules. What runs a session around
-it (the lease, requeueing a dead run's claims, the final summary and transition, secrets) is
-`runtime/worker.py`.
+The crawler is the orchestration only: dispatch (`dispatch.py`), host gating (`politeness.py`;
+`shared_gate.py` for a session several workers share), one page's judgement and classification
+(`pages.py`, `classify.py`), the fetch workers that fetch, parse and store it (`fetch_pool.py`,
+`fetch_worker.py`, `page_fetch.py`; `parse_pool.py` is the in-thread parse of
+`parse_workers=0`), redirect bookkeeping (`redirects.py`), batching, links already committed
+(`known_links.py`), the live figures (`live.py`) and how a run ended (`outcome.py`) are their
+own modules. What runs a session around it (the lease, requeueing a dead run's claims, the final
+summary and transition, secrets) is `runtime/worker.py`.
 
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
