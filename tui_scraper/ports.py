@@ -24,6 +24,7 @@ from .domain.records import (
     ControlCommand,
     ControlRecord,
     EventRecord,
+    HostStart,
     LeaseOwner,
     PageRecord,
     PageResult,
@@ -45,6 +46,7 @@ __all__ = [
     "EngineStore",
     "Events",
     "Frontier",
+    "HostPacing",
     "Lease",
     "PageStates",
     "PlanningStore",
@@ -169,6 +171,26 @@ class SharedRuns(Protocol):
     async def join_run(self, session_id: str, owner: LeaseOwner, *, who: str) -> SessionRecord: ...
 
     async def conclude_run(self, session_id: str) -> Literal["finish", "leave", "more"]: ...
+
+
+@runtime_checkable
+class HostPacing(Protocol):
+    """Politeness held for the whole session rather than per worker (PostgreSQL, where several
+    workers crawl one session; a SQLite session has one worker and keeps its gate in memory).
+
+    `reserve_host` grants one start on `host`, atomically for every worker of the session: None
+    while `per_host` requests are in flight there over all of them (ask again later); else a
+    HostStart counted as in flight, whose start is max(now, the host's next allowed time) on
+    the store's clock, the next allowed time then moving on by the gap (1/rate from the
+    session's stored config, so a live tuning reaches every worker, or `crawl_delay` when
+    longer). `release_host` ends it, once however often it is asked. The starts of a worker
+    that died are dropped, not left counted."""
+
+    async def reserve_host(
+        self, session_id: str, host: str, *, per_host: int, crawl_delay: float = 0.0
+    ) -> HostStart | None: ...
+
+    async def release_host(self, session_id: str, start: HostStart) -> None: ...
 
 
 class BlobWriter(Protocol):

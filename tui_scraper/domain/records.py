@@ -248,3 +248,17 @@ def control_args(command: ControlCommand, args: Mapping[str, Any] | None) -> dic
     if command is not ControlCommand.SET and checked:
         raise ConfigError("args", f"{command.value} takes no arguments")
     return cast(dict[str, Any], json.loads(encoded))
+
+
+@dataclass(frozen=True)
+class HostStart:
+    """One request's start on a host, reserved for it by the politeness every worker of a
+    session shares (`ports.HostPacing`): it counts as in flight until released, and may start
+    `wait_s` seconds after it was granted (the host's spacing). `may_keep`: no spacing applies
+    on the host and no other worker waits for it, so the holder may hand it on to its own next
+    request there for a moment instead of releasing it and reserving again."""
+
+    slot_id: str
+    host: str
+    wait_s: float
+    may_keep: bool = False

@@ -12,14 +12,14 @@ The invariants that make resume exact, and where they hold here:
 The refetch bound (a kill refetches at most concurrency + 2 × BATCH_SIZE pages) is kept by
 `batching.Batcher`. The engine is typed against `ports.EngineStore`, not a concrete store.
 
-The crawler is the orchestration only: dispatch (`dispatch.py`), host gating (`politeness.py`),
-one page's judgement and classification (`pages.py`, `classify.py`), the fetch workers that fetch,
-parse and store it (`fetch_pool.py`, `fetch_worker.py`, `page_fetch.py`; `parse_pool.py` is the
-in-thread parse of `parse_workers=0`), redirect bookkeeping (`redirects.py`), batching, links
-already committed (`known_links.py`), the live figures (`live.py`) and how a run ended
-(`outcome.py`) are their own modules. What runs a session around
-it (the lease, requeueing a dead run's claims, the final summary and transition, secrets) is
-`runtime/worker.py`.
+The crawler is the orchestration only: dispatch (`dispatch.py`), host gating (`politeness.py`;
+`shared_gate.py` for a session several workers share), one page's judgement and classification
+(`pages.py`, `classify.py`), the fetch workers that fetch, parse and store it (`fetch_pool.py`,
+`fetch_worker.py`, `page_fetch.py`; `parse_pool.py` is the in-thread parse of
+`parse_workers=0`), redirect bookkeeping (`redirects.py`), batching, links already committed
+(`known_links.py`), the live figures (`live.py`) and how a run ended (`outcome.py`) are their
+own modules. What runs a session around it (the lease, requeueing a dead run's claims, the final
+summary and transition, secrets) is `runtime/worker.py`.
 
 Our own faults (disk, descriptors, memory, a locked database, a missing or broken data dir) stop
 the crawl resumably: `interrupted`, with the reason; the page that met one goes back to the queue
@@ -30,6 +30,7 @@ See `engine/faults.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from ..domain.config import BOUNDS, CrawlConfig
 from ..domain.progress import Progress
 from ..domain.records import ClaimedPage, PageResult
 from ..domain.status import PageStatus, Status
-from ..ports import EngineStore
+from ..ports import EngineStore, HostPacing
 from .addresses import seed_allows_private
 from .analytics import analytics_enabled, tally
 from .batching import BATCH_SECONDS, BATCH_SIZE, Batcher
@@ -70,6 +71,7 @@ from .politeness import HostGate, HostHealth
 from .recrawl import PreviousContents
 from .redirects import RedirectTargets
 from .robots import RobotsCache, RobotsSource
+from .shared_gate import SharedHostGate
 from .stats import CrawlStats
 from .traps import TrapGuard
 from .urls import Scope
@@ -194,7 +196,7 @@ class Crawler:
         # HTTP client or the parser) unless it fetches everything itself (parse_workers=0).
         self._page_fetcher, robots_source = self._make_page_fetcher(settings)
         self._robots = RobotsCache(robots_source, cfg.user_agent)
-        self._gate = HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
+        self._gate = self._make_gate(cfg)
         self._health = HostHealth()
         self._hops = RedirectTargets()
         previous = None if cfg.recrawl_of is None else PreviousContents(self.store, cfg.recrawl_of)
@@ -264,6 +266,8 @@ class Crawler:
                 task.cancel()
             committer.cancel()
             await asyncio.gather(*workers, committer, dispatcher, return_exceptions=True)
+            with contextlib.suppress(Exception):  # the store drops what is left when we leave
+                await self._gate.aclose()
             if self._fetcher is not None:
                 await self._fetcher.aclose()
                 self._fetcher = None
@@ -307,6 +311,16 @@ class Crawler:
         )
         pool.start()
         return pool, pool
+
+    def _make_gate(self, cfg: CrawlConfig) -> HostGate:
+        """Politeness for the whole crawl: in the store when it serves every worker of the
+        session (HostPacing: several workers may crawl it), else in this process (one worker
+        per session: the gate in memory costs nothing per request)."""
+        if isinstance(self.store, HostPacing):
+            return SharedHostGate(
+                self.store, self.session_id, cfg.per_host_concurrency, cfg.rate_per_host
+            )
+        return HostGate(cfg.per_host_concurrency, cfg.rate_per_host)
 
     async def _judge_completion(self, counts: dict[PageStatus, int]) -> CrawlOutcome:
         try:

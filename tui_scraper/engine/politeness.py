@@ -6,7 +6,9 @@ change while the crawl runs (live tuning): every host's next start is measured w
 Its memory is bounded by the hosts in use, not by every host the crawl ever met: a host's lane (a
 semaphore and a lock) is dropped once nothing uses it and its last paced start is older than any
 spacing could be (whatever rate is tuned later), which leaves the host exactly as a new one would
-be; only its Crawl-delay, if any, is kept (a float).
+be; only its Crawl-delay, if any, is kept (a float). This is the gate of a crawl that is the only
+worker of its session (SQLite); a session several workers share (PostgreSQL) gets the subclass
+in `shared_gate.py`, which reserves every start in the store for the whole crawl.
 
 `HostHealth` is the crawler's counterpart of a reconnecting client: after a run of connect errors
 or timeouts a host is *down*; instead of burning every queued page's retries against it, the
@@ -117,6 +119,9 @@ class HostGate:
     def in_flight(self, host: str) -> int:
         lane = self._lanes.get(host)
         return 0 if lane is None else self.per_host - lane.sem._value
+
+    async def aclose(self) -> None:
+        """The run is over (a gate that holds nothing outside this process has nothing to do)."""
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:

@@ -347,6 +347,31 @@ CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, id);
 CREATE INDEX schedule_runs_session ON schedule_runs (session_id) WHERE session_id IS NOT NULL;
 """
 
+# Politeness shared by every worker of a session (backends/postgres/hosts.py): one row per start
+# on a host that is in flight, named by a slot id the worker chose (so a reservation or release
+# tried again after a lost connection counts once) and by the worker holding it (so the slots of
+# a worker that died are found and dropped). `hosts.in_flight` is their count, kept by the same
+# statements that add and remove them; the hosts row is what serialises a host's reservations.
+# `wanted_by` names a worker refused for want of a slot, until `wanted_until`: the next slot
+# freed is its (so one worker cannot keep a busy host to itself), and `last_slot` says which
+# reservation the row last admitted (what the statement's RETURNING tells the caller).
+_HOST_SLOTS = """
+ALTER TABLE hosts
+    ADD COLUMN wanted_by    text,
+    ADD COLUMN wanted_until double precision NOT NULL DEFAULT 0,
+    ADD COLUMN last_slot    text;
+
+CREATE TABLE host_slots (
+    slot_id    text PRIMARY KEY,
+    session_id text NOT NULL,
+    host       text NOT NULL,
+    worker_id  text NOT NULL,
+    start_at   double precision NOT NULL,
+    FOREIGN KEY (session_id, host) REFERENCES hosts (session_id, host) ON DELETE CASCADE
+);
+CREATE INDEX host_slots_holder ON host_slots (session_id, host, worker_id);
+"""
+
 MIGRATIONS: list[str] = [
     _V1,
     _V2,
@@ -354,6 +379,7 @@ MIGRATIONS: list[str] = [
     _PAGE_VALIDATORS,
     _SESSION_ANALYTICS,
     _QUEUE_AND_SCHEDULES,
+    _HOST_SLOTS,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 

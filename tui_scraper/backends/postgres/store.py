@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import time
 import uuid
@@ -39,6 +40,7 @@ from ...domain.records import (
     ControlCommand,
     ControlRecord,
     EventRecord,
+    HostStart,
     LeaseOwner,
     PageRecord,
     PageResult,
@@ -49,7 +51,7 @@ from ...domain.records import (
     control_command,
 )
 from ...domain.status import PageStatus, Status
-from . import analytics, control, diff, frontier, notify, sessions, validators, workers
+from . import analytics, control, diff, frontier, hosts, notify, sessions, validators, workers
 from .blobs import BlobWriter
 from .connect import ServerUnreachable, connect, connect_kwargs, shown, translate
 from .lease import LockKeeper, new_key, parse_owner
@@ -58,7 +60,7 @@ from .rows import one_statement
 from .schedules import PlanningMethods
 
 if TYPE_CHECKING:
-    from ...ports import AnalyticsTally, PlanningStore, RuntimeStore
+    from ...ports import AnalyticsTally, HostPacing, PlanningStore, RuntimeStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -70,6 +72,8 @@ WaitListener = Callable[[str], None]
 # lapsed are rare, the claims many).
 _LAPSED_EVERY_S = 2.0
 _NOW_SQL = "SELECT extract(epoch from clock_timestamp())::double precision"
+# How often a refused reservation on one host first drops the slots of dead workers there.
+_DEAD_SLOTS_EVERY_S = 1.0
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -112,6 +116,8 @@ class Store(PlanningMethods):
         self._claimer = uuid.uuid4().hex
         self._renewer: asyncio.Task[None] | None = None
         self._lapsed_checked: dict[str, float] = {}  # session id → monotonic time
+        self._slots = itertools.count(1)  # host slot ids: the claimer id and a serial
+        self._swept: dict[tuple[str, str], float] = {}  # (session, host) → monotonic time
         # Sessions whose lease this store held and lost (it lapsed while the process was
         # stopped or cut off, and another owner or the reaper took over): fenced off.
         self._lost: set[str] = set()
@@ -384,6 +390,8 @@ class Store(PlanningMethods):
             # Its claims back to the queue and its worker row gone (best effort: a row left
             # behind is dead with the lock, and the next worker to conclude deletes it).
             with contextlib.suppress(DatabaseError):
+                await self._write_again(hosts.release_worker, session_id, self._claimer)
+            with contextlib.suppress(DatabaseError):
                 await self._write_again(workers.unregister, session_id, self._claimer)
             await self._keeper.drop(held.key)
 
@@ -631,6 +639,34 @@ class Store(PlanningMethods):
         except _NoSchema:
             return []
 
+    # host pacing (politeness shared by the session's workers) ----------------------------
+    async def reserve_host(
+        self, session_id: str, host: str, *, per_host: int, crawl_delay: float = 0.0
+    ) -> HostStart | None:
+        """One start on `host` for this worker (ports.HostPacing), or None while the host has
+        `per_host` requests in flight over every worker; see backends/postgres/hosts.py."""
+        slot_id = f"{self._claimer}:{next(self._slots)}"
+        args = (session_id, host, self._claimer, slot_id, per_host, crawl_delay)
+        granted = await self._write_again(hosts.reserve, *args)
+        if granted is None:
+            key = (session_id, host)
+            swept = self._swept.get(key)
+            if swept is not None and time.monotonic() - swept < _DEAD_SLOTS_EVERY_S:
+                return None
+            # Full: perhaps with the slots of a worker that died holding them.
+            await self._write_again(hosts.sweep_dead, session_id, host)
+            self._swept[key] = time.monotonic()
+            if len(self._swept) > 4096:
+                self._swept.clear()
+            granted = await self._write_again(hosts.reserve, *args)
+            if granted is None:
+                return None
+        wait, may_keep = granted
+        return HostStart(slot_id=slot_id, host=host, wait_s=max(0.0, wait), may_keep=may_keep)
+
+    async def release_host(self, session_id: str, start: HostStart) -> None:
+        await self._write_again(hosts.release, start.slot_id)
+
     # control -----------------------------------------------------------------------------
     async def post_control(
         self,
@@ -788,4 +824,7 @@ if TYPE_CHECKING:
         return store
 
     def _implements_planning(store: Store) -> PlanningStore:
+        return store
+
+    def _paces_hosts(store: Store) -> HostPacing:
         return store
