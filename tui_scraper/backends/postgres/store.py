@@ -2,10 +2,14 @@
 
 Every operation is one transaction on a pooled connection (psycopg 3 async, psycopg_pool). A
 connection that breaks (the server restarted, the network blinked) is replaced by the pool; the
-operations that are safe to run twice (reads, claims, checkpoints, requeues, renewals) are tried
-again with backoff for up to TUI_SCRAPER_DB_WAIT_S seconds, telling the wait listeners, before
-StorageUnavailable stops the crawl resumably. The others surface StorageUnavailable at once:
-after a lost COMMIT nobody can tell whether it landed.
+operations that are safe to run twice (reads, claims, checkpoints, requeues, renewals,
+compare-and-set transitions, a control record marked applied, a worker concluding) are tried
+again with full-jitter backoff for up to TUI_SCRAPER_DB_WAIT_S seconds, telling the wait
+listeners, and the lease locks the lost connection held are taken again as soon as the server
+answers; after that StorageUnavailable stops the crawl resumably. The others (creating a
+session, an event, a tuning record, a control post, taking or joining a run) surface
+StorageUnavailable at once: after a lost COMMIT nobody can tell whether it landed, and running
+them twice would not be the same.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from ...backoff import backoff_delay
 from ...domain.config import CrawlConfig
 from ...domain.errors import (
     ControlNotFound,
@@ -65,6 +70,9 @@ WaitListener = Callable[[str], None]
 # How often a claim first looks for lapsed claims to put back in the queue (not every claim: the
 # lapsed are rare, the claims many).
 _LAPSED_EVERY_S = 2.0
+# Waiting out an unreachable server: full-jitter backoff from this base up to this cap.
+_RETRY_BASE_S = 0.05
+_RETRY_CAP_S = 2.0
 _NOW_SQL = "SELECT extract(epoch from clock_timestamp())::double precision"
 
 
@@ -210,11 +218,11 @@ class Store:
         if self._empty:
             raise _NoSchema
         started: float | None = None
-        pause = 0.05
+        attempt = 0
         try:
             while True:
                 try:
-                    return await self._once(fn, *args, **kw)
+                    result = await self._once(fn, *args, **kw)
                 except ServerUnreachable:
                     if not retry:
                         raise
@@ -226,13 +234,29 @@ class Store:
                             self._tell("waiting for the database (the server is out of reach)")
                     if now - started >= self.busy_wait_s:
                         raise
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 2.0)
+                    # Full jitter: the workers of a crawl (and their fetch workers) lost the
+                    # server together and must not all knock again in the same instant.
+                    await asyncio.sleep(
+                        backoff_delay(attempt, base=_RETRY_BASE_S, cap=_RETRY_CAP_S)
+                    )
+                    attempt += 1
+                    continue
+                if started is not None:
+                    await self._relock()
+                return result
         finally:
             if started is not None:
                 self._waiters -= 1
                 if self._waiters == 0:
                     self._tell("")
+
+    async def _relock(self) -> None:
+        """The server is back after a lost connection: take this store's lease locks again at
+        once, not at the next renewal. Until then the others see our leases' locks gone, as
+        if we had died, and put our claims back in the queue."""
+        if self._leases:
+            with contextlib.suppress(DatabaseError):
+                await self._keeper.ensure({h.key for h in self._leases.values()})
 
     async def _read(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
         return await self._run(True, fn, *args, **kw)
@@ -305,7 +329,10 @@ class Store:
             # The run this store was part of lost the session: its closing transition must not
             # move the new owner's run.
             raise InvalidTransition(session_id, None, wanted)
-        return await self._write(
+        # A compare-and-set (`expected`) is safe to try again: if the lost COMMIT had landed,
+        # the retry is refused (InvalidTransition) with the session already where we wanted it.
+        write = self._write if expected is None else self._write_again
+        return await write(
             sessions.transition,
             session_id,
             wanted,
@@ -484,7 +511,10 @@ class Store:
         if checked is None or time.monotonic() - checked >= _LAPSED_EVERY_S:
             await self._write_again(frontier.requeue_lapsed, session_id)
             self._lapsed_checked[session_id] = time.monotonic()
-        return await self._write(
+        # Retried: a claim whose COMMIT was lost holds its rows under our claimer name with
+        # nobody fetching them; the end of our run (or of any run, once our lease lapses) puts
+        # them back in the queue, so nothing is lost and no live worker gets them twice.
+        return await self._write_again(
             frontier.claim, session_id, limit, now, self._claimer, self._claim_seconds()
         )
 
@@ -623,7 +653,8 @@ class Store:
             raise ControlNotFound(control_id) from None
 
     async def mark_control_applied(self, control_id: int, *, outcome: str) -> bool:
-        return await self._write(control.mark_applied, control_id, outcome)
+        # Keyed on "not applied yet": a replay after a lost COMMIT changes nothing.
+        return await self._write_again(control.mark_applied, control_id, outcome)
 
     # change notifications ----------------------------------------------------------------
     async def wait_for_change(self, session_id: str, timeout: float) -> bool:
