@@ -31,7 +31,8 @@ from tests.worker.helpers import wait_for
 from .helpers import sql
 from .settled_guard import overwrites, settled_rows_guarded
 
-LEASE_S = 3
+# Short, so the test is quick; long enough that a live worker on a loaded machine renews in time.
+LEASE_S = 6
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def _all_settled_by_others(pg_url: str, ids: list[int]) -> bool:
     return int(rows[0][0]) == len(ids)
 
 
-def _stop_past_lease(pg_url: str, victim: Cli, session_id: str) -> list[int]:
+def _stop_past_lease(pg_url: str, victim: Cli, session_id: str, others: list[Cli]) -> list[int]:
     """SIGSTOP `victim` while it holds claims; return them once the others have settled every
     one (its lease lapsed, they took them over and committed them)."""
     pid = victim.proc.pid
@@ -85,11 +86,15 @@ def _stop_past_lease(pg_url: str, victim: Cli, session_id: str) -> list[int]:
     assert worker_id is not None
     held = _held(pg_url, worker_id)
     assert held, "the victim held nothing when stopped"
-    wait_for(
-        lambda: _all_settled_by_others(pg_url, held),
-        timeout=120,
-        what="the stopped process's claims settled by the others",
-    )
+    try:
+        wait_for(
+            lambda: _all_settled_by_others(pg_url, held),
+            timeout=120,
+            what="the stopped process's claims settled by the others",
+        )
+    except AssertionError as exc:
+        told = "\n".join(f"[{c.proc.poll()}] {c.stderr()[-600:]}" for c in others)
+        raise AssertionError(f"{exc}\n{told}") from None
     assert _status(pg_url, session_id) == "running"
     return held
 
@@ -101,7 +106,7 @@ def test_a_joined_worker_stopped_past_its_lease_writes_nothing_over_the_others(
         session_id = _first_crawl(spawn, tmp_path, pg_url, site)
         steady = _start(spawn, tmp_path, "--db", pg_url, "worker", "--session", session_id)
         victim = _start(spawn, tmp_path, "--db", pg_url, "worker", "--session", session_id)
-        held = _stop_past_lease(pg_url, victim, session_id)
+        held = _stop_past_lease(pg_url, victim, session_id, [spawn[0], steady])
         victim.proc.send_signal(signal.SIGCONT)
         # Its lease is gone: it stops its part cleanly (nothing of its batch in hand is
         # written) and exits 0, while the others finish the session.
@@ -131,7 +136,7 @@ def test_the_crawl_stopped_past_its_run_lease_writes_nothing_over_a_joined_worke
             timeout=90,
             what="the joined worker at work",
         )
-        held = _stop_past_lease(pg_url, owner, session_id)
+        held = _stop_past_lease(pg_url, owner, session_id, [joined])
         owner.proc.send_signal(signal.SIGCONT)
         # The joined worker kept the session alive (nobody took the run over): woken, the
         # crawl either carries on beside it or ends its part; neither writes over its results.
