@@ -119,6 +119,10 @@ class Store:
         # Sessions whose lease this store held and lost (it lapsed while the process was
         # stopped or cut off, and another owner or the reaper took over): fenced off.
         self._lost: set[str] = set()
+        # When each held lease was last renewed (monotonic: it runs on while the process is
+        # stopped), so a process woken past its lease finds out before its next claim or
+        # checkpoint rather than at its renewal loop's next turn.
+        self._renewed_at: dict[str, float] = {}
         self._listeners: list[WaitListener] = []
         self._waiters = 0
         self.lease_seconds = _env_seconds("TUI_SCRAPER_PG_LEASE_S", 30.0)
@@ -397,6 +401,7 @@ class Store:
             raise
         self._leases[session_id] = held
         self._lost.discard(session_id)
+        self._renewed_at[session_id] = time.monotonic()
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_forever(), name="pg-lease-renewal")
         return record
@@ -433,6 +438,7 @@ class Store:
             raise
         self._leases[session_id] = held
         self._lost.discard(session_id)
+        self._renewed_at[session_id] = time.monotonic()
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_forever(), name="pg-lease-renewal")
         return record
@@ -467,7 +473,26 @@ class Store:
         if not ours:
             self._lost.add(session_id)
             await self.release_run(session_id)
+        else:
+            self._renewed_at[session_id] = time.monotonic()
         return ours
+
+    async def _fence(self, session_id: str) -> None:
+        """StorageUnavailable when this store lost the session's lease, asking the database
+        first when the last renewal is older than the lease (the process was stopped)."""
+        renewed = self._renewed_at.get(session_id)
+        if (
+            session_id in self._leases
+            and renewed is not None
+            and time.monotonic() - renewed > self.lease_seconds
+        ):
+            with contextlib.suppress(DatabaseError):
+                await self.renew_run(session_id)
+        if session_id in self._lost:
+            raise StorageUnavailable(
+                f"session {session_id}: this worker lost its lease (it was stopped or cut off "
+                "past it) and another owner has the session; nothing of this batch was written"
+            )
 
     async def _renew_forever(self) -> None:
         while self._leases:
@@ -507,6 +532,7 @@ class Store:
 
     # frontier ----------------------------------------------------------------------------
     async def claim_batch(self, session_id: str, limit: int, now: float) -> list[ClaimedPage]:
+        await self._fence(session_id)
         checked = self._lapsed_checked.get(session_id)
         if checked is None or time.monotonic() - checked >= _LAPSED_EVERY_S:
             await self._write_again(frontier.requeue_lapsed, session_id)
@@ -549,11 +575,7 @@ class Store:
         heartbeat: float,
         max_pages: int | None = None,
     ) -> int:
-        if session_id in self._lost:
-            raise StorageUnavailable(
-                f"session {session_id}: this worker lost its lease (it was stopped or cut off "
-                "past it) and another owner has the session; nothing of this batch was written"
-            )
+        await self._fence(session_id)
         held = self._leases.get(session_id)
         lease = None if held is None else (held.token, time.time() + self.lease_seconds)
         return await self._write_again(
