@@ -8,7 +8,8 @@ Prints a table of:
     plus N-1 `tui-scraper worker --session ID` that join once its frontier is wide enough to
     share) against the same generated site on 127.0.0.1, with `crawl --headless` on SQLite
     beside it; CPU ms per page of the tui-scraper processes (user + sys of every process the
-    benchmark started and reaped, their fetch workers included) and of the database server
+    benchmark started, and of their forkservers and fetch workers: it is their child
+    subreaper, so it reaps what outlives its parent) and of the database server
     (its postmaster's own and reaped backends' time, when the benchmark started the cluster);
 (2) claims/s from a frontier of `--rows` queued rows, batches of 100, from 1 and from 2
     connections claiming at once (each its own store);
@@ -78,7 +79,29 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def _become_subreaper() -> None:
+    """Orphaned descendants (a crawl's forkserver and fetch workers, which outlive it by a
+    moment) are reparented to this process, so their CPU is counted once reaped."""
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def _reap_descendants(limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.02)
+
+
 def _children_cpu() -> float:
+    """User + sys of every process reaped so far (after reaping what has ended)."""
+    _reap_descendants()
     t = os.times()
     return t.children_user + t.children_system
 
@@ -282,6 +305,7 @@ def main() -> None:
     args = parser.parse_args()
     server = PgServer.start() if not args.url else PgServer(args.url, None)
     cpu = ServerCpu(server)
+    _become_subreaper()  # after the cluster started: its processes are not ours to reap
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
