@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -168,6 +169,20 @@ class PgServer:
                 (sorted(self._made),),
             )
 
+    def outage(self, seconds: float) -> None:
+        """The server down for `seconds`: stopped (every connection cut, new ones refused),
+        then started again. On a server we did not start, the connections to the test databases
+        are cut again and again for that long instead."""
+        if self.cluster is not None:
+            self.cluster.halt()
+            time.sleep(seconds)
+            self.cluster.start()
+            return
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.restart()
+            time.sleep(0.05)
+
     def stop(self) -> None:
         global _SHARED
         _SHARED = None
@@ -258,6 +273,10 @@ class _Cluster:
             "-w",
             "restart",
         )
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (start() brings it back)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError, OSError):

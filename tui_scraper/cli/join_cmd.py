@@ -43,9 +43,11 @@ async def join_command(location: StoreLocation, session_ref: str | None) -> int:
     finally:
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+    for problem in report.passed_over.values():
+        print(problem, file=sys.stderr)
     for session_id, status in report.outcomes.items():
         line = f"session {session_id[:8]}: this worker's part ended ({status.value})"
         print(line, file=sys.stderr)
-    if not report.outcomes:
+    if not report.outcomes and not report.passed_over:
         print("no running session to join", file=sys.stderr)
     return EXIT_INTERRUPTED if report.stopped else EXIT_OK

@@ -1,6 +1,12 @@
 """`tui-scraper worker`: join the running sessions of a shared database and crawl beside their
 other workers until none of them has work left for this process.
 
+A session started with secret headers (`--header 'Authorization: …'`, `--cookie`) is joined
+only where their values are: they stay in a 0600 file in the data dir of the machine that
+started it, never in the database, and a worker without them would crawl the site
+unauthenticated beside workers that are not. Such a session is refused (when named) or passed
+over with one line saying why.
+
 Each session is joined once (SessionRunner.join): its run ends when the shared frontier has
 nothing this worker could claim and nothing of its own is in flight, then the worker leaves it
 to the others or, the last one out, completes it. Sessions started while this process works
@@ -20,9 +26,11 @@ from dataclasses import dataclass, field
 from ..domain.errors import InvalidTransition, SessionBusy
 from ..domain.location import StoreLocation
 from ..domain.progress import Progress
+from ..domain.records import SessionRecord
 from ..domain.status import Status
 from ..ports import SessionStore, SharedRuns
 from .secrets import DataDirSecrets
+from .session_files import missing_secrets
 from .worker import DEFAULT_PARSE_WORKERS, SessionRunner
 
 __all__ = ["JoinReport", "NotJoinable", "join_running"]
@@ -43,6 +51,8 @@ class JoinReport:
 
     outcomes: dict[str, Status] = field(default_factory=dict)
     stopped: bool = False
+    # Sessions this worker could not join here, and why (their secret headers are elsewhere).
+    passed_over: dict[str, str] = field(default_factory=dict)
 
 
 async def join_running(
@@ -81,6 +91,14 @@ async def join_running(
                     if session.status is not Status.RUNNING or sid in report.outcomes:
                         continue
                     if (only is not None and sid != only) or sid in runs:
+                        continue
+                    if sid in report.passed_over:
+                        continue
+                    problem = await _secrets_elsewhere(location, session)
+                    if problem is not None:
+                        if only is not None:
+                            raise NotJoinable(problem)
+                        report.passed_over[sid] = problem
                         continue
                     try:
                         runner = await SessionRunner.join(
@@ -127,9 +145,29 @@ async def join_running(
 
 
 async def _any_new(store: SessionStore, report: JoinReport) -> bool:
-    """A running session this worker has not worked on yet."""
+    """A running session this worker has not worked on (nor passed over) yet."""
     sessions = await store.list_sessions()
-    return any(s.status is Status.RUNNING and s.id not in report.outcomes for s in sessions)
+    return any(
+        s.status is Status.RUNNING
+        and s.id not in report.outcomes
+        and s.id not in report.passed_over
+        for s in sessions
+    )
+
+
+async def _secrets_elsewhere(location: StoreLocation, session: SessionRecord) -> str | None:
+    """Why this machine cannot send the secret headers `session` was started with, or None."""
+    names = [str(n) for n in session.config.extra.get("secret_header_names") or []]
+    if not names:
+        return None
+    problem = await asyncio.to_thread(missing_secrets, location.data_dir, session.id, names)
+    if problem is None:
+        return None
+    return (
+        f"session {session.short_id} sends secret headers ({', '.join(names)}) that this "
+        "machine does not have (they stay in the data dir of the machine that started it, "
+        f"never in the database): not joined, so it is not crawled unauthenticated ({problem})"
+    )
 
 
 async def _report(

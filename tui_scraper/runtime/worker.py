@@ -78,6 +78,9 @@ class SessionRunner:
         # commits beside the others, and moves the session's status only when it is the last.
         self.joined = joined
         self._taken_over: ControlRecord | None = None  # a pause/cancel this worker applies
+        # The status another worker moved the session to while this one crawled (a shared
+        # store only): the run stops, and that status is the session's outcome, not ours.
+        self._moved_by_other: Status | None = None
         self.session_id = session.id
         self.crawler = crawler
         self._who = who
@@ -193,7 +196,10 @@ class SessionRunner:
 
     async def _run(self) -> Status:
         started = time.monotonic()
-        watch = asyncio.create_task(self._follow_session()) if self.joined else None
+        # Every worker of a shared session follows its status, the owner too: a joined worker
+        # may apply a pause the owner had not applied yet, and the owner must stop for it.
+        shared_store = isinstance(self.store, SharedRuns)
+        watch = asyncio.create_task(self._follow_session()) if shared_store else None
         try:
             if not self.joined:  # a joined worker never touches the live workers' claims
                 await self._repair_frontier()
@@ -208,6 +214,11 @@ class SessionRunner:
                 outcome = await self._crawl()
             if self.joined and self._taken_over is not None:
                 return await self._apply_taken_over(outcome)
+            if self._moved_by_other is not None and outcome.status is not Status.COMPLETED:
+                # Stopped because another worker moved the session (a pause it applied): that
+                # is the session's status; a transition of ours could only be refused, or
+                # worse, end a run someone started since.
+                return await self._ended_as(self._moved_by_other)
             if self.joined and outcome.status is not Status.COMPLETED:
                 # Stopped on its own (a signal, the session paused or cancelled by another
                 # worker, its lease lost): the session is the others' to move.
@@ -248,9 +259,12 @@ class SessionRunner:
             try:
                 session = await self.store.get_session(self.session_id)
                 if session.status is not Status.RUNNING:
+                    self._moved_by_other = session.status
                     self.interrupt(f"the session is {session.status.value}", who="worker")
                     return
-                record = await self._unapplied_stop()
+                # The owner applies its own control records (its LiveSession); only a joined
+                # worker takes over one the owner left pending.
+                record = await self._unapplied_stop() if self.joined else None
             except StorageUnavailable:
                 continue
             if record is not None:
@@ -310,6 +324,14 @@ class SessionRunner:
                 expected=Status.RUNNING,
                 error=outcome.error,
             )
+        except InvalidTransition:
+            # Another worker of a shared session settled it first (a joined worker applied a
+            # pause or cancel this one was applying too, or this run stopped because it did):
+            # the session is where it should be, and that is not an error of this run.
+            settled = await self._settled_by_other()
+            if settled is None:
+                raise
+            return await self._ended_as(settled)
         except (StorageUnavailable, MemoryError) as exc:
             # Even the final transition could not be written (disk full, lock held past the
             # bound, no memory): the session stays `running` under a lease that dies with us,
@@ -320,11 +342,22 @@ class SessionRunner:
             if isinstance(exc, StorageUnavailable):
                 raise
             raise StorageUnavailable(f"could not record the outcome: {text}") from None
-        stats.set_state(outcome.status)
-        if outcome.status in FINAL:
+        return await self._ended_as(outcome.status)
+
+    async def _ended_as(self, status: Status) -> Status:
+        self.stats.set_state(status)
+        if status in FINAL:
             # A final session is never resumed: its secret headers have no use any more.
-            await self._secrets.delete(session_id)
-        return outcome.status
+            await self._secrets.delete(self.session_id)
+        return status
+
+    async def _settled_by_other(self) -> Status | None:
+        """The status another worker moved the session to (it no longer runs), or None when
+        it still runs (this store lost its lease: the new owner's run is not ours to end)."""
+        if not isinstance(self.store, SharedRuns):
+            return None
+        current = (await self.store.get_session(self.session_id)).status
+        return None if current is Status.RUNNING else current
 
     async def _store_summary(self, started: float) -> CrawlOutcome:
         """The summary of a completed crawl. Its duration is the one the live figures ended on,

@@ -11,7 +11,7 @@ from ...domain.analytics import AnalyticsRow
 from ...domain.records import PageResult
 from .rows import one_statement
 
-__all__ = ["add_rows", "claimed_ids", "read_rows", "written_results"]
+__all__ = ["add_rows", "read_rows", "written_results"]
 
 Conn = AsyncConnection[Any]
 
@@ -26,22 +26,9 @@ _ADD_SQL = (
 )
 
 
-async def claimed_ids(conn: Conn, session_id: str, results: Sequence[PageResult]) -> set[int]:
-    """The ids of `results` still claimed (`fetching`) before the checkpoint writes them. A
-    replayed checkpoint (its first COMMIT landed, the answer was lost) finds them settled."""
-    ids = [r.page_id for r in results if r.page_id is not None]
-    if not ids:
-        return set()
-    cursor = await conn.execute(
-        "SELECT id FROM pages WHERE session_id = %s AND id = ANY(%s) AND status = 'fetching'",
-        (session_id, ids),
-    )
-    return {int(row[0]) for row in await cursor.fetchall()}
-
-
 def written_results(results: Iterable[PageResult], counted: set[int]) -> list[PageResult]:
-    """The results to count: rows this checkpoint settles (`counted`: claimed before it and
-    still this store's), each with the redirect target that follows its source."""
+    """The results to count: the rows this checkpoint wrote (`counted`), each with the redirect
+    target that follows its source."""
     written: list[PageResult] = []
     source_kept = False
     for r in results:

@@ -24,6 +24,7 @@ from typing import Any
 
 import zstandard
 
+from ...backoff import backoff_delay
 from ...domain.errors import ScraperError
 
 _PATH_RE = re.compile(r"^blobs/([0-9a-f]{2})/([0-9a-f]{64})$")
@@ -189,7 +190,7 @@ class _PerProcess:
         # server restarting) is safe, so it is retried with backoff for as long as the store
         # waits for the server, then the error stops the crawl resumably.
         deadline = time.monotonic() + _wait_s()
-        pause = 0.05
+        attempt = 0
         with self._lock:
             while True:
                 try:
@@ -204,8 +205,9 @@ class _PerProcess:
                         raise
                 except psycopg.Error as exc:
                     raise translate(self._url, exc) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 1.0)
+                # Full jitter: every fetch worker of every crawl lost the server at once.
+                time.sleep(backoff_delay(attempt, base=0.05, cap=1.0))
+                attempt += 1
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

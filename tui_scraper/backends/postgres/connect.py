@@ -18,12 +18,18 @@ from ...domain.location import masked_url
 CONNECT_TIMEOUT_S = 10
 # Server-side guards for every connection: a statement or a lock wait never hangs a crawl, and a
 # transaction left open by a stuck client is ended by the server.
-_OPTIONS = (
-    "-c statement_timeout=120000 -c lock_timeout=60000 "
-    "-c idle_in_transaction_session_timeout=300000"
-)
+_OPTIONS = "-c statement_timeout=120000 -c lock_timeout=60000"
+# A worker stopped in the middle of a checkpoint (SIGSTOP, a paused VM) holds the session row's
+# lock, and every other worker's checkpoint waits for it: its transaction is ended once it has
+# been idle as long as a lease, the time after which the others take its claims over anyway
+# (and well under lock_timeout, so the waiting checkpoints get through).
+_IDLE_IN_TRANSACTION_MAX_MS = 300_000
+_LEASE_DEFAULT_S = 30.0
 # SQLSTATE classes that mean "the server is out of reach or refusing work for now".
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
+# ... and single states: our transaction was ended by the idle-in-transaction guard (rolled
+# back, so what is safe to repeat is tried again).
+_UNAVAILABLE_STATES = ("25P03",)
 
 
 class ServerUnreachable(StorageUnavailable):
@@ -66,15 +72,27 @@ def translate(url: str, exc: BaseException) -> DatabaseError:
     if isinstance(exc, psycopg.OperationalError | psycopg.errors.AdminShutdown) or (
         isinstance(exc, psycopg.Error)
         and exc.sqlstate is not None
-        and exc.sqlstate[:2] in _UNAVAILABLE_CLASSES
+        and (exc.sqlstate[:2] in _UNAVAILABLE_CLASSES or exc.sqlstate in _UNAVAILABLE_STATES)
     ):
         cls = StorageUnavailable if "authentication failed" in text else ServerUnreachable
         return cls(f"{where}: {text}")
     return DatabaseError(f"{where}: {text}")
 
 
+def idle_in_transaction_ms() -> int:
+    """The idle-in-transaction guard: one lease (TUI_SCRAPER_PG_LEASE_S), 1 s to 300 s."""
+    try:
+        lease = float(os.environ.get("TUI_SCRAPER_PG_LEASE_S", _LEASE_DEFAULT_S))
+    except ValueError:
+        lease = _LEASE_DEFAULT_S
+    if not lease > 0:
+        lease = _LEASE_DEFAULT_S
+    return int(min(max(lease * 1000, 1000), _IDLE_IN_TRANSACTION_MAX_MS))
+
+
 def connect_kwargs(*, readonly: bool) -> dict[str, Any]:
-    options = _OPTIONS + (" -c default_transaction_read_only=on" if readonly else "")
+    options = f"{_OPTIONS} -c idle_in_transaction_session_timeout={idle_in_transaction_ms()}"
+    options += " -c default_transaction_read_only=on" if readonly else ""
     return {
         "autocommit": True,
         "connect_timeout": CONNECT_TIMEOUT_S,

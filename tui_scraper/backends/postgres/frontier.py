@@ -3,8 +3,9 @@
 Claims are batches taken with FOR UPDATE SKIP LOCKED, so workers on other connections (or
 machines) never wait for each other and never get the same row; each claimed row names its
 claimer and until when it holds. A checkpoint writes only rows still claimed by its own store
-(or claimed by nobody): a worker that was stopped past its claims and woke up cannot commit over
-the results of the worker that took them over. Dedup is the UNIQUE (session_id, url) constraint.
+(or back in the queue, claimed by nobody): a worker that was stopped past its claims and woke up
+cannot commit over the results of the worker that took them over, nor over rows they settled.
+Dedup is the UNIQUE (session_id, url) constraint.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ...domain.records import ClaimedPage, PageRecord, PageResult
 from ...domain.status import PageStatus
 from ..records import download_rows
 from . import notify
-from .analytics import add_rows, claimed_ids, written_results
+from .analytics import add_rows, written_results
 from .blobs import BlobError, sha_of_path
 from .rows import CLAIM_COLUMNS, PAGE_COLUMNS, claimed_page, dumps, one_statement, page_record
 
@@ -84,7 +85,11 @@ _UPDATE_PAGES_SQL = (
     + ") AS v("
     + ", ".join(name for name, _kind in _RESULT_COLUMNS)
     + ") WHERE p.id = v.id AND p.session_id = %s "
-    "AND (p.lease_owner IS NULL OR p.lease_owner = %s) RETURNING p.id"
+    # Still this claimer's, or back in the queue unclaimed: never a row another claimer holds
+    # now, nor one already settled (a worker woken past its claims would write its stale result
+    # over what the worker that took them over committed).
+    "AND ((p.status = 'fetching' AND p.lease_owner = %s) "
+    "OR (p.status = 'queued' AND p.lease_owner IS NULL)) RETURNING p.id"
 )
 # New links, exactly once each: the batch deduplicated, rows the session has dropped, at most
 # `room` of them (the max_pages budget), in discovery order. ON CONFLICT is the guarantee.
@@ -234,10 +239,18 @@ async def checkpoint(
         raise SessionNotFound(session_id)
     await _require_blobs(conn, [r.storage_path for r in results if r.storage_path])
     total = start = int(row[0])
-    claimed = set() if tally is None else await claimed_ids(conn, session_id, results)
-    kept = await _update_claimed(
-        conn, session_id, [r for r in results if r.page_id is not None], claimer
-    )
+    claimed = [r for r in results if r.page_id is not None]
+    kept = await _update_claimed(conn, session_id, claimed, claimer)
+    # The rows this transaction wrote, and only those, are counted in the analytics: a row
+    # another worker settled, or a replayed batch's, was counted when it was written.
+    written = set(kept)
+    if len(kept) < len({r.page_id for r in claimed}):
+        # A row already settled keeps its result, but the links found on the page are still
+        # offered (each is inserted once, whoever finds it): a replayed batch, or a worker
+        # woken past its claims whose pages the others finished, adds nothing twice.
+        kept |= await _settled(
+            conn, session_id, [r.page_id for r in claimed if r.page_id not in kept]
+        )
     for r in results:
         if r.page_id is None and (max_pages is None or total < max_pages):
             total += await _settle_by_url(conn, session_id, r)
@@ -263,7 +276,7 @@ async def checkpoint(
         async with conn.cursor() as cursor:
             await cursor.executemany(_INSERT_DOWNLOAD_SQL, downloads)
     if tally is not None:
-        await add_rows(conn, session_id, tally(written_results(results, kept & claimed), heartbeat))
+        await add_rows(conn, session_id, tally(written_results(results, written), heartbeat))
     stored = progress.to_dict()
     stored["queued"] = progress.queued + inserted
     token, until = lease if lease is not None else (None, None)
@@ -339,6 +352,15 @@ async def _update_claimed(
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     cursor = await conn.execute(_UPDATE_PAGES_SQL, (*columns, session_id, claimer))
+    return {r[0] for r in await cursor.fetchall()}
+
+
+async def _settled(conn: Conn, session_id: str, page_ids: list[int | None]) -> set[int]:
+    cursor = await conn.execute(
+        "SELECT id FROM pages WHERE session_id = %s AND id = ANY(%s) "
+        "AND status IN ('done', 'failed', 'skipped')",
+        (session_id, [i for i in page_ids if i is not None]),
+    )
     return {r[0] for r in await cursor.fetchall()}
 
 

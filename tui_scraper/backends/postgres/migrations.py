@@ -372,6 +372,21 @@ CREATE TABLE host_slots (
 CREATE INDEX host_slots_holder ON host_slots (session_id, host, worker_id);
 """
 
+# pg_locks shows a bigint advisory key as two unsigned 32-bit halves. Multiplying the high half
+# overflowed bigint (an error, not a false) whenever anyone held a key with the top bit set, such
+# as the negative hashtext() key a control post takes: a shift and an or put the halves back
+# together for every key, whatever its sign.
+_LOCK_KEY_ANY_SIGN = """
+CREATE OR REPLACE FUNCTION lease_lock_held(p_key bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT p_key IS NOT NULL AND EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND ((classid::bigint << 32) | objid::bigint) = p_key
+    )
+$$;
+"""
+
 MIGRATIONS: list[str] = [
     _V1,
     _V2,
@@ -380,6 +395,7 @@ MIGRATIONS: list[str] = [
     _SESSION_ANALYTICS,
     _QUEUE_AND_SCHEDULES,
     _HOST_SLOTS,
+    _LOCK_KEY_ANY_SIGN,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -2,10 +2,14 @@
 
 Every operation is one transaction on a pooled connection (psycopg 3 async, psycopg_pool). A
 connection that breaks (the server restarted, the network blinked) is replaced by the pool; the
-operations that are safe to run twice (reads, claims, checkpoints, requeues, renewals) are tried
-again with backoff for up to TUI_SCRAPER_DB_WAIT_S seconds, telling the wait listeners, before
-StorageUnavailable stops the crawl resumably. The others surface StorageUnavailable at once:
-after a lost COMMIT nobody can tell whether it landed.
+operations that are safe to run twice (reads, claims, checkpoints, requeues, renewals,
+compare-and-set transitions, a control record marked applied, a worker concluding) are tried
+again with full-jitter backoff for up to TUI_SCRAPER_DB_WAIT_S seconds, telling the wait
+listeners, and the lease locks the lost connection held are taken again as soon as the server
+answers; after that StorageUnavailable stops the crawl resumably. The others (creating a
+session, an event, a tuning record, a control post, taking or joining a run) surface
+StorageUnavailable at once: after a lost COMMIT nobody can tell whether it landed, and running
+them twice would not be the same.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from ...backoff import backoff_delay
 from ...domain.analytics import AnalyticsRow
 from ...domain.config import CrawlConfig
 from ...domain.errors import (
@@ -71,6 +76,9 @@ WaitListener = Callable[[str], None]
 # How often a claim first looks for lapsed claims to put back in the queue (not every claim: the
 # lapsed are rare, the claims many).
 _LAPSED_EVERY_S = 2.0
+# Waiting out an unreachable server: full-jitter backoff from this base up to this cap.
+_RETRY_BASE_S = 0.05
+_RETRY_CAP_S = 2.0
 _NOW_SQL = "SELECT extract(epoch from clock_timestamp())::double precision"
 # How often a refused reservation on one host first drops the slots of dead workers there.
 _DEAD_SLOTS_EVERY_S = 1.0
@@ -121,6 +129,10 @@ class Store(PlanningMethods):
         # Sessions whose lease this store held and lost (it lapsed while the process was
         # stopped or cut off, and another owner or the reaper took over): fenced off.
         self._lost: set[str] = set()
+        # When each held lease was last renewed (monotonic: it runs on while the process is
+        # stopped), so a process woken past its lease finds out before its next claim or
+        # checkpoint rather than at its renewal loop's next turn.
+        self._renewed_at: dict[str, float] = {}
         self._listeners: list[WaitListener] = []
         self._waiters = 0
         self.lease_seconds = _env_seconds("TUI_SCRAPER_PG_LEASE_S", 30.0)
@@ -220,11 +232,11 @@ class Store(PlanningMethods):
         if self._empty:
             raise _NoSchema
         started: float | None = None
-        pause = 0.05
+        attempt = 0
         try:
             while True:
                 try:
-                    return await self._once(fn, *args, **kw)
+                    result = await self._once(fn, *args, **kw)
                 except ServerUnreachable:
                     if not retry:
                         raise
@@ -236,13 +248,29 @@ class Store(PlanningMethods):
                             self._tell("waiting for the database (the server is out of reach)")
                     if now - started >= self.busy_wait_s:
                         raise
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 2.0)
+                    # Full jitter: the workers of a crawl (and their fetch workers) lost the
+                    # server together and must not all knock again in the same instant.
+                    await asyncio.sleep(
+                        backoff_delay(attempt, base=_RETRY_BASE_S, cap=_RETRY_CAP_S)
+                    )
+                    attempt += 1
+                    continue
+                if started is not None:
+                    await self._relock()
+                return result
         finally:
             if started is not None:
                 self._waiters -= 1
                 if self._waiters == 0:
                     self._tell("")
+
+    async def _relock(self) -> None:
+        """The server is back after a lost connection: take this store's lease locks again at
+        once, not at the next renewal. Until then the others see our leases' locks gone, as
+        if we had died, and put our claims back in the queue."""
+        if self._leases:
+            with contextlib.suppress(DatabaseError):
+                await self._keeper.ensure({h.key for h in self._leases.values()})
 
     async def _read(self, fn: SqlFn[P, T], /, *args: P.args, **kw: P.kwargs) -> T:
         return await self._run(True, fn, *args, **kw)
@@ -315,7 +343,10 @@ class Store(PlanningMethods):
             # The run this store was part of lost the session: its closing transition must not
             # move the new owner's run.
             raise InvalidTransition(session_id, None, wanted)
-        return await self._write(
+        # A compare-and-set (`expected`) is safe to try again: if the lost COMMIT had landed,
+        # the retry is refused (InvalidTransition) with the session already where we wanted it.
+        write = self._write if expected is None else self._write_again
+        return await write(
             notify.transition_announced,
             session_id,
             wanted,
@@ -380,6 +411,7 @@ class Store(PlanningMethods):
             raise
         self._leases[session_id] = held
         self._lost.discard(session_id)
+        self._renewed_at[session_id] = time.monotonic()
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_forever(), name="pg-lease-renewal")
         return record
@@ -418,6 +450,7 @@ class Store(PlanningMethods):
             raise
         self._leases[session_id] = held
         self._lost.discard(session_id)
+        self._renewed_at[session_id] = time.monotonic()
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_forever(), name="pg-lease-renewal")
         return record
@@ -452,7 +485,26 @@ class Store(PlanningMethods):
         if not ours:
             self._lost.add(session_id)
             await self.release_run(session_id)
+        else:
+            self._renewed_at[session_id] = time.monotonic()
         return ours
+
+    async def _fence(self, session_id: str) -> None:
+        """StorageUnavailable when this store lost the session's lease, asking the database
+        first when the last renewal is older than the lease (the process was stopped)."""
+        renewed = self._renewed_at.get(session_id)
+        if (
+            session_id in self._leases
+            and renewed is not None
+            and time.monotonic() - renewed > self.lease_seconds
+        ):
+            with contextlib.suppress(DatabaseError):
+                await self.renew_run(session_id)
+        if session_id in self._lost:
+            raise StorageUnavailable(
+                f"session {session_id}: this worker lost its lease (it was stopped or cut off "
+                "past it) and another owner has the session; nothing of this batch was written"
+            )
 
     async def _renew_forever(self) -> None:
         while self._leases:
@@ -492,11 +544,15 @@ class Store(PlanningMethods):
 
     # frontier ----------------------------------------------------------------------------
     async def claim_batch(self, session_id: str, limit: int, now: float) -> list[ClaimedPage]:
+        await self._fence(session_id)
         checked = self._lapsed_checked.get(session_id)
         if checked is None or time.monotonic() - checked >= _LAPSED_EVERY_S:
             await self._write_again(frontier.requeue_lapsed, session_id)
             self._lapsed_checked[session_id] = time.monotonic()
-        return await self._write(
+        # Retried: a claim whose COMMIT was lost holds its rows under our claimer name with
+        # nobody fetching them; the end of our run (or of any run, once our lease lapses) puts
+        # them back in the queue, so nothing is lost and no live worker gets them twice.
+        return await self._write_again(
             frontier.claim, session_id, limit, now, self._claimer, self._claim_seconds()
         )
 
@@ -532,11 +588,7 @@ class Store(PlanningMethods):
         max_pages: int | None = None,
         tally: AnalyticsTally | None = None,
     ) -> int:
-        if session_id in self._lost:
-            raise StorageUnavailable(
-                f"session {session_id}: this worker lost its lease (it was stopped or cut off "
-                "past it) and another owner has the session; nothing of this batch was written"
-            )
+        await self._fence(session_id)
         held = self._leases.get(session_id)
         lease = None if held is None else (held.token, time.time() + self.lease_seconds)
         return await self._write_again(
@@ -695,7 +747,8 @@ class Store(PlanningMethods):
             raise ControlNotFound(control_id) from None
 
     async def mark_control_applied(self, control_id: int, *, outcome: str) -> bool:
-        return await self._write(control.mark_applied, control_id, outcome)
+        # Keyed on "not applied yet": a replay after a lost COMMIT changes nothing.
+        return await self._write_again(control.mark_applied, control_id, outcome)
 
     # change notifications ----------------------------------------------------------------
     async def change_feed(self, session_id: str) -> notify.ChangeListener:
