@@ -23,6 +23,7 @@ from .domain.records import (
     ClaimedPage,
     ControlCommand,
     ControlRecord,
+    EarlierCapture,
     EventRecord,
     HostStart,
     LeaseOwner,
@@ -43,6 +44,7 @@ __all__ = [
     "Blobs",
     "ChangeFeed",
     "ControlPort",
+    "EarlierCaptures",
     "EngineStore",
     "Events",
     "Frontier",
@@ -258,6 +260,18 @@ class PreviousPages(Protocol):
         ...
 
 
+class EarlierCaptures(Protocol):
+    """The pages an earlier session stored under some URLs, for the WARC revisit records of a
+    recrawl (export_warc.py): one query for the whole batch."""
+
+    async def earlier_captures(
+        self, session_id: str, urls: Sequence[str]
+    ) -> dict[str, EarlierCapture]:
+        """For each of `urls` that `session_id` has done with content stored (a 200, or a 304
+        naming content stored before), when it was fetched, its status and its content."""
+        ...
+
+
 @runtime_checkable
 class BlobReader(Protocol):
     """A blob writer that can also read back what it stored (both backends' can): a recrawl's
@@ -318,7 +332,7 @@ class Analytics(Protocol):
     async def analytics_rows(self, session_id: str) -> list[AnalyticsRow]: ...
 
 
-class SessionStore(RuntimeStore, PageStates, ProgressFeed, Analytics, Protocol):
+class SessionStore(RuntimeStore, PageStates, ProgressFeed, Analytics, EarlierCaptures, Protocol):
     """Everything the runtime's session manager asks of a store, on any backend: the runner's
     needs plus the listing, lookup and reading of sessions and pages, the reaping of orphans,
     the check of stored content an export makes, and closing. `backends/open.py` hands one out
