@@ -155,3 +155,20 @@ def test_revisits_name_the_earlier_capture_on_postgresql(
     tmp_path: Path, site: ChangingSite, pg_url: str
 ) -> None:
     _crawl_recrawl_export(_runner(tmp_path / "d", "--db", pg_url), site, tmp_path)
+
+
+def test_a_recrawl_of_a_session_crawled_with_warc_leaves_that_file_alone(
+    tmp_path: Path, site: ChangingSite
+) -> None:
+    data = tmp_path / "d"
+    run = _runner(data)
+    live = tmp_path / "live.warc.gz"
+    first = run("crawl", site.url("/"), "--headless", "--warc", str(live))
+    before = live.read_bytes(), (tmp_path / "live.warc.gz.journal").read_bytes()
+    _edit(site, "/p/1.html", "Page 1, edited")
+    second, _not_modified, _fetched = _recrawl(run, site, first)
+    # The earlier archive is that session's alone: the recrawl neither appends to it nor takes
+    # its journal as its own (which would leave the recrawl's pages out as written already).
+    assert (live.read_bytes(), (tmp_path / "live.warc.gz.journal").read_bytes()) == before
+    shown = cli(data, "show", second, "--json")
+    assert '"warc_path"' not in shown.stdout, shown.stdout
