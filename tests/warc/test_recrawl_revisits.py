@@ -170,5 +170,6 @@ def test_a_recrawl_of_a_session_crawled_with_warc_leaves_that_file_alone(
     # The earlier archive is that session's alone: the recrawl neither appends to it nor takes
     # its journal as its own (which would leave the recrawl's pages out as written already).
     assert (live.read_bytes(), (tmp_path / "live.warc.gz.journal").read_bytes()) == before
+    assert '"warc_path"' in cli(data, "show", first, "--json").stdout  # where it would show
     shown = cli(data, "show", second, "--json")
     assert '"warc_path"' not in shown.stdout, shown.stdout
