@@ -322,7 +322,7 @@ class EngineStore(Frontier, Events, WaitSignals, Blobs, PreviousPages, Protocol)
     """Everything the crawler and its parts use."""
 
 
-class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, Protocol):
+class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, EarlierCaptures, Protocol):
     """Everything the code running one session uses (runtime/worker.py), commands included."""
 
 
@@ -332,7 +332,7 @@ class Analytics(Protocol):
     async def analytics_rows(self, session_id: str) -> list[AnalyticsRow]: ...
 
 
-class SessionStore(RuntimeStore, PageStates, ProgressFeed, Analytics, EarlierCaptures, Protocol):
+class SessionStore(RuntimeStore, PageStates, ProgressFeed, Analytics, Protocol):
     """Everything the runtime's session manager asks of a store, on any backend: the runner's
     needs plus the listing, lookup and reading of sessions and pages, the reaping of orphans,
     the check of stored content an export makes, and closing. `backends/open.py` hands one out

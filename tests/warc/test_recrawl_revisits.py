@@ -7,6 +7,7 @@ and on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,3 +174,28 @@ def test_a_recrawl_of_a_session_crawled_with_warc_leaves_that_file_alone(
     assert '"warc_path"' in cli(data, "show", first, "--json").stdout  # where it would show
     shown = cli(data, "show", second, "--json")
     assert '"warc_path"' not in shown.stdout, shown.stdout
+
+
+def test_recrawl_warc_writes_the_recrawl_live_with_revisits_naming_the_earlier_capture(
+    tmp_path: Path, site: ChangingSite
+) -> None:
+    data = tmp_path / "d"
+    run = _runner(data)
+    first = run("crawl", site.url("/"), "--headless")
+    earlier = _export(run, tmp_path, first)
+    _edit(site, "/p/1.html", "Page 1, edited")
+    taken = tmp_path / "taken.warc.gz"
+    taken.write_bytes(b"kept")
+    refused = cli(data, "recrawl", first, "--headless", "--warc", str(taken))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert taken.read_bytes() == b"kept"
+    assert len(json.loads(cli(data, "sessions", "--json").stdout)) == 1  # nothing created
+
+    site.clear_log()
+    live = tmp_path / "recrawl.warc.gz"
+    run("recrawl", first, "--headless", "--warc", str(live))
+    answers = site.answers()
+    not_modified = {site.url(path) for path, status in answers if status == 304}
+    fetched = {site.url(path) for path, status in answers if status == 200}
+    assert fetched == {site.url("/p/1.html")} and len(not_modified) == PAGES, site.log
+    _check_recrawl(earlier, _read(live), not_modified, fetched)
