@@ -18,6 +18,7 @@ from tui_scraper.domain.progress import Progress
 from tui_scraper.domain.records import EarlierCapture, PageRecord, SessionRecord
 from tui_scraper.domain.status import Status
 from tui_scraper.export_warc import export_warc
+from tui_scraper.warc_live import LiveWarc
 from tui_scraper.warc_revisits import RevisitReferences
 
 __all__ = ["backend", "harness"]  # the contract suite's fixtures: every test on both backends
@@ -157,3 +158,25 @@ async def test_lookups_are_one_query_per_batch_per_session_of_the_chain() -> Non
         assert {capture.http_status for capture in found.values()} == {200}
     assert store.queries == [(_id("b"), 200), (_id("a"), 200), (_id("b"), 100), (_id("a"), 100)]
     assert store.sessions_read == [_id("b")]  # each parent read once, not per batch
+
+
+async def test_a_live_warc_caught_up_after_a_kill_names_the_earlier_capture(
+    backend: ContractStore, tmp_path: Path
+) -> None:
+    # What a recrawl killed between a commit and its records leaves: a committed 304 that the
+    # live file lacks. The next start's catch-up writes it with the same reference.
+    _sha, path = backend.blobs.write(b"<html>before</html>", sync=True)
+    earlier = await _session(backend, _page(200, path, 1_764_633_600.25, OK), None)
+    recrawl = await _session(backend, _page(304, path, 1_764_640_000.0, NOT_MODIFIED), earlier)
+    session = await backend.get_session(recrawl)
+    live = LiveWarc(
+        tmp_path / "live.warc.gz", session, backend.blobs, RevisitReferences(backend, session)
+    )
+    live.open()
+    try:
+        assert await live.catch_up(backend.iter_pages(recrawl)) == 1
+    finally:
+        await live.close()
+    with (tmp_path / "live.warc.gz").open("rb") as fh:
+        [revisit] = [r for r in ArchiveIterator(fh) if r.rec_type == "revisit"]
+    assert revisit.rec_headers.get_header("WARC-Refers-To-Date") == "2025-12-02T00:00:00.250000Z"
