@@ -6,9 +6,11 @@ What goes in, in this order:
 - a `warcinfo` record first: the software, the session, its target and the rules below;
 - per page that got an answer and whose heads were kept (`PageRecord.response_head`):
   - a `revisit` record (profile server-not-modified) for a page that answered 304 on a recrawl:
-    the 304's status line and headers, WARC-Refers-To-Target-URI the same URL (a recrawl's
-    previous session has the same URL) and WARC-Payload-Digest the sha1 of the stored content
-    the row names (the previous session's blob);
+    the 304's status line and headers, WARC-Payload-Digest the sha1 of the stored content the
+    row names (the earlier session's blob, so the digest of the earlier response's payload),
+    and WARC-Refers-To-Target-URI and WARC-Refers-To-Date the URL and fetch time of the
+    earlier capture that recorded that payload (warc_revisits.py: past earlier 304s of a
+    recrawl of a recrawl); with no such capture left, the page's own URL and no date;
   - otherwise a `response` record: the status line and headers as received, and the stored body;
   - a `request` record beside either (WARC-Concurrent-To): the request line and headers we sent,
     credentials left out (engine/http_heads.py);
@@ -32,17 +34,18 @@ import os
 import stat
 import zlib
 from base64 import b32encode
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 from .domain.errors import ConfigError, ScraperError
-from .domain.records import PageRecord, SessionRecord
+from .domain.records import EarlierCapture, PageRecord, SessionRecord
 from .domain.status import PageStatus
 from .export import UnreadableContent
 from .outfile import OutputFile, open_output
+from .warc_revisits import CHAIN_RULE, RevisitReferences
 
 __all__ = [
     "FORMAT",
@@ -85,6 +88,10 @@ class WarcSource(Protocol):
     def iter_pages(self, session_id: str) -> AsyncIterator[PageRecord]: ...
 
     async def page_counts(self, session_id: str) -> dict[PageStatus, int]: ...
+
+    async def earlier_captures(
+        self, session_id: str, urls: Sequence[str]
+    ) -> dict[str, EarlierCapture]: ...
 
     @property
     def blobs(self) -> ContentReader: ...
@@ -143,19 +150,20 @@ async def export_warc(
     out = await asyncio.to_thread(open_warc_output, path)
     with out:
         writer = RecordWriter(out, store.blobs)
+        references = RevisitReferences(store, session)
         await asyncio.to_thread(writer.warcinfo, session, path.name)
         batch: list[PageRecord] = []
         seen = 0
         async for page in store.iter_pages(session_id):
             batch.append(page)
             if len(batch) >= BATCH:
-                await asyncio.to_thread(writer.pages, batch)
+                await asyncio.to_thread(writer.pages, batch, await references.lookup(batch))
                 seen += len(batch)
                 batch = []
                 if progress is not None:
                     progress(seen, total)
         if batch:
-            await asyncio.to_thread(writer.pages, batch)
+            await asyncio.to_thread(writer.pages, batch, await references.lookup(batch))
             seen += len(batch)
         if progress is not None:
             progress(seen, total)
@@ -220,14 +228,20 @@ class RecordWriter:
             "robots": "obey" if config.respect_robots else "ignore",
             "tui-scraper-payloads": PAYLOAD_RULE,
         }
+        if config.recrawl_of is not None:
+            info["tui-scraper-recrawl-of"] = f"tui-scraper session {config.recrawl_of}"
+            info["tui-scraper-revisits"] = CHAIN_RULE
         self._warc.write_record(self._warc.create_warcinfo_record(filename, info))
 
-    def pages(self, pages: Sequence[PageRecord]) -> None:
-        """Write each page's records. Content that cannot be read is noted in `unreadable` (the
+    def pages(
+        self, pages: Sequence[PageRecord], earlier: Mapping[str, EarlierCapture] | None = None
+    ) -> None:
+        """Write each page's records; `earlier` is what the revisits of 304 pages refer to (by
+        URL, see warc_revisits.py). Content that cannot be read is noted in `unreadable` (the
         page is left out, nothing of it written); a failing write raises."""
         for page in pages:
             try:
-                self._page(page)
+                self._page(page, (earlier or {}).get(page.url))
             except _ContentLost:
                 self.unreadable.append(page.url)
 
@@ -237,7 +251,7 @@ class RecordWriter:
         except (ScraperError, OSError) as exc:
             raise _ContentLost(stored) from exc
 
-    def _page(self, page: PageRecord) -> None:
+    def _page(self, page: PageRecord, earlier: EarlierCapture | None) -> None:
         if page.status not in SETTLED:
             return  # queued for a retry or being fetched: its answer is not final yet
         stored = page.storage_path if page.status is PageStatus.DONE else None
@@ -249,16 +263,16 @@ class RecordWriter:
         http = _parse_head(page.response_head)
         if page.http_status == 304 and stored is not None:
             digest = _sha1(self._read(stored))
+            warc_headers = {
+                "WARC-Date": date,
+                "WARC-Profile": REVISIT_PROFILE,
+                "WARC-Refers-To-Target-URI": page.url if earlier is None else earlier.url,
+                "WARC-Payload-Digest": digest,
+            }
+            if earlier is not None and earlier.fetched_at is not None:
+                warc_headers["WARC-Refers-To-Date"] = _warc_date(earlier.fetched_at)
             record = self._warc.create_warc_record(
-                page.url,
-                "revisit",
-                http_headers=http,
-                warc_headers_dict={
-                    "WARC-Date": date,
-                    "WARC-Profile": REVISIT_PROFILE,
-                    "WARC-Refers-To-Target-URI": page.url,
-                    "WARC-Payload-Digest": digest,
-                },
+                page.url, "revisit", http_headers=http, warc_headers_dict=warc_headers
             )
         else:
             body = self._read(stored) if stored is not None else None

@@ -23,6 +23,7 @@ from .domain.records import (
     ClaimedPage,
     ControlCommand,
     ControlRecord,
+    EarlierCapture,
     EventRecord,
     HostStart,
     LeaseOwner,
@@ -43,6 +44,7 @@ __all__ = [
     "Blobs",
     "ChangeFeed",
     "ControlPort",
+    "EarlierCaptures",
     "EngineStore",
     "Events",
     "Frontier",
@@ -258,6 +260,18 @@ class PreviousPages(Protocol):
         ...
 
 
+class EarlierCaptures(Protocol):
+    """The pages an earlier session stored under some URLs, for the WARC revisit records of a
+    recrawl (export_warc.py): one query for the whole batch."""
+
+    async def earlier_captures(
+        self, session_id: str, urls: Sequence[str]
+    ) -> dict[str, EarlierCapture]:
+        """For each of `urls` that `session_id` has done with content stored (a 200, or a 304
+        naming content stored before), when it was fetched, its status and its content."""
+        ...
+
+
 @runtime_checkable
 class BlobReader(Protocol):
     """A blob writer that can also read back what it stored (both backends' can): a recrawl's
@@ -308,7 +322,7 @@ class EngineStore(Frontier, Events, WaitSignals, Blobs, PreviousPages, Protocol)
     """Everything the crawler and its parts use."""
 
 
-class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, Protocol):
+class RuntimeStore(EngineStore, Sessions, Lease, ControlPort, EarlierCaptures, Protocol):
     """Everything the code running one session uses (runtime/worker.py), commands included."""
 
 

@@ -12,6 +12,10 @@ fsynced too. So:
   next start writes them first (`catch_up`, one pass over the session's pages) before the crawl
   commits anything new, so no page is written twice and none is missed.
 The journal holds one line per page written and is read whole at start (a set of URLs).
+
+A recrawl's revisits refer to the earlier capture as the export's do (warc_revisits.py): the
+thread asks the crawl's loop for each batch's references (one store read per batch and
+session of the chain) and waits for them; the loop never waits for the thread.
 """
 
 from __future__ import annotations
@@ -26,14 +30,16 @@ from pathlib import Path
 from typing import Final
 
 from .domain.errors import ConfigError
-from .domain.records import PageRecord, PageResult, SessionRecord
+from .domain.records import EarlierCapture, PageRecord, PageResult, SessionRecord
 from .domain.status import PageStatus
 from .export_warc import SETTLED, ContentReader, RecordWriter
 from .outfile import OutputFile
+from .warc_revisits import RevisitReferences
 
 __all__ = ["CONFIG_KEY", "LiveWarc", "check_new_target"]
 
 CONFIG_KEY: Final = "warc_path"  # CrawlConfig.extra: where a session's live WARC goes
+_LOOKUP_WAIT_S: Final = 120.0
 _BATCH_MARK = "@"  # a journal line "@<length>" closes a batch: its URLs are in the file
 log = logging.getLogger(__name__)
 
@@ -50,8 +56,16 @@ def check_new_target(path: Path) -> Path:
 
 
 class LiveWarc:
-    def __init__(self, path: Path, session: SessionRecord, blobs: ContentReader) -> None:
+    def __init__(
+        self,
+        path: Path,
+        session: SessionRecord,
+        blobs: ContentReader,
+        references: RevisitReferences | None = None,
+    ) -> None:
         self.path = path
+        self._references = references
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.journal = path.with_name(path.name + ".journal")
         self._session = session
         self._blobs = blobs
@@ -106,6 +120,7 @@ class LiveWarc:
         return length
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="live-warc", daemon=True)
         self._thread.start()
 
@@ -127,6 +142,7 @@ class LiveWarc:
     async def catch_up(self, pages: AsyncIterator[PageRecord]) -> int:
         """Before the crawl commits anything: write the committed pages the file lacks (a run
         killed between a commit and its records). Returns how many."""
+        self._loop = asyncio.get_running_loop()
         batch: list[PageRecord] = []
         count = 0
         async for page in pages:
@@ -167,13 +183,22 @@ class LiveWarc:
 
     def _write(self, pages: list[PageRecord]) -> None:
         assert self._writer is not None
-        self._writer.pages(pages)
+        self._writer.pages(pages, self._earlier(pages))
         if self._writer.unreadable:
             # Content gone under a running crawl: those pages are left for the next start.
             lost = set(self._writer.unreadable)
             self._writer.unreadable.clear()
             pages = [p for p in pages if p.url not in lost]
         self._sync([p.url for p in pages])
+
+    def _earlier(self, pages: list[PageRecord]) -> dict[str, EarlierCapture] | None:
+        """The batch's revisit references, read on the crawl's loop (this is the thread)."""
+        if self._references is None or self._loop is None:
+            return None
+        lookup = self._references.lookup(pages)
+        # Bounded: a loop that no longer runs it would hold the writer, and so close(), for
+        # good; a timeout is a write error like any other (the next start catches up).
+        return asyncio.run_coroutine_threadsafe(lookup, self._loop).result(_LOOKUP_WAIT_S)
 
     def _sync(self, urls: list[str]) -> None:
         self._out.handle.flush()

@@ -146,7 +146,9 @@ def _main(argv: Sequence[str] | None) -> int:
             from .recrawl_cmd import recrawl_config
 
             # Checked before the UI starts, which then creates the session like `crawl URL`.
-            args.config = run_async(recrawl_config(location, args.session))
+            args.config = run_async(
+                recrawl_config(location, args.session, getattr(args, "warc", None))
+            )
             args.secrets = {}
             args.command = "crawl"
             return run_ui(location, args=args)

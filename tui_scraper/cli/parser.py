@@ -464,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
         "two with `diff SESSION NEW`.",
     )
     recrawl.add_argument("session", help=SESSION_HELP)
+    recrawl.add_argument(
+        "--warc",
+        metavar="FILE",
+        help="also write the recrawl as WARC 1.1 to FILE (new) as pages commit; a 304 is a "
+        "revisit naming the earlier capture",
+    )
     _add_run_mode(recrawl)
     recrawl.add_argument("--json", action="store_true", help=JSON_HELP)
     _add_data_dir(recrawl)

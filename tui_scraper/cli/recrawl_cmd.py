@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..domain.config import CrawlConfig
 from ..domain.location import StoreLocation
@@ -14,23 +15,36 @@ from .run import check_session_ref
 __all__ = ["recrawl_command", "recrawl_config"]
 
 
-async def recrawl_config(location: StoreLocation, ref: str) -> CrawlConfig:
+async def recrawl_config(location: StoreLocation, ref: str, warc: str | None = None) -> CrawlConfig:
     """The recrawl's config, checked read-only (creates nothing): for the app, which creates
     the session itself."""
     from ..service.local import LocalSessionService
 
     service = await LocalSessionService.open(location, who="cli", readonly=True)
     try:
-        return recrawl_config_of(await service.get(check_session_ref(ref)))
+        return _with_live_warc(recrawl_config_of(await service.get(check_session_ref(ref))), warc)
     finally:
         await service.close()
+
+
+def _with_live_warc(config: CrawlConfig, warc: str | None) -> CrawlConfig:
+    """`--warc FILE`: the recrawl's own live WARC (a new file, checked before anything is
+    created; stored absolute like `crawl --warc`'s)."""
+    if not warc:
+        return config
+    from ..warc_live import CONFIG_KEY, check_new_target
+
+    target = str(check_new_target(Path(warc)))
+    return config.with_changes(extra={**config.extra, CONFIG_KEY: target})
 
 
 async def recrawl_command(service: SessionService, args: argparse.Namespace) -> int:
     from .run import run_headless
     from .worker_cmd import run_detached
 
-    config = recrawl_config_of(await service.get(args.session))
+    config = _with_live_warc(
+        recrawl_config_of(await service.get(args.session)), getattr(args, "warc", None)
+    )
     session = await service.create(config)
     if args.detach:
         return await run_detached(service, session.id, as_json=args.json)

@@ -172,6 +172,17 @@ class PreviousPage:
 
 
 @dataclass(frozen=True)
+class EarlierCapture:
+    """A page of an earlier session as a WARC revisit refers to it: when it was fetched, what
+    it answered (a 304 there points further back) and the stored content it names."""
+
+    url: str
+    http_status: int | None
+    fetched_at: float | None
+    storage_path: str
+
+
+@dataclass(frozen=True)
 class PageState:
     """A page as two sessions are compared (`tui-scraper diff`): where it ended and what it
     stored."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..engine.crawler import Crawler
 from ..ports import RuntimeStore
 from ..warc_live import CONFIG_KEY, LiveWarc
+from ..warc_revisits import RevisitReferences
 
 
 @contextlib.asynccontextmanager
@@ -23,7 +24,9 @@ async def live_warc(
         yield
         return
     session = await store.get_session(session_id)
-    warc = LiveWarc(Path(str(target)), session, store.blobs)
+    # A recrawl's revisits name the earlier capture, as in an export (warc_revisits.py).
+    references = RevisitReferences(store, session) if session.config.recrawl_of else None
+    warc = LiveWarc(Path(str(target)), session, store.blobs, references)
     await asyncio.to_thread(warc.open)
     try:
         await warc.catch_up(store.iter_pages(session_id))

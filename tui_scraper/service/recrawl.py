@@ -13,6 +13,7 @@ from tui_scraper.domain.config import CrawlConfig
 from tui_scraper.domain.errors import ScraperError
 from tui_scraper.domain.records import SessionRecord
 from tui_scraper.domain.status import Status
+from tui_scraper.warc_live import CONFIG_KEY as LIVE_WARC_KEY
 
 __all__ = ["RECRAWLABLE", "NotRecrawlable", "recrawl_config_of"]
 
@@ -39,4 +40,7 @@ def recrawl_config_of(session: SessionRecord) -> CrawlConfig:
             f"session {session.short_id} was crawled with secret headers ({shown}), which are "
             "deleted when a session ends; start a new crawl with them instead"
         )
-    return session.config.with_changes(recrawl_of=session.id)
+    # The earlier session's live WARC (`crawl --warc FILE`) is that session's archive: a recrawl
+    # that kept its path would append to it and take its journal's pages as written already.
+    extra = {k: v for k, v in session.config.extra.items() if k != LIVE_WARC_KEY}
+    return session.config.with_changes(recrawl_of=session.id, extra=extra)

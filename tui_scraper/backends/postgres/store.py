@@ -44,6 +44,7 @@ from ...domain.records import (
     ClaimedPage,
     ControlCommand,
     ControlRecord,
+    EarlierCapture,
     EventRecord,
     HostStart,
     LeaseOwner,
@@ -637,6 +638,15 @@ class Store(PlanningMethods):
         """A recrawl's validators and stored content for `urls` (see ports.PreviousPages)."""
         try:
             return await self._read(validators.previous_pages, session_id, urls)
+        except _NoSchema:
+            return {}
+
+    async def earlier_captures(
+        self, session_id: str, urls: Sequence[str]
+    ) -> dict[str, EarlierCapture]:
+        """An earlier session's pages under `urls`, for WARC revisits (ports.EarlierCaptures)."""
+        try:
+            return await self._read(validators.earlier_captures, session_id, urls)
         except _NoSchema:
             return {}
 

@@ -22,6 +22,7 @@ from ...domain.records import (
     ClaimedPage,
     ControlCommand,
     ControlRecord,
+    EarlierCapture,
     EventRecord,
     LeaseOwner,
     PageRecord,
@@ -331,6 +332,12 @@ class Store(PlanningMethods):
     async def previous_pages(self, session_id: str, urls: Sequence[str]) -> dict[str, PreviousPage]:
         """A recrawl's validators and stored content for `urls` (see ports.PreviousPages)."""
         return await self._db.read(validators.previous_pages, session_id, urls)
+
+    async def earlier_captures(
+        self, session_id: str, urls: Sequence[str]
+    ) -> dict[str, EarlierCapture]:
+        """An earlier session's pages under `urls`, for WARC revisits (ports.EarlierCaptures)."""
+        return await self._db.read(validators.earlier_captures, session_id, urls)
 
     async def iter_page_states(
         self, session_id: str, *, batch: int = 1000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from ...domain.records import PreviousPage
+from ...domain.records import EarlierCapture, PreviousPage
 
-__all__ = ["previous_pages"]
+__all__ = ["earlier_captures", "previous_pages"]
 
 # Well under SQLite's bound on host parameters (32766 since 3.32), and a claim is smaller.
 _CHUNK = 500
@@ -28,4 +28,23 @@ def previous_pages(
         sql = _SQL.format(marks=", ".join("?" * len(chunk)))
         for row in conn.execute(sql, (session_id, *chunk)):
             found[row[0]] = PreviousPage(*row)
+    return found
+
+
+_CAPTURES_SQL = (
+    "SELECT url, http_status, fetched_at, raw_html_storage_path FROM pages "
+    "WHERE session_id = ? AND status = 'done' AND raw_html_storage_path IS NOT NULL "
+    "AND url IN ({marks})"
+)
+
+
+def earlier_captures(
+    conn: sqlite3.Connection, session_id: str, urls: Sequence[str]
+) -> dict[str, EarlierCapture]:
+    found: dict[str, EarlierCapture] = {}
+    for start in range(0, len(urls), _CHUNK):
+        chunk = list(urls[start : start + _CHUNK])
+        sql = _CAPTURES_SQL.format(marks=", ".join("?" * len(chunk)))
+        for row in conn.execute(sql, (session_id, *chunk)):
+            found[row[0]] = EarlierCapture(*row)
     return found
