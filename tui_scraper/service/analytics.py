@@ -49,9 +49,7 @@ class HostQueueCache:
     clock: Callable[[], float] = time.monotonic
     _entries: dict[str, tuple[float, dict[str, int]]] = field(default_factory=dict)
 
-    async def get(
-        self, store: AnalyticsRows, session_id: str, *, running: bool
-    ) -> dict[str, int]:
+    async def get(self, store: AnalyticsRows, session_id: str, *, running: bool) -> dict[str, int]:
         now = self.clock()
         entry = self._entries.get(session_id)
         if running and entry is not None and now - entry[0] < self.max_age_s:
