@@ -85,3 +85,21 @@ async def test_a_running_sessions_queue_is_scanned_at_most_every_refresh_interva
     assert await cache.get(store, "s", running=False) == {"a.test": 3}  # type: ignore[arg-type]
     assert await cache.get(store, "s", running=False) == {"a.test": 4}  # type: ignore[arg-type]
     assert store.scans == 4
+
+
+async def test_the_service_reuses_a_running_sessions_queue_for_the_refresh_interval(
+    service: ScriptedService, seeder: Seeder
+) -> None:
+    running = await seeder.add("http://demo.test/", Status.RUNNING, progress=Progress(done=1))
+    paused = await seeder.add("http://other.test/", Status.PAUSED, progress=Progress(done=1))
+    db = service.manager.store.db_path
+    first = await service.analytics(running.id)
+    assert {h.host: h.queued for h in first.hosts} == {"demo.test": 1}  # the seed's row
+    _queue(db, running.id, ["http://demo.test/a", "http://demo.test/b"])
+    _queue(db, paused.id, ["http://other.test/a"])
+    # The live tab asks every 2 s: within 10 s a running session's queue is not scanned again.
+    again = await service.analytics(running.id)
+    assert {h.host: h.queued for h in again.hosts} == {"demo.test": 1}
+    # A stopped session's is read when asked.
+    stopped = await service.analytics(paused.id)
+    assert {h.host: h.queued for h in stopped.hosts} == {"other.test": 2}
