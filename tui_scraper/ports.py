@@ -331,6 +331,11 @@ class Analytics(Protocol):
 
     async def analytics_rows(self, session_id: str) -> list[AnalyticsRow]: ...
 
+    async def queued_by_host(self, session_id: str, limit: int = 50) -> dict[str, int]:
+        """Pages queued or being fetched per host ("host[:port]"), the `limit` hosts with most.
+        A scan of the session's waiting pages: for `stats` and the Analytics tab only."""
+        ...
+
 
 class SessionStore(RuntimeStore, PageStates, ProgressFeed, Analytics, Protocol):
     """Everything the runtime's session manager asks of a store, on any backend: the runner's

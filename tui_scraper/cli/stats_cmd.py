@@ -127,11 +127,11 @@ def print_report(r: AnalyticsReport) -> None:
         for reason, n in r.top_errors:
             emit(f"  {n:>7}  {display_safe(reason, 68)}")
     if r.hosts:
-        emit(f"  {'PAGES':>7}  {'ERRORS':>6}  {'BYTES':>9}  HOST")
+        emit(f"  {'PAGES':>7}  {'ERRORS':>6}  {'BYTES':>9}  {'QUEUED':>7}  HOST")
         for h in r.hosts[:10]:
             state = f"  ({display_safe(h.state, 20)})" if h.state else ""
             emit(
-                f"  {h.pages:>7}  {h.errors:>6}  {human_bytes(h.bytes):>9}  "
+                f"  {h.pages:>7}  {h.errors:>6}  {human_bytes(h.bytes):>9}  {h.queued:>7}  "
                 f"{display_safe(h.host, 40)}{state}"
             )
         if len(r.hosts) > 10:

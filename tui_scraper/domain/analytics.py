@@ -131,6 +131,7 @@ class HostFigures:
     errors: int
     bytes: int
     state: str = ""  # live only: "down, retry in 12 s" and the like
+    queued: int = 0  # pages waiting (queued or being fetched) when the report was made
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +140,7 @@ class HostFigures:
             "errors": self.errors,
             "bytes": self.bytes,
             "state": self.state,
+            "queued": self.queued,
         }
 
 
@@ -221,6 +223,7 @@ def build_report(
     running: bool = False,
     recent_pages_per_s: float = 0.0,
     host_states: dict[str, str] | None = None,
+    host_queued: dict[str, int] | None = None,
     top: int = 10,
 ) -> AnalyticsReport:
     """The report from the stored rows (any order, any number of runs and workers)."""
@@ -274,6 +277,7 @@ def build_report(
     host_errors = totals.get(HOST_ERRORS, {})
     host_bytes = totals.get(HOST_BYTES, {})
     states = host_states or {}
+    waiting = host_queued or {}
     hosts = [
         HostFigures(
             host=host,
@@ -281,10 +285,11 @@ def build_report(
             errors=host_errors.get(host, 0),
             bytes=host_bytes.get(host, 0),
             state=states.get(host, ""),
+            queued=waiting.get(host, 0),
         )
-        for host in set(host_pages) | set(host_errors) | set(states)
+        for host in set(host_pages) | set(host_errors) | set(states) | set(waiting)
     ]
-    hosts.sort(key=lambda h: (-h.pages, -h.errors, h.host))
+    hosts.sort(key=lambda h: (-h.pages, -h.errors, -h.queued, h.host))
     reasons = sorted(totals.get(REASONS, {}).items(), key=lambda kv: (-kv[1], kv[0]))
     pages = sum(outcomes.values())
     eta: float | None = None

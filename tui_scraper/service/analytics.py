@@ -8,27 +8,71 @@ running session's figures are as fresh as its last checkpoint (every ~0.5 s).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..domain.analytics import AnalyticsReport, AnalyticsRow, build_report
 from ..domain.records import SessionRecord
 from ..domain.status import Status
 
-__all__ = ["AnalyticsRows", "CompareRow", "Comparison", "compare", "report_for"]
+__all__ = [
+    "HOST_QUEUE_LIMIT",
+    "HOST_QUEUE_REFRESH_S",
+    "AnalyticsRows",
+    "CompareRow",
+    "Comparison",
+    "HostQueueCache",
+    "compare",
+    "report_for",
+]
+
+# The per-host queue is a scan of the session's waiting pages (not a figure the checkpoints
+# keep), so a running session's is read again at most this often, and for this many hosts.
+HOST_QUEUE_REFRESH_S = 10.0
+HOST_QUEUE_LIMIT = 50
 
 
 class AnalyticsRows(Protocol):
     async def analytics_rows(self, session_id: str) -> list[AnalyticsRow]: ...
 
+    async def queued_by_host(self, session_id: str, limit: int = 50) -> dict[str, int]: ...
 
-async def report_for(store: AnalyticsRows, session: SessionRecord) -> AnalyticsReport:
+
+@dataclass
+class HostQueueCache:
+    """The last per-host queue read for each session, reused while a running session's is
+    younger than `max_age_s` (a live tab reloads every second; the scan need not)."""
+
+    max_age_s: float = HOST_QUEUE_REFRESH_S
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[str, tuple[float, dict[str, int]]] = field(default_factory=dict)
+
+    async def get(self, store: AnalyticsRows, session_id: str, *, running: bool) -> dict[str, int]:
+        now = self.clock()
+        entry = self._entries.get(session_id)
+        if running and entry is not None and now - entry[0] < self.max_age_s:
+            return entry[1]
+        queued = await store.queued_by_host(session_id, HOST_QUEUE_LIMIT)
+        if running:
+            self._entries[session_id] = (now, queued)
+        else:  # a stopped session's queue is read afresh: it is asked for once, not live
+            self._entries.pop(session_id, None)
+        return queued
+
+
+async def report_for(
+    store: AnalyticsRows, session: SessionRecord, host_queue: HostQueueCache | None = None
+) -> AnalyticsReport:
     """The report of `session` (its stored progress gives the duration, the queue and, while it
-    runs, the recent rate the ETA is reckoned at and the hosts' back-off)."""
+    runs, the recent rate the ETA is reckoned at and the hosts' back-off; the store's waiting
+    pages give the queue per host, through `host_queue` when the caller reloads often)."""
     rows = await store.analytics_rows(session.id)
     p = session.progress
     running = session.status is Status.RUNNING
+    cache = host_queue if host_queue is not None else HostQueueCache()
+    host_queued = await cache.get(store, session.id, running=running)
     return build_report(
         rows,
         session_id=session.id,
@@ -39,6 +83,7 @@ async def report_for(store: AnalyticsRows, session: SessionRecord) -> AnalyticsR
         running=running,
         recent_pages_per_s=p.pages_per_s,
         host_states=dict(p.host_states) if running else None,
+        host_queued=host_queued,
     )
 
 

@@ -39,7 +39,7 @@ from . import (
     ProgressSnapshot,
     WorkerInfo,
 )
-from .analytics import report_for
+from .analytics import HostQueueCache, report_for
 from .diff import DiffEntry, merge_states, page_text
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ class LocalSessionService:
         self._stats: dict[str, _LiveStats] = {}
         # The loop the store runs on, so a thread can ask it who holds a lease (PostgreSQL).
         self._loop = _running_loop()
+        # The per-host queue is a scan: a live Analytics tab reads it at most every 10 s.
+        self._host_queue = HostQueueCache()
 
     @classmethod
     async def open(
@@ -136,7 +138,7 @@ class LocalSessionService:
 
     async def analytics(self, session_ref: str) -> AnalyticsReport:
         session = await self._manager.get(session_ref)
-        return await report_for(self._manager.store, session)
+        return await report_for(self._manager.store, session, self._host_queue)
 
     def running_ids(self) -> list[str]:
         return list(self._manager.running())

@@ -11,7 +11,7 @@ from ...domain.analytics import AnalyticsRow
 from ...domain.records import PageResult
 from .rows import one_statement
 
-__all__ = ["add_rows", "read_rows", "written_results"]
+__all__ = ["add_rows", "queued_by_host", "read_rows", "written_results"]
 
 Conn = AsyncConnection[Any]
 
@@ -62,3 +62,20 @@ async def read_rows(conn: Conn, session_id: str) -> list[AnalyticsRow]:
         (session_id,),
     )
     return [(int(b), str(m), str(k), int(n)) for b, m, k, n in await cursor.fetchall()]
+
+
+# The host as the analytics count it (engine/analytics.py): a canonical URL's authority,
+# "host[:port]", the third "/"-separated part of "scheme://host[:port]/path".
+_QUEUED_BY_HOST_SQL = (
+    "SELECT split_part(url, '/', 3) AS host, count(*) AS n FROM pages "
+    "WHERE session_id = %s AND status IN ('queued', 'fetching') "
+    "GROUP BY host ORDER BY n DESC, host LIMIT %s"
+)
+
+
+@one_statement
+async def queued_by_host(conn: Conn, session_id: str, limit: int) -> dict[str, int]:
+    """Pages waiting (queued or being fetched) per host, the `limit` hosts with most. A scan of
+    the session's waiting rows: asked for only on demand."""
+    cursor = await conn.execute(_QUEUED_BY_HOST_SQL, (session_id, limit))
+    return {str(host): int(n) for host, n in await cursor.fetchall()}

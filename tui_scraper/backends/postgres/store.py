@@ -610,6 +610,12 @@ class Store(PlanningMethods):
         except _NoSchema:
             return []
 
+    async def queued_by_host(self, session_id: str, limit: int = 50) -> dict[str, int]:
+        try:
+            return await self._read(analytics.queued_by_host, session_id, limit)
+        except _NoSchema:
+            return {}
+
     async def page_status(self, session_id: str, url: str) -> PageStatus | None:
         try:
             return await self._read(frontier.page_status, session_id, url)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ...domain.analytics import AnalyticsRow
 
-__all__ = ["add_rows", "read_rows"]
+__all__ = ["add_rows", "queued_by_host", "read_rows"]
 
 # One row per (interval, metric, key); a checkpoint adds to it (SQLite's upsert, 3.24+).
 _ADD_SQL = (
@@ -35,3 +35,21 @@ def read_rows(conn: sqlite3.Connection, session_id: str) -> list[AnalyticsRow]:
             return []
         raise
     return [(int(b), str(m), str(k), int(n)) for b, m, k, n in cursor.fetchall()]
+
+
+# The host as the analytics count it (engine/analytics.py): a canonical URL's authority,
+# "host[:port]", between "://" and the next "/" (canonical URLs always have a path).
+_QUEUED_BY_HOST_SQL = (
+    "SELECT host, count(*) AS n FROM ("
+    " SELECT substr(rest, 1, instr(rest, '/') - 1) AS host FROM ("
+    "  SELECT substr(url, instr(url, '://') + 3) AS rest FROM pages"
+    "  WHERE session_id = ? AND status IN ('queued', 'fetching'))"
+    ") GROUP BY host ORDER BY n DESC, host LIMIT ?"
+)
+
+
+def queued_by_host(conn: sqlite3.Connection, session_id: str, limit: int) -> dict[str, int]:
+    """Pages waiting (queued or being fetched) per host, the `limit` hosts with most. A scan of
+    the session's waiting rows (the frontier index's range): asked for only on demand."""
+    rows = conn.execute(_QUEUED_BY_HOST_SQL, (session_id, limit)).fetchall()
+    return {str(host): int(n) for host, n in rows}

@@ -302,6 +302,10 @@ class Store(PlanningMethods):
         """The session's analytics rows (on the reader: never behind a checkpoint)."""
         return await self._db.read(analytics.read_rows, session_id)
 
+    async def queued_by_host(self, session_id: str, limit: int = 50) -> dict[str, int]:
+        """Pages queued or being fetched per host, the `limit` hosts with most (a scan)."""
+        return await self._db.read(analytics.queued_by_host, session_id, limit)
+
     async def page_status(self, session_id: str, url: str) -> PageStatus | None:
         """The status of the page at `url` (canonical), or None when the frontier lacks it.
 

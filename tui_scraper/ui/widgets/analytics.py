@@ -133,11 +133,13 @@ class AnalyticsView(VerticalScroll):
 
     def on_mount(self) -> None:
         hosts = self.query_one("#analytics-hosts", DataTable)
-        hosts.add_column(Text("Host"), key="host", width=28)
+        # Six columns in 80 cells: the host and its state give up a little for the queue.
+        hosts.add_column(Text("Host"), key="host", width=24)
         hosts.add_column(Text("Pages", justify="right"), key="pages", width=7)
         hosts.add_column(Text("Errors", justify="right"), key="errors", width=6)
         hosts.add_column(Text("Bytes", justify="right"), key="bytes", width=9)
-        hosts.add_column(Text("State"), key="state", width=18)
+        hosts.add_column(Text("Queue", justify="right"), key="queued", width=6)
+        hosts.add_column(Text("State"), key="state", width=14)
         # No timer where the app samples by hand (tests, snapshots): nothing moves on its own.
         if cast("ScraperHost", self.app).sample_hz is not None:
             self.set_interval(LIVE_REFRESH_S, self._tick)
@@ -209,6 +211,7 @@ class AnalyticsView(VerticalScroll):
                 Text(f"{h.pages:,}", justify="right"),
                 Text(f"{h.errors:,}", justify="right", style="bold" if h.errors else ""),
                 Text(human_bytes(h.bytes), justify="right"),
+                Text(f"{h.queued:,}", justify="right"),
                 safe_text(h.state),
             )
 
