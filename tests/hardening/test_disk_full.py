@@ -32,7 +32,9 @@ def test_disk_full_or_io_error_mid_commit(tmp_path: Path, where: str) -> None:
         site["/p/7.html"] = page_html("Big", ["/p/8.html"]).replace("</body>", noise + "</body>")
         limit = 2_000_000
     else:
-        limit = 160_000
+        # Above what creating the schema writes (the file and its WAL), below what the crawl's
+        # checkpoints add to the WAL: the limit is met mid-crawl.
+        limit = 200_000
     server = SiteServer(site).start()
     data = tmp_path / "d"
     try:
@@ -67,3 +69,19 @@ def test_disk_full_or_io_error_mid_commit(tmp_path: Path, where: str) -> None:
         assert_store_invariants(data)
     finally:
         server.stop()
+
+
+def test_a_disk_full_at_the_first_start_is_the_disk_not_a_foreign_file(tmp_path: Path) -> None:
+    """Creating the schema itself meets the limit: one line that says it is the disk (exit 1,
+    resumable-style), never "not a tui-scraper database" (exit 2, which would send the user
+    after a file that is fine)."""
+    server = SiteServer(generated_site(5, filler=10)).start()
+    data = tmp_path / "d"
+    try:
+        run = cli(data, "crawl", server.base + "/", "--headless", env={"HARDENING_FSIZE": "20000"})
+    finally:
+        server.stop()
+    assert run.returncode == 1, run.stderr
+    assert_clean_stderr(run.stderr)
+    last = run.stderr.strip().splitlines()[-1].lower()
+    assert "disk" in last and "not a tui-scraper database" not in last, run.stderr

@@ -77,6 +77,24 @@ _wal_warning_shown = False
 _STORAGE_CODES = frozenset({8, 10, 13, 14})
 # SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection holds the lock.
 _BUSY_CODES = frozenset({5, 6})
+# SQLITE_IOERR, SQLITE_FULL: the disk failed the open (or the schema's creation), not the file.
+_DISK_CODES = frozenset({10, 13})
+
+# The database files this process has open (by device and inode), with how many Databases hold
+# each. Reading such a file's header again through a descriptor of our own would, on close, drop
+# every POSIX lock this process's SQLite connections hold on it (closing any descriptor of a
+# file releases the process's locks on it): another process's connection could then believe it
+# is the last one and fold and reset the WAL under ours. A file open here was checked when it
+# was first opened, so a second Database on it skips the check.
+_OPEN_HERE: dict[tuple[int, int], int] = {}
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 WaitListener = Callable[[str], None]
 
 
@@ -162,6 +180,7 @@ class Database:
         self._immutable = False
         self._switching = asyncio.Lock()
         self._closed = False
+        self._file_key: tuple[int, int] | None = None  # while counted in _OPEN_HERE
         self.busy_wait_s = BUSY_WAIT_S
         self._listeners: list[WaitListener] = []
         self._waiters = 0  # calls now waiting for another process's lock
@@ -184,20 +203,26 @@ class Database:
     @classmethod
     async def open(cls, path: Path, *, readonly: bool) -> Database:
         """Check the file's header first (never touching it), then connect on the db threads."""
-        check_database_file(path)
+        key = _file_key(path)
+        if key is None or _OPEN_HERE.get(key, 0) == 0:
+            check_database_file(path)
         if readonly:
             immutable = not _sidecars(path)
             opener = functools.partial(_open_readonly, path, immutable=immutable)
             db = cls(path, None, await _Connection.open(opener), readonly=True)
             db._immutable = immutable
-            return db
-        writer = await _Connection.open(functools.partial(_open_writable, path))
-        try:
-            reader = await _Connection.open(functools.partial(_open_reader, path))
-        except BaseException:
-            await asyncio.shield(writer.close())
-            raise
-        return cls(path, writer, reader, readonly=False)
+        else:
+            writer = await _Connection.open(functools.partial(_open_writable, path))
+            try:
+                reader = await _Connection.open(functools.partial(_open_reader, path))
+            except BaseException:
+                await asyncio.shield(writer.close())
+                raise
+            db = cls(path, writer, reader, readonly=False)
+        db._file_key = _file_key(path)
+        if db._file_key is not None:
+            _OPEN_HERE[db._file_key] = _OPEN_HERE.get(db._file_key, 0) + 1
+        return db
 
     # transactions --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -343,7 +368,16 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        await _shielded(self._close())
+        try:
+            await _shielded(self._close())
+        finally:
+            key, self._file_key = self._file_key, None
+            if key is not None:
+                left = _OPEN_HERE.get(key, 1) - 1
+                if left > 0:
+                    _OPEN_HERE[key] = left
+                else:
+                    _OPEN_HERE.pop(key, None)
 
     async def _close(self) -> None:
         # The reader first: its snapshot must not hold back the writer's closing WAL fold.
@@ -495,6 +529,13 @@ def _open_writable(path: Path) -> sqlite3.Connection:
         if isinstance(code, int) and code & 0xFF in _BUSY_CODES:
             # A lock held by another process is not a sign of a foreign file.
             raise DatabaseBusy(f"{path}: {exc}; try again once it is free") from exc
+        if isinstance(code, int) and code & 0xFF in _DISK_CODES:
+            # A full or failing disk while opening or creating the schema says nothing about
+            # the file: it is not refused as foreign, and what it held is intact.
+            raise StorageUnavailable(
+                f"{path} cannot be opened for writing ({exc}): is the disk full or failing? "
+                "Nothing stored was lost"
+            ) from exc
         if isinstance(exc, sqlite3.DatabaseError):
             raise refuse(path, str(exc)) from exc
         raise
