@@ -563,7 +563,9 @@ async def diff_run(data_dir: Path, out: Path) -> None:
             await until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
             await until(pilot, lambda: app.screen.record is not None)  # type: ignore[attr-defined]
             await pilot.press("d")
-            await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.loaded)
+            await until(
+                pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.loaded is not None
+            )
             screen = app.screen
             assert isinstance(screen, DiffScreen)
             pricing = next(i for i, e in enumerate(screen.rows) if e.url.endswith("/pricing.html"))
