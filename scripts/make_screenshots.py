@@ -20,23 +20,28 @@ import contextlib
 import inspect
 import os
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from textual.pilot import Pilot
-from textual.widgets import Input, Label
+from textual.widgets import DataTable, Input, Label, Static
 
 from tui_scraper.backends.sqlite.lease import LOCKS_DIRNAME, owner_alive, read_owner
 from tui_scraper.demo import HOSTILE_PATH, DemoServer
+from tui_scraper.demo.conditional import not_modified, validators
 from tui_scraper.domain import CrawlConfig, ExtractRule, Status
 from tui_scraper.domain.location import StoreLocation
 from tui_scraper.ui.app import ScraperApp
 from tui_scraper.ui.screens.analytics import CompareScreen
 from tui_scraper.ui.screens.confirm import ConfirmScreen
 from tui_scraper.ui.screens.detail import SessionDetailScreen
+from tui_scraper.ui.screens.diff import DiffScreen
 from tui_scraper.ui.screens.export import ExportScreen
 from tui_scraper.ui.screens.help import KeyHelpScreen
 from tui_scraper.ui.screens.new_session import NewSessionScreen
@@ -401,22 +406,211 @@ async def schedules_run(data_dir: Path, url: str, out: Path) -> None:
         await until(pilot, lambda: app.return_code is not None, timeout=10)
 
 
+# --- the Diff view: a site that changes between two crawls -----------------------------------
+
+
+def _page(title: str, paragraphs: list[str], links: list[tuple[str, str]]) -> bytes:
+    text = "".join(f"<p>{p}</p>\n" for p in paragraphs)
+    items = "".join(f'<li><a href="{href}">{label}</a></li>\n' for href, label in links)
+    return (
+        f"<!DOCTYPE html><html><head><title>{title}</title></head><body>\n"
+        f"<h1>{title}</h1>\n{text}<ul>\n{items}</ul>\n</body></html>\n"
+    ).encode()
+
+
+_NAV = [
+    ("/", "Home"),
+    ("/pricing.html", "Pricing"),
+    ("/docs/install.html", "Install"),
+    ("/docs/config.html", "Configuration"),
+    ("/blog/launch.html", "Launch notes"),
+    ("/about.html", "About"),
+    ("/jobs.html", "Jobs"),
+]
+_PAGES_BEFORE = {
+    "/": _page("Acme Crawling Co.", ["Fast, exact, resumable web crawls."], _NAV),
+    "/pricing.html": _page(
+        "Pricing",
+        [
+            "Starter: 5 sessions, 10,000 pages a month, $9.",
+            "Team: 50 sessions, 500,000 pages a month, $49.",
+            "Support by email within two working days.",
+        ],
+        _NAV[:1],
+    ),
+    "/docs/install.html": _page(
+        "Install",
+        [
+            "Python 3.10 or later.",
+            "pip install acme-crawler",
+            "Run acme-crawler demo to try it on the built-in site.",
+        ],
+        _NAV[:1],
+    ),
+    "/docs/config.html": _page(
+        "Configuration", ["Every option has a default; none is required."], _NAV[:1]
+    ),
+    "/blog/launch.html": _page("Launch notes", ["Version 1.0 is out."], _NAV[:1]),
+    "/about.html": _page("About", ["A small team that likes exact numbers."], _NAV[:1]),
+    "/jobs.html": _page("Jobs", ["We are hiring a backend engineer."], _NAV[:1]),
+}
+# The recrawl's site: two pages edited (one now links a new page), one deleted, the rest as is.
+_PAGES_AFTER = {
+    **{path: body for path, body in _PAGES_BEFORE.items() if path != "/jobs.html"},
+    "/pricing.html": _page(
+        "Pricing",
+        [
+            "Starter: 5 sessions, 20,000 pages a month, $9.",
+            "Team: 50 sessions, 1,000,000 pages a month, $59.",
+            "Enterprise: unlimited sessions, a PostgreSQL store of your own; ask us.",
+            "Support by email within two working days.",
+        ],
+        _NAV[:1],
+    ),
+    "/docs/install.html": _page(
+        "Install",
+        [
+            "Python 3.11 or later.",
+            "pip install acme-crawler",
+            "Run acme-crawler demo to try it on the built-in site.",
+        ],
+        [*_NAV[:1], ("/docs/upgrade.html", "Upgrading from 1.x")],
+    ),
+    "/docs/upgrade.html": _page(
+        "Upgrading from 1.x", ["Sessions are migrated on first start."], _NAV[:1]
+    ),
+}
+
+
+class ChangingSite:
+    """A few static pages on 127.0.0.1 that the script edits between two crawls, answering
+    conditional requests as a static file server does (ETag and Last-Modified, 304)."""
+
+    def __init__(self, pages: dict[str, bytes]) -> None:
+        self.pages: dict[str, tuple[bytes, str]] = {}
+        self._clock = 1_717_200_000
+        self.replace(pages)
+        self._runner: web.AppRunner | None = None
+
+    def replace(self, pages: dict[str, bytes]) -> None:
+        """The site's pages from now on; a page whose bytes changed gets a newer mtime."""
+        self._clock += 3600
+        stamp = formatdate(self._clock, usegmt=True)
+        old = self.pages
+        self.pages = {
+            path: old[path] if path in old and old[path][0] == body else (body, stamp)
+            for path, body in pages.items()
+        }
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        found = self.pages.get(request.path)
+        if found is None:
+            return web.Response(status=404, text="not found")
+        body, modified = found
+        headers = validators(body, modified)
+        if not_modified(request.method, request.headers, headers["ETag"], modified):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+
+
+async def _cli_session(data_dir: Path, *args: str) -> str:
+    """Run `tui-scraper ARGS --headless` on `data_dir` to its end; the session id it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tui_scraper",
+        "--data-dir",
+        str(data_dir),
+        *args,
+        "--headless",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=180)
+    if proc.returncode != 0:
+        raise RuntimeError(f"tui-scraper {' '.join(args)}: exit {proc.returncode}: {err!r}")
+    return out.decode().split()[0]
+
+
+async def diff_run(data_dir: Path, out: Path) -> None:
+    """A crawl, the site edited, a recrawl, then the app on the recrawl's detail, `d` and Enter
+    on a changed page: the Diff view with that page's text diff."""
+    site = ChangingSite(_PAGES_BEFORE)
+    url = await site.start()
+    try:
+        # Both crawls by the command line, as a script or cron would run them.
+        first = await _cli_session(data_dir, "crawl", url)
+        site.replace(_PAGES_AFTER)
+        second = await _cli_session(data_dir, "recrawl", first)
+        app = background_app(data_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+            app.show_detail(second)
+            await until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
+            await until(pilot, lambda: app.screen.record is not None)  # type: ignore[attr-defined]
+            await pilot.press("d")
+            await until(
+                pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.loaded is not None
+            )
+            screen = app.screen
+            assert isinstance(screen, DiffScreen)
+            pricing = next(i for i, e in enumerate(screen.rows) if e.url.endswith("/pricing.html"))
+            table = screen.query_one("#diff-table", DataTable)
+            table.focus()
+            table.move_cursor(row=pricing)
+            await pilot.press("enter")
+            pane = screen.query_one("#diff-text", Static)
+            await until(pilot, lambda: "+Team" in str(pane.render()))
+            await settle(pilot)
+            shot(app, out, "diff")
+            await pilot.press("escape", "escape", "ctrl+q")
+            await until(pilot, lambda: app.return_code is not None, timeout=10)
+    finally:
+        await site.stop()
+
+
 async def main(out: Path, only: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     server = DemoServer()
     url = await server.start()
-    try:
+
+    @contextlib.contextmanager
+    def fresh_data_dir() -> Iterator[Path]:
+        # A data dir of its own per run: each run's screens show its own sessions only.
         with tempfile.TemporaryDirectory(prefix="shots-", dir="/tmp") as tmp:
             data_dir = Path(tmp)
             with workers_stopped(data_dir):
-                if only in (None, "analytics"):
-                    await analytics_run(data_dir, url, out)
-                if only is None:
-                    await first_run(data_dir, url, out)
-                    await second_run(data_dir, out)
-                if only in (None, "schedules"):
-                    await schedules_run(data_dir, url, out)
+                yield data_dir
+
+    try:
+        if only in (None, "analytics"):
+            with fresh_data_dir() as data_dir:
+                await analytics_run(data_dir, url, out)
+        if only is None:
+            with fresh_data_dir() as data_dir:
+                await first_run(data_dir, url, out)
+                await second_run(data_dir, out)
+        if only in (None, "schedules"):
+            with fresh_data_dir() as data_dir:
+                await schedules_run(data_dir, url, out)
+        if only in (None, "diff"):
+            with fresh_data_dir() as data_dir:
+                await diff_run(data_dir, out)
     finally:
         await server.stop()
     print(f"done in {time.monotonic() - started:.0f} s")
@@ -425,6 +619,8 @@ async def main(out: Path, only: str | None = None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "screenshots")
-    parser.add_argument("--only", choices=("analytics", "schedules"), help="only these shots")
+    parser.add_argument(
+        "--only", choices=("analytics", "schedules", "diff"), help="only these shots"
+    )
     args = parser.parse_args()
     asyncio.run(main(args.out, args.only))

@@ -3,6 +3,11 @@
 Two behaviours need state or time and live here rather than in site.py: the slow
 page (answers after SLOW_SECONDS) and the status page (500 on its first request to
 this server instance, 200 afterwards, so a crawl shows a retry that succeeds).
+
+Every resource is served as nginx serves a static file (conditional.py): with an ETag and a
+Last-Modified, and 304 with no body to a request whose conditions say the client has it, so a
+recrawl of the demo gets 304s. The two behaviours come first: the status page fails its first
+request even when conditional, and the slow page is slow before it answers either way.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .conditional import LAST_MODIFIED, etag_of, not_modified, validators
 from .site import (
     FLAKY_PATH,
     SLOW_PATH,
@@ -54,6 +60,7 @@ class DemoServer:
         self.requests: list[LoggedRequest] = []
         self.base_url: str | None = None
         self._flaky_failed = False
+        self._etags: dict[str, str] = {}  # resource key -> its ETag, hashed once
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -100,9 +107,9 @@ class DemoServer:
         path = request.path
         base = self.base_url or f"http://{request.host}/"
         if path == "/robots.txt":
-            return web.Response(body=robots_txt(base), content_type="text/plain", charset="utf-8")
+            return _static(request, robots_txt(base), "text/plain; charset=utf-8")
         if path == "/sitemap.xml":
-            return web.Response(body=sitemap_xml(base), content_type="application/xml")
+            return _static(request, sitemap_xml(base), "application/xml")
         resource = self.site.lookup(path, request.query_string)
         if resource is None:
             return web.Response(status=404, body=_NOT_FOUND, content_type="text/html")
@@ -111,7 +118,21 @@ class DemoServer:
             return web.Response(status=500, body=_ERROR, content_type="text/html")
         if path == SLOW_PATH:
             await asyncio.sleep(self.slow_seconds)
-        return web.Response(body=resource.body, headers={"Content-Type": resource.content_type})
+        etag = self._etags.get(request.path_qs)
+        if etag is None:
+            etag = self._etags.setdefault(request.path_qs, etag_of(resource.body))
+        return _static(request, resource.body, resource.content_type, etag)
+
+
+def _static(
+    request: web.Request, body: bytes, content_type: str, etag: str | None = None
+) -> web.Response:
+    """`body` with its validators, or 304 (validators, no body) when the request's conditions
+    say the client holds these bytes already."""
+    headers = validators(body) if etag is None else {"ETag": etag, "Last-Modified": LAST_MODIFIED}
+    if not_modified(request.method, request.headers, headers["ETag"], headers["Last-Modified"]):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers={**headers, "Content-Type": content_type})
 
 
 def start_in_thread(

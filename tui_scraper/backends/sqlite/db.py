@@ -95,6 +95,8 @@ def _file_key(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
+
+
 WaitListener = Callable[[str], None]
 
 
