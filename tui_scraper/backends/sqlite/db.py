@@ -77,6 +77,7 @@ _wal_warning_shown = False
 _STORAGE_CODES = frozenset({8, 10, 13, 14})
 # SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection holds the lock.
 _BUSY_CODES = frozenset({5, 6})
+_THREAD_STOP_WAIT_S = 5.0  # a failed connect's aiosqlite thread, ending
 # SQLITE_IOERR, SQLITE_FULL: the disk failed the open (or the schema's creation), not the file.
 _DISK_CODES = frozenset({10, 13})
 
@@ -136,6 +137,13 @@ class _Connection:
             with contextlib.suppress(BaseException):
                 await task
                 await conn.close()
+            raise
+        except BaseException:
+            # A failed connect makes aiosqlite stop its thread, which hands its last answer to
+            # this loop: wait for that here, or a process that exits right after the error (one
+            # line, exit 1) closes the loop under the thread, which then dies with a traceback.
+            with contextlib.suppress(BaseException):
+                await asyncio.to_thread(conn._thread.join, _THREAD_STOP_WAIT_S)
             raise
         return cls(conn)
 
